@@ -1,0 +1,273 @@
+"""Table contracts: the columns every consumer of a warehouse table can rely on.
+
+Declared once here and used everywhere: the Parquet writer casts to them, the quality checks
+validate against them, and the data dictionary in docs/ is generated from them. A table may
+carry extra columns after its contract columns; a contract column is never dropped or renamed.
+The ``quarter`` column of partitioned tables comes from the Hive folder name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TS = pa.timestamp("us")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    en: str
+    vi: str = ""
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Contract:
+    table: str
+    en: str
+    vi: str
+    columns: tuple[Column, ...]
+    partitioned: bool = True
+    key: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type, c.nullable) for c in self.columns])
+
+
+def _c(name, type_, en, vi="", nullable=True):
+    return Column(name, type_, en, vi, nullable)
+
+
+AGENCIES = Contract(
+    "agencies",
+    "Agency registry, effective-dated: every unit that can be scored, with its successor after a merger",
+    "Danh mục cơ quan, đơn vị (có hiệu lực theo thời gian)",
+    (
+        _c("agency_code", pa.string(), "Stable agency code", "Mã đơn vị", False),
+        _c("name_vi", pa.string(), "Vietnamese name", "Tên tiếng Việt", False),
+        _c("name_en", pa.string(), "English name", "Tên tiếng Anh", False),
+        _c("level", pa.string(), "province, department, district or commune", "Cấp", False),
+        _c("peer_group", pa.string(), "Group the agency is ranked within", "Nhóm xếp hạng", False),
+        _c("parent_code", pa.string(), "Parent agency (district of a commune, province of a department)", "Đơn vị cấp trên"),
+        _c("provides_public_services", pa.bool_(), "Whether it receives public-service dossiers", "Có cung cấp DVC", False),
+        _c("valid_from", pa.date32(), "First day the agency exists", "Hiệu lực từ", False),
+        _c("valid_to", pa.date32(), "Last day the agency exists (empty: still exists)", "Hiệu lực đến"),
+        _c("successor_code", pa.string(), "Agency that took over its work after a merger", "Đơn vị kế thừa"),
+    ),
+    key=("agency_code",),
+)
+
+PORTAL_DOSSIERS = Contract(
+    "portal_dossiers",
+    "Public-service dossiers from the portal, one row per dossier, mapped from the portal's field names",
+    "Hồ sơ thủ tục hành chính trên Cổng dịch vụ công",
+    (
+        _c("dossier_id", pa.string(), "Dossier id (MaHoSo)", "Mã hồ sơ", False),
+        _c("agency_code", pa.string(), "Agency that received the dossier (MaCoQuan)", "Mã cơ quan", False),
+        _c("procedure_code", pa.string(), "Administrative procedure (MaTTHC)", "Mã TTHC"),
+        _c("service_level", pa.string(), "full (toàn trình), partial (một phần) or none (MucDoDVC)", "Mức độ DVC"),
+        _c("channel", pa.int8(), "1 in person, 2 online, 3 postal (KenhThucHien)", "Kênh thực hiện"),
+        _c("received_at", TS, "Received (NgayTiepNhan)", "Ngày tiếp nhận"),
+        _c("due_at", TS, "Promised return date (NgayHenTra)", "Ngày hẹn trả"),
+        _c("finished_at", TS, "End of processing (NgayKetThucXuLy)", "Ngày kết thúc xử lý"),
+        _c("status", pa.string(), "received, processing, supplement, finished, returned, stopped, withdrawn (TrangThaiHoSo)", "Trạng thái"),
+        _c("supplement_requests", pa.int16(), "Times the citizen was asked to supplement (SoLanBoSung)", "Số lần yêu cầu bổ sung"),
+        _c("supplement_days", pa.float64(), "Days spent by the citizen supplementing (SoNgayBoSung)", "Số ngày bổ sung"),
+        _c("fee_required", pa.bool_(), "Procedure carries a financial obligation (CoNghiaVuTaiChinh)", "Có nghĩa vụ tài chính"),
+        _c("paid_online", pa.bool_(), "Paid online through a portal (DuocThanhToanTrucTuyen in 1, 2)", "Thanh toán trực tuyến"),
+        _c("input_digitized", pa.bool_(), "Component files attached digitised (DaSoHoaThanhPhan)", "Số hóa thành phần"),
+        _c("result_digitized", pa.bool_(), "Electronic result issued (CoKetQuaDienTu)", "Có kết quả điện tử"),
+        _c("reused_digitized_data", pa.bool_(), "At least one component reused from digitised data (TaiSuDungDuLieu)", "Tái sử dụng dữ liệu số hóa"),
+        _c("citizen_data_used", pa.bool_(), "Used national population data (SuDungDuLieuDanCu)", "Sử dụng dữ liệu dân cư"),
+        _c("rating", pa.int8(), "1 not satisfied, 2 satisfied, 3 very satisfied (MucDoHaiLong)", "Mức độ hài lòng"),
+        _c("source_file", pa.string(), "File or landing page the row came from", "Tệp nguồn"),
+        _c("returned_at", TS, "Result returned (NgayTraKetQua)", "Ngày trả kết quả"),
+        _c("stopped_at", TS, "Processing stopped or refused (NgayDungXuLy)", "Ngày dừng xử lý"),
+        _c("statutory_days", pa.float64(), "Statutory processing time in days (ThoiHanGiaiQuyet)", "Thời hạn giải quyết"),
+        _c("fee_amount", pa.int64(), "Fees synchronised for the dossier, VND (PhiLePhi)", "Phí, lệ phí"),
+        _c("payment_channel", pa.int8(), "0 none, 1 national portal, 2 provincial payment portal", "Kênh thanh toán"),
+        _c("synced_national", pa.bool_(), "Synchronised to the national portal (DongBoCongQG)", "Đồng bộ Cổng DVCQG"),
+        _c("complaint", pa.bool_(), "A complaint or petition was filed about it (CoPhanAnh)", "Có phản ánh"),
+        _c("updated_at", TS, "Last change on the portal (NgayCapNhat), the incremental cursor", "Ngày cập nhật"),
+    ),
+    key=("dossier_id",),
+)
+
+_SUBMISSION_COLUMNS = (
+    _c("agency_code", pa.string(), "Reporting agency", "Mã đơn vị", False),
+    _c("indicator_code", pa.string(), "KPI code from the catalogue", "Mã chỉ số", False),
+    _c("value", pa.float64(), "Reported value; rates as fractions 0..1", "Giá trị"),
+    _c("unit", pa.string(), "Unit of the indicator (ratio, count, bool, level, ...)", "Đơn vị tính"),
+    _c("evidence_ref", pa.string(), "Evidence: document number and date", "Minh chứng"),
+    _c("submitted_at", TS, "When the agency submitted this version", "Thời điểm gửi"),
+    _c("source", pa.string(), "inbox or reporting_db", "Nguồn"),
+    _c("source_ref", pa.string(), "File (and sheet) or database row the value came from", "Tham chiếu nguồn"),
+    _c("version", pa.int32(), "1 for the first submission, +1 per resubmission", "Phiên bản"),
+    _c("numerator", pa.float64(), "Numerator when the agency reports one", "Tử số"),
+    _c("denominator", pa.float64(), "Denominator when the agency reports one", "Mẫu số"),
+    _c("is_effective", pa.bool_(), "This version is the one used for the quarter", "Phiên bản hiệu lực"),
+    _c("is_late", pa.bool_(), "Submitted after the quarter's deadline", "Nộp muộn"),
+)
+
+AGENCY_SUBMISSIONS = Contract(
+    "agency_submissions",
+    "Self-reported indicators, every version kept; the effective one flagged",
+    "Số liệu tự báo cáo của cơ quan, đơn vị",
+    _SUBMISSION_COLUMNS,
+    key=("agency_code", "indicator_code", "version"),
+)
+
+SUBMISSION_REJECTS = Contract(
+    "submission_rejects",
+    "Submitted rows that could not be taken in, with the reason a clerk understands",
+    "Dòng số liệu bị từ chối và lý do",
+    (
+        _c("agency_code", pa.string(), "Reporting agency, as written", "Mã đơn vị"),
+        _c("indicator_code", pa.string(), "Indicator, as written", "Mã chỉ số"),
+        _c("value", pa.string(), "Value exactly as written", "Giá trị gốc"),
+        _c("source_ref", pa.string(), "File, sheet and row", "Tham chiếu nguồn"),
+        _c("field", pa.string(), "Field that is wrong", "Trường lỗi"),
+        _c("reason", pa.string(), "What is wrong, in plain words", "Lý do", False),
+        _c("submitted_at", TS, "When the file arrived", "Thời điểm gửi"),
+        _c("source", pa.string(), "inbox or reporting_db", "Nguồn"),
+    ),
+)
+
+DQ_RESULTS = Contract(
+    "dq_results",
+    "One row per data-quality check per quarter and run",
+    "Kết quả kiểm tra chất lượng dữ liệu",
+    (
+        _c("dataset", pa.string(), "Table checked", "Bảng dữ liệu", False),
+        _c("check", pa.string(), "Check name", "Tên kiểm tra", False),
+        _c("severity", pa.string(), "ERROR blocks downstream, WARN does not", "Mức độ", False),
+        _c("passed", pa.bool_(), "Whether the check passed", "Đạt", False),
+        _c("observed", pa.string(), "Observed value", "Giá trị quan sát"),
+        _c("expected", pa.string(), "Expectation", "Kỳ vọng"),
+        _c("failing_rows", pa.int64(), "Rows that fail", "Số dòng lỗi"),
+    ),
+)
+
+AGENCY_KPIS = Contract(
+    "agency_kpis",
+    "One value per agency and KPI per quarter; ratios kept as numerator and denominator",
+    "Giá trị chỉ số KPI theo cơ quan, đơn vị",
+    (
+        _c("agency_code", pa.string(), "Agency", "Mã đơn vị", False),
+        _c("kpi_code", pa.string(), "KPI code from the catalogue", "Mã KPI", False),
+        _c("numerator", pa.float64(), "Numerator (ratios) or the value", "Tử số"),
+        _c("denominator", pa.float64(), "Denominator (ratios)", "Mẫu số"),
+        _c("value", pa.float64(), "Value; ratios as fractions 0..1", "Giá trị"),
+        _c("target", pa.float64(), "Plan target for the agency's level and year", "Chỉ tiêu"),
+        _c("target_met", pa.bool_(), "Value reaches the target in the KPI's direction", "Đạt chỉ tiêu"),
+        _c("source", pa.string(), "portal, submission or rollup", "Nguồn"),
+        _c("flags", pa.string(), "Comma-separated flags (late, imputed, zero_denominator, ...)", "Ghi chú"),
+    ),
+    key=("agency_code", "kpi_code"),
+)
+
+INDEX_SCORES = Contract(
+    "index_scores",
+    "Points per agency and framework node, with the rule and input behind them",
+    "Điểm chỉ số theo đơn vị và tiêu chí",
+    (
+        _c("framework_id", pa.string(), "Framework id", "Mã bộ chỉ số", False),
+        _c("framework_version", pa.string(), "Framework version", "Phiên bản", False),
+        _c("agency_code", pa.string(), "Agency", "Mã đơn vị", False),
+        _c("node_id", pa.string(), "Pillar or indicator id", "Mã tiêu chí", False),
+        _c("parent_id", pa.string(), "Parent node", "Tiêu chí cha"),
+        _c("level", pa.string(), "total, pillar or indicator", "Cấp tiêu chí", False),
+        _c("kpi_code", pa.string(), "KPI scored (indicators only)", "Mã KPI"),
+        _c("input_value", pa.float64(), "Value the rule was applied to", "Giá trị đầu vào"),
+        _c("rule", pa.string(), "Scoring rule with its parameters", "Cách tính"),
+        _c("points", pa.float64(), "Points awarded", "Điểm", False),
+        _c("max_points", pa.float64(), "Points available", "Điểm tối đa", False),
+        _c("note", pa.string(), "Why: missing data, zero denominator, points to the next threshold", "Giải thích"),
+    ),
+    key=("framework_id", "agency_code", "node_id"),
+)
+
+RANKING_SNAPSHOT = Contract(
+    "ranking_snapshot",
+    "The quarter's ranking, per framework and peer group",
+    "Bảng xếp hạng quý",
+    (
+        _c("framework_id", pa.string(), "Framework id", "Mã bộ chỉ số", False),
+        _c("peer_group", pa.string(), "Group ranked together", "Nhóm xếp hạng", False),
+        _c("agency_code", pa.string(), "Agency", "Mã đơn vị", False),
+        _c("agency_name", pa.string(), "Agency name (Vietnamese)", "Tên đơn vị", False),
+        _c("total_points", pa.float64(), "Points", "Tổng điểm", False),
+        _c("max_points", pa.float64(), "Points available", "Điểm tối đa", False),
+        _c("rank", pa.int32(), "Competition rank in the peer group (ties share the best rank); empty when not ranked", "Xếp hạng"),
+        _c("band", pa.string(), "Tốt / Khá / Trung bình / Yếu", "Xếp loại"),
+        _c("previous_rank", pa.int32(), "Rank in the previous quarter", "Hạng quý trước"),
+        _c("rank_change", pa.int32(), "Places gained (+) or lost (-) against the previous quarter", "Thay đổi hạng"),
+        _c("revision", pa.int32(), "Publication revision", "Lần công bố"),
+        _c("published_at", TS, "When the revision was published", "Thời điểm công bố"),
+    ),
+    key=("framework_id", "agency_code"),
+)
+
+RANK_UNCERTAINTY = Contract(
+    "rank_uncertainty",
+    "Rank intervals from Monte Carlo over weights, normalisation and aggregation",
+    "Khoảng bất định của thứ hạng",
+    (
+        _c("framework_id", pa.string(), "Framework id", "Mã bộ chỉ số", False),
+        _c("agency_code", pa.string(), "Agency", "Mã đơn vị", False),
+        _c("rank_p05", pa.float64(), "5th percentile of the rank", "Hạng phân vị 5", False),
+        _c("rank_median", pa.float64(), "Median rank", "Hạng trung vị", False),
+        _c("rank_p95", pa.float64(), "95th percentile of the rank", "Hạng phân vị 95", False),
+    ),
+)
+
+CONTRACTS: dict[str, Contract] = {
+    c.table: c
+    for c in (
+        AGENCIES,
+        PORTAL_DOSSIERS,
+        AGENCY_SUBMISSIONS,
+        SUBMISSION_REJECTS,
+        DQ_RESULTS,
+        AGENCY_KPIS,
+        INDEX_SCORES,
+        RANKING_SNAPSHOT,
+        RANK_UNCERTAINTY,
+    )
+}
+
+
+def conform(table: str, data: pa.Table) -> pa.Table:
+    """Order and cast ``data`` to the table's contract; extra columns follow, untouched.
+
+    Raises ``ValueError`` naming the table and the missing columns, or the column that cannot
+    be cast, rather than writing a file a consumer would misread.
+    """
+    contract = CONTRACTS[table]
+    missing = [n for n in contract.names if n not in data.column_names]
+    if missing:
+        raise ValueError(f"{table}: missing contract columns {missing}")
+    arrays, fields = [], []
+    for col in contract.columns:
+        arr = data.column(col.name)
+        if arr.type != col.type:
+            try:
+                arr = arr.cast(col.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValueError(
+                    f"{table}.{col.name}: cannot store {arr.type} as {col.type}: {exc}"
+                ) from exc
+        arrays.append(arr)
+        fields.append(pa.field(col.name, col.type, True))
+    for name in data.column_names:
+        if name not in contract.names:
+            arrays.append(data.column(name))
+            fields.append(data.schema.field(name))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

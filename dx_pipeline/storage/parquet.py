@@ -1,0 +1,100 @@
+"""Hive-partitioned Parquet tables: ``warehouse/<table>/quarter=YYYY-Qn/data.parquet``.
+
+One file per partition, replaced atomically, so a backfill of a quarter deletes nothing else
+and a crash mid-write leaves the previous file in place. The ``quarter`` column lives in the
+folder name (Hive style), not inside the file, so DuckDB, pandas, Spark and Power BI all see
+it once. Tables with a contract in :mod:`dx_pipeline.schemas` are cast to it on write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage.atomic import atomic_path
+from dx_pipeline.storage.home import DxHome
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+PARTITION_FILE = "data.parquet"
+WRITE_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=1_000_000)
+
+
+def to_arrow(data: "pa.Table | pd.DataFrame", table: str | None = None) -> pa.Table:
+    """Convert to Arrow, cast to the table's contract if it has one, and drop ``quarter``."""
+    from dx_pipeline import schemas
+
+    if not isinstance(data, pa.Table):
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    if "quarter" in data.column_names:
+        data = data.drop_columns(["quarter"])
+    if table is not None and table in schemas.CONTRACTS:
+        data = schemas.conform(table, data)
+    return data.replace_schema_metadata(None)
+
+
+def write_partition(
+    home: DxHome, table: str, quarter: Quarter | str, data: "pa.Table | pd.DataFrame"
+) -> Path:
+    """Write one quarter of a table atomically and return the file's path."""
+    arrow = to_arrow(data, table)
+    target = home.partition_dir(table, quarter) / PARTITION_FILE
+    with atomic_path(target) as tmp:
+        pq.write_table(arrow, tmp, **WRITE_OPTIONS)
+    return target
+
+
+def write_partition_from_query(
+    con: "duckdb.DuckDBPyConnection", sql: str, home: DxHome, table: str, quarter: Quarter | str
+) -> Path:
+    """Stream a DuckDB query straight into a partition file (no pandas in between)."""
+    target = home.partition_dir(table, quarter) / PARTITION_FILE
+    with atomic_path(target) as tmp:
+        con.execute(
+            f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+        )
+    return target
+
+
+def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> Path:
+    return home.partition_dir(table, quarter) / PARTITION_FILE
+
+
+def read_partition(home: DxHome, table: str, quarter: Quarter | str) -> "pd.DataFrame":
+    """One quarter of a table as a DataFrame, with its ``quarter`` column restored."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    path = partition_path(home, table, q)
+    if not path.exists():
+        raise FileNotFoundError(f"{table} has no partition for {q.label} (looked for {path})")
+    df = pq.read_table(path).to_pandas()
+    df.insert(0, "quarter", q.label)
+    return df
+
+
+def read_table(home: DxHome, table: str) -> "pd.DataFrame":
+    """Every quarter of a table, as a DataFrame with a string ``quarter`` column."""
+    folder = home.table_dir(table)
+    files = sorted(folder.glob(f"quarter=*/{PARTITION_FILE}"))
+    if not files:
+        raise FileNotFoundError(f"table {table} has no partitions under {folder}")
+    dataset = ds.dataset(
+        [str(f) for f in files],
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([("quarter", pa.string())]), flavor="hive"),
+        partition_base_dir=str(folder),
+    )
+    df = dataset.to_table().to_pandas()
+    cols = ["quarter"] + [c for c in df.columns if c != "quarter"]
+    return df[cols].sort_values("quarter", kind="stable").reset_index(drop=True)
+
+
+def table_glob(home: DxHome, table: str) -> str:
+    """The glob DuckDB reads a whole table with: ``read_parquet(glob, hive_partitioning=1)``."""
+    return str(home.table_dir(table) / "quarter=*" / PARTITION_FILE)

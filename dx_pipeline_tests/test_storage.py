@@ -1,0 +1,63 @@
+import duckdb
+import pandas as pd
+import pytest
+
+from dx_pipeline.storage import DxHome, read_partition, read_table, table_glob, write_partition
+from dx_pipeline.storage.atomic import atomic_path
+
+
+def _kpis(agency, value):
+    return pd.DataFrame(
+        {
+            "agency_code": [agency],
+            "kpi_code": ["on_time_rate"],
+            "numerator": [9.0],
+            "denominator": [10.0],
+            "value": [value],
+            "target": [0.9],
+            "target_met": [True],
+            "source": ["portal"],
+            "flags": [""],
+        }
+    )
+
+
+def test_partitions_are_hive_folders_that_duckdb_and_pandas_read(tmp_path):
+    home = DxHome(tmp_path)
+    write_partition(home, "agency_kpis", "2024-Q1", _kpis("A", 0.9))
+    path = write_partition(home, "agency_kpis", "2024-Q2", _kpis("B", 0.8))
+    assert path == tmp_path / "warehouse/agency_kpis/quarter=2024-Q2/data.parquet"
+
+    both = read_table(home, "agency_kpis")
+    assert list(both["quarter"]) == ["2024-Q1", "2024-Q2"]
+    assert read_partition(home, "agency_kpis", "2024-Q2")["agency_code"].tolist() == ["B"]
+
+    rows = duckdb.sql(
+        f"select quarter, agency_code from read_parquet('{table_glob(home, 'agency_kpis')}', "
+        "hive_partitioning=1) order by quarter"
+    ).fetchall()
+    assert rows == [("2024-Q1", "A"), ("2024-Q2", "B")]
+
+
+def test_rewrite_replaces_only_its_quarter_and_is_byte_identical(tmp_path):
+    home = DxHome(tmp_path)
+    p1 = write_partition(home, "agency_kpis", "2024-Q1", _kpis("A", 0.9))
+    first = p1.read_bytes()
+    write_partition(home, "agency_kpis", "2024-Q1", _kpis("A", 0.9))
+    assert p1.read_bytes() == first
+
+
+def test_missing_contract_column_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match=r"agency_kpis: missing contract columns \['target'"):
+        write_partition(DxHome(tmp_path), "agency_kpis", "2024-Q1", _kpis("A", 1).drop(columns="target"))
+
+
+def test_failed_write_leaves_the_old_file(tmp_path):
+    target = tmp_path / "x.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
