@@ -1,0 +1,1 @@
+"""Sources: agency submissions, the reporting database, the agency registry and the portal."""
