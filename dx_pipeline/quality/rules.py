@@ -1,0 +1,185 @@
+"""Custom quality rules: checks that need another table, evaluated in DuckDB.
+
+Each rule gets a DuckDB connection on which the view ``batch`` is the checked partition, reads
+any other table straight from its Parquet partition, and returns a :class:`RuleResult`. For
+these rules ``failing_rows`` counts the failing *groups* the rule reports (agencies for the
+registry, volume and reconciliation rules; rejected rows for ``no_rejects``), and the sample
+holds those groups with the figures behind the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage import DxHome
+from dx_pipeline.storage.parquet import partition_path
+
+
+@dataclass
+class RuleContext:
+    con: duckdb.DuckDBPyConnection
+    home: DxHome
+    quarter: Quarter
+    dataset: str
+    sample_size: int = 5
+
+
+@dataclass
+class RuleResult:
+    passed: bool
+    observed: str
+    failing_rows: int = 0
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> RuleResult:
+    """Every agency code is in the registry and valid in the quarter (valid_from <= last day,
+    valid_to empty or >= first day). The registry is the quarter's ``agencies`` partition."""
+    registry = partition_path(ctx.home, "agencies", ctx.quarter)
+    if not registry.exists():
+        return RuleResult(False, f"no agencies registry partition for {ctx.quarter.label} ({registry})")
+    rows = _records(
+        ctx.con,
+        f"""
+        WITH reg AS (
+            SELECT agency_code,
+                   bool_or(valid_from <= ?::DATE AND (valid_to IS NULL OR valid_to >= ?::DATE)) AS valid
+            FROM read_parquet({_sql_path(registry)}) GROUP BY agency_code)
+        SELECT b."{column}" AS agency_code,
+               CASE WHEN r.agency_code IS NULL THEN 'unknown agency code'
+                    ELSE 'agency not valid in {ctx.quarter.label}' END AS reason,
+               count(*) AS rows
+        FROM batch b LEFT JOIN reg r ON b."{column}" = r.agency_code
+        WHERE b."{column}" IS NOT NULL AND (r.agency_code IS NULL OR NOT r.valid)
+        GROUP BY ALL ORDER BY rows DESC, agency_code
+        """,
+        [ctx.quarter.last_day, ctx.quarter.start],
+    )
+    if not rows:
+        return RuleResult(True, "all agency codes valid in the quarter")
+    total = sum(r["rows"] for r in rows)
+    listed = ", ".join(f"{r['agency_code']} ({r['reason']}, {r['rows']} rows)" for r in rows[:5])
+    return RuleResult(False, f"{len(rows)} invalid agency codes on {total} rows: {listed}", total, rows[: ctx.sample_size])
+
+
+def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: int = 20) -> RuleResult:
+    """Per agency, rows this quarter against the previous quarter's partition of the same
+    dataset; agencies with at least ``min_previous`` rows before that fall below
+    ``min_ratio`` of it are flagged (the portal export may have lost part of an agency)."""
+    prev_q = ctx.quarter.previous()
+    prev = partition_path(ctx.home, ctx.dataset, prev_q)
+    if not prev.exists():
+        return RuleResult(True, f"no previous quarter to compare with ({prev_q.label} has no partition)")
+    rows = _records(
+        ctx.con,
+        f"""
+        WITH cur AS (SELECT agency_code, count(*) AS n FROM batch GROUP BY 1),
+             prev AS (SELECT agency_code, count(*) AS n FROM read_parquet({_sql_path(prev)}) GROUP BY 1)
+        SELECT p.agency_code, p.n AS previous, coalesce(c.n, 0) AS current,
+               round(coalesce(c.n, 0) / p.n, 3) AS ratio
+        FROM prev p LEFT JOIN cur c USING (agency_code)
+        WHERE p.n >= ? AND coalesce(c.n, 0) < ? * p.n
+        ORDER BY ratio, agency_code
+        """,
+        [min_previous, min_ratio],
+    )
+    if not rows:
+        return RuleResult(True, f"no agency below {min_ratio:.0%} of its {prev_q.label} volume")
+    listed = ", ".join(f"{r['agency_code']} {r['previous']}->{r['current']}" for r in rows[:5])
+    return RuleResult(
+        False, f"{len(rows)} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
+        len(rows), rows[: ctx.sample_size],
+    )
+
+
+def reported_vs_portal(
+    ctx: RuleContext, indicators: list[str], tolerance: float = 0.05, min_abs_diff: int = 5
+) -> RuleResult:
+    """Dossier counts agencies report (effective version of ``indicators``) against the
+    quarter's portal dossiers per agency. A difference above ``max(min_abs_diff, tolerance *
+    portal count)`` fails. Agencies that report no count are not judged, so a quarter without
+    reported counts passes with "no reported counts"."""
+    reported = _records(
+        ctx.con,
+        """
+        SELECT agency_code, value AS reported FROM (
+            SELECT *, row_number() OVER (PARTITION BY agency_code, indicator_code
+                                         ORDER BY coalesce(is_effective, false) DESC, version DESC) AS k
+            FROM batch WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND value IS NOT NULL)
+        WHERE k = 1
+        """,
+        [list(indicators)],
+    )
+    if not reported:
+        return RuleResult(True, "no reported counts")
+    portal = partition_path(ctx.home, "portal_dossiers", ctx.quarter)
+    if not portal.exists():
+        return RuleResult(True, f"{len(reported)} reported counts, but no portal_dossiers partition to reconcile with")
+    ctx.con.register("reported_counts", _as_arrow(reported))
+    rows = _records(
+        ctx.con,
+        f"""
+        WITH portal AS (SELECT agency_code, count(*) AS portal FROM read_parquet({_sql_path(portal)}) GROUP BY 1)
+        SELECT r.agency_code, r.reported, coalesce(p.portal, 0) AS portal,
+               r.reported - coalesce(p.portal, 0) AS difference
+        FROM reported_counts r LEFT JOIN portal p USING (agency_code)
+        WHERE abs(r.reported - coalesce(p.portal, 0)) > greatest(?, ? * coalesce(p.portal, 0))
+        ORDER BY abs(difference) DESC, agency_code
+        """,
+        [min_abs_diff, tolerance],
+    )
+    ctx.con.unregister("reported_counts")
+    if not rows:
+        return RuleResult(True, f"{len(reported)} reported counts agree with the portal within {tolerance:.0%}")
+    listed = ", ".join(f"{r['agency_code']} reported {r['reported']:g} vs portal {r['portal']}" for r in rows[:5])
+    return RuleResult(
+        False, f"{len(rows)} of {len(reported)} reported counts differ from the portal: {listed}",
+        len(rows), rows[: ctx.sample_size],
+    )
+
+
+def no_rejects(ctx: RuleContext) -> RuleResult:
+    """The quarter's ``submission_rejects`` partition is empty; otherwise list the reasons."""
+    path = partition_path(ctx.home, "submission_rejects", ctx.quarter)
+    if not path.exists():
+        return RuleResult(True, "no submission_rejects partition (nothing rejected)")
+    src = f"read_parquet({_sql_path(path)})"
+    total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    if total == 0:
+        return RuleResult(True, "no rejected rows")
+    by_field = _records(ctx.con, f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC")
+    sample = _records(
+        ctx.con,
+        f"SELECT agency_code, indicator_code, value, source_ref, field, reason FROM {src} LIMIT {int(ctx.sample_size)}",
+    )
+    listed = ", ".join(f"{r['field']}: {r['n']}" for r in by_field)
+    return RuleResult(False, f"{total} rejected rows ({listed})", total, sample)
+
+
+def _as_arrow(records: list[dict]):
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(records)
+
+
+RULES: dict[str, Callable[..., RuleResult]] = {
+    "agency_valid_in_quarter": agency_valid_in_quarter,
+    "volume_vs_previous": volume_vs_previous,
+    "reported_vs_portal": reported_vs_portal,
+    "no_rejects": no_rejects,
+}
