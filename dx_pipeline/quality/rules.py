@@ -159,7 +159,7 @@ def no_rejects(ctx: RuleContext) -> RuleResult:
     if not path.exists():
         return RuleResult(True, "no submission_rejects partition (nothing rejected)")
     src = f"read_parquet({_sql_path(path)})"
-    total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     if total == 0:
         return RuleResult(True, "no rejected rows")
     by_field = _records(ctx.con, f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC")

@@ -199,7 +199,7 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
         exprs = ", ".join(
             f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})" for p in row_plans
         )
-        values = con.execute(f"SELECT {exprs} FROM batch").fetchone()
+        values = con.execute(f"SELECT {exprs} FROM batch").fetchall()[0]
         counts = {p.check.name: int(v) for p, v in zip(row_plans, values)}
     out = {}
     for p in plans:
@@ -216,7 +216,7 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
                 sample = _records(con.execute(f"SELECT * FROM batch WHERE {pred} LIMIT {int(sample_size)}"))
         for keys in p.unique_keys:
             dup, cols = _unique_sql(keys, where_sql(p.check.where))
-            groups, rows = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({dup})").fetchone()
+            groups, rows = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({dup})").fetchall()[0]
             failing += int(rows)
             observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {n_rows} rows")
             if groups:

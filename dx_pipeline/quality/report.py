@@ -1,0 +1,100 @@
+"""The quarter's data-quality report: one self-contained HTML page (no scripts, no network).
+
+Built from the latest run of each dataset kept by :func:`dx_pipeline.quality.results.write_dq_results`
+(``dq_reports/quarter=YYYY-Qn/<dataset>.json``): per check its severity, verdict, observed
+value, expectation, failing rows, a sample of failing rows and the Great Expectations result.
+Earlier runs stay in ``runs/`` as JSON. Written to ``dq_reports/quarter=YYYY-Qn/index.html``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage import DxHome, atomic_write_text
+
+DATASET_ORDER = ("agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores")
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f2f2f2}.fail-ERROR{background:#fde2e1}.fail-WARN{background:#fff4d6}
+.ok{color:#1a7f37}.bad{color:#b42318;font-weight:bold}.warn{color:#9a6700;font-weight:bold}
+details{margin:.2rem 0}code{font-size:.8rem;white-space:pre-wrap}
+"""
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _sample_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0].keys())
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{_e(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<details><summary>{len(rows)} failing rows (sample)</summary><table><tr>{head}</tr>{body}</table></details>"
+
+
+def _gx_block(gx: list[dict] | None) -> str:
+    if not gx:
+        return ""
+    text = json.dumps(gx, ensure_ascii=False, indent=1)
+    return f"<details><summary>Great Expectations result</summary><code>{_e(text)}</code></details>"
+
+
+def render_report(quarter: Quarter, runs: list[dict]) -> str:
+    """HTML for the quarter from the per-dataset run payloads."""
+    outcomes = [o for run in runs for o in run["outcomes"]]
+    errors = sum(1 for o in outcomes if not o["passed"] and o["severity"] == "ERROR")
+    warns = sum(1 for o in outcomes if not o["passed"] and o["severity"] == "WARN")
+    verdict = (
+        f'<p class="bad">{errors} ERROR checks failed: the quarter must not be ranked until they are fixed.</p>'
+        if errors else '<p class="ok">No ERROR check failed.</p>'
+    )
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Data quality {quarter.label} — Kiểm tra chất lượng dữ liệu</title><style>{_CSS}</style></head><body>",
+        f"<h1>Data quality, {quarter.label} <small>(Kiểm tra chất lượng dữ liệu)</small></h1>",
+        verdict,
+        f"<p>{len(outcomes)} checks, {errors} failed ERROR, {warns} failed WARN.</p>",
+    ]
+    for run in runs:
+        parts.append(f"<h2>{_e(run['dataset'])}</h2><p>run {_e(run['run_id'])}, checked at {_e(run['checked_at'])}</p>")
+        parts.append(
+            "<table><tr><th>check</th><th>severity</th><th>result</th><th>observed</th>"
+            "<th>expected</th><th>failing rows</th><th>evaluated by</th></tr>"
+        )
+        for o in run["outcomes"]:
+            cls = "" if o["passed"] else f"fail-{o['severity']}"
+            res = '<span class="ok">passed</span>' if o["passed"] else (
+                '<span class="bad">FAILED</span>' if o["severity"] == "ERROR" else '<span class="warn">warning</span>')
+            parts.append(
+                f"<tr class='{cls}'><td><b>{_e(o['check'])}</b><br>{_e(o.get('description'))}</td>"
+                f"<td>{_e(o['severity'])}</td><td>{res}</td>"
+                f"<td>{_e(o['observed'])}{_sample_table(o.get('sample') or [])}{_gx_block(o.get('gx'))}</td>"
+                f"<td>{_e(o['expected'])}</td><td>{_e(o['failing_rows'])}</td><td>{_e(o.get('engine'))}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(home: DxHome, quarter: Quarter | str) -> Path:
+    """(Re)write ``dq_reports/quarter=YYYY-Qn/index.html`` from the latest run of each dataset."""
+    from dx_pipeline.quality.results import reports_dir
+
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    folder = reports_dir(home, q)
+    runs = []
+    for path in sorted(folder.glob("*.json")):
+        runs.append(json.loads(path.read_text(encoding="utf-8")))
+    order = {d: i for i, d in enumerate(DATASET_ORDER)}
+    runs.sort(key=lambda r: (order.get(r["dataset"], 99), r["dataset"]))
+    target = folder / "index.html"
+    atomic_write_text(target, render_report(q, runs))
+    return target
