@@ -1,0 +1,343 @@
+"""Scoring one quarter: indicator points, pillar and total aggregation, with the why in ``note``.
+
+Steps, each recorded in the output so any point can be traced back:
+1. each indicator's input is looked up per agency; a 0 denominator or a missing value is
+   resolved by the framework's policies (and flagged);
+2. the rule gives a share in [0, 1]; points = share × max, rounded half up per indicator
+   (QĐ 766 rounds before adding);
+3. pillars and the total combine their children (sum of points, or a weighted arithmetic,
+   geometric or harmonic mean of shares). Children that are not applicable (excluded missing
+   data, or a 0 denominator under ``not_applicable``) get max 0 and their points are
+   re-distributed to their siblings in proportion to max points, so the sums still hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dx_pipeline.index.builtins import resolve_framework
+from dx_pipeline.index.inputs import normalise_long, select_units
+from dx_pipeline.index.model import TOTAL_ID, Framework, Node
+from dx_pipeline.index.ranking import rank_units
+from dx_pipeline.index.rounding import floor_to, half_up
+from dx_pipeline.index.rules import get_rule, shares as rule_shares
+from dx_pipeline.quarters import Quarter
+
+SCORE_COLUMNS = [
+    "framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
+    "kpi_code", "input_value", "rule", "points", "max_points", "note",
+]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Scores of one quarter under one framework.
+
+    ``scores``: index_scores rows (no quarter column); ``ranking``: ranking_snapshot rows
+    without revision/published_at; ``indicator_shares``: agencies × indicators shares in [0, 1]
+    (NaN where not applicable), the input of the sensitivity analysis; ``units``: the scored
+    agencies with peer and ranking groups.
+    """
+
+    framework: Framework
+    scores: pd.DataFrame
+    ranking: pd.DataFrame
+    indicator_shares: pd.DataFrame
+    units: pd.DataFrame
+
+
+@dataclass
+class _Indicator:
+    node: Node
+    value: np.ndarray  # input value used (after carry-forward / group mean), NaN if none
+    share: np.ndarray  # NaN where not applicable
+    applicable: np.ndarray
+    notes: list[list[str]]
+    evaluated: np.ndarray  # value went through the rule
+
+
+def fmt_value(code: str | None, v: float) -> str:
+    if v != v:
+        return "–"
+    if code and (code.endswith("_rate") or code.endswith("_share")) and 0 <= v <= 1.5:
+        return f"{v:g} ({v * 100:.4g} %)"
+    return f"{v:g}"
+
+
+def _pts(x: float, decimals: int) -> str:
+    return f"{x:.{decimals}f}"
+
+
+def score(
+    framework: "Framework | str | Path",
+    data: pd.DataFrame,
+    registry: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+    *,
+    previous_ranking: pd.DataFrame | None = None,
+    quarter: "Quarter | str | None" = None,
+) -> ScoreResult:
+    """Score one quarter's long table under a framework (object, path or built-in id).
+
+    ``registry``: agencies table (schemas.AGENCIES) choosing who is scored and how they are
+    named, grouped and ranked; ``previous``: last quarter's long table, for the
+    ``carry_forward`` missing-data policy; ``previous_ranking``: last quarter's ranking
+    (agency_code, rank[, framework_id]) for movement; ``quarter``: restricts the registry to
+    agencies existing in that quarter.
+    """
+    fw = resolve_framework(framework)
+    long = normalise_long(data, "data")
+    prev = normalise_long(previous, "previous") if previous is not None else None
+    units = select_units(fw, long, registry, quarter)
+    evaluated = {n.id: _evaluate(fw, n, long, prev, units) for n in fw.indicators()}
+    scores, totals, total_max = _aggregate(fw, units, evaluated)
+    ranking = rank_units(fw, units, totals, total_max, previous_ranking)
+    shares = pd.DataFrame(
+        {nid: ev.share for nid, ev in evaluated.items()}, index=pd.Index(units["agency_code"], name="agency_code")
+    )
+    return ScoreResult(fw, scores, ranking, shares, units)
+
+
+def _lookup(long: pd.DataFrame, code: str, agencies: pd.Series) -> pd.DataFrame:
+    sub = long[long["kpi_code"] == code].set_index("agency_code")
+    return sub.reindex(agencies.to_numpy())
+
+
+def _evaluate(fw: Framework, n: Node, long: pd.DataFrame, prev: pd.DataFrame | None, units: pd.DataFrame) -> _Indicator:
+    code = n.input_code
+    a = len(units)
+    rows = _lookup(long, code, units["agency_code"])
+    value = rows["value"].to_numpy(dtype=float, na_value=np.nan).copy()
+    num = rows["numerator"].to_numpy(dtype=float, na_value=np.nan)
+    den = rows["denominator"].to_numpy(dtype=float, na_value=np.nan)
+    raw = rows["raw_value"].to_numpy(dtype=object)
+    present = rows["kpi_code"].notna().to_numpy()
+    share = np.full(a, np.nan)
+    applicable = np.ones(a, dtype=bool)
+    notes: list[list[str]] = [[] for _ in range(a)]
+    zd_policy = n.zero_denominator or fw.zero_denominator
+    miss_policy = n.missing or fw.missing
+
+    zero_den = den == 0
+    for i in np.flatnonzero(zero_den):
+        value[i] = np.nan
+        frac = f"{num[i]:g}/0" if num[i] == num[i] else "0 denominator"
+        if zd_policy == "full":
+            share[i] = 1.0
+            notes[i].append(f"zero denominator ({frac}): nothing to judge, full points (policy full)")
+        elif zd_policy == "zero":
+            share[i] = 0.0
+            notes[i].append(f"zero denominator ({frac}): scored 0 (policy zero)")
+        else:
+            applicable[i] = False
+            notes[i].append(f"zero denominator ({frac}): not applicable, its points re-distributed to the other indicators")
+
+    missing = np.isnan(value) & ~zero_den
+    observed = ~np.isnan(value) & ~zero_den
+    if missing.any() and miss_policy == "group_mean":
+        groups = units["peer_group"].to_numpy(dtype=object)
+        frame = pd.DataFrame({"g": groups, "v": np.where(observed, value, np.nan)})
+        group_mean = frame.groupby("g")["v"].transform("mean").to_numpy(dtype=float)
+    prev_vals = None
+    if missing.any() and miss_policy == "carry_forward" and prev is not None:
+        prev_vals = _lookup(prev, code, units["agency_code"])["value"].to_numpy(dtype=float, na_value=np.nan)
+    for i in np.flatnonzero(missing):
+        why = f"value {raw[i]!r} is not a number" if isinstance(raw[i], str) else (
+            "no value reported" if present[i] else "no data")
+        if miss_policy == "carry_forward" and prev_vals is not None and not np.isnan(prev_vals[i]):
+            value[i] = prev_vals[i]
+            notes[i].append(f"{why}: last quarter's value {fmt_value(code, value[i])} carried forward (missing policy)")
+        elif miss_policy == "group_mean" and not np.isnan(group_mean[i]):
+            value[i] = group_mean[i]
+            notes[i].append(f"{why}: peer-group mean {fmt_value(code, value[i])} used (missing policy)")
+        elif miss_policy == "exclude":
+            applicable[i] = False
+            notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators (missing policy)")
+        else:
+            share[i] = 0.0
+            extra = "" if miss_policy == "zero" else f" (no value to {miss_policy.replace('_', ' ')} either)"
+            notes[i].append(f"{why}: scored 0{extra} (missing policy)")
+
+    evaluated = ~np.isnan(value) & applicable & np.isnan(share)
+    if evaluated.any():
+        share[evaluated] = rule_shares(n.rule, value[evaluated], n.params, n.direction, n.max_points)
+    share[~applicable] = np.nan
+    return _Indicator(n, value, share, applicable, notes, evaluated)
+
+
+def _mean(shares: np.ndarray, weights: np.ndarray, how: str) -> np.ndarray:
+    """Weighted mean of children's shares (rows: agencies, columns: children; weight 0 = N/A)."""
+    wsum = weights.sum(axis=1)
+    safe = np.where(wsum > 0, wsum, 1.0)
+    s = np.where(weights > 0, shares, 1.0)
+    if how == "arithmetic" or how == "sum":
+        out = (s * weights).sum(axis=1) / safe
+    elif how == "geometric":
+        with np.errstate(divide="ignore"):
+            logs = np.where(s > 0, np.log(np.maximum(s, 1e-300)), -np.inf)
+        out = np.exp(np.where(weights > 0, logs * weights, 0.0).sum(axis=1) / safe)
+    elif how == "harmonic":
+        with np.errstate(divide="ignore"):
+            inv = np.where(s > 0, weights / np.maximum(s, 1e-300), np.inf)
+        total = np.where(weights > 0, inv, 0.0).sum(axis=1)
+        out = np.where(np.isinf(total), 0.0, safe / np.where(total > 0, total, 1.0))
+    else:
+        raise ValueError(f"unknown aggregation {how!r}")
+    return np.where(wsum > 0, np.clip(out, 0.0, 1.0), 0.0)
+
+
+def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
+    a, d = len(units), fw.decimals
+    applicable: dict[str, np.ndarray] = {}
+
+    def mark(n: Node) -> np.ndarray:
+        if n.is_indicator:
+            applicable[n.id] = ev[n.id].applicable
+        else:
+            applicable[n.id] = np.any([mark(c) for c in n.children], axis=0)
+        return applicable[n.id]
+
+    for p in fw.pillars:
+        mark(p)
+
+    eff: dict[str, np.ndarray] = {}
+
+    def spread(children: tuple[Node, ...], parent_eff: np.ndarray, parent_max: float, how: str) -> None:
+        if how == "sum":
+            denom = np.sum([np.where(applicable[c.id], c.max_points, 0.0) for c in children], axis=0)
+            factor = np.where(denom > 0, parent_eff / np.where(denom > 0, denom, 1.0), 0.0)
+        else:
+            factor = parent_eff / parent_max if parent_max else np.zeros(a)
+        for c in children:
+            eff[c.id] = np.where(applicable[c.id], c.max_points * factor, 0.0)
+            if c.children:
+                spread(c.children, eff[c.id], c.max_points, c.aggregation or "sum")
+
+    total_eff = np.where(np.any([applicable[p.id] for p in fw.pillars], axis=0), fw.total_points, 0.0)
+    spread(fw.pillars, total_eff, fw.total_points, fw.aggregation)
+
+    points: dict[str, np.ndarray] = {}
+    notes: dict[str, list[list[str]]] = {}
+
+    def compute(n: Node) -> np.ndarray:
+        e = eff[n.id]
+        if n.is_indicator:
+            ind = ev[n.id]
+            share = np.nan_to_num(ind.share, nan=0.0)
+            pts = np.minimum(half_up(share * e, d), floor_to(e, d))
+            if "cap" in n.params:
+                cap = float(n.params["cap"]) * np.where(n.max_points > 0, e / (n.max_points or 1), 0.0)
+                capped = pts > floor_to(cap, d)
+                pts = np.where(capped, floor_to(cap, d), pts)
+                for i in np.flatnonzero(capped):
+                    ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
+            pts = np.where(applicable[n.id], pts, 0.0)
+            points[n.id] = pts
+            notes[n.id] = ind.notes
+            _explain_indicator(fw, n, ind, pts, e)
+        else:
+            kids = [compute(c) for c in n.children]
+            how = n.aggregation or "sum"
+            points[n.id] = _combine(n.children, kids, e, how, d)
+            notes[n.id] = [[] for _ in range(a)]
+        if abs(n.max_points) > 0:
+            moved = applicable[n.id] & ~np.isclose(e, n.max_points)
+            for i in np.flatnonzero(moved):
+                notes[n.id][i].append(
+                    f"max {n.max_points:g} re-weighted to {e[i]:.6g} (points of not-applicable items re-distributed)")
+        return points[n.id]
+
+    def _combine(children, kids, e, how, d):
+        if how == "sum":
+            return half_up(np.sum(kids, axis=0), d)
+        ch_eff = np.stack([eff[c.id] for c in children], axis=1)
+        ch_pts = np.stack(kids, axis=1)
+        sh = np.where(ch_eff > 0, ch_pts / np.where(ch_eff > 0, ch_eff, 1.0), 0.0)
+        w = np.stack([np.where(applicable[c.id], c.effective_weight, 0.0) for c in children], axis=1)
+        return np.minimum(half_up(_mean(sh, w, how) * e, d), floor_to(e, d))
+
+    pillar_pts = [compute(p) for p in fw.pillars]
+    total_pts = _combine(fw.pillars, pillar_pts, total_eff, fw.aggregation, d)
+
+    # rows
+    frames = []
+    order = 0
+    agencies = units["agency_code"].to_numpy(dtype=object)
+    base = {"framework_id": fw.id, "framework_version": fw.version}
+
+    def frame(node_id, parent, level, kpi, inp, rule, pts, mx, note_list):
+        nonlocal order
+        order += 1
+        return pd.DataFrame({
+            **base,
+            "agency_code": agencies,
+            "node_id": node_id,
+            "parent_id": parent,
+            "level": level,
+            "kpi_code": kpi,
+            "input_value": inp,
+            "rule": rule,
+            "points": pts,
+            "max_points": np.round(mx, 8),
+            "note": ["; ".join(x) if x else None for x in note_list],
+            "_agency": np.arange(a),
+            "_node": order,
+        })
+
+    total_notes = [[] for _ in range(a)]
+    for i in np.flatnonzero(total_eff == 0):
+        total_notes[i].append("nothing applicable to score")
+    frames.append(frame(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation),
+                        total_pts, total_eff, total_notes))
+    for n in fw.nodes():
+        if n.is_indicator:
+            rule = get_rule(n.rule).describe(n.params, n.direction)
+            frames.append(frame(n.id, n.parent_id, "indicator", n.input_code, ev[n.id].value,
+                                rule, points[n.id], eff[n.id], notes[n.id]))
+        else:
+            frames.append(frame(n.id, n.parent_id, "pillar", None, np.nan,
+                                _agg_rule(n.aggregation or "sum"), points[n.id], eff[n.id], notes[n.id]))
+    scores = pd.concat(frames, ignore_index=True).sort_values(["_agency", "_node"], kind="stable")
+    scores = scores.drop(columns=["_agency", "_node"]).reset_index(drop=True)
+    for col in ("framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
+                "kpi_code", "rule", "note"):
+        scores[col] = scores[col].astype("string")
+    return scores, pd.Series(total_pts, index=units["agency_code"]), pd.Series(total_eff, index=units["agency_code"])
+
+
+def _agg_rule(how: str) -> str:
+    return {"sum": "sum of points", "arithmetic": "weighted arithmetic mean",
+            "geometric": "weighted geometric mean", "harmonic": "weighted harmonic mean"}[how]
+
+
+def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray, eff: np.ndarray) -> None:
+    """Add 'what it would take' to each agency's note: the next threshold and its points."""
+    rule = get_rule(n.rule)
+    d = fw.decimals
+    higher = n.direction != "lower"
+    xs = ind.value[ind.evaluated]
+    for i in range(len(pts)):
+        if not ind.applicable[i]:
+            continue
+        e = float(eff[i])
+        full = float(floor_to(e, d))
+        if pts[i] >= full - 1e-9:
+            if ind.evaluated[i]:
+                ind.notes[i].append("full points")
+            continue
+        if not ind.evaluated[i]:
+            if np.isnan(ind.value[i]) and ind.share[i] == 0:
+                ind.notes[i].append(f"reporting it could earn up to +{_pts(full - pts[i], d)} points")
+            continue
+        step = rule.next_step(float(ind.value[i]), xs, n.params, higher, n.max_points)
+        if step is None:
+            continue
+        target, share = step
+        gain = min(float(half_up(share * e, d)), full) - float(pts[i])
+        if gain > 0:
+            ind.notes[i].append(
+                f"reaching {fmt_value(n.input_code, target)} would add +{_pts(gain, d)} points")

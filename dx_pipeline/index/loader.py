@@ -1,0 +1,266 @@
+"""Load a framework YAML file: JSON Schema first, then the rules a schema cannot say.
+
+Every problem is reported as ``<file>: node <id>: <problem>`` (or ``<file>: <problem>`` for
+framework-wide fields) so an analyst editing the YAML knows where to look. All problems found
+are reported at once, not only the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from dx_pipeline.index.model import (
+    TOTAL_ID,
+    AppliesTo,
+    Band,
+    Framework,
+    Name,
+    Node,
+    RankingSpec,
+)
+from dx_pipeline.index.rounding import half_up
+from dx_pipeline.index.rules import RULES
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SCHEMA_FILE = CONFIG_DIR / "framework.schema.json"
+RELATIVE_TOLERANCE = 1e-6
+
+
+class FrameworkError(ValueError):
+    """A framework file is invalid; ``problems`` holds every problem found."""
+
+    def __init__(self, file: str, problems: list[str]):
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(f"{file}: {p}" for p in problems))
+
+
+@lru_cache(maxsize=1)
+def framework_schema() -> dict:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def _dates_to_text(obj: Any) -> Any:
+    """YAML reads 2024-01-01 as a date; the schema (and JSON) speak ISO strings."""
+    if isinstance(obj, dict):
+        return {str(k) if isinstance(k, (dt.date,)) else k: _dates_to_text(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_dates_to_text(v) for v in obj]
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    return obj
+
+
+def _where(raw: dict, path: Iterable[Any]) -> str:
+    """Name the innermost node (pillar/indicator id) on a schema error's path."""
+    node_id, cur, trail = None, raw, []
+    for step in path:
+        try:
+            cur = cur[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        trail.append(str(step))
+        if isinstance(cur, dict) and "id" in cur and trail[-2:-1] and trail[-2] in ("pillars", "indicators"):
+            node_id, trail = cur["id"], []
+    rest = ".".join(t for t in trail if not t.isdigit()) or ""
+    if node_id is not None:
+        return f"node {node_id}: " + (f"{rest}: " if rest else "")
+    return f"{rest}: " if rest else ""
+
+
+def known_kpis_from_catalogue() -> set[str] | None:
+    """The KPI codes of the packaged catalogue, or None while no catalogue is installed."""
+    try:
+        from dx_pipeline.kpis.catalogue import load_catalogue  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        catalogue = load_catalogue()
+    except FileNotFoundError:
+        return None
+    if isinstance(catalogue, dict):
+        return set(catalogue)
+    for attr in ("codes", "kpis", "by_code"):
+        value = getattr(catalogue, attr, None)
+        if value is not None:
+            return set(value() if callable(value) else value)
+    return set(iter(catalogue))
+
+
+def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) -> Framework:
+    """Read, validate and build a framework.
+
+    ``known_kpis``: the KPI codes an indicator's ``kpi`` may name; None means the packaged KPI
+    catalogue when it is importable (otherwise KPI codes are not checked).
+    """
+    path = Path(path)
+    fname = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"framework file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise FrameworkError(fname, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise FrameworkError(fname, ["must be a mapping of framework fields"])
+    raw = _dates_to_text(raw)
+    return build_framework(raw, fname, known_kpis, source=path)
+
+
+def build_framework(
+    raw: dict, fname: str = "<framework>", known_kpis: Iterable[str] | None = None, source: Path | None = None
+) -> Framework:
+    """Validate an already-parsed framework document (the YAML as dicts) and build it."""
+    validator = jsonschema.Draft202012Validator(framework_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        problems = []
+        for err in errors:
+            problems.append(_where(raw, err.absolute_path) + _schema_message(err))
+        raise FrameworkError(fname, problems)
+    if known_kpis is None:
+        known_kpis = known_kpis_from_catalogue()
+    known = set(known_kpis) if known_kpis is not None else None
+    return _Builder(raw, fname, known, source).build()
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return err.message.replace("Additional properties are not allowed", "unknown field(s)")
+    if err.validator == "required":
+        return err.message.replace("is a required property", "is required")
+    return err.message
+
+
+class _Builder:
+    def __init__(self, raw: dict, fname: str, known: set[str] | None, source: Path | None):
+        self.raw, self.fname, self.known, self.source = raw, fname, known, source
+        self.problems: list[str] = []
+        self.seen: set[str] = set()
+        rounding = raw.get("rounding", {})
+        self.decimals = int(rounding.get("decimals", 2))
+        agg = raw.get("aggregation", {})
+        self.pillar_agg = agg.get("pillar", "sum")
+        self.total_agg = agg.get("total", "sum")
+
+    def problem(self, node: str | None, text: str) -> None:
+        self.problems.append(f"node {node}: {text}" if node else text)
+
+    def build(self) -> Framework:
+        raw = self.raw
+        eff = raw["effective"]
+        start = dt.date.fromisoformat(eff["from"])
+        end = dt.date.fromisoformat(eff["to"]) if eff.get("to") else None
+        if end is not None and end < start:
+            self.problem(None, f"effective.to {end} is before effective.from {start}")
+        total = float(raw["total_points"])
+        pillars = tuple(self.node(p, TOTAL_ID, "pillar") for p in raw["pillars"])
+        self.check_sum(None, self.total_agg, total, pillars, what="total_points")
+        policies = raw.get("policies", {})
+        ranking_raw = raw.get("ranking", {})
+        ranking = RankingSpec(
+            groups=ranking_raw.get("groups", "peer_group"),
+            explicit={k: tuple(v) for k, v in ranking_raw.get("explicit", {}).items()},
+            unranked=dict(ranking_raw.get("unranked", {})),
+        )
+        if ranking.groups == "explicit" and not ranking.explicit:
+            self.problem(None, "ranking.groups is 'explicit' but ranking.explicit lists no groups")
+        bands = tuple(Band(**b) for b in raw.get("bands", []))
+        codes = [b.code for b in bands]
+        if len(set(codes)) != len(codes):
+            self.problem(None, f"bands: duplicate band codes {codes}")
+        if bands and min(b.min_share for b in bands) > 0:
+            self.problem(None, "bands: the lowest band must start at min_share 0 so every unit gets a band")
+        applies = raw["applies_to"]
+        if self.problems:
+            raise FrameworkError(self.fname, self.problems)
+        return Framework(
+            id=raw["id"],
+            version=str(raw["version"]),
+            title=Name(**raw["title"]),
+            description=raw.get("description", ""),
+            effective_from=start,
+            effective_to=end,
+            applies_to=AppliesTo(
+                levels=tuple(applies["levels"]),
+                peer_groups=tuple(applies["peer_groups"]) if applies.get("peer_groups") else None,
+                requires_public_services=bool(applies.get("requires_public_services", False)),
+            ),
+            total_points=total,
+            decimals=self.decimals,
+            rounding_mode=raw.get("rounding", {}).get("mode", "half_up"),
+            zero_denominator=policies.get("zero_denominator", "full"),
+            missing=policies.get("missing", "zero"),
+            ranking=ranking,
+            bands=bands,
+            aggregation=self.total_agg,
+            pillars=pillars,
+            source=self.source,
+        )
+
+    def node(self, raw: dict, parent: str, level: str) -> Node:
+        nid = str(raw["id"])
+        if nid in self.seen or nid == TOTAL_ID:
+            self.problem(nid, "id is used more than once" if nid != TOTAL_ID else f"id '{TOTAL_ID}' is reserved")
+        self.seen.add(nid)
+        name = Name(**raw["name"])
+        if "indicators" in raw or "pillars" in raw or level == "pillar":
+            return self.pillar(raw, nid, name, parent)
+        return self.indicator(raw, nid, name, parent)
+
+    def pillar(self, raw: dict, nid: str, name: Name, parent: str) -> Node:
+        if "indicators" in raw and "pillars" in raw:
+            self.problem(nid, "a pillar holds either 'pillars' or 'indicators', not both")
+        kids_raw = raw.get("indicators") or raw.get("pillars") or []
+        if not kids_raw:
+            self.problem(nid, "a pillar needs 'indicators' (or sub-'pillars')")
+        level = "indicator" if "indicators" in raw else "pillar"
+        children = tuple(self.node(k, nid, level) for k in kids_raw)
+        agg = raw.get("aggregation", self.pillar_agg)
+        if "max_points" in raw:
+            mx = float(raw["max_points"])
+        else:
+            mx = sum(c.max_points for c in children)
+            if agg != "sum":
+                self.problem(nid, f"a pillar aggregated by '{agg}' needs its own max_points")
+        self.check_sum(nid, agg, mx, children, what="max_points")
+        return Node(id=nid, level="pillar", name=name, parent_id=parent, max_points=mx,
+                    weight=raw.get("weight"), children=children, aggregation=agg)
+
+    def check_sum(self, nid: str | None, agg: str, mx: float, children: tuple[Node, ...], what: str) -> None:
+        """With sum aggregation the children's max points must add up to the parent's."""
+        if agg != "sum" or not children:
+            return
+        total = sum(c.max_points for c in children)
+        if abs(total - mx) > RELATIVE_TOLERANCE * max(1.0, mx):
+            parts = " + ".join(f"{c.id} {c.max_points:g}" for c in children)
+            self.problem(nid, f"points do not add up: {what} is {mx:g} but the children sum to "
+                              f"{half_up(total, 6):g} ({parts})")
+
+    def indicator(self, raw: dict, nid: str, name: Name, parent: str) -> Node:
+        kpi, item = raw.get("kpi"), raw.get("item")
+        if bool(kpi) == bool(item):
+            self.problem(nid, "an indicator names exactly one input: 'kpi' (catalogue) or 'item' (evidence/external)")
+        if kpi and self.known is not None and kpi not in self.known:
+            self.problem(nid, f"KPI '{kpi}' is not in the KPI catalogue")
+        if "max_points" not in raw:
+            self.problem(nid, "max_points is required for an indicator")
+        rule_name = raw["rule"]
+        params = dict(raw.get("params") or {})
+        direction = raw.get("direction", "higher")
+        for text in RULES[rule_name].check(params, direction):
+            self.problem(nid, text)
+        mx = float(raw.get("max_points", 0))
+        if "cap" in params and not self.problems and params["cap"] > mx:
+            self.problem(nid, f"cap {params['cap']} is above max_points {mx:g}")
+        return Node(id=nid, level="indicator", name=name, parent_id=parent, max_points=mx,
+                    weight=raw.get("weight"), kpi=kpi, item=item, rule=rule_name, params=params,
+                    direction=direction, zero_denominator=raw.get("zero_denominator"),
+                    missing=raw.get("missing"), evidence=raw.get("evidence"))

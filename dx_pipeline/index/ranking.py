@@ -1,0 +1,73 @@
+"""Ranking: competition ranks within ranking groups, bands, and movement against last quarter.
+
+Ranks are "competition" ranks (1, 2, 2, 4): tied units share the best rank, as the national DTI,
+QĐ 766 and the UN EGDI publish them. Ranks use the rounded total points, so two agencies that
+look tied in the published table are tied. Units matching the framework's ``unranked`` rule
+(e.g. no public services) are scored and banded but get no rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dx_pipeline.index.model import Framework
+
+RANKING_COLUMNS = [
+    "framework_id", "peer_group", "agency_code", "agency_name", "total_points", "max_points",
+    "rank", "band", "previous_rank", "rank_change",
+]
+
+
+def competition_rank(values: np.ndarray) -> np.ndarray:
+    """1 for the largest value; ties share the best rank (1, 2, 2, 4)."""
+    values = np.asarray(values, dtype=float)
+    ordered = np.sort(values)[::-1]
+    return 1 + np.searchsorted(-ordered, -values, side="left")
+
+
+def rank_units(
+    fw: Framework,
+    units: pd.DataFrame,
+    totals: pd.Series,
+    total_max: pd.Series,
+    previous_ranking: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "framework_id": fw.id,
+        "peer_group": units["rank_group"].to_numpy(dtype=object),
+        "agency_code": units["agency_code"].to_numpy(dtype=object),
+        "agency_name": units["agency_name"].to_numpy(dtype=object),
+        "total_points": totals.to_numpy(dtype=float),
+        "max_points": total_max.to_numpy(dtype=float),
+    })
+    ranked = units["ranked"].to_numpy(dtype=bool) & (df["max_points"].to_numpy() > 0)
+    rank = np.full(len(df), np.nan)
+    for _, idx in df[ranked].groupby("peer_group", sort=True).groups.items():
+        pos = df.index.get_indexer(idx)
+        rank[pos] = competition_rank(df["total_points"].to_numpy()[pos])
+    df["rank"] = pd.array(np.where(np.isnan(rank), None, rank), dtype="Int32")
+    mx = df["max_points"].to_numpy()
+    share = np.where(mx > 0, df["total_points"].to_numpy() / np.where(mx > 0, mx, 1.0), np.nan)
+    df["band"] = pd.array([(b.name_vi if (b := fw.band_for(s)) else None) for s in share], dtype="string")
+    prev = _previous_ranks(fw, previous_ranking)
+    df["previous_rank"] = pd.array(df["agency_code"].map(prev).astype("Float64").round(), dtype="Int32") if prev is not None \
+        else pd.array([None] * len(df), dtype="Int32")
+    df["rank_change"] = (df["previous_rank"] - df["rank"]).astype("Int32")
+    for col in ("framework_id", "peer_group", "agency_code", "agency_name"):
+        df[col] = df[col].astype("string")
+    df = df.sort_values(["peer_group", "rank", "agency_code"], na_position="last", kind="stable")
+    return df[RANKING_COLUMNS].reset_index(drop=True)
+
+
+def _previous_ranks(fw: Framework, previous: pd.DataFrame | None) -> pd.Series | None:
+    """agency_code -> last quarter's rank under the same framework id."""
+    if previous is None or len(previous) == 0:
+        return None
+    prev = previous
+    if "framework_id" in prev.columns:
+        prev = prev[prev["framework_id"] == fw.id]
+    prev = prev.dropna(subset=["rank"])
+    if prev.empty:
+        return None
+    return prev.drop_duplicates("agency_code", keep="last").set_index("agency_code")["rank"].astype(float)
