@@ -204,9 +204,18 @@ def registry_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     return df.sort_values("agency_code", kind="stable").reset_index(drop=True)
 
 
+def _as_date(value) -> dt.date | None:
+    """Dates as stored in the registry, whatever way they were read back (date, Timestamp, NaT)."""
+    if value is None or (not isinstance(value, dt.date) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
 def _valid_mask(registry: pd.DataFrame, day: dt.date) -> pd.Series:
-    starts = registry["valid_from"].map(lambda d: d <= day)
-    ends = registry["valid_to"].map(lambda d: d is None or pd.isna(d) or d >= day)
+    starts = registry["valid_from"].map(lambda d: _as_date(d) is not None and _as_date(d) <= day)
+    ends = registry["valid_to"].map(lambda d: _as_date(d) is None or _as_date(d) >= day)
     return (starts & ends).astype(bool)
 
 
@@ -236,10 +245,11 @@ def validity_problem(registry: pd.DataFrame, code: str, quarter: Quarter | str) 
     rec = rows.iloc[0]
     if is_valid_in(registry, code, q):
         return None
-    if rec["valid_from"] > q.last_day:
-        return (f"agency {code} ({rec['name_vi']}) only exists from {rec['valid_from']:%d/%m/%Y}, "
+    valid_from, valid_to = _as_date(rec["valid_from"]), _as_date(rec["valid_to"])
+    if valid_from is None or valid_from > q.last_day:
+        return (f"agency {code} ({rec['name_vi']}) only exists from {valid_from:%d/%m/%Y}, "
                 f"after {q.label}")
-    reason = f"agency {code} ({rec['name_vi']}) ceased on {rec['valid_to']:%d/%m/%Y}"
+    reason = f"agency {code} ({rec['name_vi']}) ceased on {valid_to:%d/%m/%Y}"
     if rec["successor_code"]:
         reason += f"; its successor {rec['successor_code']} reports for {q.label}"
     return reason + f", so it cannot report for {q.label}"
