@@ -1,0 +1,391 @@
+"""The portal's field names -> the portal_dossiers contract (and the procedure catalogue).
+
+The one place raw portal records become typed rows, for every way in: export files (CSV, JSON,
+Excel), the HTTP API's landed pages, and in-memory records. The mapping itself is data,
+``config/portal_fields.yaml``; this module turns it into DuckDB SQL so that millions of rows
+are mapped vectorised and streamed, never one Python call per good row.
+
+Input relations hold the portal's fields as strings plus two bookkeeping columns,
+``_source_file`` (file or landed page) and ``_row`` (line number in the file, or item number in
+a page). A value that cannot be read makes its whole row a reject; every bad value of that row
+becomes one reject entry naming file, row, field, value and reason. Good rows go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Collection, Iterable, Mapping
+
+import duckdb
+import pyarrow as pa
+
+from dx_pipeline import schemas
+from dx_pipeline.quarters import Quarter
+
+KINDS = ("dossiers", "procedures")
+_SECTION = {"dossiers": "fields", "procedures": "procedure_fields"}
+FIELD_TYPES = ("string", "int", "float", "bool", "datetime", "code")
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    schemas.TS: "TIMESTAMP",
+}
+
+REJECT_COLUMNS = (
+    ("source_file", pa.string()),
+    ("row_number", pa.int64()),
+    ("dossier_id", pa.string()),
+    ("agency_code", pa.string()),
+    ("field", pa.string()),
+    ("column", pa.string()),
+    ("value", pa.string()),
+    ("reason", pa.string()),
+)
+REJECTS_SCHEMA = pa.schema([pa.field(n, t) for n, t in REJECT_COLUMNS])
+"""Schema of ``portal_rejects`` and ``procedure_rejects``: one row per bad value."""
+
+PROCEDURE_TYPES = {
+    "string": pa.string(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "datetime": schemas.TS,
+    "code": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One portal field and how it is read."""
+
+    name: str
+    column: str
+    type: str
+    required: bool = False
+    codes: Mapping[str, str] = field(default_factory=dict)
+    allowed: tuple[Any, ...] = ()
+    empty: Any = None
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """The fields of one portal export kind (``dossiers`` or ``procedures``)."""
+
+    kind: str
+    fields: tuple[FieldSpec, ...]
+    datetime_formats: tuple[str, ...]
+    bool_true: tuple[str, ...]
+    bool_false: tuple[str, ...]
+    source: str = ""
+
+    @property
+    def portal_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    def output_columns(self) -> list[tuple[str, pa.DataType]]:
+        """Columns of the mapped table, in order: the contract's for dossiers."""
+        if self.kind == "dossiers":
+            return [(c.name, c.type) for c in schemas.PORTAL_DOSSIERS.columns]
+        cols = [(f.column, PROCEDURE_TYPES[f.type]) for f in self.fields]
+        return cols + [("source_file", pa.string())]
+
+    def output_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(n, t) for n, t in self.output_columns()])
+
+    # ---------------------------------------------------------------- SQL generation
+    def check_columns(self, present: Collection[str], where: str) -> None:
+        """A file without a required field cannot be read at all: say so, naming the file."""
+        missing = [n for n in self.required if n not in present]
+        if missing:
+            raise ValueError(
+                f"{where}: required portal field(s) {', '.join(missing)} missing "
+                f"(columns found: {', '.join(sorted(present)) or 'none'})"
+            )
+
+    def _value_and_error(self, spec: FieldSpec, present: Collection[str]) -> tuple[str, str, str]:
+        """SQL for (typed value, condition that the raw value is bad, reason expression)."""
+        raw = _ident(spec.name) if spec.name in present else "CAST(NULL AS VARCHAR)"
+        v = f"NULLIF(TRIM({raw}), '')"
+        t = spec.type
+        reason_sql = ""
+        if t == "string":
+            value, bad, reason = v, "FALSE", ""
+        elif t == "int":
+            ok = f"regexp_full_match({v}, '[-+]?[0-9]+(\\.0*)?')"
+            parsed = f"CASE WHEN {ok} THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
+            value = parsed if spec.empty is None else f"COALESCE({parsed}, {int(spec.empty)})"
+            bad = f"({v} IS NOT NULL AND NOT {ok})"
+            reason = "not a whole number"
+            if spec.allowed:
+                allowed = ", ".join(str(int(a)) for a in spec.allowed)
+                bad = f"({bad} OR ({ok} AND {parsed} NOT IN ({allowed})))"
+                reason = f"not one of the allowed codes {allowed}"
+                reason_sql = (
+                    f"CASE WHEN NOT {ok} THEN 'not a whole number' ELSE {_sql_str(reason)} END"
+                )
+        elif t == "float":
+            parsed = f"TRY_CAST(REPLACE({v}, ',', '.') AS DOUBLE)"
+            value = parsed if spec.empty is None else f"COALESCE({parsed}, {float(spec.empty)!r})"
+            bad = f"({v} IS NOT NULL AND {parsed} IS NULL)"
+            reason = "not a number"
+        elif t == "bool":
+            low = f"LOWER(COALESCE(TRIM({raw}), ''))"
+            yes, no = _sql_list(self.bool_true), _sql_list(self.bool_false)
+            value = f"CASE WHEN {low} IN ({yes}) THEN TRUE WHEN {low} IN ({no}) THEN FALSE END"
+            bad = f"({low} NOT IN ({yes}) AND {low} NOT IN ({no}))"
+            reason = "not a yes/no value (expected 1 or 0)"
+        elif t == "datetime":
+            fmts = "[" + ", ".join(_sql_str(f) for f in self.datetime_formats) + "]"
+            value = f"try_strptime({v}, {fmts})"
+            bad = f"({v} IS NOT NULL AND {value} IS NULL)"
+            reason = "not a date-time (expected dd/mm/yyyy HH:MM:SS, dd/mm/yyyy or yyyyMMddHHmmss)"
+        elif t == "code":
+            pairs = dict(spec.codes)
+            for target in dict.fromkeys(spec.codes.values()):
+                pairs.setdefault(target, target)
+            whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(val)}" for k, val in pairs.items())
+            value = f"CASE COALESCE({v}, '') {whens} END"
+            empty_ok = "" in spec.codes
+            bad = f"({value} IS NULL AND {v} IS NOT NULL)" if not empty_ok else f"({value} IS NULL)"
+            codes = ", ".join(repr(k) for k in spec.codes if k)
+            reason = f"unknown code (expected one of {codes})"
+        else:  # pragma: no cover - validated on load
+            raise ValueError(f"unknown field type {t}")
+        reason_sql = reason_sql or _sql_str(reason)
+        if spec.required:
+            bad = f"({v} IS NULL OR {bad})"
+            reason_sql = f"CASE WHEN {v} IS NULL THEN 'required field is empty' ELSE {reason_sql} END"
+        return value, bad, reason_sql
+
+    def _typed_select(self, relation: str, present: Collection[str], quarter: Quarter | None) -> str:
+        """Inner query: every field typed as ``v_<column>`` plus the row's list of errors."""
+        values, errors = [], []
+        by_column = {}
+        for spec in self.fields:
+            value, bad, reason = self._value_and_error(spec, present)
+            values.append(f"{value} AS {_ident('v_' + spec.column)}")
+            by_column[spec.column] = value
+            raw = _ident(spec.name) if spec.name in present else "CAST(NULL AS VARCHAR)"
+            errors.append(
+                f"CASE WHEN {bad} THEN {{'field': {_sql_str(spec.name)}, 'column': "
+                f"{_sql_str(spec.column)}, 'value': CAST({raw} AS VARCHAR), 'reason': "
+                f"{reason}}} END"
+            )
+        if quarter is not None and "received_at" in by_column:
+            received = by_column["received_at"]
+            start, end = quarter.start.isoformat(), quarter.end.isoformat()
+            name = next(f.name for f in self.fields if f.column == "received_at")
+            raw = _ident(name) if name in present else "CAST(NULL AS VARCHAR)"
+            errors.append(
+                f"CASE WHEN {received} < TIMESTAMP '{start}' OR {received} >= TIMESTAMP '{end}' "
+                f"THEN {{'field': {_sql_str(name)}, 'column': 'received_at', 'value': "
+                f"CAST({raw} AS VARCHAR), 'reason': "
+                f"{_sql_str(f'received outside {quarter.label}, the quarter being ingested')}}} END"
+            )
+        keys = []
+        for col in ("dossier_id", "agency_code"):
+            name = next((f.name for f in self.fields if f.column == col), None)
+            keys.append(
+                f"CAST({_ident(name)} AS VARCHAR) AS {_ident('k_' + col)}"
+                if name in present
+                else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}"
+            )
+        err_list = "list_filter([" + ", ".join(errors) + "], lambda e: e IS NOT NULL)"
+        return (
+            f"SELECT {', '.join(values)}, {', '.join(keys)}, "
+            f"CAST(_source_file AS VARCHAR) AS _source_file, CAST(_row AS BIGINT) AS _row, "
+            f"{err_list} AS _errors FROM {relation}"
+        )
+
+    def good_rows_sql(
+        self, relation: str, present: Collection[str], quarter: Quarter | None = None
+    ) -> str:
+        """SELECT of the rows without any bad value, cast to the output columns, in input order."""
+        inner = self._typed_select(relation, present, quarter)
+        by_column = {f.column: f for f in self.fields}
+        cols = []
+        for name, typ in self.output_columns():
+            duck = _DUCK_TYPES[typ]
+            if name in by_column:
+                expr = _ident("v_" + name)
+            elif name == "paid_online":
+                expr = "v_payment_channel IN (1, 2)"
+            elif name == "source_file":
+                expr = "_source_file"
+            else:
+                expr = "NULL"
+            cols.append(f"CAST({expr} AS {duck}) AS {_ident(name)}")
+        return f"SELECT {', '.join(cols)} FROM ({inner}) WHERE len(_errors) = 0"
+
+    def rejects_sql(
+        self, relation: str, present: Collection[str], quarter: Quarter | None = None
+    ) -> str:
+        """SELECT of one row per bad value: file, row, keys, field, column, value, reason."""
+        inner = self._typed_select(relation, present, quarter)
+        return (
+            "SELECT _source_file AS source_file, _row AS row_number, k_dossier_id AS dossier_id, "
+            "k_agency_code AS agency_code, e.field AS field, e.column AS \"column\", "
+            "e.value AS value, e.reason AS reason "
+            f"FROM (SELECT *, unnest(_errors) AS e FROM ({inner}) WHERE len(_errors) > 0)"
+        )
+
+
+@dataclass(frozen=True)
+class MappedTable:
+    """Good rows (typed) and rejects (one per bad value) of one mapping run."""
+
+    rows: pa.Table
+    rejects: pa.Table
+
+    @property
+    def rejected_rows(self) -> int:
+        """How many input rows were rejected (a row may have several bad values)."""
+        if self.rejects.num_rows == 0:
+            return 0
+        keys = self.rejects.select(["source_file", "row_number"]).to_pylist()
+        return len({(k["source_file"], k["row_number"]) for k in keys})
+
+
+def default_fields_path() -> Path:
+    return Path(str(resources.files("dx_pipeline") / "config" / "portal_fields.yaml"))
+
+
+def load_field_mapping(kind: str = "dossiers", path: str | Path | None = None) -> FieldMapping:
+    """Read and validate the field mapping for ``dossiers`` or ``procedures``."""
+    import yaml
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown portal export kind {kind!r} (expected one of {KINDS})")
+    path = Path(path) if path else default_fields_path()
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    section = doc.get(_SECTION[kind])
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: missing the {_SECTION[kind]!r} mapping")
+    specs = []
+    for name, spec in section.items():
+        where = f"{path}: {_SECTION[kind]}.{name}"
+        if not isinstance(spec, dict) or "column" not in spec:
+            raise ValueError(f"{where}: expected {{column: ..., type: ...}}")
+        ftype = spec.get("type", "string")
+        if ftype not in FIELD_TYPES:
+            raise ValueError(f"{where}: type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
+        if ftype == "code" and not spec.get("codes"):
+            raise ValueError(f"{where}: a code field needs 'codes'")
+        if kind == "dossiers" and spec["column"] not in schemas.PORTAL_DOSSIERS.names:
+            raise ValueError(f"{where}: column {spec['column']!r} is not in the portal_dossiers contract")
+        specs.append(
+            FieldSpec(
+                name=str(name),
+                column=str(spec["column"]),
+                type=ftype,
+                required=bool(spec.get("required", False)),
+                codes={str(k): str(v) for k, v in (spec.get("codes") or {}).items()},
+                allowed=tuple(spec.get("allowed") or ()),
+                empty=spec.get("empty"),
+            )
+        )
+    return FieldMapping(
+        kind=kind,
+        fields=tuple(specs),
+        datetime_formats=tuple(doc.get("datetime_formats") or ()),
+        bool_true=tuple(str(s).lower() for s in doc.get("bool_true") or ()),
+        bool_false=tuple(str(s).lower() for s in doc.get("bool_false") or ()),
+        source=str(path),
+    )
+
+
+def records_to_table(
+    records: Iterable[Mapping[str, Any]], names: Iterable[str], source_file: str, first_row: int = 1
+) -> pa.Table:
+    """Portal records (dicts, e.g. a JSON page) -> an all-string Arrow table with bookkeeping.
+
+    Every value is kept as the text the portal sent (numbers via ``str``; ``None`` stays null),
+    so the typed reading happens once, in the SQL mapping. Fields the records never carry are
+    left out (and read as empty).
+    """
+    records = list(records)
+    wanted = list(names)
+    seen = set()
+    for rec in records:
+        seen.update(rec.keys())
+    cols = [n for n in wanted if n in seen]
+    arrays = {n: pa.array([_text(r.get(n)) for r in records], pa.string()) for n in cols}
+    arrays["_source_file"] = pa.array([source_file] * len(records), pa.string())
+    arrays["_row"] = pa.array(range(first_row, first_row + len(records)), pa.int64())
+    return pa.table(arrays)
+
+
+def map_table(
+    data: "pa.Table | Any",
+    kind: str = "dossiers",
+    quarter: Quarter | str | None = None,
+    mapping: FieldMapping | None = None,
+    source_file: str = "records",
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> MappedTable:
+    """Map an in-memory table (Arrow, pandas or a list of dicts) of portal fields.
+
+    For tables without ``_source_file``/``_row`` the given ``source_file`` and 1-based item
+    numbers are used. Large inputs should go through the file readers, which stream.
+    """
+    mapping = mapping or load_field_mapping(kind)
+    q = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
+    if isinstance(data, list):
+        table = records_to_table(data, mapping.portal_names, source_file)
+    else:
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if "_source_file" not in table.column_names:
+            table = table.append_column("_source_file", pa.array([source_file] * table.num_rows, pa.string()))
+        if "_row" not in table.column_names:
+            table = table.append_column("_row", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        con.register("_portal_raw", table)
+        present = set(table.column_names)
+        mapping.check_columns(present, source_file)
+        rows = con.sql(mapping.good_rows_sql("_portal_raw", present, q)).to_arrow_table()
+        rejects = con.sql(mapping.rejects_sql("_portal_raw", present, q)).to_arrow_table()
+        con.unregister("_portal_raw")
+    finally:
+        if own:
+            con.close()
+    return MappedTable(rows.cast(mapping.output_schema()), rejects.cast(REJECTS_SCHEMA))
+
+
+def empty_rejects() -> pa.Table:
+    return REJECTS_SCHEMA.empty_table()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _sql_list(items: Iterable[str]) -> str:
+    return ", ".join(_sql_str(i) for i in items)
