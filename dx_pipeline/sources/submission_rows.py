@@ -1,0 +1,345 @@
+"""One submitted row -> an accepted indicator value or a reject with a reason a clerk understands.
+
+Shared by the inbox readers (Excel, CSV) and the reporting-database reader so both sources
+follow the same rules: the indicator must be a self-reported KPI of the catalogue, the agency
+valid in the quarter (agency registry), the period the quarter being ingested, and the value
+readable for the indicator's unit (``submission_numbers``). A row with several problems is one
+reject naming every field and every reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.sources.registry import validity_problem
+from dx_pipeline.sources.submission_numbers import (
+    as_written,
+    is_blank,
+    parse_bool,
+    parse_date,
+    parse_level,
+    parse_number,
+    parse_period,
+    parse_ratio,
+    ratio_readings,
+)
+from dx_pipeline.sources.submission_versions import submission_time
+
+RATIO_TOLERANCE = 0.005
+"""How far a written rate may be from numerator/denominator: half a percentage point, so a
+value rounded to a whole percent ("85 %" for 85.4 %) still agrees."""
+
+DEFAULT_FIELD_NAMES = {
+    "agency_code": "MaDonVi",
+    "quarter": "KyBaoCao",
+    "report_date": "NgayBaoCao",
+    "indicator_code": "MaChiSo",
+    "numerator": "TuSo",
+    "denominator": "MauSo",
+    "value": "GiaTri",
+    "evidence_ref": "MinhChung",
+}
+"""Logical field -> the column name a clerk sees in the file (``submission_format.yaml``)."""
+
+REJECT_EXTRA_COLUMNS = ["file", "sheet", "row"]
+
+
+@dataclass
+class RawRow:
+    """A row as found in the source, before any interpretation."""
+
+    source: str
+    source_ref: str
+    agency_code: Any = None
+    quarter: Any = None
+    report_date: Any = None
+    indicator_code: Any = None
+    numerator: Any = None
+    denominator: Any = None
+    value: Any = None
+    evidence_ref: Any = None
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    percent_formatted: frozenset[str] = frozenset()
+    arrived_at: dt.datetime | None = None
+    submitted_at: dt.datetime | None = None
+    order: tuple = ()
+
+    def is_empty(self) -> bool:
+        return all(
+            is_blank(getattr(self, f))
+            for f in ("indicator_code", "numerator", "denominator", "value", "evidence_ref")
+        )
+
+
+@dataclass
+class RowRules:
+    """What a row is checked against."""
+
+    catalogue: Mapping[str, Any]
+    registry: pd.DataFrame
+    quarter: Quarter
+    bare_is_percent: bool | None = None
+    field_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_NAMES))
+    where_quarter_from: str = "the inbox folder"
+
+
+class _Problems:
+    def __init__(self, raw: RawRow, names: Mapping[str, str]):
+        self.raw, self.names, self.items = raw, names, []
+
+    def add(self, logical: str, reason: str) -> None:
+        self.items.append((logical, reason))
+
+    def reject(self) -> dict:
+        first = self.items[0][0]
+        fields = []
+        for logical, _ in self.items:
+            name = self.names.get(logical, logical)
+            if name not in fields:
+                fields.append(name)
+        return make_reject(
+            self.raw,
+            field=", ".join(fields),
+            reason="; ".join(reason for _, reason in self.items),
+            value=as_written(getattr(self.raw, first, None)),
+        )
+
+
+def _text(value) -> str | None:
+    if is_blank(value):
+        return None
+    return as_written(value).strip()
+
+
+def make_reject(raw: RawRow, *, field: str | None, reason: str, value: str | None) -> dict:
+    return {
+        "agency_code": _text(raw.agency_code),
+        "indicator_code": _text(raw.indicator_code),
+        "value": value,
+        "source_ref": raw.source_ref,
+        "field": field,
+        "reason": reason,
+        "submitted_at": raw.submitted_at or raw.arrived_at,
+        "source": raw.source,
+        "file": raw.file,
+        "sheet": raw.sheet,
+        "row": raw.row,
+    }
+
+
+def _ratio_value(raw: RawRow, rules: RowRules, problems: _Problems, out: dict) -> None:
+    pf = raw.percent_formatted
+    num = den = None
+    for name in ("numerator", "denominator"):
+        v = getattr(raw, name)
+        if is_blank(v):
+            continue
+        try:
+            n, had_pct = parse_number(v)
+            if had_pct:
+                raise ValueError(f"value {as_written(v)!r} is a percentage; write the count")
+            if n < 0:
+                raise ValueError(f"value {as_written(v)!r} is negative")
+            if name == "numerator":
+                num = n
+            else:
+                den = n
+        except ValueError as exc:
+            problems.add(name, str(exc))
+    out["numerator"], out["denominator"] = num, den
+    written = None
+    if not is_blank(raw.value):
+        try:
+            written = parse_ratio(
+                raw.value, percent_formatted="value" in pf, bare_is_percent=rules.bare_is_percent
+            )
+            if written < 0:
+                problems.add("value", f"value {as_written(raw.value)!r} is negative")
+        except ValueError as exc:
+            problems.add("value", str(exc))
+            return
+    if num is not None and den is not None:
+        if den == 0:
+            out["value"] = None  # zero denominator: kept, the KPI step applies its policy
+            if written is not None and written != 0:
+                problems.add("value", f"value {as_written(raw.value)!r} given but MauSo is 0")
+            return
+        ratio = num / den
+        out["value"] = ratio
+        if written is not None:
+            readings = ratio_readings(raw.value, percent_formatted="value" in pf)
+            if rules.bare_is_percent is not None:
+                readings = [written]
+            if not any(abs(r - ratio) <= RATIO_TOLERANCE for r in readings):
+                problems.add(
+                    "value",
+                    f"value {as_written(raw.value)!r} does not match "
+                    f"{rules.field_names.get('numerator')}/{rules.field_names.get('denominator')}"
+                    f" = {num:g}/{den:g} = {ratio:.1%}",
+                )
+        return
+    if written is None:
+        if num is not None:
+            problems.add("denominator", "numerator given without denominator, and no value")
+        elif den is not None:
+            problems.add("numerator", "denominator given without numerator, and no value")
+        else:
+            problems.add("value", "no value given")
+        return
+    out["value"] = written
+
+
+def _plain_value(raw: RawRow, unit: str, kpi, problems: _Problems, out: dict) -> None:
+    for name in ("numerator", "denominator"):
+        v = getattr(raw, name)
+        out[name] = None
+        if not is_blank(v):
+            try:
+                out[name] = parse_number(v)[0]
+            except ValueError as exc:
+                problems.add(name, str(exc))
+    v = raw.value
+    try:
+        if unit == "bool":
+            if is_blank(v) and out["numerator"] is not None:
+                out["value"] = 1.0 if out["numerator"] > 0 else 0.0
+            else:
+                out["value"] = parse_bool(v)
+        elif unit == "level":
+            out["value"] = parse_level(v, getattr(kpi, "levels", {}) or {})
+        elif unit == "evidence":
+            if is_blank(v):
+                if is_blank(raw.evidence_ref):
+                    raise ValueError("no value and no evidence given")
+                out["value"] = 1.0
+            else:
+                out["value"] = parse_bool(v)
+        else:  # count, days, amount
+            number, had_pct = parse_number(v)
+            if had_pct:
+                raise ValueError(f"value {as_written(v)!r} is a percentage but {kpi.code} is a {unit}")
+            if number < 0:
+                raise ValueError(f"value {as_written(v)!r} is negative")
+            out["value"] = number
+    except ValueError as exc:
+        problems.add("value", str(exc))
+
+
+def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict | None, dict | None]:
+    """``(accepted, None)`` or ``(None, reject)`` for one row."""
+    problems = _Problems(raw, rules.field_names)
+    out: dict = {}
+    code = _text(raw.indicator_code)
+    kpi = None
+    if code is None:
+        problems.add("indicator_code", "indicator code is empty")
+    else:
+        kpi = rules.catalogue.get(code)
+        if kpi is None:
+            problems.add("indicator_code", f"indicator code {code!r} is not in the KPI catalogue")
+        elif getattr(kpi, "source", "submission") != "submission":
+            problems.add(
+                "indicator_code",
+                f"indicator {code!r} is computed from the {kpi.source}, agencies do not report it",
+            )
+            kpi = None
+    agency = _text(raw.agency_code)
+    if agency is None:
+        problems.add("agency_code", "agency code is empty")
+    quarter_ok = True
+    qtext = _text(raw.quarter)
+    if qtext is None:
+        problems.add("quarter", "reporting period is empty")
+        quarter_ok = False
+    else:
+        try:
+            q = parse_period(qtext)
+        except ValueError as exc:
+            q = None
+            problems.add("quarter", str(exc))
+        if q is None:
+            quarter_ok = False
+        elif q != rules.quarter:
+            problems.add(
+                "quarter",
+                f"file reports period {q.label} but belongs to {rules.quarter.label} "
+                f"({rules.where_quarter_from})",
+            )
+            quarter_ok = False
+    if agency is not None and quarter_ok:
+        why = validity_problem(rules.registry, agency, rules.quarter)
+        if why:
+            problems.add("agency_code", why)
+    report_date = None
+    if not is_blank(raw.report_date):
+        try:
+            report_date = parse_date(raw.report_date)
+        except ValueError as exc:
+            problems.add("report_date", f"report {exc}")
+    if kpi is not None:
+        if kpi.unit == "ratio":
+            _ratio_value(raw, rules, problems, out)
+        else:
+            _plain_value(raw, kpi.unit, kpi, problems, out)
+    if raw.submitted_at is None and problems.items == []:
+        raw.submitted_at = submission_time(report_date, raw.arrived_at)
+    if problems.items:
+        if raw.submitted_at is None:
+            try:
+                raw.submitted_at = submission_time(report_date, raw.arrived_at)
+            except ValueError:
+                pass
+        return None, problems.reject()
+    value = out.get("value")
+    accepted = {
+        "agency_code": agency,
+        "indicator_code": code,
+        "value": None if value is None else float(value),
+        "unit": kpi.unit,
+        "evidence_ref": _text(raw.evidence_ref),
+        "submitted_at": raw.submitted_at,
+        "source": raw.source,
+        "source_ref": raw.source_ref,
+        "numerator": out.get("numerator"),
+        "denominator": out.get("denominator"),
+        "_order": raw.order,
+        "_raw": raw,
+    }
+    return accepted, None
+
+
+def reject_duplicates(accepted: list[dict], what: str = "this file") -> tuple[list[dict], list[dict]]:
+    """Rows naming the same agency and indicator twice in one submission are ambiguous: all of
+    them go to rejects (which one did the agency mean?)."""
+    by_key: dict[tuple, list[dict]] = {}
+    for rec in accepted:
+        by_key.setdefault((rec["agency_code"], rec["indicator_code"], rec["submitted_at"]), []).append(rec)
+    keep, rejects = [], []
+    for rec in accepted:
+        group = by_key[(rec["agency_code"], rec["indicator_code"], rec["submitted_at"])]
+        if len(group) == 1:
+            keep.append(rec)
+            continue
+        raw: RawRow = rec["_raw"]
+        others = ", ".join(
+            f"row {r['_raw'].row}" if r["_raw"].row is not None else r["_raw"].source_ref
+            for r in group
+        )
+        rejects.append(
+            make_reject(
+                raw,
+                field="MaChiSo" if raw.source == "inbox" else "indicator_code",
+                reason=f"indicator {rec['indicator_code']} is reported more than once in {what} "
+                f"({others}); send it once",
+                value=as_written(raw.value),
+            )
+        )
+    return keep, rejects
