@@ -1,0 +1,183 @@
+"""The manifest of a published revision: what went in, what came out, and fingerprints of both.
+
+A manifest lets anyone re-check a revision byte for byte (``verify``) and tells whether a new
+run produced anything new: its ``content`` part fingerprints every input and result but not
+the time or the trigger, so an identical rerun is recognised and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from dx_pipeline import __version__, schemas
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_SCHEMA = "dx_pipeline.publication/1"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, fixed separators: the same object always gives the same text."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def arrow_for(table: str | None, df: pd.DataFrame | pa.Table) -> pa.Table:
+    """A DataFrame as Arrow, cast to its contract (if any), without pandas metadata."""
+    data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    if "quarter" in data.column_names:
+        data = data.drop_columns(["quarter"])
+    if table in schemas.CONTRACTS:
+        data = schemas.conform(table, data)
+    # large_string and string are the same data; pandas 3 may give either.
+    fields = [
+        pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type, True)
+        for f in data.schema
+    ]
+    return data.cast(pa.schema(fields)).replace_schema_metadata(None)
+
+
+def table_fingerprint(table: str | None, df: pd.DataFrame | pa.Table | None) -> str | None:
+    """sha256 of the table's Arrow IPC stream: equal data and types give equal fingerprints."""
+    if df is None:
+        return None
+    data = arrow_for(table, df)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write_table(data.combine_chunks())
+    return sha256_bytes(sink.getvalue())
+
+
+def code_version() -> dict[str, str | None]:
+    """The package version and, when the code runs from a git work tree, its commit."""
+    commit = None
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if out.returncode == 0:
+            commit = out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"package": __version__, "git_commit": commit}
+
+
+def normalise_frameworks(frameworks: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Framework metadata sorted by id, each with at least id, version and sha256."""
+    out = []
+    for fw in frameworks:
+        fw = dict(fw)
+        missing = [k for k in ("id", "version") if not fw.get(k)]
+        if missing:
+            raise ValueError(f"framework metadata {fw!r} lacks {missing}")
+        out.append(json.loads(canonical_json(fw)))
+    return sorted(out, key=lambda f: (str(f["id"]), str(f["version"])))
+
+
+def normalise_inputs(inputs: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Input files sorted by path, each {path, sha256, rows}."""
+    out = []
+    for item in inputs:
+        item = dict(item)
+        if not item.get("path") or not item.get("sha256"):
+            raise ValueError(f"input file entry {item!r} needs a path and a sha256")
+        out.append(json.loads(canonical_json(item)))
+    return sorted(out, key=lambda i: str(i["path"]))
+
+
+def content_of(
+    *,
+    period: str,
+    tables: Mapping[str, str | None],
+    frameworks: list[dict],
+    inputs: list[dict],
+    package_version: str,
+) -> dict:
+    """The part of a manifest that decides whether a run is new.
+
+    The git commit is left out on purpose: a commit that changes no result must not create a
+    new revision of an official ranking (it is still recorded in ``code_version``).
+    """
+    return {
+        "period": period,
+        "tables": dict(sorted(tables.items())),
+        "frameworks": frameworks,
+        "inputs": inputs,
+        "package_version": package_version,
+    }
+
+
+def content_sha256(content: Mapping) -> str:
+    return sha256_bytes(canonical_json(content).encode("utf-8"))
+
+
+def describe_changes(old: Mapping | None, new: Mapping) -> str:
+    """A reason a person can read, derived from what differs between two ``content`` parts."""
+    if not old:
+        return "first publication (công bố lần đầu)"
+    parts = []
+    old_inputs = {i["path"]: i.get("sha256") for i in old.get("inputs", [])}
+    new_inputs = {i["path"]: i.get("sha256") for i in new.get("inputs", [])}
+    changed = sorted(p for p in new_inputs if p in old_inputs and old_inputs[p] != new_inputs[p])
+    added = sorted(p for p in new_inputs if p not in old_inputs)
+    removed = sorted(p for p in old_inputs if p not in new_inputs)
+    if changed:
+        parts.append("inputs changed: " + ", ".join(changed))
+    if added:
+        parts.append("inputs added: " + ", ".join(added))
+    if removed:
+        parts.append("inputs removed: " + ", ".join(removed))
+    old_fw = {f["id"]: (f.get("version"), f.get("sha256")) for f in old.get("frameworks", [])}
+    new_fw = {f["id"]: (f.get("version"), f.get("sha256")) for f in new.get("frameworks", [])}
+    for fid in sorted(set(old_fw) | set(new_fw)):
+        if old_fw.get(fid) != new_fw.get(fid):
+            before = old_fw.get(fid, ("-",))[0]
+            after = new_fw.get(fid, ("-",))[0]
+            parts.append(f"framework {fid} changed ({before} -> {after})")
+    if old.get("package_version") != new.get("package_version"):
+        parts.append(f"code {old.get('package_version')} -> {new.get('package_version')}")
+    tables = sorted(
+        t
+        for t in set(old.get("tables", {})) | set(new.get("tables", {}))
+        if old.get("tables", {}).get(t) != new.get("tables", {}).get(t)
+    )
+    if tables:
+        parts.append("results changed: " + ", ".join(tables))
+    return "; ".join(parts) or "content changed"
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no manifest in {folder}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+
+
+def manifest_text(manifest: Mapping) -> str:
+    return json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"

@@ -1,0 +1,398 @@
+"""Immutable published snapshots of a ranking: ``published/ranking/quarter=YYYY-Qn/rev=N/``.
+
+A ranking is an official act: once published, a revision is never changed. A later run that
+produces the same content publishes nothing and returns the existing revision (idempotent
+reruns, e.g. a retried schedule); a run with different content creates revision N+1 with a
+reason. Each revision is written to a hidden temporary folder and renamed into place, so a
+reader never sees half a revision; its files are made read-only; ``LATEST`` (a text file)
+and ``latest`` (a symlink) name the newest revision. Half-year and annual rankings go to
+``period=2025-H1/`` and ``period=2025/`` the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dx_pipeline import schemas
+from dx_pipeline.publish import exports, manifest as mf
+from dx_pipeline.publish.periods import Period
+from dx_pipeline.publish.report import ReportInput, load_kpi_names, render_report
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage import DxHome, atomic_path
+
+LATEST_FILE = "LATEST"
+LATEST_LINK = "latest"
+OUTPUT_FILES = (
+    "ranking.parquet",
+    "ranking.csv",
+    "ranking.xlsx",
+    "index_scores.parquet",
+    "report.html",
+)
+"""Every file of a revision besides manifest.json, in the order they are written."""
+
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3)
+RANKING_INPUT_COLUMNS = [
+    c for c in schemas.RANKING_SNAPSHOT.names if c not in ("revision", "published_at")
+]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One published revision. ``created`` is False when a rerun found identical content."""
+
+    period: str
+    kind: str
+    revision: int
+    path: Path
+    published_at: dt.datetime
+    manifest: dict
+    created: bool = True
+
+    @property
+    def quarter(self) -> str | None:
+        return self.period if self.kind == "quarter" else None
+
+    @property
+    def reason(self) -> str:
+        return self.manifest.get("reason", "")
+
+    def ranking(self) -> pd.DataFrame:
+        """The published rows with ``revision`` and ``published_at``, and the period column
+        first (``quarter`` for a quarter): what the warehouse ``ranking_snapshot`` stores."""
+        df = to_frame(pq.read_table(self.path / "ranking.parquet"))
+        df.insert(0, "quarter" if self.kind == "quarter" else "period", self.period)
+        return df
+
+
+_NULLABLE_INTS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas keeping integer columns integers (a null rank must not make 1 into 1.0)."""
+    return table.to_pandas(types_mapper=_NULLABLE_INTS.get)
+
+
+def ranking_root(home: DxHome) -> Path:
+    return home.published / "ranking"
+
+
+def period_dir(home: DxHome, period: str | Quarter | Period) -> Path:
+    return ranking_root(home) / Period.parse(period).folder
+
+
+def revisions(folder: Path) -> list[int]:
+    """Complete revisions in a period folder (temporary folders start with a dot)."""
+    out = []
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if child.is_dir() and not child.is_symlink() and child.name.startswith("rev="):
+                with contextlib.suppress(ValueError):
+                    out.append(int(child.name[4:]))
+    return sorted(out)
+
+
+def _load(folder: Path, period: Period, revision: int, created: bool = False) -> Publication:
+    m = mf.read_manifest(folder / f"rev={revision}")
+    return Publication(
+        period=period.label,
+        kind=period.kind,
+        revision=revision,
+        path=folder / f"rev={revision}",
+        published_at=_parse_time(m["published_at"]),
+        manifest=m,
+        created=created,
+    )
+
+
+def get_publication(
+    home: DxHome, period: str | Quarter | Period, revision: int | None = None
+) -> Publication:
+    """A published revision (the latest when ``revision`` is None)."""
+    p = Period.parse(period)
+    folder = period_dir(home, p)
+    revs = revisions(folder)
+    if not revs:
+        raise FileNotFoundError(f"nothing published for {p.label} (looked in {folder})")
+    rev = revs[-1] if revision is None else int(revision)
+    if rev not in revs:
+        raise FileNotFoundError(f"{p.label} has no revision {rev} (published: {revs})")
+    return _load(folder, p, rev)
+
+
+def list_publications(home: DxHome, period: str | Quarter | Period | None = None) -> list[Publication]:
+    """Every published revision, by period then revision."""
+    root = ranking_root(home)
+    folders = [period_dir(home, period)] if period else sorted(root.glob("*=*"))
+    out = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        p = Period.parse(folder.name.split("=", 1)[1])
+        out.extend(_load(folder, p, r) for r in revisions(folder))
+    return sorted(out, key=lambda x: (x.kind != "quarter", x.period, x.revision))
+
+
+@contextlib.contextmanager
+def _period_lock(folder: Path) -> Iterator[None]:
+    """One publisher per period at a time (two schedules, or a sensor and a person)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _trigger_text(trigger: Any) -> str:
+    if isinstance(trigger, str) and trigger.strip():
+        return trigger.strip()
+    if isinstance(trigger, Mapping) and trigger:
+        return mf.canonical_json(dict(trigger))
+    raise ValueError("publish_ranking: trigger is required (e.g. 'schedule', 'cli:user', a run id)")
+
+
+def _check_columns(name: str, df: pd.DataFrame, required: Sequence[str]) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"publish_ranking: {name} lacks columns {missing}")
+
+
+def _ranking_frame(ranking: pd.DataFrame, revision: int, published_at: dt.datetime) -> pa.Table:
+    df = ranking.drop(columns=[c for c in ("quarter", "period") if c in ranking.columns])
+    df = df.assign(revision=revision, published_at=pd.Timestamp(published_at))
+    return mf.arrow_for("ranking_snapshot", df)
+
+
+def _validate(ranking: pd.DataFrame, index_scores: pd.DataFrame) -> None:
+    _check_columns("ranking", ranking, RANKING_INPUT_COLUMNS)
+    required_scores = [c.name for c in schemas.INDEX_SCORES.columns if not c.nullable]
+    _check_columns("index_scores", index_scores, required_scores)
+    if ranking.empty:
+        raise ValueError("publish_ranking: the ranking has no rows")
+    dup = ranking.duplicated(["framework_id", "agency_code"], keep=False)
+    if dup.any():
+        codes = sorted(ranking.loc[dup, "agency_code"].astype(str).unique())
+        raise ValueError(f"publish_ranking: ranking has agencies twice in one framework: {codes}")
+    for col in ("framework_id", "peer_group", "agency_code", "agency_name", "total_points", "max_points"):
+        bad = ranking[col].isna()
+        if bad.any():
+            rows = [int(i) for i in ranking.index[bad][:5]]
+            raise ValueError(f"publish_ranking: ranking.{col} is empty in rows {rows}")
+
+
+def publish_ranking(
+    home: DxHome,
+    quarter: str | Quarter | None,
+    ranking: pd.DataFrame,
+    index_scores: pd.DataFrame,
+    *,
+    kpis: pd.DataFrame | None = None,
+    dq: pd.DataFrame | None = None,
+    uncertainty: pd.DataFrame | None = None,
+    registry: pd.DataFrame | None = None,
+    frameworks: Sequence[Mapping[str, Any]],
+    inputs: Sequence[Mapping[str, Any]],
+    trigger: str | Mapping[str, Any],
+    reason: str | None = None,
+    period: str | Period | None = None,
+    published_at: dt.datetime | None = None,
+    code_version: Mapping[str, Any] | None = None,
+) -> Publication:
+    """Publish the ranking of ``quarter`` (or of ``period``: "2025-H1", "2025") immutably.
+
+    Returns the new revision, or the latest one unchanged (``created=False``) when its content
+    (every table, framework, input file and the package version) is identical. ``reason``
+    defaults to a description of what changed. ``published_at`` (UTC, naive) and
+    ``code_version`` are for tests and replays; normally the clock and the running code.
+    """
+    if period is None and quarter is None:
+        raise ValueError("publish_ranking: give a quarter or a period")
+    per = Period.parse(period if period is not None else quarter)
+    _validate(ranking, index_scores)
+    trigger_text = _trigger_text(trigger)
+    fws = mf.normalise_frameworks(frameworks)
+    ins = mf.normalise_inputs(inputs)
+    version = dict(code_version) if code_version else mf.code_version()
+
+    tables = {
+        "ranking": mf.table_fingerprint(None, _ranking_frame(ranking, 0, dt.datetime(1970, 1, 1))),
+        "index_scores": mf.table_fingerprint("index_scores", index_scores),
+        "agency_kpis": mf.table_fingerprint("agency_kpis", kpis),
+        "dq_results": mf.table_fingerprint("dq_results", dq),
+        "rank_uncertainty": mf.table_fingerprint("rank_uncertainty", uncertainty),
+        "agencies": mf.table_fingerprint("agencies", registry),
+    }
+    content = mf.content_of(
+        period=per.label,
+        tables=tables,
+        frameworks=fws,
+        inputs=ins,
+        package_version=str(version.get("package")),
+    )
+    content_hash = mf.content_sha256(content)
+
+    folder = period_dir(home, per)
+    with _period_lock(folder):
+        existing = revisions(folder)
+        latest = _load(folder, per, existing[-1]) if existing else None
+        if latest is not None and latest.manifest.get("content_sha256") == content_hash:
+            _point_latest(folder, latest.revision)
+            return Publication(**{**latest.__dict__, "created": False})
+        revision = (existing[-1] + 1) if existing else 1
+        previous_content = latest.manifest.get("content") if latest else None
+        reason_text = (reason or "").strip() or mf.describe_changes(previous_content, content)
+        when = (published_at or _now()).replace(microsecond=0)
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+        tmp = Path(tempfile.mkdtemp(prefix=f".rev={revision}.", dir=folder))
+        try:
+            ranking_arrow = _ranking_frame(ranking, revision, when)
+            scores_arrow = mf.arrow_for("index_scores", index_scores)
+            _write_outputs(
+                tmp,
+                per,
+                ranking_arrow,
+                scores_arrow,
+                ReportInput(
+                    period=per,
+                    ranking=to_frame(ranking_arrow),
+                    index_scores=to_frame(scores_arrow),
+                    frameworks=fws,
+                    revision=revision,
+                    published_at=when,
+                    reason=reason_text,
+                    trigger=trigger_text,
+                    code_version=version,
+                    inputs=ins,
+                    kpis=kpis,
+                    dq=dq,
+                    uncertainty=uncertainty,
+                    registry=registry,
+                    kpi_names=load_kpi_names(),
+                ),
+            )
+            outputs = {
+                name: {"sha256": mf.sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+                for name in OUTPUT_FILES
+            }
+            manifest = {
+                "schema": mf.MANIFEST_SCHEMA,
+                "kind": per.kind,
+                "period": per.label,
+                "quarters": [q.label for q in per.quarters],
+                "revision": revision,
+                "previous_revision": latest.revision if latest else None,
+                "published_at": when.isoformat() + "Z",
+                "trigger": trigger_text,
+                "reason": reason_text,
+                "content_sha256": content_hash,
+                "content": content,
+                "code_version": version,
+                "frameworks": fws,
+                "inputs": ins,
+                "row_counts": {
+                    "ranking": ranking_arrow.num_rows,
+                    "index_scores": scores_arrow.num_rows,
+                    "agency_kpis": None if kpis is None else len(kpis),
+                    "dq_results": None if dq is None else len(dq),
+                    "rank_uncertainty": None if uncertainty is None else len(uncertainty),
+                    "agencies": None if registry is None else len(registry),
+                },
+                "outputs": outputs,
+            }
+            (tmp / mf.MANIFEST_FILE).write_text(mf.manifest_text(manifest), encoding="utf-8")
+            for child in tmp.iterdir():
+                child.chmod(0o444)
+            tmp.chmod(0o755)
+            os.rename(tmp, folder / f"rev={revision}")
+        except BaseException:
+            _remove_tree(tmp)
+            raise
+        _point_latest(folder, revision)
+        return _load(folder, per, revision, created=True)
+
+
+def _write_outputs(
+    folder: Path, per: Period, ranking: pa.Table, scores: pa.Table, report: ReportInput
+) -> None:
+    pq.write_table(ranking, folder / "ranking.parquet", **PARQUET_OPTIONS)
+    pq.write_table(scores, folder / "index_scores.parquet", **PARQUET_OPTIONS)
+    column = "quarter" if per.kind == "quarter" else "period"
+    table = to_frame(ranking)
+    table.insert(0, column, per.label)
+    exports.write_csv(table, folder / "ranking.csv")
+    exports.write_excel(
+        folder / "ranking.xlsx",
+        [
+            ("Xếp hạng - Ranking", "ranking_snapshot", table),
+            ("Điểm chi tiết - Scores", "index_scores", _with_period(to_frame(scores), column, per)),
+        ],
+        created=report.published_at,
+        title=f"Xếp hạng chuyển đổi số {per.title_vi} / DX ranking {per.title_en}",
+    )
+    (folder / "report.html").write_text(render_report(report), encoding="utf-8")
+
+
+def _with_period(df: pd.DataFrame, column: str, per: Period) -> pd.DataFrame:
+    df.insert(0, column, per.label)
+    return df
+
+
+def _point_latest(folder: Path, revision: int) -> None:
+    """Move ``LATEST`` and the ``latest`` symlink to ``revision``, each atomically."""
+    latest_file = folder / LATEST_FILE
+    text = f"rev={revision}\n"
+    if not latest_file.exists() or latest_file.read_text(encoding="utf-8") != text:
+        with atomic_path(latest_file) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o644)
+    link = folder / LATEST_LINK
+    if os.path.islink(link) and os.readlink(link) == f"rev={revision}":
+        return
+    tmp_link = folder / f".{LATEST_LINK}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp_link.unlink()
+    try:
+        os.symlink(f"rev={revision}", tmp_link)
+        os.replace(tmp_link, link)
+    except OSError:  # file systems without symlinks: LATEST is enough
+        with contextlib.suppress(FileNotFoundError):
+            tmp_link.unlink()
+
+
+def _remove_tree(path: Path) -> None:
+    def _writable(func, p, _exc):
+        os.chmod(p, 0o755)
+        func(p)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=_writable)
