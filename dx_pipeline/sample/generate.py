@@ -1,0 +1,156 @@
+"""Generate the sample province under DX_HOME: registry, portal exports, submissions, defects.
+
+Deterministic: the same seed, scale and quarters give byte-identical files (every random draw
+comes from a stream keyed by seed and purpose; workbooks carry a fixed creation date). Each
+file is written atomically; files a previous run generated and this one did not are removed.
+Never touches ``warehouse/`` or ``published/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.storage.atomic import atomic_write_bytes
+from dx_pipeline.storage.home import DxHome
+
+DEFAULT_SEED = 20250701
+MANIFEST = "manifest.json"
+DEFECTS = "defects.json"
+VOLUME_DROP_FACTOR = 0.15
+
+
+@dataclass
+class Output:
+    """Collects what a run writes, for the manifest and for removing stale files."""
+
+    home: DxHome
+    files: list[dict] = field(default_factory=list)
+
+    def write(self, rel: str, data: bytes, rows: int | None, kind: str, mtime: float | None = None,
+              **meta) -> Path:
+        path = self.home.root / rel
+        atomic_write_bytes(path, data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        self.record(rel, data, rows, kind, **meta)
+        return path
+
+    def record(self, rel: str, data: bytes, rows: int | None, kind: str, **meta) -> None:
+        self.files.append(dict(path=rel, kind=kind, rows=rows, bytes=len(data),
+                               sha256=hashlib.sha256(data).hexdigest(), **meta))
+
+    @property
+    def paths(self) -> set[str]:
+        return {f["path"] for f in self.files}
+
+
+def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
+                    quarters: list[Quarter] | None = None) -> dict:
+    """Generate the sample province and return its manifest (also written to sample/manifest.json)."""
+    from dx_pipeline.sample.defects import plant_dossier_defects
+    from dx_pipeline.sample.dossiers import generate_dossiers, quarter_counts
+    from dx_pipeline.sample.portal_export import dossiers_csv, procedures_csv
+    from dx_pipeline.sample.procedures import build_catalogue
+    from dx_pipeline.sample.profiles import build_profiles
+    from dx_pipeline.sample.province import rng_for
+    from dx_pipeline.sample.registry import build_registry, registry_csv
+    from dx_pipeline.sample.submissions import write_submissions
+
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    quarters = sorted(set(quarters or SAMPLE_QUARTERS))
+    out = Output(home)
+    previous = _previous_files(home)
+    _clear_generated_folders(home, quarters)
+
+    registry = build_registry(seed)
+    profiles = build_profiles(registry, seed)
+    catalogue = build_catalogue(registry, profiles, seed)
+    out.write("registry/agencies.csv", registry_csv(registry), len(registry), "registry")
+    out.write("portal_exports/procedures.csv", procedures_csv(catalogue), len(catalogue), "procedures")
+
+    defects: list[dict] = []
+    drop = _volume_drop(registry, quarters, scale, seed)
+    for q in quarters:
+        rel = f"portal_exports/quarter={q.label}/dossiers.csv"
+        dropping = drop if drop and drop["quarter"] == q.label else None
+        df = generate_dossiers(registry, profiles, catalogue, q, scale, seed,
+                               volume_drop=(dropping["agency_code"], VOLUME_DROP_FACTOR) if dropping else None)
+        df, found = plant_dossier_defects(df, q, registry, rng_for(seed, "dossier_defects", q.label), rel)
+        defects += found
+        if dropping:
+            dropping["actual"] = int((df["agency_code"] == dropping["agency_code"]).sum())
+            defects.append(dict(dropping, file=rel))
+        out.write(rel, dossiers_csv(df), len(df), "dossiers", quarter=q.label)
+
+    defects += write_submissions(out, registry, profiles, quarters, seed)
+
+    defects_bytes = json.dumps(defects, ensure_ascii=False, indent=1).encode("utf-8")
+    out.write(f"sample/{DEFECTS}", defects_bytes, len(defects), "defects")
+    manifest = dict(
+        generator="dx_pipeline.sample", format_version=1, seed=int(seed), scale=float(scale),
+        quarters=[q.label for q in quarters],
+        province="Tỉnh Mẫu / Sample Province",
+        total_dossiers=sum(f["rows"] for f in out.files if f["kind"] == "dossiers"),
+        defects=len(defects),
+        files=sorted(out.files, key=lambda f: f["path"]),
+    )
+    atomic_write_bytes(home.sample / MANIFEST,
+                       json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    _remove_stale(home, previous - out.paths - {f"sample/{MANIFEST}"})
+    return manifest
+
+
+def _volume_drop(registry, quarters, scale, seed) -> dict | None:
+    """One agency's volume collapses in one quarter (a portal outage): a WARN to catch."""
+    from dx_pipeline.sample.dossiers import quarter_counts
+    from dx_pipeline.sample.province import rng_for
+
+    if len(quarters) < 2:
+        return None
+    q = Quarter(2024, 4) if Quarter(2024, 4) in quarters[1:] else quarters[-1]
+    counts = quarter_counts(registry, q, scale, seed)
+    level = registry.set_index("agency_code")["level"].reindex(counts.index)
+    pool = counts[(level == "district").to_numpy()]
+    if pool.empty:
+        pool = counts[(level == "commune").to_numpy()]
+    pool = pool[pool >= pool.median()]
+    code = str(rng_for(seed, "volume_drop").choice(pool.index.to_numpy()))
+    return dict(kind="volume_drop", quarter=q.label, agency_code=code, field="MaCoQuan", value=code,
+                expected_about=int(counts[code]))
+
+
+def _previous_files(home: DxHome) -> set[str]:
+    path = home.sample / MANIFEST
+    if not path.exists():
+        return set()
+    try:
+        return {f["path"] for f in json.loads(path.read_text(encoding="utf-8"))["files"]}
+    except (ValueError, KeyError, TypeError):
+        return set()
+
+
+def _clear_generated_folders(home: DxHome, quarters: list[Quarter]) -> None:
+    """Empty the inbox folders of the generated quarters, so no stale submission survives."""
+    for q in quarters:
+        folder = home.inbox_for(q)
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.is_file():
+                    f.unlink()
+
+
+def _remove_stale(home: DxHome, rels: set[str]) -> None:
+    for rel in sorted(rels):
+        path = (home.root / rel).resolve()
+        if home.root in path.parents and not str(rel).startswith(("warehouse/", "published/")):
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass

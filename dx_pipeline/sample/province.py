@@ -1,0 +1,52 @@
+"""The sample province's description (config/sample_province.yaml) and seeded random streams.
+
+Every generator draws from its own stream, keyed by the seed and a name (and the quarter), so
+one quarter's files do not depend on which other quarters were generated in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+CONFIG_NAME = "sample_province.yaml"
+
+
+@lru_cache(maxsize=1)
+def load_province() -> dict[str, Any]:
+    """The packaged province description, checked for the invariants the generators rely on."""
+    text = resources.files("dx_pipeline.config").joinpath(CONFIG_NAME).read_text(encoding="utf-8")
+    cfg = yaml.safe_load(text)
+    reform = cfg["reform"]
+    sizes = {int(k): int(v) for k, v in reform["merge_group_sizes"].items()}
+    old = sum(d["communes"] for d in cfg["districts"])
+    if sum(sizes.values()) != reform["new_communes"] or sum(k * v for k, v in sizes.items()) != old:
+        raise ValueError(
+            f"{CONFIG_NAME}: reform.merge_group_sizes {sizes} must form "
+            f"{reform['new_communes']} new communes from the {old} old communes"
+        )
+    codes = [d["code"] for d in cfg["departments"]]
+    for d in cfg["departments"]:
+        if d.get("merged_into") and d["merged_into"] not in codes:
+            raise ValueError(f"{CONFIG_NAME}: department {d['code']} merged into unknown {d['merged_into']}")
+    return cfg
+
+
+def rng_for(seed: int, *names: object) -> np.random.Generator:
+    """An independent random stream for ``(seed, *names)``; stable across runs and platforms."""
+    digest = hashlib.sha256("/".join(str(n) for n in names).encode()).digest()
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int.from_bytes(digest[:8], "little")])
+
+
+def parse_date(text: str | dt.date) -> dt.date:
+    return text if isinstance(text, dt.date) else dt.date.fromisoformat(str(text))
+
+
+def holidays() -> np.ndarray:
+    return np.array(load_province()["holidays"], dtype="datetime64[D]")

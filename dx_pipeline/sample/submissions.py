@@ -1,0 +1,1 @@
+def write_submissions(out, registry, profiles, quarters, seed): return []
