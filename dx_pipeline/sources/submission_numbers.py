@@ -174,12 +174,32 @@ def parse_bool(value) -> float:
     raise ValueError(f"value {as_written(value)!r} is not yes/no (write Có or Không)")
 
 
+LEVEL_SYNONYMS = {
+    "nguoi dung dau": "head",
+    "thu truong": "head",
+    "cap truong": "head",
+    "giam doc": "head",
+    "chu tich": "head",
+    "cap pho": "deputy",
+    "pho": "deputy",
+    "pho giam doc": "deputy",
+    "pho chu tich": "deputy",
+    "khong": "none",
+    "chua": "none",
+    "chua co": "none",
+}
+"""How clerks write the catalogue's level names in Vietnamese (folded, no diacritics)."""
+
+
 def parse_level(value, levels: Mapping[str, float]) -> float:
-    """A level KPI's credit: the level's name (any case, diacritics ignored) or its credit."""
+    """A level KPI's credit: the level's name (any case, diacritics ignored), its usual
+    Vietnamese wording ("Người đứng đầu", "Cấp phó", "Không"), or its credit."""
     if is_blank(value):
         raise ValueError("no value given")
     by_name = {fold(k): v for k, v in levels.items()}
     key = fold(as_written(value))
+    if key not in by_name and LEVEL_SYNONYMS.get(key) in levels:
+        key = LEVEL_SYNONYMS[key]
     if key in by_name:
         return float(by_name[key])
     try:

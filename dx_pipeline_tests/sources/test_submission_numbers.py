@@ -72,6 +72,9 @@ def test_yes_no_and_levels():
     levels = {"head": 1.0, "deputy": 0.5, "none": 0.0}
     assert parse_level("Deputy", levels) == 0.5
     assert parse_level("1", levels) == 1.0
+    assert parse_level("Người đứng đầu", levels) == 1.0
+    assert parse_level("Cấp phó", levels) == 0.5
+    assert parse_level("Không", levels) == 0.0
     with pytest.raises(ValueError, match="not one of the levels"):
         parse_level("chairman", levels)
 
