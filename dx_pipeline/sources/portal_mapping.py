@@ -120,6 +120,10 @@ class FieldMapping:
         v = f"NULLIF(TRIM({raw}), '')"
         t = spec.type
         reason_sql = ""
+        if spec.name not in present and not spec.required and t == "bool":
+            # A yes/no field the export does not carry at all is unknown, not "no": the KPIs
+            # built on it are then missing rather than zero.
+            return "CAST(NULL AS BOOLEAN)", "FALSE", "''"
         if t == "string":
             value, bad, reason = v, "FALSE", ""
         elif t == "int":

@@ -1,0 +1,305 @@
+"""Dossier and procedure KPIs per agency and quarter, to the national (Decision 766) definitions.
+
+Computed by DuckDB straight over the Parquet partitions (one scan, streamed), so 10M dossiers
+never enter pandas; only the per-agency result (agencies x KPIs) does. Every ratio is returned
+as numerator and denominator so it can be rolled up as a ratio of sums.
+
+Which dossiers count (quarter [start, end), judged at its last day):
+- "received": received in the quarter (the quarter's partition).
+- "judged" (on time, overdue, satisfaction): every dossier received before the quarter's end
+  that was still being processed at some point of the quarter - ended in it, or still open at
+  its end - so dossiers carried over from earlier quarters are judged too. Withdrawn dossiers
+  are not judged.
+- End of processing by status priority: finished_at, else returned_at, else stopped_at. A
+  dossier with no end, or ending after the quarter, is judged at the quarter's last day.
+- On time: more than one supplement request is late; otherwise the end, less the days the
+  citizen spent supplementing, falls on or before the due date's calendar day (a dossier due
+  today and finished today is on time); without a due date, processing days (calendar days,
+  less supplement days) <= the procedure's statutory days. Neither: not judged ("unjudged").
+- "ended" (average processing days): ended within the quarter, withdrawn excluded.
+
+A KPI whose input field is absent for all of an agency's dossiers is left out (missing data),
+not reported as zero; one with nothing to judge is reported with denominator 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage import DxHome, table_glob
+from dx_pipeline.storage.parquet import partition_path
+
+DOSSIERS_TABLE = "portal_dossiers"
+PROCEDURES_TABLE = "procedures"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One KPI as three aggregates over a scope: numerator, denominator, and the scope's size.
+
+    ``needs`` are columns that must be known for a row to count; when the scope has rows but
+    none of them has the columns, the KPI is missing for the agency.
+    """
+
+    code: str
+    scope: str
+    numerator: str  # a condition to count; or, with ``aggregate``, SQL where {w} is the scope filter
+    needs: tuple[str, ...] = ()
+    aggregate: bool = False
+    denominator: str | None = None  # aggregate; default: count of the scope with needs known
+
+
+DOSSIER_MEASURES: tuple[Measure, ...] = (
+    Measure("dossiers_received", "received", "TRUE"),
+    Measure("online_dossier_rate", "received", "channel = 2", ("channel",)),
+    Measure("on_time_rate", "judged", "on_time", ("on_time",)),
+    Measure("overdue_rate", "judged", "NOT on_time", ("on_time",)),
+    Measure(
+        "avg_processing_days",
+        "ended",
+        "sum(processing_days) FILTER (WHERE {w})",
+        ("processing_days",),
+        aggregate=True,
+    ),
+    Measure("online_payment_rate", "fee_bearing", "paid_online", ("paid_online",)),
+    Measure("electronic_result_rate", "resolved", "result_digitized", ("result_digitized",)),
+    Measure(
+        "dossier_digitised_rate",
+        "received",
+        "input_digitized AND result_digitized",
+        ("input_digitized", "result_digitized"),
+    ),
+    Measure("digitised_reuse_rate", "received", "reused_digitized_data", ("reused_digitized_data",)),
+    Measure("population_data_rate", "received", "citizen_data_used", ("citizen_data_used",)),
+    Measure("dossier_synced_rate", "received", "synced_national", ("synced_national",)),
+    Measure(
+        "dossier_satisfaction_rate",
+        "judged",
+        "count(*) FILTER (WHERE {w}) - count(*) FILTER (WHERE {w} AND NOT on_time) "
+        "- count(*) FILTER (WHERE {w} AND (coalesce(complaint, FALSE) OR rating = 1))",
+        ("on_time",),
+        aggregate=True,
+    ),
+    Measure(
+        "payment_transaction_procedure_rate",
+        "fee_bearing",
+        "count(DISTINCT procedure_code) FILTER (WHERE {w} AND paid_online)",
+        ("procedure_code", "paid_online"),
+        aggregate=True,
+        denominator="count(DISTINCT procedure_code) FILTER (WHERE {w})",
+    ),
+)
+
+PROCEDURE_MEASURES: tuple[Measure, ...] = (
+    Measure(
+        "full_online_service_rate",
+        "eligible",
+        "service_level = 'full'",
+        ("service_level",),
+    ),
+    Measure("online_service_rate", "all", "service_level IN ('full', 'partial')", ("service_level",)),
+    Measure("mobile_service_rate", "full", "mobile_ready", ("mobile_ready",)),
+    Measure("portal_integrated_rate", "online", "portal_integrated", ("portal_integrated",)),
+    Measure("payment_integrated_rate", "fee_bearing", "payment_integrated", ("payment_integrated",)),
+    Measure("procedures_published_on_time_rate", "all", "published_on_time", ("published_on_time",)),
+    Measure("procedures_updated_on_time_rate", "all", "updated_on_time", ("updated_on_time",)),
+    Measure("procedures_full_content_rate", "all", "full_content", ("full_content",)),
+    Measure(
+        "population_connected_procedure_rate", "all", "population_db_connected", ("population_db_connected",)
+    ),
+    Measure("fee_procedure_with_dossiers_rate", "fee_bearing", "had_dossiers", ("had_dossiers",)),
+)
+
+_DOSSIER_SCOPES = {
+    "received": "in_period",
+    "judged": "judged",
+    "ended": "ended_in_period",
+    "fee_bearing": "in_period AND fee_required AND coalesce(fee_amount, 0) > 0",
+    "resolved": "in_period AND status IN ('finished', 'returned')",
+}
+_SCOPE_COLUMNS = {
+    "eligible": ("full_online_eligible", "service_level"),
+    "full": ("service_level",),
+    "online": ("service_level",),
+    "fee_bearing": ("fee_required",),
+}
+_DERIVED = {"on_time", "processing_days", "had_dossiers"}
+
+_PROCEDURE_SCOPES = {
+    "all": "TRUE",
+    "eligible": "full_online_eligible",
+    "full": "service_level = 'full'",
+    "online": "service_level IN ('full', 'partial')",
+    "fee_bearing": "fee_required",
+}
+
+KPI_COLUMNS = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags"]
+
+
+def _ts(value) -> str:
+    return f"TIMESTAMP '{value}'"
+
+
+def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
+    """Every dossier of ``source`` relevant to the quarter, with the qd766 judgement columns.
+
+    ``source`` is a FROM-able relation with the portal_dossiers columns (and, when reading the
+    whole table, a ``quarter`` column used only to prune partitions).
+    """
+    start, end = _ts(quarter.start), _ts(quarter.end)
+    last_moment = _ts(f"{quarter.last_day} 23:59:59.999999")
+    return f"""
+    WITH d AS (
+        SELECT *, coalesce(finished_at, returned_at, stopped_at) AS end_raw
+        FROM {source}
+        WHERE received_at < {end}
+    ), e AS (
+        SELECT *,
+            received_at >= {start} AS in_period,
+            CASE WHEN end_raw IS NULL OR end_raw >= {end} THEN {last_moment} ELSE end_raw END AS judged_end,
+            coalesce(supplement_days, 0) AS supp_days
+        FROM d
+    )
+    SELECT *,
+        status IS DISTINCT FROM 'withdrawn' AND (end_raw IS NULL OR end_raw >= {start}) AS judged,
+        status IS DISTINCT FROM 'withdrawn' AND end_raw >= {start} AND end_raw < {end} AS ended_in_period,
+        CASE
+            WHEN coalesce(supplement_requests, 0) > 1 THEN FALSE
+            WHEN due_at IS NOT NULL THEN
+                CAST(judged_end - to_seconds(CAST(round(supp_days * 86400) AS BIGINT)) AS DATE)
+                <= CAST(due_at AS DATE)
+            WHEN statutory_days IS NOT NULL THEN
+                (epoch(judged_end) - epoch(received_at)) / 86400.0 - supp_days <= statutory_days
+        END AS on_time,
+        CASE WHEN end_raw IS NOT NULL THEN
+            greatest((epoch(end_raw) - epoch(received_at)) / 86400.0 - supp_days, 0)
+        END AS processing_days
+    FROM e
+    """
+
+
+def usable(measures: tuple[Measure, ...], columns: set[str], scope_columns=None) -> tuple[Measure, ...]:
+    """The measures whose input columns the source actually has (others are missing data)."""
+    scope_columns = scope_columns or {}
+    out = []
+    for m in measures:
+        needed = (set(m.needs) | set(scope_columns.get(m.scope, ()))) - _DERIVED
+        if needed <= columns:
+            out.append(m)
+    return tuple(out)
+
+
+def _aggregates(measures: tuple[Measure, ...], scopes: dict[str, str]) -> str:
+    parts = []
+    for m in measures:
+        scope = scopes[m.scope]
+        known = " AND ".join(f"{c} IS NOT NULL" for c in m.needs) or "TRUE"
+        where = f"({scope}) AND {known}"
+        if m.aggregate:
+            num = m.numerator.replace("{w}", f"({where})")
+            den = (m.denominator or "count(*) FILTER (WHERE {w})").replace("{w}", f"({where})")
+        else:
+            num = f"count(*) FILTER (WHERE {where} AND ({m.numerator}))"
+            den = f"count(*) FILTER (WHERE {where})"
+        parts += [
+            f"CAST(coalesce({num}, 0) AS DOUBLE) AS \"{m.code}__n\"",
+            f"CAST({den} AS DOUBLE) AS \"{m.code}__d\"",
+            f"CAST(count(*) FILTER (WHERE {scope}) AS DOUBLE) AS \"{m.code}__s\"",
+        ]
+    return ",\n        ".join(parts)
+
+
+def _to_long(wide: pd.DataFrame, measures: tuple[Measure, ...]) -> pd.DataFrame:
+    """Wide aggregates -> one row per agency and KPI, dropping KPIs whose inputs are missing."""
+    rows = []
+    for rec in wide.to_dict("records"):
+        for m in measures:
+            num, den, scope = rec[f"{m.code}__n"], rec[f"{m.code}__d"], rec[f"{m.code}__s"]
+            if scope > 0 and den == 0:
+                continue  # the agency has rows, but none carries the field: missing, not zero
+            if m.code == "dossiers_received":
+                rows.append((rec["agency_code"], m.code, num, None, num, ""))
+                continue
+            value = num / den if den else None
+            if value is not None and m.code == "dossier_satisfaction_rate":
+                value = max(value, 0.0)
+            rows.append((rec["agency_code"], m.code, num, den, value, "" if den else "zero_denominator"))
+    return pd.DataFrame(rows, columns=KPI_COLUMNS)
+
+
+def dossier_kpis_from(con: duckdb.DuckDBPyConnection, source: str, quarter: Quarter) -> pd.DataFrame:
+    """Dossier KPIs per agency (own dossiers only) from any relation of portal_dossiers rows."""
+    sql = f"""
+    SELECT agency_code,
+        {_aggregates(DOSSIER_MEASURES, _DOSSIER_SCOPES)},
+        count(*) FILTER (WHERE judged AND on_time IS NULL) AS unjudged
+    FROM ({judged_dossiers_sql(source, quarter)})
+    GROUP BY agency_code ORDER BY agency_code
+    """
+    wide = con.execute(sql).fetch_df()
+    long = _to_long(wide, DOSSIER_MEASURES)
+    unjudged = dict(zip(wide["agency_code"], wide["unjudged"]))
+    mask = long["kpi_code"].isin(["on_time_rate", "overdue_rate", "dossier_satisfaction_rate"]) & (
+        long["agency_code"].map(unjudged).fillna(0) > 0
+    )
+    long.loc[mask, "flags"] = long.loc[mask, "flags"].map(lambda f: ",".join(x for x in (f, "unjudged_dossiers") if x))
+    return long
+
+
+def procedure_kpis_from(
+    con: duckdb.DuckDBPyConnection, procedures: str, dossiers: str | None, quarter: Quarter
+) -> pd.DataFrame:
+    """Procedure KPIs per agency from the procedure catalogue (and the quarter's dossiers)."""
+    if dossiers is not None:
+        start, end = _ts(quarter.start), _ts(quarter.end)
+        had = f"""EXISTS (SELECT 1 FROM {dossiers} AS x WHERE x.agency_code = p.agency_code
+                  AND x.procedure_code = p.procedure_code
+                  AND x.received_at >= {start} AND x.received_at < {end})"""
+    else:
+        had = "CAST(NULL AS BOOLEAN)"
+    columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {procedures}").fetchall()}
+    measures = usable(PROCEDURE_MEASURES, columns, _SCOPE_COLUMNS)
+    if not measures or not {"agency_code", "procedure_code"} <= columns:
+        return pd.DataFrame(columns=KPI_COLUMNS)
+    sql = f"""
+    SELECT agency_code, {_aggregates(measures, _PROCEDURE_SCOPES)}
+    FROM (SELECT p.*, {had} AS had_dossiers FROM {procedures} AS p)
+    GROUP BY agency_code ORDER BY agency_code
+    """
+    return _to_long(con.execute(sql).fetch_df(), measures)
+
+
+def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+    """Own (not rolled-up) portal and procedure KPIs of every agency for a quarter.
+
+    Reads every portal_dossiers partition up to the quarter (dossiers carried over are judged
+    too) and the quarter's procedures partition; a missing table gives no rows.
+    """
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        frames = []
+        dossiers = None
+        glob = table_glob(home, DOSSIERS_TABLE)
+        if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
+            dossiers = (
+                f"(SELECT * FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true) "
+                f"WHERE quarter <= '{q.label}')"
+            )
+            frames.append(dossier_kpis_from(con, dossiers, q))
+        proc_file = partition_path(home, PROCEDURES_TABLE, q)
+        if proc_file.exists():
+            frames.append(procedure_kpis_from(con, f"read_parquet('{proc_file}')", dossiers, q))
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame(columns=KPI_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+    finally:
+        if own:
+            con.close()

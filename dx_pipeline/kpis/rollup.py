@@ -1,0 +1,93 @@
+"""Roll-ups to parent agencies (department -> province, commune -> district -> province).
+
+Always a ratio of sums: a parent's numerator and denominator are the sums over itself and every
+agency below it in the registry's ``parent_code`` tree, and its value is their quotient. A mean
+of the children's ratios would let a commune with 3 dossiers weigh as much as a department with
+30,000.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
+
+KPI_COLUMNS = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags"]
+FLOORED_AT_ZERO = {"dossier_satisfaction_rate"}
+
+
+def ancestors(registry: pd.DataFrame) -> dict[str, list[str]]:
+    """agency_code -> its parents up to the root (nearest first); cycles are refused."""
+    parent = {
+        str(a): (None if pd.isna(p) or str(p) == "" else str(p))
+        for a, p in zip(registry["agency_code"], registry["parent_code"])
+    }
+    out: dict[str, list[str]] = {}
+    for code in parent:
+        chain, seen, cur = [], {code}, parent[code]
+        while cur is not None:
+            if cur in seen:
+                raise ValueError(f"agency registry: parent_code cycle through {cur!r} (from {code!r})")
+            chain.append(cur)
+            seen.add(cur)
+            cur = parent.get(cur)
+        out[code] = chain
+    return out
+
+
+def rollup_kpis(
+    own: pd.DataFrame, registry: pd.DataFrame, catalogue: Catalogue | None = None
+) -> pd.DataFrame:
+    """Own KPI rows (agency_code, kpi_code, numerator, denominator, flags) -> rows for every
+    agency with data in its subtree, summed over the subtree.
+
+    Only KPIs aggregated as ``ratio`` or ``sum`` roll up. Rows whose figures include a
+    descendant get ``source`` "rollup" and the flag ``rollup``; an agency's own figures keep
+    ``source`` "portal".
+    """
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    if own.empty:
+        return pd.DataFrame(columns=KPI_COLUMNS + ["source"])
+    chains = ancestors(registry) if registry is not None and not registry.empty else {}
+    agg = {c: catalogue[c].aggregation if c in catalogue else "ratio" for c in own["kpi_code"].unique()}
+    summable = own[own["kpi_code"].map(agg).isin(["ratio", "sum"])]
+    pairs = [(a, a, True) for a in summable["agency_code"].unique()]
+    pairs += [(a, parent, False) for a in summable["agency_code"].unique() for parent in chains.get(a, [])]
+    links = pd.DataFrame(pairs, columns=["agency_code", "target_agency", "is_self"])
+    expanded = summable.merge(links, on="agency_code", how="inner")
+    expanded["numerator"] = expanded["numerator"].astype("float64")
+    expanded["denominator"] = expanded["denominator"].astype("float64")
+    grouped = (
+        expanded.groupby(["target_agency", "kpi_code"], sort=True)
+        .agg(
+            numerator=("numerator", lambda s: s.sum(min_count=1)),
+            denominator=("denominator", lambda s: s.sum(min_count=1)),
+            descendants=("is_self", lambda s: int((~s).sum())),
+            flags=("flags", lambda s: ",".join(sorted({f for v in s for f in str(v or "").split(",") if f and f != "zero_denominator"}))),
+        )
+        .reset_index()
+        .rename(columns={"target_agency": "agency_code"})
+    )
+    values, flags, sources = [], [], []
+    for rec in grouped.to_dict("records"):
+        num, den, code = rec["numerator"], rec["denominator"], rec["kpi_code"]
+        if agg.get(code) == "sum":
+            value = num
+        elif pd.notna(den) and den > 0:
+            value = num / den
+            if code in FLOORED_AT_ZERO:
+                value = max(value, 0.0)
+        else:
+            value = None
+        f = [x for x in rec["flags"].split(",") if x]
+        if agg.get(code) == "ratio" and not (pd.notna(den) and den > 0):
+            f.append("zero_denominator")
+        if rec["descendants"]:
+            f.append("rollup")
+        values.append(value)
+        flags.append(",".join(dict.fromkeys(f)))
+        sources.append("rollup" if rec["descendants"] else "portal")
+    grouped["value"] = pd.array(values, dtype="Float64").astype("float64")
+    grouped["flags"] = flags
+    grouped["source"] = sources
+    return grouped[KPI_COLUMNS + ["source"]]
