@@ -10,6 +10,7 @@ URLs: it opens offline and prints.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -119,36 +120,38 @@ def node_names(frameworks: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str],
     return out
 
 
-def load_kpi_names() -> dict[str, tuple[str, str]]:
-    """KPI code -> (vi, en) from the KPI catalogue when that module is available."""
+@functools.lru_cache(maxsize=1)
+def load_kpi_info() -> dict[str, dict[str, str]]:
+    """KPI code -> {vi, en, unit} from the KPI catalogue, when that module is available.
+
+    Read once per process: the catalogue is packaged data and parsing it costs more than
+    rendering the report.
+    """
     try:
-        from dx_pipeline.kpis.catalogue import load_catalogue  # written by the KPI room
+        from dx_pipeline.kpis.catalogue import load_catalogue  # the KPI room's catalogue
 
         catalogue = load_catalogue()
     except Exception:  # noqa: BLE001 - the report must render without the catalogue
         return {}
     items = getattr(catalogue, "kpis", catalogue)
-    if isinstance(items, Mapping):
-        items = [dict(code=k, **v) if isinstance(v, Mapping) else v for k, v in items.items()]
+    entries = items.values() if isinstance(items, Mapping) else items
     out = {}
-    try:
-        for entry in items:
-            code = _field(entry, "code", "kpi_code")
-            if code:
-                out[str(code)] = (
-                    str(_field(entry, "name_vi", "vi", "title_vi") or code),
-                    str(_field(entry, "name_en", "en", "title_en") or ""),
-                )
-    except TypeError:
-        return {}
+    for entry in entries:
+        code = _field(entry, "code", "kpi_code")
+        if code:
+            out[str(code)] = {
+                "vi": str(_field(entry, "name_vi", "vi", "title_vi") or code),
+                "en": str(_field(entry, "name_en", "en", "title_en") or ""),
+                "unit": str(_field(entry, "unit") or ""),
+            }
     return out
 
 
-def _is_ratio(code: str, row: Mapping) -> bool:
-    return (
-        not _missing(row.get("denominator"))
-        or str(code).endswith(("_rate", "_share"))
-    )
+def _is_ratio(code: str, row: Mapping, info: Mapping[str, str] | None) -> bool:
+    """Show as a percentage? The catalogue's unit decides; without it, guess from the data."""
+    if info and info.get("unit"):
+        return info["unit"] == "ratio"
+    return not _missing(row.get("denominator")) or str(code).endswith(("_rate", "_share"))
 
 
 @dataclass
@@ -169,7 +172,8 @@ class ReportInput:
     dq: pd.DataFrame | None = None
     uncertainty: pd.DataFrame | None = None
     registry: pd.DataFrame | None = None
-    kpi_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    kpi_info: dict[str, dict[str, str]] = field(default_factory=dict)
+    """KPI code -> {vi, en, unit}; see :func:`load_kpi_info`."""
 
 
 def _environment() -> jinja2.Environment:
@@ -203,7 +207,7 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
 def build_context(data: ReportInput) -> dict:
     period = data.period
     names = node_names(data.frameworks)
-    kpi_names = data.kpi_names
+    kpi_info = data.kpi_info
     registry = {}
     for r in _records(data.registry):
         registry[str(r["agency_code"])] = r
@@ -262,7 +266,8 @@ def build_context(data: ReportInput) -> dict:
         s["name_vi"], s["name_en"] = vi, en
         s["gap"] = float(s["max_points"]) - float(s["points"])
         if s.get("kpi_code"):
-            s["kpi_vi"], s["kpi_en"] = kpi_names.get(str(s["kpi_code"]), (str(s["kpi_code"]), ""))
+            info = kpi_info.get(str(s["kpi_code"]), {})
+            s["kpi_vi"], s["kpi_en"] = info.get("vi", str(s["kpi_code"])), info.get("en", "")
 
     pillar_order_of = {
         str(f["id"]): {
@@ -312,8 +317,10 @@ def build_context(data: ReportInput) -> dict:
     kpi_rows = _records(data.kpis)
     by_agency_kpis: dict[str, list[dict]] = {}
     for k in kpi_rows:
-        k["ratio"] = _is_ratio(k["kpi_code"], k)
-        k["vi"], k["en"] = kpi_names.get(str(k["kpi_code"]), (str(k["kpi_code"]), ""))
+        info = kpi_info.get(str(k["kpi_code"]))
+        k["ratio"] = _is_ratio(k["kpi_code"], k, info)
+        k["vi"] = (info or {}).get("vi", str(k["kpi_code"]))
+        k["en"] = (info or {}).get("en", "")
         by_agency_kpis.setdefault(str(k["agency_code"]), []).append(k)
     kpi_summary = []
     for code, part in _group(sorted(kpi_rows, key=lambda k: str(k["kpi_code"])), ("kpi_code",)):

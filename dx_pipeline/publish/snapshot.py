@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from dx_pipeline import schemas
 from dx_pipeline.publish import exports, manifest as mf
 from dx_pipeline.publish.periods import Period
-from dx_pipeline.publish.report import ReportInput, load_kpi_names, render_report
+from dx_pipeline.publish.report import ReportInput, load_kpi_info, render_report
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_path
 
@@ -297,7 +297,7 @@ def publish_ranking(
                     dq=dq,
                     uncertainty=uncertainty,
                     registry=registry,
-                    kpi_names=load_kpi_names(),
+                    kpi_info=load_kpi_info(),
                 ),
             )
             outputs = {
