@@ -1,0 +1,152 @@
+"""Excel-safe CSV/XLSX exports and the DuckDB database of views for BI tools."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+
+from dx_pipeline import schemas
+from dx_pipeline.publish import build_bi_database, safe_cell, verify, write_csv, write_excel
+from dx_pipeline.storage import write_partition
+
+from .conftest import make_inputs, publish
+
+NASTY = {
+    "STC": "=cmd|' /C calc'!A0",
+    "SYT": "+Sở Y tế",
+    "SXD": "-2+3",
+    "SGDDT": "@SUM(1,2)",
+    "SNNMT": "\tSở Nông nghiệp và Môi trường",
+}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+84 912 345 678", "'+84 912 345 678"),
+        ("-1", "'-1"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Sở Tài chính", "Sở Tài chính"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_safe_cell_neutralises_formula_starts(text, expected):
+    assert safe_cell(text) == expected
+
+
+def test_safe_cell_leaves_numbers_alone():
+    assert safe_cell(-3) == -3 and safe_cell(1.5) == 1.5 and safe_cell(None) is None
+
+
+def test_published_csv_is_utf8_bom_and_formula_safe(home):
+    pub = publish(home, make_inputs(names=NASTY))
+    data = (pub.path / "ranking.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(pub.path / "ranking.csv", encoding="utf-8-sig", dtype={"agency_name": str})
+    names = dict(zip(back["agency_code"], back["agency_name"]))
+    assert names["STC"] == "'=cmd|' /C calc'!A0"
+    assert names["SYT"] == "'+Sở Y tế" and names["SXD"] == "'-2+3" and names["SGDDT"] == "'@SUM(1,2)"
+    assert names["SNNMT"] == "'\tSở Nông nghiệp và Môi trường"
+    assert names["XTANTHANH"] == "UBND xã Tân Thành"
+    # numbers stay numbers, negative rank changes included
+    assert back["rank_change"].min() < 0 and pd.api.types.is_numeric_dtype(back["rank_change"])
+    assert list(back.columns) == ["quarter"] + schemas.RANKING_SNAPSHOT.names
+
+
+def test_published_excel_has_no_formulas_and_vietnamese_headers(home):
+    pub = publish(home, make_inputs(names=NASTY), published_at=dt.datetime(2025, 7, 10, 8, 30))
+    wb = openpyxl.load_workbook(pub.path / "ranking.xlsx")
+    assert wb.sheetnames == ["Xếp hạng - Ranking", "Điểm chi tiết - Scores"]
+    ws = wb["Xếp hạng - Ranking"]
+    header = [c.value for c in ws[1]]
+    assert header[0] == "Quý / quarter" and "Tổng điểm / total_points" in header
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    names = {ws.cell(r, 4).value: ws.cell(r, 5).value for r in range(2, ws.max_row + 1)}
+    assert names["STC"] == "'=cmd|' /C calc'!A0" and names["SXD"] == "'-2+3"
+    changes = [ws.cell(r, header.index("Thay đổi hạng / rank_change") + 1).value for r in range(2, ws.max_row + 1)]
+    assert any(isinstance(v, (int, float)) and v < 0 for v in changes)
+    with zipfile.ZipFile(pub.path / "ranking.xlsx") as z:
+        assert "2025-07-10T08:30:00Z" in z.read("docProps/core.xml").decode()
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_write_csv_and_excel_directly(tmp_path):
+    df = pd.DataFrame({"agency_name": ["=1+1", "Sở Y tế", None], "points": [1.5, -2.0, None]})
+    write_csv(df, tmp_path / "x.csv")
+    assert (tmp_path / "x.csv").read_text(encoding="utf-8-sig").splitlines() == [
+        "agency_name,points", "'=1+1,1.5", "Sở Y tế,-2.0", ",",
+    ]
+    when = dt.datetime(2025, 1, 1)
+    write_excel(tmp_path / "a.xlsx", [("S", None, df)], created=when)
+    write_excel(tmp_path / "b.xlsx", [("S", None, df)], created=when)
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_bi_database_has_views_over_the_warehouse_and_publications(home):
+    q1, q2 = make_inputs("2025-Q1", seed=3), make_inputs("2025-Q2")
+    for q, inp in (("2025-Q1", q1), ("2025-Q2", q2)):
+        write_partition(home, "agency_kpis", q, inp["kpis"])
+        write_partition(home, "index_scores", q, inp["index_scores"])
+    publish(home, q1)
+    publish(home, q2)
+    second = publish(home, make_inputs("2025-Q2", seed=8), reason="Bổ sung số liệu nộp muộn")
+    write_partition(home, "ranking_snapshot", "2025-Q2", second.ranking())
+    publish(home, q2, quarter=None, period="2025-H1")
+
+    path = build_bi_database(home)
+    assert path == home.root / "bi" / "dx_pipeline.duckdb"
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert set(schemas.CONTRACTS) <= views
+        assert {"published_ranking", "published_ranking_latest", "published_index_scores",
+                "published_period_ranking", "publications"} <= views
+        assert con.execute("SELECT quarter, count(*) FROM agency_kpis GROUP BY 1 ORDER BY 1").fetchall() == [
+            ("2025-Q1", 48), ("2025-Q2", 48)
+        ]
+        assert con.execute("SELECT DISTINCT revision FROM ranking_snapshot").fetchall() == [(2,)]
+        cols = [r[0] for r in con.execute("DESCRIBE agency_kpis").fetchall()]
+        assert cols[0] == "quarter" and cols[1:] == schemas.AGENCY_KPIS.names
+        # a table with no files yet: an empty view with the contract's columns
+        cols = [r[0] for r in con.execute("DESCRIBE portal_dossiers").fetchall()]
+        assert cols == ["quarter"] + schemas.PORTAL_DOSSIERS.names
+        assert con.execute("SELECT count(*) FROM portal_dossiers").fetchone() == (0,)
+
+        assert con.execute(
+            "SELECT quarter, revision, count(*) FROM published_ranking GROUP BY ALL ORDER BY ALL"
+        ).fetchall() == [("2025-Q1", 1, 8), ("2025-Q2", 1, 8), ("2025-Q2", 2, 8)]
+        assert con.execute(
+            "SELECT quarter, max(revision), count(*) FROM published_ranking_latest GROUP BY ALL ORDER BY ALL"
+        ).fetchall() == [("2025-Q1", 1, 8), ("2025-Q2", 2, 8)]
+        assert con.execute(
+            "SELECT agency_name FROM published_ranking_latest WHERE agency_code = 'SYT' AND quarter = '2025-Q2'"
+        ).fetchone() == ("Sở Y tế",)
+        assert con.execute("SELECT count(*) FROM published_index_scores_latest").fetchone() == (144,)
+        assert con.execute("SELECT DISTINCT period FROM published_period_ranking").fetchall() == [("2025-H1",)]
+        pubs = con.execute(
+            "SELECT period, revision, reason FROM publications ORDER BY period, revision"
+        ).fetchall()
+        assert pubs[:3] == [
+            ("2025-H1", 1, "first publication (công bố lần đầu)"),
+            ("2025-Q1", 1, "first publication (công bố lần đầu)"),
+            ("2025-Q2", 1, "first publication (công bố lần đầu)"),
+        ]
+        assert pubs[3] == ("2025-Q2", 2, "Bổ sung số liệu nộp muộn")
+        assert con.execute(
+            "SELECT vi FROM data_dictionary WHERE table_name = 'ranking_snapshot' AND column_name = 'band'"
+        ).fetchone() == ("Xếp loại",)
+    finally:
+        con.close()
+    assert verify(home).ok  # the database lives outside published/
+    # rebuilding replaces the file in place
+    assert build_bi_database(home) == path
