@@ -185,9 +185,9 @@ def _cell_text(row: dict, style: dict, decimal_comma: bool):
     return text + " %" if (s == "comma_pct" or sign) else text
 
 
-def _count_text(n, decimal_comma: bool):
-    if n is None:
-        return None
+def _count_text(n, decimal_comma: bool, as_number: bool = False):
+    if n is None or as_number:
+        return n
     return vi_number(n, 0) if decimal_comma and n >= 1000 else str(n)
 
 
@@ -251,8 +251,9 @@ def _render(rows: list[dict], style: dict) -> list[dict]:
     for r in rows:
         r = dict(r)
         r["cell"] = _cell_text(r, style, decimal_comma)
-        r["numerator"] = _count_text(r["numerator"], decimal_comma and style["format"] == "csv")
-        r["denominator"] = _count_text(r["denominator"], decimal_comma and style["format"] == "csv")
+        xlsx = style["format"] == "xlsx"
+        r["numerator"] = _count_text(r["numerator"], decimal_comma, as_number=xlsx)
+        r["denominator"] = _count_text(r["denominator"], decimal_comma, as_number=xlsx)
         out.append(r)
     return out
 

@@ -1,0 +1,221 @@
+"""The sample province generator: determinism, registry shape, exports, submissions, defects."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+import unicodedata
+import zipfile
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from dx_pipeline import schemas
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.sample.generate import generate_sample
+from dx_pipeline.sample.portal_export import portal_fields
+from dx_pipeline.storage.home import DxHome
+
+SEED = 777
+SCALE = 0.01
+QUARTERS = [Quarter(2024, 1), Quarter(2025, 4)]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    home = DxHome(tmp_path_factory.mktemp("dx_home"))
+    (home.warehouse / "agencies").mkdir(parents=True)
+    keep = home.warehouse / "agencies" / "keep.txt"
+    keep.write_text("not the generator's")
+    manifest = generate_sample(home, seed=SEED, scale=SCALE, quarters=QUARTERS)
+    return home, manifest
+
+
+def _shas(manifest):
+    return {f["path"]: f["sha256"] for f in manifest["files"]}
+
+
+def _dossiers(home, q):
+    return pd.read_csv(home.portal_exports / f"quarter={q.label}" / "dossiers.csv", dtype=str,
+                       keep_default_na=False, encoding="utf-8-sig")
+
+
+def test_same_seed_gives_identical_files_and_other_seed_differs(sample, tmp_path):
+    home, manifest = sample
+    again = generate_sample(DxHome(tmp_path / "a"), seed=SEED, scale=SCALE, quarters=QUARTERS)
+    assert _shas(again) == _shas(manifest)
+    for f in manifest["files"]:  # the manifest tells the truth about the files on disk
+        import hashlib
+        assert hashlib.sha256((home.root / f["path"]).read_bytes()).hexdigest() == f["sha256"], f["path"]
+    other = generate_sample(DxHome(tmp_path / "b"), seed=SEED + 1, scale=SCALE, quarters=QUARTERS[:1])
+    a, b = _shas(manifest), _shas(other)
+    common = [p for p in b if p in a and p.startswith("portal_exports/quarter")]
+    assert common and all(a[p] != b[p] for p in common)
+
+
+def test_rerun_replaces_old_output_and_never_touches_warehouse(sample, tmp_path):
+    home = DxHome(tmp_path / "h")
+    generate_sample(home, seed=1, scale=0.002, quarters=[Quarter(2024, 1), Quarter(2024, 2)])
+    (home.warehouse / "t").mkdir(parents=True)
+    (home.warehouse / "t" / "x.parquet").write_bytes(b"x")
+    generate_sample(home, seed=2, scale=0.002, quarters=[Quarter(2024, 2), Quarter(2024, 3)])
+    assert not (home.portal_exports / "quarter=2024-Q1").exists()
+    assert (home.warehouse / "t" / "x.parquet").read_bytes() == b"x"
+    listed = {f["path"] for f in json.loads((home.sample / "manifest.json").read_text())["files"]}
+    on_disk = {str(p.relative_to(home.root)) for p in home.root.rglob("*") if p.is_file()}
+    assert on_disk - listed == {"sample/manifest.json", "warehouse/t/x.parquet"}
+
+
+def test_registry_shape(sample):
+    home, _ = sample
+    reg = pd.read_csv(home.registry_file, dtype=str, keep_default_na=False)
+    assert list(reg.columns) == schemas.AGENCIES.names
+    assert reg.agency_code.is_unique
+    assert set(reg.provides_public_services) == {"true", "false"}
+    counts = reg.level.value_counts()
+    assert counts["province"] == 1 and 18 <= counts["department"] <= 24 and counts["district"] == 11
+    old = reg[(reg.level == "commune") & (reg.valid_to == "2025-06-30")]
+    new = reg[(reg.level == "commune") & (reg.valid_from == "2025-07-01")]
+    assert 160 <= len(old) <= 180 and 90 <= len(new) <= 100
+    assert set(old.successor_code) <= set(new.agency_code) and set(new.agency_code) <= set(old.successor_code)
+    assert (reg[reg.level == "district"].valid_to == "2025-06-30").all()
+    by_code = reg.set_index("agency_code")
+    for code, succ, valid_to in reg.loc[reg.successor_code != "", ["agency_code", "successor_code", "valid_to"]].itertuples(index=False):
+        s = by_code.loc[succ]
+        next_day = (dt.date.fromisoformat(valid_to) + dt.timedelta(days=1)).isoformat()
+        assert s.valid_from <= next_day and (s.valid_to == "" or s.valid_to >= next_day), code
+    assert by_code.loc["SO-TTTT", "valid_to"] == "2025-02-28" and by_code.loc["SO-TTTT", "successor_code"] == "SO-KHCN"
+    assert by_code.loc["SO-TNMT", "successor_code"] == by_code.loc["SO-NNPTNT", "successor_code"] == "SO-NNMT"
+    assert by_code.loc["SO-NNMT", "valid_from"] == "2025-03-01"
+    assert by_code.loc["BAN-DT", "provides_public_services"] == "false"
+    has_marks = reg.name_vi.map(lambda s: any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", s)))
+    assert has_marks.mean() > 0.9
+    assert reg.peer_group.isin(["province", "department", "district", "commune"]).all()
+
+
+def test_dossier_exports_use_portal_field_names_and_catalogue(sample):
+    home, manifest = sample
+    raw = (home.portal_exports / f"quarter={QUARTERS[0].label}" / "dossiers.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    procs = pd.read_csv(home.portal_exports / "procedures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(procs.columns) == list(portal_fields()["procedure_fields"])
+    for q in QUARTERS:
+        df = _dossiers(home, q)
+        assert list(df.columns) == list(portal_fields()["fields"])
+        assert 1000 < len(df) < 4000
+        assert set(df.KenhThucHien) <= {"1", "2", "3"} and set(df.TrangThaiHoSo) <= set("1234567")
+        assert set(df.MaTTHC) <= set(procs.MaTTHC)
+        received = pd.to_datetime(df.NgayTiepNhan, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+        updated = pd.to_datetime(df.NgayCapNhat, format="%d/%m/%Y %H:%M:%S")
+        ok = received.notna()
+        assert ((received[ok] >= pd.Timestamp(q.start)) & (received[ok] < pd.Timestamp(q.end))).all()
+        assert (updated[ok] >= received[ok]).all()
+        open_ = df.TrangThaiHoSo.isin(["1", "2", "3"])
+        assert open_.any() and (df.NgayKetThucXuLy[open_] == "").all()
+        assert (df.NgayKetThucXuLy[df.TrangThaiHoSo.isin(["4", "5"])] != "").all()
+        assert 0.2 < (df.MucDoHaiLong != "").mean() < 0.6
+    reg = pd.read_csv(home.registry_file, dtype=str, keep_default_na=False)
+    late = _dossiers(home, QUARTERS[1])
+    new_communes = set(reg.agency_code[reg.valid_from == "2025-07-01"])
+    assert late.MaCoQuan.isin(new_communes).mean() > 0.5
+    assert not late.MaCoQuan.isin({"SO-TTTT", "SO-GTVT"}).any()
+
+
+def test_improvement_over_time(sample):
+    home, _ = sample
+    first, last = (_dossiers(home, q) for q in QUARTERS)
+    online = [(d.KenhThucHien == "2").mean() for d in (first, last)]
+    digit = [(d.DaSoHoaThanhPhan == "1").mean() for d in (first, last)]
+    assert online[1] > online[0] + 0.1 and digit[1] > digit[0] + 0.1
+
+
+def test_every_planted_defect_is_in_the_files(sample):
+    home, manifest = sample
+    defects = json.loads((home.sample / "defects.json").read_text(encoding="utf-8"))
+    kinds = {d["kind"] for d in defects}
+    assert kinds >= {"duplicate_dossier", "missing_received_at", "due_before_received", "unknown_agency",
+                     "agency_not_valid", "percent_over_100", "not_a_number", "unknown_indicator",
+                     "corrupt_file", "empty_file", "volume_drop"}
+    reg = pd.read_csv(home.registry_file, dtype=str, keep_default_na=False)
+    for d in defects:
+        path = home.root / d["file"]
+        assert path.exists(), d
+        if d["kind"] in ("duplicate_dossier", "missing_received_at", "due_before_received", "unknown_agency", "agency_not_valid"):
+            df = _dossiers(home, Quarter.parse(d["quarter"]))
+            row = df.iloc[d["row"] - 1]
+            assert row.MaHoSo == d["dossier_id"]
+            assert row[d["field"]] == d["value"], d
+            if d["kind"] == "duplicate_dossier":
+                assert (df.MaHoSo == d["value"]).sum() == 2
+            if d["kind"] == "due_before_received":
+                assert pd.to_datetime(row.NgayHenTra, dayfirst=True) < pd.to_datetime(row.NgayTiepNhan, dayfirst=True)
+            if d["kind"] == "unknown_agency":
+                assert d["value"] not in set(reg.agency_code)
+            if d["kind"] == "agency_not_valid":
+                r = reg.set_index("agency_code").loc[d["value"]]
+                q = Quarter.parse(d["quarter"])
+                assert r.valid_from > q.last_day.isoformat() or (r.valid_to and r.valid_to < q.start.isoformat())
+        elif d["kind"] == "volume_drop":
+            df = _dossiers(home, Quarter.parse(d["quarter"]))
+            assert (df.MaCoQuan == d["agency_code"]).sum() < 0.3 * d["expected_about"]
+        elif d["kind"] == "empty_file":
+            assert path.stat().st_size == 0
+        elif d["kind"] == "corrupt_file":
+            with pytest.raises(zipfile.BadZipFile):
+                openpyxl.load_workbook(path)
+        else:
+            cell = _submission_cell(path, d["row"], d["field"])
+            assert cell == d["value"], d
+    dossier_defects = [d for d in defects if d.get("dossier_id")]
+    assert len(dossier_defects) / manifest["total_dossiers"] < 0.01
+
+
+def _submission_cell(path, row, field):
+    if path.suffix == ".xlsx":
+        ws = openpyxl.load_workbook(path)["BaoCao"]
+        headers = [str(c.value).split(" / ")[0] for c in ws[7]]
+        return ws.cell(row=row, column=headers.index(field) + 1).value
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1258"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    text = unicodedata.normalize("NFC", text)
+    delim = ";" if text.splitlines()[0].count(";") > 1 else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    return rows[row - 1][rows[0].index(field)]
+
+
+def test_submissions_mostly_present_some_missing_late_and_resubmitted(sample):
+    home, manifest = sample
+    subs = [f for f in manifest["files"] if f["kind"] == "submission" and f.get("agency_code")]
+    con = sqlite3.connect(home.sample / "reporting.db")
+    db = pd.read_sql("select * from dx_indicator_reports", con)
+    con.close()
+    reg = pd.read_csv(home.registry_file, dtype=str, keep_default_na=False)
+    for q in QUARTERS:
+        reporters = reg[(reg.level != "province") & (reg.valid_from <= q.last_day.isoformat())
+                        & ((reg.valid_to == "") | (reg.valid_to >= q.last_day.isoformat()))]
+        got = {f["agency_code"] for f in subs if f["quarter"] == q.label} | set(db.agency_code[db.period == q.label])
+        assert got <= set(reporters.agency_code)
+        assert 0.85 < len(got) / len(reporters) < 0.995
+    assert any(f["late"] for f in subs) and any(not f["late"] for f in subs)
+    assert any(f["version"] == 2 for f in subs)
+    assert {f["format"] for f in subs} == {"xlsx", "csv"}
+    assert {"windows-1258", "cp1252"} & {f["encoding"] for f in subs}
+    one = next(f for f in subs if f["format"] == "xlsx" and "defect" not in f)
+    path = home.root / one["path"]
+    ws = openpyxl.load_workbook(path)["BaoCao"]
+    assert ws["B3"].value == one["agency_code"] and ws["B4"].value == one["quarter"]
+    report_day = dt.datetime.strptime(ws["B5"].value, "%d/%m/%Y").date()
+    assert report_day == dt.date.fromisoformat(one["submitted_at"][:10])
+    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone(dt.timedelta(hours=7)))
+    assert mtime.replace(tzinfo=None).isoformat() == one["submitted_at"]
+    codes = {str(c.value) for c in ws["B"][7:]}
+    assert "work_records_online_rate" in codes and len(db) > 0 and db.indicator_code.notna().all()
