@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import jsonschema
 import yaml
@@ -31,6 +31,9 @@ from dx_pipeline.index.rules import RULES
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SCHEMA_FILE = CONFIG_DIR / "framework.schema.json"
 RELATIVE_TOLERANCE = 1e-6
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class FrameworkError(ValueError):
@@ -77,6 +80,12 @@ def _where(raw: dict, path: Iterable[Any]) -> str:
 
 def known_kpis_from_catalogue() -> set[str] | None:
     """The KPI codes of the packaged catalogue, or None while no catalogue is installed."""
+    codes = _catalogue_codes()
+    return set(codes) if codes is not None else None
+
+
+@lru_cache(maxsize=1)
+def _catalogue_codes() -> frozenset[str] | None:
     try:
         from dx_pipeline.kpis.catalogue import load_catalogue  # type: ignore[import-not-found]
     except ImportError:
@@ -85,13 +94,9 @@ def known_kpis_from_catalogue() -> set[str] | None:
         catalogue = load_catalogue()
     except FileNotFoundError:
         return None
-    if isinstance(catalogue, dict):
-        return set(catalogue)
-    for attr in ("codes", "kpis", "by_code"):
-        value = getattr(catalogue, attr, None)
-        if value is not None:
-            return set(value() if callable(value) else value)
-    return set(iter(catalogue))
+    if isinstance(catalogue, Mapping):
+        return frozenset(catalogue.keys())
+    return frozenset(getattr(catalogue, "kpis", catalogue))
 
 
 def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) -> Framework:
@@ -103,7 +108,7 @@ def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) ->
     path = Path(path)
     fname = path.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise FileNotFoundError(f"framework file not found: {path}") from None
     except yaml.YAMLError as exc:
