@@ -8,6 +8,7 @@ Great Expectations is imported (several seconds, once per process) before the cl
 
 from __future__ import annotations
 
+import os
 import resource
 import tempfile
 import time
@@ -78,9 +79,16 @@ def _registry() -> pa.Table:
     })
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_checks(n_rows: int, home: str | Path | None = None, run_gx: bool = True) -> dict:
     """Generate ``n_rows`` dossiers (and the previous quarter, for the volume rule) and time the
-    portal_dossiers suite. Returns seconds, peak_mb (process peak RSS), rows and failed checks."""
+    portal_dossiers suite. Returns seconds (wall), cpu_seconds (all threads; on a busy shared
+    machine wall time rises, CPU time does not), the 1-minute load average, peak_mb (process
+    peak RSS, including data generation), rows and failed checks."""
     import great_expectations  # noqa: F401  (import cost is per process, not per check run)
 
     from dx_pipeline.quality.runner import run_suite
@@ -92,13 +100,15 @@ def bench_checks(n_rows: int, home: str | Path | None = None, run_gx: bool = Tru
         write_partition(dx, "portal_dossiers", BENCH_QUARTER, data)
         write_partition(dx, "portal_dossiers", BENCH_QUARTER.previous(), synthetic_dossiers(n_rows, BENCH_QUARTER.previous(), seed=8))
         del data
-        t0 = time.perf_counter()
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
         outcomes = run_suite("portal_dossiers", dx, BENCH_QUARTER, run_gx=run_gx)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "rows": n_rows,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_average": round(os.getloadavg()[0], 2),
         "peak_mb": round(peak_mb, 1),
         "checks": len(outcomes),
         "failed": [o.check for o in outcomes if not o.passed],

@@ -12,8 +12,9 @@ Who evaluates what (so nobody is misled about what "GX validated" means here):
 - **Great Expectations 1.x** (ephemeral context, pandas datasource, whole-dataframe batch
   definition, one ValidationDefinition per dataset) runs the very same expectation objects on
   a bounded batch: the whole partition when it has at most ``gx_max_rows`` rows (registry,
-  submissions, KPIs and index scores always do), otherwise a reproducible reservoir sample of
-  ``gx_sample_rows`` rows. On a full batch GX is an independent second evaluation; on a sample
+  submissions, KPIs and index scores always do), otherwise ``gx_sample_rows`` rows taken from the start of
+  two evenly spaced row groups. On a full batch GX is an independent second evaluation; on a
+  sample
   it checks schema and types fully (they are column properties) and value rules only on the
   sample. A check passes only when DuckDB finds no failing row AND GX (if run) succeeds, so a
   disagreement can only make a check stricter, never hide a failure. The GX validation result
@@ -192,15 +193,28 @@ def _unique_sql(keys: list[str], cond: str) -> tuple[str, str]:
 
 
 def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> dict[str, tuple[int, str, list]]:
-    """check name -> (failing rows, observed text, sample rows)."""
-    row_plans = [p for p in plans if p.predicates and not p.table_problems]
-    counts: dict[str, int] = {}
-    if row_plans:
-        exprs = ", ".join(
-            f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})" for p in row_plans
-        )
-        values = con.execute(f"SELECT {exprs} FROM batch").fetchall()[0]
-        counts = {p.check.name: int(v) for p, v in zip(row_plans, values)}
+    """check name -> (failing rows, observed text, sample rows).
+
+    One scan counts every row predicate and, per uniqueness key, the keyed rows and their
+    distinct key hashes; the GROUP BY that finds the duplicated values runs only when the
+    counts differ, so a clean 10M-row partition is read once.
+    """
+    live = [p for p in plans if not p.table_problems]
+    exprs, slots = [], {}
+    for p in live:
+        if p.predicates:
+            slots[(p.check.name, "rows")] = len(exprs)
+            exprs.append(f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})")
+        for i, keys in enumerate(p.unique_keys):
+            keyed = f"({where_sql(p.check.where)}) AND ({' OR '.join(f'{_q(k)} IS NOT NULL' for k in keys)})"
+            # distinct hashes: equal counts prove there is no duplicate (different hashes mean
+            # different values); a hash collision only costs the exact GROUP BY below.
+            value = "hash(" + ", ".join(_q(k) for k in keys) + ")"
+            slots[(p.check.name, f"keyed{i}")] = len(exprs)
+            exprs.append(f"count(*) FILTER (WHERE {keyed})")
+            slots[(p.check.name, f"distinct{i}")] = len(exprs)
+            exprs.append(f"count(DISTINCT {value}) FILTER (WHERE {keyed})")
+    values = con.execute(f"SELECT {', '.join(exprs)} FROM batch").fetchall()[0] if exprs else ()
     out = {}
     for p in plans:
         name = p.check.name
@@ -209,23 +223,49 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
             continue
         failing, observed, sample = 0, [], []
         if p.predicates:
-            failing = counts[name]
+            failing = int(values[slots[(name, "rows")]])
             observed.append(f"{failing} of {n_rows} rows fail")
             if failing:
                 pred = " OR ".join(f"({x})" for x in p.predicates)
                 sample = _records(con.execute(f"SELECT * FROM batch WHERE {pred} LIMIT {int(sample_size)}"))
-        for keys in p.unique_keys:
-            dup, cols = _unique_sql(keys, where_sql(p.check.where))
-            groups, rows = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({dup})").fetchall()[0]
-            failing += int(rows)
-            observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {n_rows} rows")
-            if groups:
+        for i, keys in enumerate(p.unique_keys):
+            groups = rows = 0
+            if values[slots[(name, f"keyed{i}")]] != values[slots[(name, f"distinct{i}")]]:
+                dup, cols = _unique_sql(keys, where_sql(p.check.where))
+                groups, rows = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({dup})").fetchall()[0]
                 sample += _records(con.execute(
                     f"SELECT b.* FROM batch b JOIN (SELECT {cols} FROM ({dup}) LIMIT {int(sample_size)}) d "
                     f"USING ({cols}) ORDER BY {cols} LIMIT {2 * int(sample_size)}"
                 ))
+            failing += int(rows)
+            observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {n_rows} rows")
         out[name] = (failing, "; ".join(observed), sample)
     return out
+
+
+def _gx_batch(con, path, spec: DatasetSuite, n_rows: int, gx_max_rows: int, gx_sample_rows: int):
+    """The rows GX sees: the whole partition, or the first rows of two evenly spaced row
+    groups (decoding a few pages is cheap; a random sample over 10M rows is not). Enough for
+    schema and types; value rules are counted on every row by DuckDB anyway.
+    Returns (pandas frame, is_full)."""
+    import numpy as np
+
+    derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
+    if n_rows <= gx_max_rows:
+        return _to_pandas(con.sql("SELECT * FROM batch").to_arrow_table()), True
+    pf = pq.ParquetFile(path)
+    groups = sorted({int(i) for i in np.linspace(0, pf.num_row_groups - 1, min(2, pf.num_row_groups))})
+    parts = []
+    for g in groups:
+        batches = pf.iter_batches(batch_size=max(1, gx_sample_rows // len(groups)), row_groups=[g])
+        parts.append(pa.Table.from_batches([next(batches)]))
+    sample = pa.concat_tables(parts)
+    con.register("gx_sample", sample)
+    try:
+        frame = _to_pandas(con.sql(f"SELECT *{derived} FROM gx_sample").to_arrow_table())
+    finally:
+        con.unregister("gx_sample")
+    return frame, False
 
 
 # --- Great Expectations on a bounded batch ----------------------------------------------------
@@ -327,7 +367,7 @@ def run_suite(
     try:
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
-        con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet('{_escape(path)}')")
+        con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet('{_escape(path)}', hive_partitioning = false)")
         schema = meta.schema_arrow
         gx_checks = [c for c in selected if c.expectations]
         plans = [_plan(c, schema) for c in gx_checks]
@@ -336,11 +376,7 @@ def run_suite(
         gx_results: dict[str, list[dict]] = {}
         engine = "duckdb"
         if run_gx and gx_checks:
-            full = n_rows <= gx_max_rows
-            sql = "SELECT * FROM batch" if full else (
-                f"SELECT * FROM batch USING SAMPLE reservoir({int(gx_sample_rows)} ROWS) REPEATABLE (42)"
-            )
-            frame = _to_pandas(con.sql(sql).to_arrow_table())
+            frame, full = _gx_batch(con, path, spec, n_rows, gx_max_rows, gx_sample_rows)
             try:
                 gx_results = _gx_validate(gx_checks, frame)
                 engine = "duckdb + gx (all rows)" if full else f"duckdb + gx ({len(frame)}-row sample)"

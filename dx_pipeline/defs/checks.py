@@ -1,0 +1,107 @@
+"""Data-quality asset checks, generated from the suites in :mod:`dx_pipeline.quality.suites`.
+
+One ``@multi_asset_check`` per dataset, with one partitioned check spec per named check, so a
+dataset's partition is scanned once (DuckDB + GX, see :mod:`dx_pipeline.quality.runner`) and
+every check still shows in the UI under its own name. ERROR checks are ``blocking``: when one
+fails, the step fails and the assets below the dataset (KPIs, scores, the ranking) do not run
+for that quarter. WARN checks are recorded and shown but never block. Each execution writes
+the dataset's rows of ``dq_results`` and refreshes the quarter's HTML report.
+"""
+
+
+from typing import Any, Iterator
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetChecksDefinition,
+    AssetKey,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
+from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
+
+SAMPLE_CELL_CHARS = 40
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_no failing rows_"
+    cols = list(rows[0].keys())
+
+    def cell(v: Any) -> str:
+        text = "" if v is None else str(v)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= SAMPLE_CELL_CHARS else text[: SAMPLE_CELL_CHARS - 1] + "…"
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _severity(severity: str) -> AssetCheckSeverity:
+    return AssetCheckSeverity.ERROR if severity == Severity.ERROR.value else AssetCheckSeverity.WARN
+
+
+def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
+    """The multi-asset check that runs ``spec`` on one quarter partition of its dataset."""
+    asset_key = AssetKey(spec.dataset)
+    deps = [AssetKey(d) for d in spec.reads if d != spec.dataset]
+    check_specs = [
+        AssetCheckSpec(
+            name=check.name,
+            asset=asset_key,
+            description=f"[{check.severity}] {check.description}",
+            blocking=check.blocking,
+            additional_deps=deps,
+            partitions_def=quarterly_partitions,
+            metadata={"severity": str(check.severity), "expectation": check.expected},
+        )
+        for check in spec.checks
+    ]
+
+    @multi_asset_check(
+        name=f"{spec.dataset}_quality",
+        specs=check_specs,
+        description=f"Data-quality suite of {spec.dataset} (DuckDB over the partition, Great Expectations 1.x)",
+        required_resource_keys={"dx_home"},
+        compute_kind="great_expectations",
+    )
+    def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        from dx_pipeline.quality.results import reports_dir, write_dq_results
+        from dx_pipeline.quality.runner import run_suite
+
+        resource: DxHomeResource = context.resources.dx_home
+        home, quarter = resource.home(), quarter_of(context.partition_key)
+        outcomes = run_suite(spec.dataset, home, quarter)
+        write_dq_results(home, quarter, outcomes, run_id=context.run.run_id)
+        report = reports_dir(home, quarter) / "index.html"
+        for o in outcomes:
+            yield AssetCheckResult(
+                asset_key=asset_key,
+                check_name=o.check,
+                passed=bool(o.passed),
+                severity=_severity(o.severity),
+                description=o.description,
+                metadata={
+                    "observed": MetadataValue.text(o.observed),
+                    "expected": MetadataValue.text(o.expected),
+                    "failing_rows": MetadataValue.int(int(o.failing_rows)),
+                    "severity": MetadataValue.text(o.severity),
+                    "evaluated_by": MetadataValue.text(o.engine),
+                    "failing_sample": MetadataValue.md(_markdown_table(o.sample)),
+                    "report": MetadataValue.path(str(report)),
+                },
+            )
+
+    return _checks
+
+
+def build_quality_checks() -> list[AssetChecksDefinition]:
+    """Every dataset's quality checks; add them to ``Definitions(asset_checks=...)``."""
+    return [build_dataset_checks(spec) for spec in SUITES.values()]

@@ -1,0 +1,109 @@
+"""The quality checks inside Dagster: ERROR blocks the assets below, WARN does not."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance, MaterializeResult, asset, materialize
+
+from dx_pipeline.defs.checks import build_quality_checks
+from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
+from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.quality.results import read_dq_results, reports_dir
+from dx_pipeline.quality.suites import SUITES
+from dx_pipeline.storage import write_partition
+from dx_pipeline_tests.quality import factories
+
+KEY = "2025-04"
+
+
+def _stub_assets(dossiers: pd.DataFrame):
+    """Stand-ins for the real assets: write small partitions through dx_pipeline.storage."""
+
+    @asset(partitions_def=quarterly_partitions)
+    def agencies(context, dx_home: DxHomeResource) -> MaterializeResult:
+        write_partition(dx_home.home(), "agencies", quarter_of(context.partition_key), factories.agencies())
+        return MaterializeResult()
+
+    @asset(partitions_def=quarterly_partitions, deps=[agencies])
+    def portal_dossiers(context, dx_home: DxHomeResource) -> MaterializeResult:
+        write_partition(dx_home.home(), "portal_dossiers", quarter_of(context.partition_key), dossiers)
+        return MaterializeResult()
+
+    @asset(partitions_def=quarterly_partitions, deps=[portal_dossiers])
+    def agency_kpis(context, dx_home: DxHomeResource) -> MaterializeResult:
+        write_partition(dx_home.home(), "agency_kpis", quarter_of(context.partition_key), factories.kpis())
+        return MaterializeResult()
+
+    return [agencies, portal_dossiers, agency_kpis]
+
+
+def _run(tmp_path, dossiers):
+    checks = [c for c in build_quality_checks()
+              if any(k.asset_key.path[0] in ("agencies", "portal_dossiers", "agency_kpis") for k in c.check_keys)]
+    return materialize(
+        [*_stub_assets(dossiers), *checks],
+        partition_key=KEY,
+        instance=DagsterInstance.ephemeral(),
+        resources={"dx_home": DxHomeResource(root=str(tmp_path))},
+        raise_on_error=False,
+    )
+
+
+def _evaluations(result) -> dict[str, object]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == AssetKey("portal_dossiers")}
+
+
+def test_factory_covers_every_suite_check_with_its_severity():
+    checks = build_quality_checks()
+    specs = {(k.asset_key.path[0], k.name) for c in checks for k in c.check_keys}
+    declared = {(s.dataset, c.name) for s in SUITES.values() for c in s.checks}
+    assert specs == declared
+    blocking = {(spec.asset_key.path[0], spec.name): spec.blocking for c in checks for spec in c.check_specs}
+    assert blocking[("portal_dossiers", "dossier_id_unique")] is True
+    assert blocking[("portal_dossiers", "received_before_due")] is False
+
+
+def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
+    bad = factories.dossiers()
+    bad.loc[1, "dossier_id"] = bad.loc[0, "dossier_id"]  # duplicate dossier: ERROR
+    result = _run(tmp_path, bad)
+
+    evals = _evaluations(result)
+    dup = evals["dossier_id_unique"]
+    assert not dup.passed and dup.severity.value == "ERROR"
+    assert dup.metadata["failing_rows"].value == 2
+    assert factories.dossiers().loc[0, "dossier_id"] in dup.metadata["failing_sample"].value
+    assert evals["received_before_due"].passed
+
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()} if False else {
+        ev.asset_key for ev in (m.event_specific_data.materialization for m in result.get_asset_materialization_events())
+    }
+    assert AssetKey("portal_dossiers") in materialized
+    assert AssetKey("agency_kpis") not in materialized  # blocked by the ERROR check
+
+    dq = read_dq_results(factories_home(tmp_path), factories.Q)
+    row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "dossier_id_unique")].iloc[0]
+    assert not row["passed"] and row["failing_rows"] == 2
+    assert set(dq["dataset"]) >= {"agencies", "portal_dossiers"}
+    assert (reports_dir(factories_home(tmp_path), factories.Q) / "index.html").exists()
+
+
+def test_warn_defect_is_visible_but_does_not_block(tmp_path):
+    bad = factories.dossiers()
+    bad.loc[3, "due_at"] = bad.loc[3, "received_at"] - pd.Timedelta(days=2)  # due before received: WARN
+    result = _run(tmp_path, bad)
+    assert result.success
+
+    evals = _evaluations(result)
+    warn = evals["received_before_due"]
+    assert not warn.passed and warn.severity.value == "WARN"
+    assert warn.metadata["failing_rows"].value == 1
+    assert all(e.passed for name, e in evals.items() if name != "received_before_due")
+
+    materialized = {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()}
+    assert AssetKey("agency_kpis") in materialized
+
+
+def factories_home(tmp_path):
+    return DxHomeResource(root=str(tmp_path)).home()
