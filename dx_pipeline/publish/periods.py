@@ -179,13 +179,23 @@ def _combine_one(code: str, agg: str, rows: pd.DataFrame) -> dict:
     last = rows.iloc[-1]
     out = {"numerator": np.nan, "denominator": np.nan, "value": np.nan}
     if agg == "ratio":
-        num = rows["numerator"].sum(min_count=1)
-        den = rows["denominator"].sum(min_count=1)
-        out.update(numerator=num, denominator=den)
-        if pd.notna(num) and pd.notna(den) and den != 0:
-            out["value"] = num / den
-        elif pd.notna(den) and den == 0:
-            out["flag"] = "zero_denominator"
+        parts = rows[rows["numerator"].notna() & rows["denominator"].notna()]
+        if len(parts):
+            num, den = parts["numerator"].sum(), parts["denominator"].sum()
+            out.update(numerator=num, denominator=den)
+            if den != 0:
+                out["value"] = num / den
+            else:
+                out["flags"] = ["zero_denominator"]
+            if len(parts) < rows["value"].notna().sum():
+                out.setdefault("flags", []).append("ratio_parts_missing_some_quarters")
+        else:
+            # Reported as a bare percentage each quarter: nothing to sum, keep the latest value
+            # and say so rather than dropping the KPI.
+            known = rows[rows["value"].notna()]
+            if len(known):
+                out["value"] = known.iloc[-1]["value"]
+                out["flags"] = ["ratio_without_parts_latest_value"]
     elif agg == "sum":
         out["value"] = rows["value"].sum(min_count=1)
         out["numerator"] = rows["numerator"].sum(min_count=1)
@@ -263,8 +273,7 @@ def combine_quarters(
         flags = []
         for f in rows_sorted["flags"].dropna():
             flags.extend(x.strip() for x in str(f).split(",") if x.strip())
-        if combined.get("flag"):
-            flags.append(combined["flag"])
+        flags.extend(combined.get("flags", []))
         n_rows = rows["quarter"].nunique()
         if n_rows < n_period:
             flags.append("incomplete_period")
