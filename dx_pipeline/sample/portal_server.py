@@ -330,6 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _in_range(received: str | None, lo: str, hi: str) -> bool:
     """Received within [lo, hi); a date the server cannot read is served (the client rejects it)."""
-    if not received or len(received) != 14 or not received.isdigit():
+    import datetime as dt
+
+    try:
+        dt.datetime.strptime(received or "", "%Y%m%d%H%M%S")
+    except ValueError:
         return True
     return lo <= received < hi
