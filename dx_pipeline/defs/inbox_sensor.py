@@ -1,0 +1,85 @@
+"""The inbox sensor: a new or changed submission file starts a run of its quarter, once.
+
+Thin wiring around ``dx_pipeline.sources.inbox``: the cursor is the inbox state (path -> size,
+mtime, sha256), each new file version yields one ``RunRequest`` for its quarter's partition
+with the stable run key ``quarter:relpath:sha12``, so Dagster also refuses a duplicate. Files
+whose quarter is unknown, or not a partition yet, are logged and skipped (they are retried
+on every tick until they can run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from dx_pipeline.quarters import FIRST_QUARTER, Quarter
+from dx_pipeline.sources.inbox import InboxState, changed_files
+from dx_pipeline.storage import DxHome
+
+MINIMUM_INTERVAL_SECONDS = 30
+
+
+def _is_partition(quarter: Quarter, today: dt.date) -> bool:
+    """Quarterly partitions start at FIRST_QUARTER and end with the last closed quarter."""
+    return FIRST_QUARTER <= quarter and quarter.end <= today
+
+
+def build_inbox_sensor(
+    job,
+    home_resolver: Callable[[], DxHome],
+    name: str = "inbox_sensor",
+    minimum_interval_seconds: int = MINIMUM_INTERVAL_SECONDS,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+) -> SensorDefinition:
+    """A sensor on ``home_resolver().inbox`` that requests ``job`` for the quarter of every new
+    or changed file version."""
+
+    @sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=(
+            "Tệp báo cáo mới hoặc sửa trong inbox → chạy lại quý tương ứng. / "
+            "A new or changed file in the inbox re-runs its quarter, once per file version."
+        ),
+    )
+    def _inbox_sensor(context: SensorEvaluationContext):
+        home = home_resolver()
+        state = InboxState.from_cursor(context.cursor)
+        changed, new_state = changed_files(home.inbox, state)
+        today = dt.date.today()
+        requests, retry = [], set()
+        for f in changed:
+            if f.quarter is None:
+                context.log.warning(f"inbox file {f.relpath}: no quarter in its folder or content; skipped")
+                retry.add(f.relpath)
+                continue
+            if not _is_partition(f.quarter, today):
+                context.log.warning(f"inbox file {f.relpath}: {f.quarter.label} is not a closed quarter yet")
+                retry.add(f.relpath)
+                continue
+            requests.append(
+                RunRequest(
+                    run_key=f.run_key,
+                    partition_key=f.quarter.partition_key,
+                    tags={"dx/trigger": "sensor:inbox", "dx/inbox_file": f.relpath, "dx/sha256": f.sha256},
+                )
+            )
+        # skipped files stay out of the cursor, so they are looked at again on the next tick
+        cursor = InboxState({k: v for k, v in new_state.files.items() if k not in retry}).to_cursor()
+        if not requests:
+            return SensorResult(skip_reason=SkipReason("no new or changed inbox files"), cursor=cursor)
+        return SensorResult(run_requests=requests, cursor=cursor)
+
+    return _inbox_sensor
