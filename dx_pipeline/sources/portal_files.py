@@ -95,7 +95,7 @@ def json_source(
             raise ValueError(f"{label}: not a JSON export (expected a list of records or {{\"items\": [...]}})")
     try:
         for p, label in zip(parts, labels):
-            con.execute(f"DESCRIBE {p}")
+            con.execute(f"DESCRIBE {p}").fetchall()
     except duckdb.Error as exc:
         raise ValueError(f"{label}: cannot read as JSON: {exc}") from exc
     sql = "(" + " UNION ALL ".join(f"({p})" for p in parts) + ")"

@@ -1,0 +1,72 @@
+"""Export files through the mapping: CSV with/without BOM, JSON, Excel; rejects; idempotence."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from dx_pipeline.sources.portal_files import ingest_portal_files, read_portal_file
+from dx_pipeline.sources.portal_mapping import map_table
+from dx_pipeline.storage import DxHome, read_partition
+
+from .portal_fixtures import HEADER, dossier_rows, write_exports
+
+
+@pytest.fixture
+def home(tmp_path):
+    return DxHome(tmp_path / "home")
+
+
+def test_csv_ingest_keeps_duplicates_rejects_bad_rows_and_is_idempotent(home):
+    write_exports(home.root)
+    first = ingest_portal_files(home, "2025-Q2")
+    assert first.dossier_rows == 61 and first.rejected_rows == 1 and first.reject_count == 2
+    assert first.procedure_rows == 12
+    data = read_partition(home, "portal_dossiers", "2025-Q2")
+    assert data["dossier_id"].duplicated().sum() == 1
+    assert data["paid_online"].equals(data["payment_channel"].isin([1, 2]))
+    rejects = read_partition(home, "portal_rejects", "2025-Q2").set_index("field")
+    assert rejects.loc["KenhThucHien", "value"] == "9"
+    assert rejects.loc["NgayTiepNhan", "row_number"] == 62  # header is line 1
+    assert "not a date-time" in rejects.loc["NgayTiepNhan", "reason"]
+    assert rejects.loc["KenhThucHien", "source_file"] == "portal_exports/quarter=2025-Q2/dossiers.csv"
+    before = first.dossiers_path.read_bytes(), first.rejects_path.read_bytes()
+    again = ingest_portal_files(home, "2025-Q2")
+    assert (again.dossiers_path.read_bytes(), again.rejects_path.read_bytes()) == before
+
+
+def test_bom_json_and_excel_read_alike(tmp_path, home):
+    rows = dossier_rows(12)
+    write_exports(home.root, rows=rows, bom=False, bad_rows=False)
+    csv_rows = read_portal_file(home.portal_exports / "quarter=2025-Q2" / "dossiers.csv", quarter="2025-Q2").rows
+    records = [dict(zip(HEADER, r)) for r in rows]
+    jpath = tmp_path / "dossiers.json"
+    jpath.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8-sig")
+    xpath = tmp_path / "dossiers.xlsx"
+    pd.DataFrame(records).to_excel(xpath, index=False)
+    for path in (jpath, xpath):
+        other = read_portal_file(path, quarter="2025-Q2").rows
+        assert other.drop_columns(["source_file"]).equals(csv_rows.drop_columns(["source_file"])), path
+
+
+def test_missing_required_column_names_the_file(home):
+    folder = home.portal_exports / "quarter=2025-Q2"
+    folder.mkdir(parents=True)
+    (folder / "dossiers.csv").write_text("MaHoSo,KenhThucHien\nA,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"dossiers.csv: required portal field\(s\) MaCoQuan, NgayTiepNhan"):
+        ingest_portal_files(home, "2025-Q2")
+
+
+def test_mapping_codes_and_booleans():
+    m = map_table([
+        {"MaHoSo": "A", "MaCoQuan": "X", "NgayTiepNhan": "20250405083000", "MucDoDVC": "toan_trinh",
+         "TrangThaiHoSo": "3", "CoNghiaVuTaiChinh": "có", "DuocThanhToanTrucTuyen": "2"},
+        {"MaHoSo": "B", "MaCoQuan": "X", "NgayTiepNhan": "05/04/2025", "TrangThaiHoSo": "99",
+         "CoNghiaVuTaiChinh": "maybe", "SoLanBoSung": "1.5"},
+    ], quarter="2025-Q2")
+    row = m.rows.to_pylist()[0]
+    assert (row["service_level"], row["status"], row["fee_required"], row["paid_online"]) == ("full", "supplement", True, True)
+    reasons = {r["field"]: r["reason"] for r in m.rejects.to_pylist()}
+    assert set(reasons) == {"TrangThaiHoSo", "CoNghiaVuTaiChinh", "SoLanBoSung"}
+    assert reasons["SoLanBoSung"] == "not a whole number"
+    assert m.rejected_rows == 1
