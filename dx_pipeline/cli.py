@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
+            if exc.name and name.startswith(exc.name):
+                continue  # that room has no commands (yet)
             raise
         module.register(sub)
     return parser

@@ -7,7 +7,6 @@ never held in memory between steps, and every output is a plain Parquet file BI 
 Domain imports are inside the asset bodies to keep ``dagster dev`` start-up fast.
 """
 
-from __future__ import annotations
 
 import os
 from pathlib import Path
@@ -156,3 +155,162 @@ def agency_kpis(context: AssetExecutionContext, dx_home: DxHomeResource) -> Mate
             share_of_targets_met=float(met.mean()) if len(met) else None,
         )
     )
+
+
+def _try_read(home: DxHome, table: str, quarter) -> pd.DataFrame | None:
+    """A partition if it has been materialized, else None (first quarter, optional inputs)."""
+    try:
+        return read_partition(home, table, quarter)
+    except FileNotFoundError:
+        return None
+
+
+def _score(home: DxHome, quarter):
+    """The quarter's scores under every framework in force; what index_scores stores and
+    what the ranking ranks."""
+    from dx_pipeline.index.quarter_scoring import score_quarter
+
+    previous = quarter.previous()
+    return score_quarter(
+        quarter,
+        read_partition(home, "agency_kpis", quarter),
+        read_partition(home, "agencies", quarter),
+        previous_kpis=_try_read(home, "agency_kpis", previous),
+        previous_ranking=_try_read(home, "ranking_snapshot", previous),
+    )
+
+
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=INDEX,
+    kinds={"parquet"},
+    deps=[agency_kpis],
+    description=describe("index_scores"),
+)
+def index_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    home, quarter = dx_home.home(), quarter_of(context.partition_key)
+    scored = _score(home, quarter)
+    scores = scored.scores
+    path = write_partition(home, "index_scores", quarter, scores)
+    totals = scores[scores["level"] == "total"]
+    return MaterializeResult(
+        metadata=table_metadata(
+            "index_scores",
+            len(scores),
+            path,
+            frameworks=MetadataValue.json(
+                {fw.id: fw.version for fw in scored.frameworks}
+            ),
+            agencies_scored=MetadataValue.json(
+                totals.groupby("framework_id")["agency_code"].nunique().to_dict()
+            ),
+        )
+    )
+
+
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=INDEX,
+    kinds={"parquet", "numpy"},
+    deps=[agency_kpis],
+    description=describe("rank_uncertainty"),
+)
+def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    from dx_pipeline.index.quarter_scoring import kpi_long, provincial_frameworks
+    from dx_pipeline.index.sensitivity import rank_uncertainty as simulate
+
+    home, quarter = dx_home.home(), quarter_of(context.partition_key)
+    registry = read_partition(home, "agencies", quarter)
+    data = kpi_long(read_partition(home, "agency_kpis", quarter))
+    frames = [
+        simulate(fw, data, registry, quarter=quarter)
+        for fw in provincial_frameworks(quarter, registry)
+    ]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    path = write_partition(home, "rank_uncertainty", quarter, table)
+    width = table["rank_p95"] - table["rank_p05"]
+    return MaterializeResult(
+        metadata=table_metadata(
+            "rank_uncertainty", len(table), path, median_interval_width=float(width.median())
+        )
+    )
+
+
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=PUBLISH,
+    kinds={"parquet", "html", "excel"},
+    deps=[index_scores, rank_uncertainty],
+    description=describe("ranking_snapshot")
+    + "\n\nPublished once per content as an immutable revision under "
+    "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+)
+def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    from dx_pipeline.index.quarter_scoring import framework_metadata
+    from dx_pipeline.publish import build_bi_database, publish_ranking
+    from dx_pipeline.storage.inputs import quarter_input_files
+
+    home, quarter = dx_home.home(), quarter_of(context.partition_key)
+    scored = _score(home, quarter)
+    stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
+    if not _same_points(stored, scored.scores):
+        raise RuntimeError(
+            f"index_scores of {quarter.label} no longer match its inputs; "
+            "rematerialize index_scores before publishing"
+        )
+    tags = context.run.tags
+    publication = publish_ranking(
+        home,
+        quarter,
+        scored.ranking,
+        stored,
+        kpis=read_partition(home, "agency_kpis", quarter),
+        dq=_try_read(home, "dq_results", quarter),
+        uncertainty=_try_read(home, "rank_uncertainty", quarter),
+        registry=read_partition(home, "agencies", quarter),
+        frameworks=[framework_metadata(fw) for fw in scored.frameworks],
+        inputs=quarter_input_files(home, quarter, registry_path(home)),
+        trigger={"by": tags.get("dx/trigger", "dagster"), "run_id": context.run_id},
+        reason=tags.get("dx/reason"),
+    )
+    ranking = publication.ranking()
+    path = write_partition(home, "ranking_snapshot", quarter, ranking)
+    bi_path = build_bi_database(home)
+    preview = ranking.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
+    return MaterializeResult(
+        metadata=table_metadata(
+            "ranking_snapshot",
+            len(ranking),
+            path,
+            revision=publication.revision,
+            new_revision=publication.created,
+            reason=publication.reason,
+            published_folder=MetadataValue.path(str(publication.path)),
+            report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
+            bi_database=MetadataValue.path(str(bi_path)),
+            preview=markdown_preview(
+                preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
+                limit=40,
+            ),
+        )
+    )
+
+
+def _same_points(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
+    keys = ["framework_id", "agency_code", "node_id"]
+    a = stored.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
+    b = fresh.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
+    return len(a) == len(b) and a[keys].astype(str).equals(b[keys].astype(str)) and (
+        (a["points"] - b["points"]).abs().max() <= 1e-9 if len(a) else True
+    )
+
+
+ALL_ASSETS = [
+    agencies,
+    portal_dossiers,
+    agency_submissions,
+    agency_kpis,
+    index_scores,
+    rank_uncertainty,
+    ranking_snapshot,
+]

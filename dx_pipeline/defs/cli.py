@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from dx_pipeline.instance import prepare_dagster_home
 from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline.storage import DxHome
 
@@ -44,21 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ui.set_defaults(func=_ui)
 
 
-def prepare_dagster_home(home: DxHome) -> Path:
-    """Set ``DAGSTER_HOME`` (default ``<DX_HOME>/dagster``) and make sure it has a dagster.yaml."""
-    from dx_pipeline.instance import ensure_instance
-
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.dagster_home)
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    os.environ["DX_HOME"] = str(home.root)
-    ensure_instance(dagster_home)
-    return dagster_home
-
-
 def _run(args: argparse.Namespace) -> int:
     home = DxHome.from_env(args.home).ensure()
     quarters = SAMPLE_QUARTERS if args.all else [Quarter.parse(q) for q in args.quarter]
     dagster_home = prepare_dagster_home(home)
+    os.environ["DX_HOME"] = str(home.root)
     print(f"DX_HOME      {home.root}")
     print(f"DAGSTER_HOME {dagster_home}")
     server = None
@@ -198,6 +189,7 @@ def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
 def _ui(args: argparse.Namespace) -> int:
     home = DxHome.from_env(args.home).ensure()
     prepare_dagster_home(home)
+    os.environ["DX_HOME"] = str(home.root)
     root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
     print(" ".join(cmd))
