@@ -16,9 +16,11 @@ from dx_pipeline.index.builtins import (
     resolve_framework,
 )
 from dx_pipeline.index.engine import ScoreResult, score
+from dx_pipeline.index.explain import explain
 from dx_pipeline.index.loader import FrameworkError, load_framework
 from dx_pipeline.index.model import Framework, Node
 from dx_pipeline.index.ranking import competition_rank
+from dx_pipeline.index.uncertainty import rank_uncertainty
 
 __all__ = [
     "Framework",
@@ -28,9 +30,11 @@ __all__ = [
     "builtin_frameworks",
     "builtin_paths",
     "competition_rank",
+    "explain",
     "frameworks_for",
     "load_builtin",
     "load_framework",
+    "rank_uncertainty",
     "resolve_framework",
     "score",
 ]

@@ -93,7 +93,9 @@ def score(
     long = normalise_long(data, "data")
     prev = normalise_long(previous, "previous") if previous is not None else None
     units = select_units(fw, long, registry, quarter)
-    evaluated = {n.id: _evaluate(fw, n, long, prev, units) for n in fw.indicators()}
+    by_code = _by_code(long)
+    prev_by_code = _by_code(prev) if prev is not None else None
+    evaluated = {n.id: _evaluate(fw, n, by_code, prev_by_code, units) for n in fw.indicators()}
     scores, totals, total_max = _aggregate(fw, units, evaluated)
     ranking = rank_units(fw, units, totals, total_max, previous_ranking)
     shares = pd.DataFrame(
@@ -102,12 +104,18 @@ def score(
     return ScoreResult(fw, scores, ranking, shares, units)
 
 
-def _lookup(long: pd.DataFrame, code: str, agencies: pd.Series) -> pd.DataFrame:
-    sub = long[long["kpi_code"] == code].set_index("agency_code")
-    return sub.reindex(agencies.to_numpy())
+def _by_code(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {str(code): g.set_index("agency_code") for code, g in long.groupby("kpi_code", sort=False)}
 
 
-def _evaluate(fw: Framework, n: Node, long: pd.DataFrame, prev: pd.DataFrame | None, units: pd.DataFrame) -> _Indicator:
+_EMPTY = pd.DataFrame(columns=["kpi_code", "value", "numerator", "denominator", "raw_value"], dtype=object)
+
+
+def _lookup(by_code: dict[str, pd.DataFrame], code: str, agencies: pd.Series) -> pd.DataFrame:
+    return by_code.get(code, _EMPTY).reindex(agencies.to_numpy())
+
+
+def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame) -> _Indicator:
     code = n.input_code
     a = len(units)
     rows = _lookup(long, code, units["agency_code"])
@@ -263,49 +271,44 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
     pillar_pts = [compute(p) for p in fw.pillars]
     total_pts = _combine(fw.pillars, pillar_pts, total_eff, fw.aggregation, d)
 
-    # rows
-    frames = []
-    order = 0
+    # rows: one block of columns per node, concatenated once
     agencies = units["agency_code"].to_numpy(dtype=object)
-    base = {"framework_id": fw.id, "framework_version": fw.version}
+    cols: dict[str, list] = {k: [] for k in ("node_id", "parent_id", "level", "kpi_code", "input_value",
+                                              "rule", "points", "max_points", "note", "_node")}
 
-    def frame(node_id, parent, level, kpi, inp, rule, pts, mx, note_list):
-        nonlocal order
-        order += 1
-        return pd.DataFrame({
-            **base,
-            "agency_code": agencies,
-            "node_id": node_id,
-            "parent_id": parent,
-            "level": level,
-            "kpi_code": kpi,
-            "input_value": inp,
-            "rule": rule,
-            "points": pts,
-            "max_points": np.round(mx, 8),
-            "note": ["; ".join(x) if x else None for x in note_list],
-            "_agency": np.arange(a),
-            "_node": order,
-        })
+    def add(node_id, parent, level, kpi, inp, rule, pts, mx, note_list):
+        cols["node_id"].append(np.full(a, node_id, dtype=object))
+        cols["parent_id"].append(np.full(a, parent, dtype=object))
+        cols["level"].append(np.full(a, level, dtype=object))
+        cols["kpi_code"].append(np.full(a, kpi, dtype=object))
+        cols["input_value"].append(np.broadcast_to(np.asarray(inp, dtype=float), (a,)))
+        cols["rule"].append(np.full(a, rule, dtype=object))
+        cols["points"].append(np.asarray(pts, dtype=float))
+        cols["max_points"].append(np.round(np.asarray(mx, dtype=float), 8))
+        cols["note"].append(np.array(["; ".join(x) if x else None for x in note_list], dtype=object))
+        cols["_node"].append(np.full(a, len(cols["_node"])))
 
     total_notes = [[] for _ in range(a)]
     for i in np.flatnonzero(total_eff == 0):
         total_notes[i].append("nothing applicable to score")
-    frames.append(frame(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation),
-                        total_pts, total_eff, total_notes))
+    add(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation), total_pts, total_eff, total_notes)
     for n in fw.nodes():
         if n.is_indicator:
             rule = get_rule(n.rule).describe(n.params, n.direction)
-            frames.append(frame(n.id, n.parent_id, "indicator", n.input_code, ev[n.id].value,
-                                rule, points[n.id], eff[n.id], notes[n.id]))
+            add(n.id, n.parent_id, "indicator", n.input_code, ev[n.id].value, rule, points[n.id], eff[n.id], notes[n.id])
         else:
-            frames.append(frame(n.id, n.parent_id, "pillar", None, np.nan,
-                                _agg_rule(n.aggregation or "sum"), points[n.id], eff[n.id], notes[n.id]))
-    scores = pd.concat(frames, ignore_index=True).sort_values(["_agency", "_node"], kind="stable")
-    scores = scores.drop(columns=["_agency", "_node"]).reset_index(drop=True)
-    for col in ("framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
-                "kpi_code", "rule", "note"):
-        scores[col] = scores[col].astype("string")
+            add(n.id, n.parent_id, "pillar", None, np.nan, _agg_rule(n.aggregation or "sum"),
+                points[n.id], eff[n.id], notes[n.id])
+    flat = {k: np.concatenate(v) for k, v in cols.items()}
+    order = np.lexsort((flat["_node"], np.tile(np.arange(a), len(cols["_node"]))))
+    scores = pd.DataFrame({
+        "framework_id": pd.array(np.full(len(order), fw.id, dtype=object), dtype="string"),
+        "framework_version": pd.array(np.full(len(order), fw.version, dtype=object), dtype="string"),
+        "agency_code": pd.array(np.tile(agencies, len(cols["_node"]))[order], dtype="string"),
+    })
+    for key in ("node_id", "parent_id", "level", "kpi_code", "input_value", "rule", "points", "max_points", "note"):
+        vals = flat[key][order]
+        scores[key] = vals if key in ("input_value", "points", "max_points") else pd.array(vals, dtype="string")
     return scores, pd.Series(total_pts, index=units["agency_code"]), pd.Series(total_eff, index=units["agency_code"])
 
 
@@ -320,24 +323,26 @@ def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray,
     d = fw.decimals
     higher = n.direction != "lower"
     xs = ind.value[ind.evaluated]
-    for i in range(len(pts)):
-        if not ind.applicable[i]:
-            continue
-        e = float(eff[i])
-        full = float(floor_to(e, d))
-        if pts[i] >= full - 1e-9:
+    full = floor_to(eff, d)
+    at_full = pts >= full - 1e-9
+    idx, targets, target_shares = [], [], []
+    for i in np.flatnonzero(ind.applicable):
+        if at_full[i]:
             if ind.evaluated[i]:
                 ind.notes[i].append("full points")
-            continue
-        if not ind.evaluated[i]:
+        elif not ind.evaluated[i]:
             if np.isnan(ind.value[i]) and ind.share[i] == 0:
-                ind.notes[i].append(f"reporting it could earn up to +{_pts(full - pts[i], d)} points")
-            continue
-        step = rule.next_step(float(ind.value[i]), xs, n.params, higher, n.max_points)
-        if step is None:
-            continue
-        target, share = step
-        gain = min(float(half_up(share * e, d)), full) - float(pts[i])
+                ind.notes[i].append(f"reporting it could earn up to +{_pts(full[i] - pts[i], d)} points")
+        else:
+            step = rule.next_step(float(ind.value[i]), xs, n.params, higher, n.max_points)
+            if step is not None:
+                idx.append(i)
+                targets.append(step[0])
+                target_shares.append(step[1])
+    if not idx:
+        return
+    idx_arr = np.array(idx)
+    gains = np.minimum(half_up(np.array(target_shares) * eff[idx_arr], d), full[idx_arr]) - pts[idx_arr]
+    for i, target, gain in zip(idx, targets, gains):
         if gain > 0:
-            ind.notes[i].append(
-                f"reaching {fmt_value(n.input_code, target)} would add +{_pts(gain, d)} points")
+            ind.notes[i].append(f"reaching {fmt_value(n.input_code, target)} would add +{_pts(gain, d)} points")
