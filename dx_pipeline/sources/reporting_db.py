@@ -31,12 +31,21 @@ from dx_pipeline.sources.submission_rows import (
     reject_duplicates,
 )
 
+LOGICAL_FIELDS = (
+    "report_id", "agency_code", "quarter", "indicator_code", "numerator", "denominator",
+    "value", "unit", "evidence_ref", "submitted_at",
+)
+
 RATES_ARE_PERCENT = True
 """``reporting_db.yaml``: "value ... rates as 0..100 %"."""
 
 
 @dataclass(frozen=True)
 class ReportingDbMapping:
+    """``columns``: logical field (report_id, agency_code, quarter, ...) -> the database's
+    column name. The YAML is written the other way round (database column: logical field), like
+    every source mapping of the project."""
+
     table: str
     columns: dict[str, str]
 
@@ -53,7 +62,11 @@ def load_mapping(path: str | None = None) -> ReportingDbMapping:
     """The packaged mapping (or the one at ``path``)."""
     p = Path(path) if path else Path(str(resources.files("dx_pipeline") / "config" / "reporting_db.yaml"))
     doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    return ReportingDbMapping(table=str(doc["table"]), columns={str(k): str(v) for k, v in doc["columns"].items()})
+    columns = {str(logical): str(db_col) for db_col, logical in doc["columns"].items()}
+    missing = sorted(set(LOGICAL_FIELDS) - set(columns))
+    if missing:
+        raise ValueError(f"{p}: columns must map a database column to each of {missing}")
+    return ReportingDbMapping(table=str(doc["table"]), columns=columns)
 
 
 @dataclass
@@ -65,13 +78,13 @@ class DbRead:
 
 
 def quarter_query(mapping: ReportingDbMapping) -> sa.Select:
-    """``select <mapped columns> from <table> where <period> = :period order by <report_id>``."""
+    """``select <mapped columns> from <table> where <quarter column> = :period order by <report_id>``."""
     schema, name = mapping.schema_and_table
     cols = mapping.columns
     tbl = sa.table(name, *[sa.column(c) for c in cols.values()], schema=schema)
     return (
         sa.select(*[tbl.c[c].label(logical) for logical, c in cols.items()])
-        .where(tbl.c[cols["period"]] == sa.bindparam("period"))
+        .where(tbl.c[cols["quarter"]] == sa.bindparam("period"))
         .order_by(tbl.c[cols["report_id"]])
     )
 
@@ -122,7 +135,6 @@ def read_reporting_db(
         if not isinstance(url, sa.Engine):
             engine.dispose()
     names = dict(mapping.columns)
-    names["quarter"] = mapping.columns["period"]
     db_rules = RowRules(
         catalogue=rules.catalogue,
         registry=rules.registry,
@@ -140,7 +152,7 @@ def read_reporting_db(
             source="reporting_db",
             source_ref=f"{label}#{mapping.columns['report_id']}={rid}",
             agency_code=rec.get("agency_code"),
-            quarter=rec.get("period"),
+            quarter=rec.get("quarter"),
             indicator_code=rec.get("indicator_code"),
             numerator=rec.get("numerator"),
             denominator=rec.get("denominator"),

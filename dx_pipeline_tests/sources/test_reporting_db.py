@@ -39,7 +39,7 @@ def make_table(engine, mapping: ReportingDbMapping):
         md,
         sa.Column(c["report_id"], sa.Integer, primary_key=True),
         sa.Column(c["agency_code"], sa.String(40)),
-        sa.Column(c["period"], sa.String(10)),
+        sa.Column(c["quarter"], sa.String(10)),
         sa.Column(c["indicator_code"], sa.String(80)),
         sa.Column(c["numerator"], sa.Float),
         sa.Column(c["denominator"], sa.Float),
@@ -80,6 +80,11 @@ def test_sqlite(tmp_path):
     make_table(engine, load_mapping())
     engine.dispose()
     check(read_reporting_db(url, rules("2025-Q2")))
+
+
+def test_mapping_reads_database_column_to_field():
+    m = load_mapping()
+    assert m.columns["quarter"] == "period" and m.columns["agency_code"] == "agency_code"
 
 
 def test_query_is_parameterised(tmp_path):
