@@ -2,6 +2,7 @@
 exports for Excel and BI tools, and half-year/annual periods. Plain Python, no Dagster."""
 
 from dx_pipeline.publish.exports import build_bi_database, safe_cell, write_csv, write_excel
+from dx_pipeline.publish.manifest import framework_metadata
 from dx_pipeline.publish.periods import Period, combine_quarters
 from dx_pipeline.publish.snapshot import (
     Publication,
@@ -17,6 +18,7 @@ __all__ = [
     "VerifyReport",
     "build_bi_database",
     "combine_quarters",
+    "framework_metadata",
     "get_publication",
     "list_publications",
     "publish_ranking",

@@ -85,11 +85,46 @@ def code_version() -> dict[str, str | None]:
     return {"package": __version__, "git_commit": commit}
 
 
-def normalise_frameworks(frameworks: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """Framework metadata sorted by id, each with at least id, version and sha256."""
+def framework_metadata(fw: Any) -> dict:
+    """What a manifest records of a loaded framework (the index engine's ``Framework``):
+    id, version, sha256 of its YAML file, titles, and every pillar's and indicator's names,
+    so the report can name each node in Vietnamese and English."""
+    source = getattr(fw, "source", None)
+    title = getattr(fw, "title", None)
+    nodes = list(fw.nodes()) if hasattr(fw, "nodes") else []
+
+    def node(n) -> dict:
+        return {
+            "id": n.id,
+            "name_vi": getattr(n.name, "vi", str(n.name)),
+            "name_en": getattr(n.name, "en", ""),
+            "max_points": float(n.max_points),
+        }
+
+    return {
+        "id": fw.id,
+        "version": str(fw.version),
+        "sha256": sha256_file(Path(source)) if source else None,
+        "title_vi": getattr(title, "vi", str(title or fw.id)),
+        "title_en": getattr(title, "en", ""),
+        "pillars": [node(n) for n in nodes if getattr(n, "level", "") == "pillar"],
+        "indicators": [node(n) for n in nodes if getattr(n, "level", "") == "indicator"],
+        "bands": [
+            {"code": b.code, "name_vi": b.name_vi, "name_en": b.name_en, "min_share": float(b.min_share)}
+            for b in getattr(fw, "bands", ())
+        ],
+    }
+
+
+def normalise_frameworks(frameworks: Sequence[Any]) -> list[dict]:
+    """Framework metadata sorted by id, each with at least id, version and sha256.
+
+    Accepts dicts (``{id, version, sha256, title_vi, title_en, pillars, indicators}``) or the
+    index engine's ``Framework`` objects (converted with :func:`framework_metadata`).
+    """
     out = []
     for fw in frameworks:
-        fw = dict(fw)
+        fw = dict(fw) if isinstance(fw, Mapping) else framework_metadata(fw)
         missing = [k for k in ("id", "version") if not fw.get(k)]
         if missing:
             raise ValueError(f"framework metadata {fw!r} lacks {missing}")

@@ -48,7 +48,7 @@ def band_key(band: Any) -> str:
         return "none"
     text = unicodedata.normalize("NFD", str(band).strip().lower()).replace("đ", "d")
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    key = "-".join(text.split())
+    key = "-".join(text.replace("_", " ").split())
     return key if key in charts.BAND_COLOURS else "none"
 
 
@@ -218,11 +218,17 @@ def build_context(data: ReportInput) -> dict:
         ["framework_id", "peer_group", "_rank_sort", "agency_code"], kind="stable"
     )
     rows = _records(ranking)
+    bands = {
+        (str(f["id"]), str(b.get("name_vi"))): b for f in data.frameworks for b in (f.get("bands") or [])
+    }
     for r in rows:
         reg = registry.get(str(r["agency_code"]), {})
         r["name_en"] = reg.get("name_en") or ""
-        r["band_key"] = band_key(r.get("band"))
-        r["band_en"] = band_en(r.get("band"))
+        band = bands.get((str(r["framework_id"]), str(r.get("band"))), {})
+        r["band_key"] = band_key(band.get("code") or r.get("band"))
+        if r["band_key"] == "none":
+            r["band_key"] = band_key(r.get("band"))
+        r["band_en"] = band.get("name_en") or band_en(r.get("band"))
         r["move"] = movement(r.get("rank_change"), r.get("previous_rank"))
         r["share"] = (
             r["total_points"] / r["max_points"] if r.get("max_points") else None
@@ -262,12 +268,14 @@ def build_context(data: ReportInput) -> dict:
     scores = data.index_scores.copy()
     score_rows = _records(scores.sort_values(["framework_id", "agency_code", "node_id"], kind="stable"))
     for s in score_rows:
-        vi, en = names.get((str(s["framework_id"]), str(s["node_id"])), (str(s["node_id"]), ""))
-        s["name_vi"], s["name_en"] = vi, en
         s["gap"] = float(s["max_points"]) - float(s["points"])
-        if s.get("kpi_code"):
-            info = kpi_info.get(str(s["kpi_code"]), {})
-            s["kpi_vi"], s["kpi_en"] = info.get("vi", str(s["kpi_code"])), info.get("en", "")
+        info = kpi_info.get(str(s.get("kpi_code")), {}) if s.get("kpi_code") else {}
+        # A node's own name; else the KPI it scores; else its id.
+        vi, en = names.get(
+            (str(s["framework_id"]), str(s["node_id"])),
+            (info.get("vi", str(s["node_id"])), info.get("en", "")),
+        )
+        s["name_vi"], s["name_en"] = vi, en
 
     pillar_order_of = {
         str(f["id"]): {
