@@ -148,3 +148,24 @@ def test_a_half_year_is_published_under_its_period_folder(home, inputs):
     annual = publish(home, inputs, quarter="2025", published_at=WHEN)
     assert annual.path.parent.name == "period=2025" and annual.kind == "year"
     assert "6 tháng đầu năm 2025" in (pub.path / "report.html").read_text(encoding="utf-8")
+
+
+def test_concurrent_identical_publications_make_one_revision(home, inputs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        pubs = list(pool.map(lambda i: publish(home, make_inputs(), trigger=f"worker:{i}"), range(3)))
+    assert sorted(p.revision for p in pubs) == [1, 1, 1]
+    assert sum(p.created for p in pubs) == 1
+    assert [p.name for p in (home.published / "ranking" / "quarter=2025-Q2").glob("rev=*")] == ["rev=1"]
+
+
+def test_a_stale_latest_pointer_never_causes_an_overwrite(home, inputs):
+    publish(home, inputs)
+    publish(home, make_inputs(seed=8))
+    folder = home.published / "ranking" / "quarter=2025-Q2"
+    os.chmod(folder / "LATEST", 0o644)
+    (folder / "LATEST").write_text("rev=1\n")  # as if a crash hit between rename and pointer
+    third = publish(home, make_inputs(seed=9))
+    assert third.revision == 3 and third.manifest["previous_revision"] == 2
+    assert (folder / "LATEST").read_text() == "rev=3\n"
