@@ -12,11 +12,10 @@ Who evaluates what (so nobody is misled about what "GX validated" means here):
 - **Great Expectations 1.x** (ephemeral context, pandas datasource, whole-dataframe batch
   definition, one ValidationDefinition per dataset) runs the very same expectation objects on
   a bounded batch: the whole partition when it has at most ``gx_max_rows`` rows (registry,
-  submissions, KPIs and index scores always do), otherwise ``gx_sample_rows`` rows taken from the start of
-  two evenly spaced row groups. On a full batch GX is an independent second evaluation; on a
-  sample
-  it checks schema and types fully (they are column properties) and value rules only on the
-  sample. A check passes only when DuckDB finds no failing row AND GX (if run) succeeds, so a
+  submissions, KPIs and index scores always do), otherwise ``gx_sample_rows`` rows taken from
+  the start of two evenly spaced row groups. On a full batch GX is an independent second
+  evaluation; on a sample it checks schema and types fully (they are column properties) and
+  value rules only on the sample. A check passes only when DuckDB finds no failing row AND GX (if run) succeeds, so a
   disagreement can only make a check stricter, never hide a failure. The GX validation result
   of each check is kept on the outcome for the HTML report.
 """

@@ -1,0 +1,75 @@
+"""GX runs the same expectations as DuckDB and agrees; dq_results and the report are written."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from dx_pipeline.quality.report import write_report
+from dx_pipeline.quality.results import read_dq_results, reports_dir, write_dq_results
+from dx_pipeline.quality.runner import run_suite
+from dx_pipeline.storage import DxHome, write_partition
+from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline_tests.quality import factories as f
+
+
+def _broken_home(tmp_path) -> DxHome:
+    home = DxHome.from_env(tmp_path)
+    f.write_valid_quarter(home)
+    d = f.dossiers()
+    d.loc[1, "dossier_id"] = d.loc[0, "dossier_id"]
+    d.loc[3, "due_at"] = d.loc[3, "received_at"] - pd.Timedelta(days=1)
+    d.loc[4, "channel"] = 9
+    write_partition(home, "portal_dossiers", f.Q, d)
+    return home
+
+
+def test_gx_and_duckdb_agree_on_a_full_batch(tmp_path):
+    home = _broken_home(tmp_path)
+    outcomes = run_suite("portal_dossiers", home, f.Q)
+    by = {o.check: o for o in outcomes}
+    for o in outcomes:
+        if o.gx is None:
+            assert o.engine == "duckdb"  # custom rules
+            continue
+        assert o.engine == "duckdb + gx (all rows)"
+        gx_ok = all(r["success"] for r in o.gx)
+        assert gx_ok == (o.failing_rows == 0) == o.passed, o.check
+    unique = by["dossier_id_unique"].gx[0]
+    assert unique["expectation"] == "expect_column_values_to_be_unique"
+    assert unique["result"]["unexpected_count"] == 2
+    assert by["channel_in_set"].gx[0]["result"]["unexpected_count"] == 1
+    types = by["column_types_match_contract"].gx
+    assert len(types) == 27 and all(r["success"] for r in types)
+
+
+def test_gx_on_a_sample_when_the_partition_is_large(tmp_path):
+    home = _broken_home(tmp_path)
+    outcomes = run_suite("portal_dossiers", home, f.Q, gx_max_rows=50, gx_sample_rows=20)
+    by = {o.check: o for o in outcomes}
+    assert by["column_types_match_contract"].engine.startswith("duckdb + gx (20-row sample")
+    assert by["column_types_match_contract"].passed
+    assert by["dossier_id_unique"].failing_rows == 2 and not by["dossier_id_unique"].passed
+
+
+def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
+    home = _broken_home(tmp_path)
+    dossier_outcomes = run_suite("portal_dossiers", home, f.Q, run_gx=False)
+    write_dq_results(home, f.Q, dossier_outcomes, run_id="r1")
+    write_dq_results(home, f.Q, run_suite("agencies", home, f.Q, run_gx=False), run_id="r2")
+    write_dq_results(home, f.Q, dossier_outcomes, run_id="r3")
+
+    dq = read_dq_results(home, f.Q)
+    assert len(dq) == len(dossier_outcomes) + len(run_suite("agencies", home, f.Q, run_gx=False))
+    assert set(dq.loc[dq["dataset"] == "portal_dossiers", "run_id"]) == {"r3"}
+    assert set(dq.loc[dq["dataset"] == "agencies", "run_id"]) == {"r2"}
+    row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "received_before_due")].iloc[0]
+    assert row["severity"] == "WARN" and not row["passed"] and row["failing_rows"] == 1
+    schema = pq.read_schema(partition_path(home, "dq_results", f.Q))
+    assert schema.names[:7] == ["dataset", "check", "severity", "passed", "observed", "expected", "failing_rows"]
+
+    folder = reports_dir(home, f.Q)
+    assert {p.name for p in (folder / "runs").iterdir()} == {
+        "r1_portal_dossiers.json", "r2_agencies.json", "r3_portal_dossiers.json"}
+    page = write_report(home, f.Q).read_text(encoding="utf-8")
+    assert "dossier_id_unique" in page and "ERROR checks failed" in page and "<script" not in page
