@@ -191,7 +191,15 @@ def _ranking_frame(ranking: pd.DataFrame, revision: int, published_at: dt.dateti
     return mf.arrow_for("ranking_snapshot", df)
 
 
-def _validate(ranking: pd.DataFrame, index_scores: pd.DataFrame) -> None:
+def _validate(per: Period, ranking: pd.DataFrame, index_scores: pd.DataFrame) -> None:
+    for name, df in (("ranking", ranking), ("index_scores", index_scores)):
+        for col in ("quarter", "period"):
+            if col in df.columns:
+                labels = sorted({Period.parse(v).label for v in df[col].dropna().unique()})
+                if labels and labels != [per.label]:
+                    raise ValueError(
+                        f"publish_ranking: {name}.{col} holds {labels}, but this publication is {per.label}"
+                    )
     _check_columns("ranking", ranking, RANKING_INPUT_COLUMNS)
     required_scores = [c.name for c in schemas.INDEX_SCORES.columns if not c.nullable]
     _check_columns("index_scores", index_scores, required_scores)
@@ -236,7 +244,7 @@ def publish_ranking(
     if period is None and quarter is None:
         raise ValueError("publish_ranking: give a quarter or a period")
     per = Period.parse(period if period is not None else quarter)
-    _validate(ranking, index_scores)
+    _validate(per, ranking, index_scores)
     trigger_text = _trigger_text(trigger)
     fws = mf.normalise_frameworks(frameworks)
     ins = mf.normalise_inputs(inputs)

@@ -121,6 +121,9 @@ def test_bad_input_is_refused_with_a_clear_message(home, inputs):
     dup = inputs["ranking"]["agency_code"].iloc[0]
     with pytest.raises(ValueError, match=f"agencies twice.*{dup}"):
         publish(home, inputs, ranking=twice)
+    wrong = inputs["ranking"].assign(quarter="2025-Q1")
+    with pytest.raises(ValueError, match=r"ranking.quarter holds \['2025-Q1'\], but this publication is 2025-Q2"):
+        publish(home, inputs, ranking=wrong)
     with pytest.raises(ValueError, match="trigger is required"):
         publish(home, inputs, trigger="")
     assert not (home.published / "ranking" / "quarter=2025-Q2").exists() or not list(
