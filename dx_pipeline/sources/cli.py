@@ -80,7 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quarter", required=True, help="e.g. 2025-Q2")
     p.add_argument("--registry", help="registry file (default: $DX_REGISTRY or <home>/registry/agencies.csv)")
-    p.add_argument("--reporting-db", help="SQLAlchemy URL (default: $DX_REPORTING_DB_URL or the sample's SQLite)")
+    p.add_argument(
+        "--reporting-db",
+        help="SQLAlchemy URL (default: $DX_REPORTING_DB_URL or the sample's SQLite)",
+    )
     p.add_argument("--no-db", action="store_true", help="read the inbox only")
     p.add_argument("--deadline-days", type=int, default=15, help="days after quarter end (default 15)")
     p.add_argument("--max-rows", type=int, default=200, help="reject rows to print")

@@ -129,7 +129,8 @@ class InboxState:
         })
 
     def to_cursor(self) -> str:
-        return json.dumps({"files": {k: list(v) for k, v in sorted(self.files.items())}}, separators=(",", ":"))
+        files = {k: list(v) for k, v in sorted(self.files.items())}
+        return json.dumps({"files": files}, separators=(",", ":"))
 
 
 def changed_files(inbox: str | Path, state: InboxState) -> tuple[list[InboxFile], InboxState]:

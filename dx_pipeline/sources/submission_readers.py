@@ -81,7 +81,8 @@ class SubmissionLayout:
 @lru_cache(maxsize=4)
 def load_layout(path: str | None = None) -> SubmissionLayout:
     """The packaged submission layout (or the one at ``path``)."""
-    p = Path(path) if path else Path(str(resources.files("dx_pipeline") / "config" / "submission_format.yaml"))
+    packaged = resources.files("dx_pipeline") / "config" / "submission_format.yaml"
+    p = Path(path) if path else Path(str(packaged))
     doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     return SubmissionLayout(
         sheet=str(doc["sheet"]),

@@ -45,7 +45,12 @@ def deadline(quarter: Quarter | str, deadline_days: int = DEFAULT_DEADLINE_DAYS)
     return q.last_day + dt.timedelta(days=deadline_days)
 
 
-def is_late(submitted_at: dt.datetime | None, quarter: Quarter | str, deadline_days: int = DEFAULT_DEADLINE_DAYS) -> bool | None:
+def is_late(
+    submitted_at: dt.datetime | None,
+    quarter: Quarter | str,
+    deadline_days: int = DEFAULT_DEADLINE_DAYS,
+) -> bool | None:
+    """Whether a submission came after the quarter's deadline (None when its time is unknown)."""
     if submitted_at is None or pd.isna(submitted_at):
         return None
     return pd.Timestamp(submitted_at).date() > deadline(quarter, deadline_days)

@@ -170,7 +170,8 @@ def _xlsx_bytes(agency, q: Quarter, rows: list[dict], layout: SubmissionLayout) 
                 "minimum": dt.datetime.combine(q.start, dt.time()),
                 "maximum": dt.datetime.combine(q.end + dt.timedelta(days=366), dt.time()),
                 "input_title": "Ngày báo cáo", "input_message": "dd/mm/yyyy",
-                "error_message": "Ngày báo cáo phải sau ngày đầu quý / Report date must be after the quarter starts",
+                "error_message": "Ngày báo cáo phải sau ngày đầu quý / "
+                                 "Report date must be after the quarter starts",
             })
     hr = layout.header_row - 1
     columns = list(layout.table_columns) + [c for c, _ in EXTRA_COLUMNS]
