@@ -1,94 +1,108 @@
-"""Scoring a province's quarter: every built-in framework in force, against the quarter's KPIs.
+"""One quarter of the pipeline: every framework in force, scored on the quarter's agency_kpis.
 
-The pipeline's index and ranking steps both call :func:`score_quarter`, so what is ranked is
-exactly what was scored and checked. Frameworks whose units are not in the registry (the EGDI,
-which scores countries) are left out.
+The thin layer the Dagster assets call: it picks the built-in frameworks effective in the
+quarter for the levels present in the registry, turns ``agency_kpis`` into the engine's long
+table, and stacks the per-framework results into one ``index_scores`` and one ranking table.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from dx_pipeline.index.builtins import frameworks_for
-from dx_pipeline.index.engine import ScoreResult, score
+from dx_pipeline.index.engine import SCORE_COLUMNS, ScoreResult, score
 from dx_pipeline.index.model import Framework
+from dx_pipeline.index.ranking import RANKING_COLUMNS
 from dx_pipeline.quarters import Quarter
 
-KPI_COLUMNS = ["agency_code", "kpi_code", "value", "numerator", "denominator"]
+LONG_COLUMNS = ["agency_code", "kpi_code", "value", "numerator", "denominator"]
 
 
 @dataclass(frozen=True)
 class QuarterScores:
-    quarter: Quarter
-    results: tuple[ScoreResult, ...]
+    """``scores``: index_scores rows of every framework; ``ranking``: ranking rows of every
+    framework (no quarter, revision or published_at); ``results``: per framework id."""
 
-    @property
-    def scores(self) -> pd.DataFrame:
-        return _concat([r.scores for r in self.results])
-
-    @property
-    def ranking(self) -> pd.DataFrame:
-        return _concat([r.ranking for r in self.results])
-
-    @property
-    def frameworks(self) -> list[Framework]:
-        return [r.framework for r in self.results]
+    frameworks: list[Framework]
+    scores: pd.DataFrame
+    ranking: pd.DataFrame
+    results: dict[str, ScoreResult] = field(default_factory=dict)
 
 
-def provincial_frameworks(quarter: Quarter, registry: pd.DataFrame) -> list[Framework]:
-    """Built-in frameworks in force in ``quarter`` whose levels occur in the registry."""
-    levels = set(registry["level"].dropna().astype(str))
-    return [
-        fw
-        for fw in frameworks_for(quarter)
-        if "any" in fw.applies_to.levels or levels & set(fw.applies_to.levels)
-    ]
+def kpi_long(agency_kpis: pd.DataFrame | None) -> pd.DataFrame:
+    """agency_kpis rows as the engine's long table (agency_code, kpi_code, value, num, den)."""
+    if agency_kpis is None:
+        return pd.DataFrame(columns=LONG_COLUMNS)
+    df = agency_kpis.drop(columns=["quarter"], errors="ignore")
+    for col in LONG_COLUMNS:
+        if col not in df.columns:
+            df = df.assign(**{col: None})
+    return df[LONG_COLUMNS].reset_index(drop=True)
 
 
-def kpi_long(kpis: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The engine's long input (agency, KPI, value, numerator, denominator) from agency_kpis."""
-    if kpis is None:
-        return None
-    return kpis[KPI_COLUMNS].reset_index(drop=True)
+def _levels_in(registry: pd.DataFrame, quarter: Quarter) -> set[str]:
+    reg = registry
+    if "valid_from" in reg.columns:
+        vf = pd.to_datetime(reg["valid_from"]).dt.date
+        reg = reg[vf.isna() | (vf <= quarter.last_day)]
+    if "valid_to" in reg.columns:
+        vt = pd.to_datetime(reg["valid_to"]).dt.date
+        reg = reg[vt.isna() | (vt >= quarter.start)]
+    return set(reg["level"].dropna().astype(str)) if "level" in reg.columns else set()
+
+
+def provincial_frameworks(quarter: Quarter | str, registry: pd.DataFrame) -> list[Framework]:
+    """Built-in frameworks in force in the quarter that apply to a level the registry has."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    levels = _levels_in(registry, q)
+    return [fw for fw in frameworks_for(q) if levels & set(fw.applies_to.levels)]
 
 
 def score_quarter(
-    quarter: Quarter,
-    kpis: pd.DataFrame,
-    registry: pd.DataFrame,
+    quarter: Quarter | str,
+    agency_kpis: pd.DataFrame,
+    agencies: pd.DataFrame,
     previous_kpis: pd.DataFrame | None = None,
     previous_ranking: pd.DataFrame | None = None,
+    frameworks: list[Framework] | None = None,
 ) -> QuarterScores:
-    """Score ``kpis`` (agency_kpis rows of one quarter) under every framework in force."""
-    data, previous = kpi_long(kpis), kpi_long(previous_kpis)
-    results = tuple(
-        score(fw, data, registry, previous, previous_ranking=previous_ranking, quarter=quarter)
-        for fw in provincial_frameworks(quarter, registry)
-    )
-    return QuarterScores(quarter, results)
+    """Score the quarter under every framework in force (or the given ones)."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    fws = frameworks if frameworks is not None else provincial_frameworks(q, agencies)
+    data = kpi_long(agency_kpis)
+    prev = kpi_long(previous_kpis) if previous_kpis is not None else None
+    registry = agencies.drop(columns=["quarter"], errors="ignore")
+    results: dict[str, ScoreResult] = {}
+    for fw in fws:
+        result = score(fw, data, registry, prev, previous_ranking=previous_ranking, quarter=q)
+        if len(result.ranking):
+            results[fw.id] = result
+    used = [fw for fw in fws if fw.id in results]
+    scores = (pd.concat([r.scores for r in results.values()], ignore_index=True) if results
+              else pd.DataFrame(columns=SCORE_COLUMNS))
+    ranking = (pd.concat([r.ranking for r in results.values()], ignore_index=True) if results
+               else pd.DataFrame(columns=RANKING_COLUMNS))
+    return QuarterScores(used, scores, ranking, results)
 
 
 def framework_metadata(fw: Framework) -> dict:
-    """What a publication's manifest records of a framework: id, version, file hash, names."""
-    digest = hashlib.sha256(fw.source.read_bytes()).hexdigest() if fw.source else None
-    return {
+    """What a publication manifest records about a framework (and the file's checksum)."""
+    meta = {
         "id": fw.id,
         "version": fw.version,
-        "sha256": digest,
         "title_vi": fw.title.vi,
         "title_en": fw.title.en,
-        "pillars": [
-            {"id": p.id, "name_vi": p.name.vi, "name_en": p.name.en, "max_points": p.max_points}
-            for p in fw.pillars
-        ],
+        "effective_from": fw.effective_from.isoformat(),
+        "effective_to": fw.effective_to.isoformat() if fw.effective_to else None,
+        "total_points": fw.total_points,
+        "pillars": len(fw.pillars),
+        "indicators": len(fw.indicators()),
+        "file": fw.source.name if fw.source else None,
+        "sha256": None,
     }
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    if fw.source and fw.source.exists():
+        meta["sha256"] = hashlib.sha256(fw.source.read_bytes()).hexdigest()
+    return meta

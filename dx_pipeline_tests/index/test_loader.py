@@ -119,3 +119,14 @@ def test_known_kpis_none_skips_check_without_catalogue(tmp_path, mini_doc, monke
     monkeypatch.setattr(loader, "known_kpis_from_catalogue", lambda: {"on_time_rate"})
     with pytest.raises(FrameworkError, match="KPI 'anything_goes' is not in the KPI catalogue"):
         load_framework(write_yaml(tmp_path / "f.yaml", mini_doc))
+
+
+def test_schema_is_valid_and_lists_every_rule():
+    import jsonschema
+
+    from dx_pipeline.index.loader import framework_schema
+    from dx_pipeline.index.rules import RULES
+
+    schema = framework_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$defs"]["indicator"]["properties"]["rule"]["enum"] == list(RULES)
