@@ -2,7 +2,8 @@
 
 Thin wiring around ``dx_pipeline.sources.inbox``: the cursor is the inbox state (path -> size,
 mtime, sha256), each new file version yields one ``RunRequest`` for its quarter's partition
-with the stable run key ``quarter:relpath:sha12``, so Dagster also refuses a duplicate. Files
+with the stable run key ``quarter:relpath:sha12``, so Dagster also refuses a duplicate.
+Several files of one quarter arriving in the same tick share one run (see ``_run_request``). Files
 whose quarter is unknown, or not a partition yet, are logged and skipped (they are retried
 on every tick until they can run).
 """
@@ -10,6 +11,7 @@ on every tick until they can run).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 
 from dagster import (
@@ -34,6 +36,26 @@ def _is_partition(quarter: Quarter, today: dt.date) -> bool:
     return FIRST_QUARTER <= quarter and quarter.end <= today
 
 
+def _run_request(quarter: Quarter, files: list) -> RunRequest:
+    """One run per quarter per tick: a lone file keeps its own run key; several files that
+    arrived together share one run (re-running a quarter once per file would only repeat the
+    same work), keyed by all their versions."""
+    if len(files) == 1:
+        key = files[0].run_key
+    else:
+        digest = hashlib.sha256("\n".join(sorted(f.run_key for f in files)).encode()).hexdigest()
+        key = f"{quarter.label}:batch:{digest[:12]}"
+    return RunRequest(
+        run_key=key,
+        partition_key=quarter.partition_key,
+        tags={
+            "dx/trigger": "sensor:inbox",
+            "dx/inbox_file": files[0].relpath,
+            "dx/inbox_files": str(len(files)),
+        },
+    )
+
+
 def build_inbox_sensor(
     job,
     home_resolver: Callable[[], DxHome],
@@ -42,7 +64,7 @@ def build_inbox_sensor(
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
 ) -> SensorDefinition:
     """A sensor on ``home_resolver().inbox`` that requests ``job`` for the quarter of every new
-    or changed file version."""
+    or changed file version (one request per quarter and tick)."""
 
     @sensor(
         name=name,
@@ -59,7 +81,8 @@ def build_inbox_sensor(
         state = InboxState.from_cursor(context.cursor)
         changed, new_state = changed_files(home.inbox, state)
         today = dt.date.today()
-        requests, retry = [], set()
+        ready: dict = {}
+        retry = set()
         for f in changed:
             if f.quarter is None:
                 context.log.warning(f"inbox file {f.relpath}: no quarter in its folder or content; skipped")
@@ -69,13 +92,8 @@ def build_inbox_sensor(
                 context.log.warning(f"inbox file {f.relpath}: {f.quarter.label} is not a closed quarter yet")
                 retry.add(f.relpath)
                 continue
-            requests.append(
-                RunRequest(
-                    run_key=f.run_key,
-                    partition_key=f.quarter.partition_key,
-                    tags={"dx/trigger": "sensor:inbox", "dx/inbox_file": f.relpath, "dx/sha256": f.sha256},
-                )
-            )
+            ready.setdefault(f.quarter, []).append(f)
+        requests = [_run_request(q, files) for q, files in sorted(ready.items())]
         # skipped files stay out of the cursor, so they are looked at again on the next tick
         cursor = InboxState({k: v for k, v in new_state.files.items() if k not in retry}).to_cursor()
         if not requests:

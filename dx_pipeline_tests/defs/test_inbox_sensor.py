@@ -48,6 +48,17 @@ def test_sensor_new_same_changed(tmp_path):
         requests, cursor = tick(sensor_def, instance, cursor)
         assert len(requests) == 1 and requests[0].run_key != first_key
         assert requests[0].partition_key == "2025-04"
+        # several files of two quarters in one tick: one run per quarter
+        write_xlsx(folder / "so_khcn.xlsx", [ROW], agency_code="SO_KHCN")
+        write_xlsx(folder / "so_ct.xlsx", [ROW], agency_code="SO_CT")
+        q1 = home.inbox_for("2025-Q1")
+        q1.mkdir(parents=True)
+        write_xlsx(q1 / "so_yte.xlsx", [ROW], quarter="2025-Q1")
+        requests, cursor = tick(sensor_def, instance, cursor)
+        assert sorted(r.partition_key for r in requests) == ["2025-01", "2025-04"]
+        batch = next(r for r in requests if r.partition_key == "2025-04")
+        assert batch.run_key.startswith("2025-Q2:batch:") and batch.tags["dx/inbox_files"] == "2"
+        assert tick(sensor_def, instance, cursor)[0] == []
         # a file for a quarter not closed yet is retried, not forgotten
         future = home.inbox_for("2099-Q1")
         future.mkdir(parents=True)
