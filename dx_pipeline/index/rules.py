@@ -40,6 +40,8 @@ class Rule:
         problems = [f"rule '{self.name}' needs '{p}'" for p in self.required if p not in params]
         if self.name == "goalpost" and direction == "lower" and "upper" not in params:
             problems.append("rule 'goalpost' with direction 'lower' needs 'upper' (the zero-point post)")
+        if self.name in ("categorical", "manual") and direction == "lower":
+            problems.append(f"rule '{self.name}' takes its credit as given: direction 'lower' has no meaning")
         allowed = set(self.required) | set(self.optional) | set(COMMON_PARAMS)
         for key in params:
             if key not in allowed:

@@ -130,3 +130,10 @@ def test_schema_is_valid_and_lists_every_rule():
     schema = framework_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$defs"]["indicator"]["properties"]["rule"]["enum"] == list(RULES)
+
+
+def test_direction_lower_rejected_where_meaningless(tmp_path, mini_doc, known_kpis):
+    ind = mini_doc["pillars"][1]["indicators"][0]
+    ind.update(rule="categorical", params={"levels": {1: 1.0, 0: 0.0}}, direction="lower")
+    msg = _error(tmp_path, mini_doc, known_kpis)
+    assert "node P2.1: rule 'categorical' takes its credit as given" in msg
