@@ -99,7 +99,13 @@ def json_source(
     except duckdb.Error as exc:
         raise ValueError(f"{label}: cannot read as JSON: {exc}") from exc
     sql = "(" + " UNION ALL ".join(f"({p})" for p in parts) + ")"
-    return RawSource(sql, frozenset(mapping.portal_names), ", ".join(labels))
+    # A field no record carries is absent (as a CSV column would be), not "empty everywhere":
+    # yes/no fields the export lacks then stay unknown instead of reading as "no".
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count({_ident(n)})" for n in mapping.portal_names) + f" FROM {sql}"
+    ).fetchall()[0]
+    present = {n for n, c in zip(mapping.portal_names, counts) if c} | set(mapping.required)
+    return RawSource(sql, frozenset(present), ", ".join(labels))
 
 
 def excel_table(path: Path, label: str) -> pa.Table:

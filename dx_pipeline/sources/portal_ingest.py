@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Sequence
 
 import duckdb
+import pyarrow as pa
 
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.portal_mapping import FieldMapping, load_field_mapping
-from dx_pipeline.storage import DxHome
+from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
+from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline.storage.parquet import write_partition_from_query
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -105,25 +106,29 @@ def write_quarter(
         procs = [f"SELECT * FROM ({pm.good_rows_sql(_empty(pm), set(pm.portal_names))}) LIMIT 0"]
     procedures_path = write_partition_from_query(con, _union(procs), home, PROCEDURES_TABLE, quarter)
 
+    # Building each bad value's reason is costly to plan, so it is done only for sources
+    # that have bad rows at all (the common clean file costs one cheap count).
     rejects = [
         f"SELECT 'dossiers' AS dataset, * FROM ({dm.rejects_sql(s.sql, s.present, quarter)})"
         for s in dossier_sources
+        if _count(con, dm.bad_count_sql(s.sql, s.present, quarter))
     ] + [
         f"SELECT 'procedures' AS dataset, * FROM ({pm.rejects_sql(s.sql, s.present)})"
         for s in procedure_sources
+        if _count(con, pm.bad_count_sql(s.sql, s.present))
     ]
-    if not rejects:
-        rejects = [
-            f"SELECT 'dossiers' AS dataset, * FROM ({dm.rejects_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"
-        ]
-    rejects_path = write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
+    if rejects:
+        rejects_path = write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
+    else:
+        empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
+        rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
 
     dossier_rows = _count(con, f"SELECT count(*) FROM read_parquet('{dossiers_path}')")
     procedure_rows = _count(con, f"SELECT count(*) FROM read_parquet('{procedures_path}')")
     reject_count, rejected_rows = con.execute(
         "SELECT count(*), count(DISTINCT (dataset, source_file, row_number)) "
         f"FROM read_parquet('{rejects_path}')"
-    ).fetchone()
+    ).fetchall()[0]
     return PortalIngestResult(
         quarter=quarter.label,
         origin=origin,
@@ -146,4 +151,4 @@ def _empty(mapping: FieldMapping) -> str:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return int(con.execute(sql).fetchone()[0])
+    return int(con.execute(sql).fetchall()[0][0])

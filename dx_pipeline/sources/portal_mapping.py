@@ -173,14 +173,19 @@ class FieldMapping:
             reason_sql = f"CASE WHEN {v} IS NULL THEN 'required field is empty' ELSE {reason_sql} END"
         return value, bad, reason_sql
 
-    def _typed_select(self, relation: str, present: Collection[str], quarter: Quarter | None) -> str:
-        """Inner query: every field typed as ``v_<column>`` plus the row's list of errors."""
-        values, errors = [], []
+    def _typed_select(
+        self, relation: str, present: Collection[str], quarter: Quarter | None, with_errors: bool
+    ) -> str:
+        """Inner query: every field typed as ``v_<column>``, ``_bad`` (any bad value) and, for
+        the rejects, the row's list of errors (left out otherwise: it is costly to plan)."""
+        values, errors, bads = [], [], []
         by_column = {}
         for spec in self.fields:
             value, bad, reason = self._value_and_error(spec, present)
             values.append(f"{value} AS {_ident('v_' + spec.column)}")
             by_column[spec.column] = value
+            if bad != "FALSE":
+                bads.append(bad)
             raw = _ident(spec.name) if spec.name in present else "CAST(NULL AS VARCHAR)"
             errors.append(
                 f"CASE WHEN {bad} THEN {{'field': {_sql_str(spec.name)}, 'column': "
@@ -192,6 +197,7 @@ class FieldMapping:
             start, end = quarter.start.isoformat(), quarter.end.isoformat()
             name = next(f.name for f in self.fields if f.column == "received_at")
             raw = _ident(name) if name in present else "CAST(NULL AS VARCHAR)"
+            bads.append(f"({received} < TIMESTAMP '{start}' OR {received} >= TIMESTAMP '{end}')")
             errors.append(
                 f"CASE WHEN {received} < TIMESTAMP '{start}' OR {received} >= TIMESTAMP '{end}' "
                 f"THEN {{'field': {_sql_str(name)}, 'column': 'received_at', 'value': "
@@ -206,18 +212,23 @@ class FieldMapping:
                 if name in present
                 else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}"
             )
-        err_list = "list_filter([" + ", ".join(errors) + "], lambda e: e IS NOT NULL)"
+        bad_any = "coalesce(" + (" OR ".join(bads) or "FALSE") + ", FALSE)"
+        err_list = (
+            ", list_filter([" + ", ".join(errors) + "], lambda e: e IS NOT NULL) AS _errors"
+            if with_errors
+            else ""
+        )
         return (
             f"SELECT {', '.join(values)}, {', '.join(keys)}, "
             f"CAST(_source_file AS VARCHAR) AS _source_file, CAST(_row AS BIGINT) AS _row, "
-            f"{err_list} AS _errors FROM {relation}"
+            f"{bad_any} AS _bad{err_list} FROM {relation}"
         )
 
     def good_rows_sql(
         self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
         """SELECT of the rows without any bad value, cast to the output columns, in input order."""
-        inner = self._typed_select(relation, present, quarter)
+        inner = self._typed_select(relation, present, quarter, with_errors=False)
         by_column = {f.column: f for f in self.fields}
         cols = []
         for name, typ in self.output_columns():
@@ -231,18 +242,25 @@ class FieldMapping:
             else:
                 expr = "NULL"
             cols.append(f"CAST({expr} AS {duck}) AS {_ident(name)}")
-        return f"SELECT {', '.join(cols)} FROM ({inner}) WHERE len(_errors) = 0"
+        return f"SELECT {', '.join(cols)} FROM ({inner}) WHERE NOT _bad"
+
+    def bad_count_sql(
+        self, relation: str, present: Collection[str], quarter: Quarter | None = None
+    ) -> str:
+        """SELECT count(*) of the rows with at least one bad value (cheap to plan)."""
+        inner = self._typed_select(relation, present, quarter, with_errors=False)
+        return f"SELECT count(*) FROM ({inner}) WHERE _bad"
 
     def rejects_sql(
         self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
         """SELECT of one row per bad value: file, row, keys, field, column, value, reason."""
-        inner = self._typed_select(relation, present, quarter)
+        inner = self._typed_select(relation, present, quarter, with_errors=True)
         return (
             "SELECT _source_file AS source_file, _row AS row_number, k_dossier_id AS dossier_id, "
             "k_agency_code AS agency_code, e.field AS field, e.column AS \"column\", "
             "e.value AS value, e.reason AS reason "
-            f"FROM (SELECT *, unnest(_errors) AS e FROM ({inner}) WHERE len(_errors) > 0)"
+            f"FROM (SELECT *, unnest(_errors) AS e FROM ({inner}) WHERE _bad)"
         )
 
 
