@@ -73,7 +73,8 @@ class PortalSourceConfig(Config):
 def portal_dossiers(
     context: AssetExecutionContext, config: PortalSourceConfig, dx_home: DxHomeResource
 ) -> MaterializeResult:
-    from dx_pipeline.sources.portal_ingest import ingest_portal_files, pull_portal_quarter
+    from dx_pipeline.sources.portal_client import pull_portal_quarter
+    from dx_pipeline.sources.portal_files import ingest_portal_files
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     if config.source == "http":
@@ -85,10 +86,14 @@ def portal_dossiers(
     return MaterializeResult(
         metadata=table_metadata(
             "portal_dossiers",
-            result.rows,
-            result.path,
+            result.dossier_rows,
+            result.dossiers_path,
             source=config.source,
-            rejected_rows=result.rejects,
+            rejected_rows=result.rejected_rows,
+            bad_values=result.reject_count,
+            procedures=result.procedure_rows,
+            landed_pages=result.landed_pages,
+            rejects_path=MetadataValue.path(str(result.rejects_path)),
         )
     )
 
@@ -246,7 +251,6 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
 )
 def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    from dx_pipeline.index.quarter_scoring import framework_metadata
     from dx_pipeline.publish import build_bi_database, publish_ranking
     from dx_pipeline.storage.inputs import quarter_input_files
 
@@ -268,7 +272,7 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
         dq=_try_read(home, "dq_results", quarter),
         uncertainty=_try_read(home, "rank_uncertainty", quarter),
         registry=read_partition(home, "agencies", quarter),
-        frameworks=[framework_metadata(fw) for fw in scored.frameworks],
+        frameworks=scored.frameworks,
         inputs=quarter_input_files(home, quarter, registry_path(home)),
         trigger={"by": tags.get("dx/trigger", "dagster"), "run_id": context.run_id},
         reason=tags.get("dx/reason"),

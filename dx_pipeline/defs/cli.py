@@ -103,7 +103,11 @@ def run_quarter(quarter: Quarter, portal_source: str = "files") -> bool:
             partition_key=quarter.partition_key,
             run_id=run_id,
             raise_on_error=False,
-            run_config={"ops": {"portal_dossiers": {"config": {"source": portal_source}}}},
+            run_config={
+                "ops": {"portal_dossiers": {"config": {"source": portal_source}}},
+                # our own progress lines replace Dagster's console log; the full log is in the UI
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
             tags={"dx/trigger": "cli", "dx/quarter": quarter.label},
         )
     finally:
