@@ -236,23 +236,39 @@ def is_valid_in(registry: pd.DataFrame, code: str, quarter: Quarter | str) -> bo
     return is_valid_on(registry, code, _quarter(quarter).last_day)
 
 
+def _problem(rec: Mapping, q: Quarter) -> str | None:
+    code, name = rec["agency_code"], rec["name_vi"]
+    valid_from, valid_to = _as_date(rec["valid_from"]), _as_date(rec["valid_to"])
+    if valid_from is not None and valid_from <= q.last_day and (
+        valid_to is None or valid_to >= q.last_day
+    ):
+        return None
+    if valid_from is None or valid_from > q.last_day:
+        return f"agency {code} ({name}) only exists from {valid_from:%d/%m/%Y}, after {q.label}"
+    reason = f"agency {code} ({name}) ceased on {valid_to:%d/%m/%Y}"
+    successor = rec.get("successor_code")
+    if isinstance(successor, str) and successor:
+        reason += f"; its successor {successor} reports for {q.label}"
+    return reason + f", so it cannot report for {q.label}"
+
+
+def quarter_validity(registry: pd.DataFrame, quarter: Quarter | str) -> dict[str, str | None]:
+    """Agency code -> why it cannot report for ``quarter`` (None: it can), for the whole
+    registry in one pass; readers look codes up here instead of filtering per row."""
+    q = _quarter(quarter)
+    return {rec["agency_code"]: _problem(rec, q) for rec in registry.to_dict("records")}
+
+
+def unknown_agency(code: str) -> str:
+    return f"agency code {code!r} is not in the agency registry"
+
+
 def validity_problem(registry: pd.DataFrame, code: str, quarter: Quarter | str) -> str | None:
     """Why ``code`` cannot report for ``quarter``, in words a clerk understands; None if it can."""
-    q = _quarter(quarter)
     rows = registry[registry["agency_code"] == code]
     if not len(rows):
-        return f"agency code {code!r} is not in the agency registry"
-    rec = rows.iloc[0]
-    if is_valid_in(registry, code, q):
-        return None
-    valid_from, valid_to = _as_date(rec["valid_from"]), _as_date(rec["valid_to"])
-    if valid_from is None or valid_from > q.last_day:
-        return (f"agency {code} ({rec['name_vi']}) only exists from {valid_from:%d/%m/%Y}, "
-                f"after {q.label}")
-    reason = f"agency {code} ({rec['name_vi']}) ceased on {valid_to:%d/%m/%Y}"
-    if rec["successor_code"]:
-        reason += f"; its successor {rec['successor_code']} reports for {q.label}"
-    return reason + f", so it cannot report for {q.label}"
+        return unknown_agency(code)
+    return _problem(rows.iloc[0].to_dict(), _quarter(quarter))
 
 
 def successor_map(registry: pd.DataFrame) -> dict[str, str]:

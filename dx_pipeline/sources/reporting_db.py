@@ -142,6 +142,7 @@ def read_reporting_db(
         bare_is_percent=RATES_ARE_PERCENT,
         field_names=names,
         where_quarter_from="the quarter being read",
+        validity=rules.validity,
     )
     out = DbRead(source_label=label)
     accepted = []

@@ -228,6 +228,7 @@ def read_submission_file(
         bare_is_percent=rules.bare_is_percent,
         field_names=names,
         where_quarter_from=rules.where_quarter_from,
+        validity=rules.validity,
     )
     accepted = []
     for raw in raws:

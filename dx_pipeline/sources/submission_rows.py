@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import validity_problem
+from dx_pipeline.sources.registry import quarter_validity, unknown_agency
 from dx_pipeline.sources.submission_numbers import (
     as_written,
     is_blank,
@@ -89,6 +89,15 @@ class RowRules:
     bare_is_percent: bool | None = None
     field_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_NAMES))
     where_quarter_from: str = "the inbox folder"
+    validity: dict[str, str | None] | None = None
+    """Agency code -> why it cannot report this quarter; computed once from the registry."""
+
+    def __post_init__(self) -> None:
+        if self.validity is None:
+            self.validity = quarter_validity(self.registry, self.quarter)
+
+    def agency_problem(self, code: str) -> str | None:
+        return self.validity[code] if code in self.validity else unknown_agency(code)
 
 
 class _Problems:
@@ -275,7 +284,7 @@ def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict | None, dict | Non
             )
             quarter_ok = False
     if agency is not None and quarter_ok:
-        why = validity_problem(rules.registry, agency, rules.quarter)
+        why = rules.agency_problem(agency)
         if why:
             problems.add("agency_code", why)
     report_date = None
