@@ -13,6 +13,7 @@ from dx_pipeline.instance import (
     ensure_instance,
     prepare_dagster_home,
     render_instance_yaml,
+    sqlalchemy_pg_url,
     storage_from_env,
 )
 from dx_pipeline.storage import DxHome
@@ -39,7 +40,18 @@ def test_postgres_file_names_the_env_var_and_never_the_password(tmp_path, monkey
     assert "S3cr3t-pw" not in text and "pg-secret-host" not in text
     config = yaml.safe_load(text)
     assert config["storage"] == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
-    assert os.environ[PG_URL_ENV] == secret_url  # exported for this process and its children
+    # exported for this process and its children, naming the installed driver
+    assert os.environ[PG_URL_ENV] == secret_url.replace("postgresql://", "postgresql+psycopg2://")
+
+
+def test_pg_urls_name_the_psycopg2_driver():
+    assert sqlalchemy_pg_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert sqlalchemy_pg_url("postgresql://u:p@h:5433/db?sslmode=require") == (
+        "postgresql+psycopg2://u:p@h:5433/db?sslmode=require"
+    )
+    assert sqlalchemy_pg_url("postgresql+pg8000://u@h/db") == "postgresql+pg8000://u@h/db"
+    with pytest.raises(ValueError, match="postgresql://"):
+        sqlalchemy_pg_url("sqlite:///x.db")
 
 
 def test_postgres_without_a_url_is_a_clear_error(tmp_path, monkeypatch):

@@ -1,0 +1,90 @@
+"""Executors: how a run's steps are spread over processes (one machine) or Celery workers (many).
+
+- ``dx_multiprocess_executor``: one process per step on this machine, at most
+  ``DX_MAX_CONCURRENT`` at once (default: CPU count), and at most one step tagged
+  ``{"dx/memory": "high"}`` at a time, so two national-size aggregations never share RAM.
+  Steps are forked from a per-run forkserver (``DX_START_METHOD=spawn`` to opt out).
+- ``dx_celery_executor``: each step becomes a Celery task on the broker ``DX_CELERY_BROKER``,
+  picked up by ``dagster-celery`` workers started separately, possibly on other machines,
+  sharing the Postgres instance and the warehouse path. Results return through
+  ``DX_CELERY_BACKEND``; steps go to the queue ``DX_CELERY_QUEUE`` (default ``dagster``).
+
+Values are read from the environment when this module is imported (i.e. when the code
+location loads, in every process that runs the job), never from run config typed in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster_celery import celery_executor
+
+HIGH_MEMORY_TAG: dict[str, str] = {"dx/memory": "high"}
+"""Op/asset tag for steps that hold a whole quarter in memory; at most one runs at a time."""
+
+DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/0"
+DEFAULT_CELERY_QUEUE = "dagster"
+
+EXECUTOR_NAMES: tuple[str, ...] = ("in_process", "multiprocess", "celery")
+
+
+def multiprocess_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config of ``dx_multiprocess_executor``: process cap and the high-memory limit."""
+    env = os.environ if environ is None else environ
+    max_concurrent = int(env.get("DX_MAX_CONCURRENT") or 0)  # 0 = os.cpu_count()
+    if max_concurrent < 0:
+        raise ValueError(f"DX_MAX_CONCURRENT must be >= 0, got {max_concurrent}")
+    start_method = env.get("DX_START_METHOD") or ("spawn" if os.name == "nt" else "forkserver")
+    if start_method not in ("spawn", "forkserver"):
+        raise ValueError(f"DX_START_METHOD must be spawn or forkserver, got {start_method!r}")
+    return {
+        "max_concurrent": max_concurrent,
+        # forkserver imports Dagster and the code location once per run and forks each step
+        # from it: steps start in milliseconds instead of re-importing for seconds.
+        "start_method": {start_method: {}},
+        "tag_concurrency_limits": [
+            {"key": key, "value": value, "limit": 1} for key, value in HIGH_MEMORY_TAG.items()
+        ],
+    }
+
+
+def celery_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config of ``dx_celery_executor``; workers must be started with the same broker/backend.
+
+    ``deploy/celery/worker.yaml`` is the worker-side twin of this dict.
+    """
+    env = os.environ if environ is None else environ
+    queue = env.get("DX_CELERY_QUEUE") or DEFAULT_CELERY_QUEUE
+    return {
+        "broker": env.get("DX_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
+        "backend": env.get("DX_CELERY_BACKEND") or DEFAULT_CELERY_BACKEND,
+        # Steps without a `dagster-celery/queue` tag go to this queue.
+        "config_source": {"task_default_queue": queue},
+    }
+
+
+dx_multiprocess_executor: ExecutorDefinition = multiprocess_executor.configured(
+    multiprocess_config(), name="dx_multiprocess"
+)
+dx_celery_executor: ExecutorDefinition = celery_executor.configured(
+    celery_config(), name="dx_celery"
+)
+
+
+def executor_for(name: str | None = None) -> ExecutorDefinition:
+    """The executor called ``name`` (``in_process``, ``multiprocess``, ``celery``).
+
+    Empty means ``$DX_EXECUTOR``, else ``multiprocess``. Celery's definition is rebuilt so the
+    environment at call time (broker, queue) is the one used.
+    """
+    chosen = (name or os.environ.get("DX_EXECUTOR") or "multiprocess").strip().lower()
+    if chosen == "in_process":
+        return in_process_executor
+    if chosen == "multiprocess":
+        return multiprocess_executor.configured(multiprocess_config(), name="dx_multiprocess")
+    if chosen == "celery":
+        return celery_executor.configured(celery_config(), name="dx_celery")
+    raise ValueError(f"unknown executor {chosen!r}; expected one of {', '.join(EXECUTOR_NAMES)}")
