@@ -1,0 +1,57 @@
+"""dx_pipeline.defs.executors: names, limits and where Celery settings come from."""
+
+import pytest
+from dagster import ExecutorDefinition, in_process_executor
+
+from dx_pipeline.defs.executors import (
+    DEFAULT_CELERY_BACKEND,
+    DEFAULT_CELERY_BROKER,
+    HIGH_MEMORY_TAG,
+    celery_config,
+    dx_celery_executor,
+    dx_multiprocess_executor,
+    executor_for,
+    multiprocess_config,
+)
+
+
+def test_multiprocess_limits_high_memory_steps_to_one():
+    config = multiprocess_config({"DX_MAX_CONCURRENT": "3"})
+    assert config["max_concurrent"] == 3
+    assert config["tag_concurrency_limits"] == [{"key": "dx/memory", "value": "high", "limit": 1}]
+    assert HIGH_MEMORY_TAG == {"dx/memory": "high"}
+    assert multiprocess_config({})["max_concurrent"] == 0  # one per CPU
+    assert multiprocess_config({})["start_method"] == {"forkserver": {}}
+    assert multiprocess_config({"DX_START_METHOD": "spawn"})["start_method"] == {"spawn": {}}
+    with pytest.raises(ValueError, match="DX_MAX_CONCURRENT"):
+        multiprocess_config({"DX_MAX_CONCURRENT": "-1"})
+
+
+def test_celery_settings_come_from_the_environment_with_local_defaults():
+    assert celery_config({}) == {
+        "broker": DEFAULT_CELERY_BROKER,
+        "backend": DEFAULT_CELERY_BACKEND,
+        "config_source": {"task_default_queue": "dagster"},
+    }
+    custom = celery_config({
+        "DX_CELERY_BROKER": "amqp://u:p@mq.internal:5672/dx",
+        "DX_CELERY_BACKEND": "redis://cache.internal:6379/3",
+        "DX_CELERY_QUEUE": "dx_heavy",
+    })
+    assert custom["broker"] == "amqp://u:p@mq.internal:5672/dx"
+    assert custom["backend"] == "redis://cache.internal:6379/3"
+    assert custom["config_source"] == {"task_default_queue": "dx_heavy"}
+
+
+def test_executor_for_names(monkeypatch):
+    monkeypatch.delenv("DX_EXECUTOR", raising=False)
+    assert executor_for("in_process") is in_process_executor
+    assert executor_for("multiprocess").name == "dx_multiprocess"
+    assert executor_for().name == "dx_multiprocess"
+    assert executor_for(" Celery ").name == "dx_celery"
+    monkeypatch.setenv("DX_EXECUTOR", "celery")
+    assert executor_for().name == "dx_celery"
+    with pytest.raises(ValueError, match="unknown executor 'k8s'"):
+        executor_for("k8s")
+    for definition in (dx_multiprocess_executor, dx_celery_executor):
+        assert isinstance(definition, ExecutorDefinition)
