@@ -11,6 +11,7 @@ import pandas as pd
 
 from dx_pipeline import schemas
 from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
+from dx_pipeline.sources.registry import restate_to_successors
 from dx_pipeline.kpis.dossier_kpis import portal_kpis
 from dx_pipeline.kpis.rollup import rollup_kpis
 from dx_pipeline.kpis.targets import Plan, load_plans, target_for
@@ -80,7 +81,7 @@ def compute_agency_kpis(
         plans = load_plans(catalogue=catalogue)
         plan = plans.active if plan is None else plans[plan]
 
-    own = portal_kpis(home, q)
+    own = _registered(portal_kpis(home, q), registry, q, catalogue)
     portal = rollup_kpis(own, registry, catalogue)
     subs = submission_kpis(submissions, catalogue, q)
     if not subs.empty and not portal.empty:
@@ -113,6 +114,24 @@ def compute_agency_kpis(
     out["flags"] = out["flags"].fillna("").map(lambda f: f or None)
     out = out.sort_values(["agency_code", "kpi_code"], kind="stable").reset_index(drop=True)
     return out[OUTPUT_COLUMNS]
+
+
+def _registered(own: pd.DataFrame, registry: pd.DataFrame, q: Quarter, catalogue: Catalogue) -> pd.DataFrame:
+    """Own portal KPIs under the agencies of the registry as they stand in the quarter.
+
+    Dossiers of an agency that merged during the quarter (e.g. Sở TT&TT into Sở KH&CN on
+    2025-03-01) are restated under its successor as a ratio of sums; codes the registry does
+    not know are left out here and reported by the ``agency_valid_in_quarter`` quality check.
+    """
+    if own.empty or registry is None or not len(registry):
+        return own
+    known = set(registry["agency_code"].astype(str))
+    own = own[own["agency_code"].astype(str).isin(known)]
+    if "successor_code" not in registry.columns:
+        return own.reset_index(drop=True)
+    units = {code: kpi.unit for code, kpi in catalogue.kpis.items()}
+    restated = restate_to_successors(own, registry, q, units=units)
+    return restated[KPI_COLUMNS].reset_index(drop=True)
 
 
 def _empty() -> pd.DataFrame:

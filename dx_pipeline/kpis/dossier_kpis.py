@@ -62,8 +62,10 @@ DOSSIER_MEASURES: tuple[Measure, ...] = (
     Measure(
         "avg_processing_days",
         "ended",
-        "sum(processing_days) FILTER (WHERE {w})",
-        ("processing_days",),
+        # whole seconds summed as integers, so the total does not depend on the order DuckDB's
+        # threads add rows in (floating-point sums would differ in the last digit between runs)
+        "sum(processing_seconds) FILTER (WHERE {w}) / 86400.0",
+        ("processing_seconds",),
         aggregate=True,
     ),
     Measure("online_payment_rate", "fee_bearing", "paid_online", ("paid_online",)),
@@ -128,7 +130,7 @@ _SCOPE_COLUMNS = {
     "online": ("service_level",),
     "fee_bearing": ("fee_required",),
 }
-_DERIVED = {"on_time", "processing_days", "had_dossiers"}
+_DERIVED = {"on_time", "processing_seconds", "had_dossiers"}
 
 _PROCEDURE_SCOPES = {
     "all": "TRUE",
@@ -154,10 +156,19 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
     start, end = _ts(quarter.start), _ts(quarter.end)
     last_moment = _ts(f"{quarter.last_day} 23:59:59.999999")
     return f"""
-    WITH d AS (
-        SELECT *, coalesce(finished_at, returned_at, stopped_at) AS end_raw
-        FROM {source}
+    WITH latest AS (
+        -- one row per dossier: a duplicate export row or a later partition's update of the
+        -- same dossier counts once (the quality gate reports duplicates; KPIs must not
+        -- double-count them); rows without a receipt date cannot be placed in a period
+        SELECT * FROM {source}
         WHERE received_at < {end}
+        QUALIFY row_number() OVER (
+            PARTITION BY dossier_id
+            ORDER BY updated_at DESC NULLS LAST, received_at DESC, agency_code, source_file
+        ) = 1
+    ), d AS (
+        SELECT *, coalesce(finished_at, returned_at, stopped_at) AS end_raw
+        FROM latest
     ), e AS (
         SELECT *,
             received_at >= {start} AS in_period,
@@ -177,8 +188,12 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
                 (epoch(judged_end) - epoch(received_at)) / 86400.0 - supp_days <= statutory_days
         END AS on_time,
         CASE WHEN end_raw IS NOT NULL THEN
-            greatest((epoch(end_raw) - epoch(received_at)) / 86400.0 - supp_days, 0)
-        END AS processing_days
+            greatest(
+                (epoch_ms(end_raw) - epoch_ms(received_at)) // 1000
+                - CAST(round(supp_days * 86400) AS BIGINT),
+                0
+            )
+        END AS processing_seconds
     FROM e
     """
 

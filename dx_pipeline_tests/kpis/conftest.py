@@ -25,11 +25,14 @@ DEFAULTS = dict(
 )
 
 
-def dossier_table(rows: list[dict]) -> pa.Table:
-    """Contract rows from short dicts: dates as ISO text, everything else defaulted."""
+def dossier_table(rows: list[dict], prefix: str = "D") -> pa.Table:
+    """Contract rows from short dicts: dates as ISO text, everything else defaulted.
+
+    Ids are ``<prefix><n>``: dossiers of different quarters need different prefixes, since a
+    dossier id is unique across the whole portal (KPIs count each id once)."""
     full = []
     for i, r in enumerate(rows):
-        rec = {**DEFAULTS, "dossier_id": f"D{i}", **r}
+        rec = {**DEFAULTS, "dossier_id": f"{prefix}{i}", **r}
         for col in ("received_at", "due_at", "finished_at", "returned_at", "stopped_at", "updated_at"):
             rec[col] = ts(rec.get(col))
         full.append(rec)
@@ -44,7 +47,7 @@ def home(tmp_path) -> DxHome:
 @pytest.fixture
 def write_dossiers(home):
     def _write(quarter: str, rows: list[dict]):
-        return write_partition(home, "portal_dossiers", quarter, dossier_table(rows))
+        return write_partition(home, "portal_dossiers", quarter, dossier_table(rows, prefix=f"{quarter}-D"))
 
     return _write
 

@@ -121,3 +121,13 @@ def test_procedure_kpis(home, write_dossiers):
     assert pairs("payment_integrated_rate") == [1, 2]
     assert pairs("procedures_published_on_time_rate") == [2, 3]
     assert pairs("fee_procedure_with_dossiers_rate") == [1, 2]
+
+
+def test_a_duplicated_dossier_counts_once_and_the_latest_update_wins(home, write_dossiers):
+    first = dict(dossier_id="G1", received_at="2025-02-01T08:00", due_at="2025-02-10T08:00",
+                 finished_at=None, status="processing", updated_at="2025-02-02T08:00")
+    later = dict(first, finished_at="2025-02-05T08:00", status="finished", updated_at="2025-02-05T09:00")
+    write_dossiers("2025-Q1", [first, later, dict(later)])
+    k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
+    assert k.loc["dossiers_received", "value"] == 1
+    assert k.loc["on_time_rate", ["numerator", "denominator"]].tolist() == [1, 1]
