@@ -28,7 +28,7 @@ DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/0"
 DEFAULT_CELERY_QUEUE = "dagster"
 
-EXECUTOR_NAMES: tuple[str, ...] = ("in_process", "multiprocess", "celery")
+EXECUTOR_NAMES: tuple[str, ...] = ("in_process", "multiprocess", "celery", "k8s")
 
 
 def multiprocess_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -66,6 +66,22 @@ def celery_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+def k8s_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config of the Kubernetes step executor (one pod per step); see deploy/k8s/."""
+    env = os.environ if environ is None else environ
+    secret = env.get("DX_K8S_ENV_SECRET") or "dx-pipeline-env"
+    return {
+        "max_concurrent": int(env.get("DX_MAX_CONCURRENT") or 4),
+        "tag_concurrency_limits": multiprocess_config(env)["tag_concurrency_limits"],
+        "env_secrets": [secret],
+        "step_k8s_config": {
+            "container_config": {
+                "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}}
+            }
+        },
+    }
+
+
 dx_multiprocess_executor: ExecutorDefinition = multiprocess_executor.configured(
     multiprocess_config(), name="dx_multiprocess"
 )
@@ -75,10 +91,11 @@ dx_celery_executor: ExecutorDefinition = celery_executor.configured(
 
 
 def executor_for(name: str | None = None) -> ExecutorDefinition:
-    """The executor called ``name`` (``in_process``, ``multiprocess``, ``celery``).
+    """The executor called ``name`` (``in_process``, ``multiprocess``, ``celery``, ``k8s``).
 
-    Empty means ``$DX_EXECUTOR``, else ``multiprocess``. Celery's definition is rebuilt so the
-    environment at call time (broker, queue) is the one used.
+    Empty means ``$DX_EXECUTOR``, else ``multiprocess``. Definitions are rebuilt so the
+    environment at call time (broker, queue, limits) is the one used. ``k8s`` needs the optional
+    ``dagster-k8s`` package, installed only in the cluster image.
     """
     chosen = (name or os.environ.get("DX_EXECUTOR") or "multiprocess").strip().lower()
     if chosen == "in_process":
@@ -87,4 +104,12 @@ def executor_for(name: str | None = None) -> ExecutorDefinition:
         return multiprocess_executor.configured(multiprocess_config(), name="dx_multiprocess")
     if chosen == "celery":
         return celery_executor.configured(celery_config(), name="dx_celery")
+    if chosen == "k8s":
+        try:
+            from dagster_k8s import k8s_job_executor
+        except ImportError as exc:
+            raise RuntimeError(
+                "DX_EXECUTOR=k8s needs dagster-k8s: pip install 'dagster-k8s>=0.29,<0.30'"
+            ) from exc
+        return k8s_job_executor.configured(k8s_config(), name="dx_k8s")
     raise ValueError(f"unknown executor {chosen!r}; expected one of {', '.join(EXECUTOR_NAMES)}")

@@ -17,10 +17,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from dx_pipeline.defs.executors import celery_config
 from dx_pipeline.instance import ensure_instance
+from dx_pipeline_tests.scale.conftest import REPO_ROOT
 from dx_pipeline_tests.scale.toy_job import ASSETS, record_path
 
 WORKER_START_TIMEOUT_S = 60
@@ -76,9 +76,10 @@ def celery_worker(scale_env, celery_queue, tmp_path):
 
     ensure_instance(scale_env[1], "sqlite")
     DagsterInstance.get().dispose()
-    config_file = tmp_path / "celery_worker.yaml"
-    config_file.write_text(yaml.safe_dump({"execution": {"config": celery_config()}}))
+    config_file = REPO_ROOT / "deploy" / "celery" / "worker.yaml"  # the shipped worker config
     env = dict(os.environ)
+    env["DX_CELERY_BROKER"] = celery_config()["broker"]
+    env["DX_CELERY_BACKEND"] = celery_config()["backend"]
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `celery`
     log_path = tmp_path / "celery_worker.log"
     with open(log_path, "wb") as log:

@@ -11,6 +11,7 @@ from dx_pipeline.defs.executors import (
     dx_celery_executor,
     dx_multiprocess_executor,
     executor_for,
+    k8s_config,
     multiprocess_config,
 )
 
@@ -51,7 +52,21 @@ def test_executor_for_names(monkeypatch):
     assert executor_for(" Celery ").name == "dx_celery"
     monkeypatch.setenv("DX_EXECUTOR", "celery")
     assert executor_for().name == "dx_celery"
-    with pytest.raises(ValueError, match="unknown executor 'k8s'"):
-        executor_for("k8s")
+    with pytest.raises(ValueError, match="unknown executor 'dask'"):
+        executor_for("dask")
     for definition in (dx_multiprocess_executor, dx_celery_executor):
         assert isinstance(definition, ExecutorDefinition)
+
+
+def test_k8s_executor_is_configured_but_needs_its_optional_package():
+    config = k8s_config({"DX_MAX_CONCURRENT": "8"})
+    assert config["max_concurrent"] == 8
+    assert config["tag_concurrency_limits"] == [{"key": "dx/memory", "value": "high", "limit": 1}]
+    assert config["env_secrets"] == ["dx-pipeline-env"]
+    try:
+        import dagster_k8s  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="pip install 'dagster-k8s"):
+            executor_for("k8s")
+    else:  # pragma: no cover - only where the cluster image installs it
+        assert executor_for("k8s").name == "dx_k8s"
