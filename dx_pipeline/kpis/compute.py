@@ -12,7 +12,7 @@ import pandas as pd
 from dx_pipeline import schemas
 from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
 from dx_pipeline.sources.registry import restate_to_successors
-from dx_pipeline.kpis.dossier_kpis import portal_kpis
+from dx_pipeline.kpis.dossier_kpis import KPI_COLUMNS, portal_kpis
 from dx_pipeline.kpis.rollup import rollup_kpis
 from dx_pipeline.kpis.targets import Plan, load_plans, target_for
 from dx_pipeline.quarters import Quarter
