@@ -153,6 +153,8 @@ def _progress_line(record) -> str | None:
         return f"   ! check {ev.asset_key.to_user_string()}.{ev.check_name} failed ({sev})"
     if kind == "STEP_FAILURE":
         err = event.event_specific_data.error
+        while err is not None and err.cause is not None:  # the user code's own error
+            err = err.cause
         msg = err.message.strip().splitlines()[-1] if err else ""
         return f"   ✗ {event.step_key} failed: {msg}"
     if kind == "STEP_SKIPPED":

@@ -1,0 +1,64 @@
+"""The code location loads, and its graph, checks, job and schedule are what the UI should show."""
+
+import datetime as dt
+
+from dagster import AssetKey, build_schedule_context
+
+from dx_pipeline.definitions import defs
+from dx_pipeline.defs.schedules import quarter_just_closed, quarterly_ranking_schedule
+
+ASSETS = {
+    "agencies",
+    "portal_dossiers",
+    "agency_submissions",
+    "agency_kpis",
+    "index_scores",
+    "rank_uncertainty",
+    "ranking_snapshot",
+}
+INPUTS = {"agencies", "portal_dossiers", "agency_submissions"}
+
+
+def test_asset_graph_is_the_designed_data_flow():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == ASSETS
+    parents = {
+        k: {p.to_user_string() for p in graph.get(AssetKey(k)).parent_keys} for k in ASSETS
+    }
+    assert parents["agency_kpis"] == {"portal_dossiers", "agency_submissions"}
+    assert parents["ranking_snapshot"] == {"index_scores", "rank_uncertainty"}
+    for key in ASSETS:
+        node = graph.get(AssetKey(key))
+        assert node.partitions_def is not None, key
+        assert node.description and "/" not in node.description[:1], key
+
+
+def test_every_input_has_a_blocking_check():
+    graph = defs.resolve_asset_graph()
+    blocking = {
+        spec.asset_key.to_user_string()
+        for key in graph.asset_check_keys
+        for spec in [graph.get_check_spec(key)]
+        if spec.blocking
+    }
+    assert INPUTS <= blocking
+
+
+def test_quarter_job_and_schedule_target_the_quarter_that_just_closed():
+    job = defs.resolve_job_def("quarter_job")
+    assert job.partitions_def is not None
+    assert quarter_just_closed(dt.date(2025, 7, 16)).label == "2025-Q2"
+    assert quarter_just_closed(dt.date(2025, 1, 16)).label == "2024-Q4"
+    context = build_schedule_context(
+        scheduled_execution_time=dt.datetime(2025, 10, 16, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    )
+    request = quarterly_ranking_schedule(context)
+    assert request.partition_key == "2025-07"
+    assert request.tags["dx/trigger"] == "schedule"
+    assert defs.resolve_schedule_def("quarterly_ranking_schedule").cron_schedule == "0 2 16 1,4,7,10 *"
+
+
+def test_inbox_sensor_is_registered_for_the_quarter_job():
+    sensor = defs.resolve_sensor_def("inbox_sensor")
+    assert sensor.job_name == "quarter_job"
