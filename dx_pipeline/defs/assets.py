@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    TimeWindowPartitionMapping,
+    asset,
+)
 
 from dx_pipeline.defs.metadata import describe, markdown_preview, table_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
@@ -309,6 +317,67 @@ def _same_points(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
     )
 
 
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=PUBLISH,
+    kinds={"parquet", "html"},
+    deps=[
+        ranking_snapshot,
+        AssetDep(
+            agency_kpis,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+    ],
+    description=(
+        "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
+        "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
+        "Half-year and annual rankings, published when Q2 (H1) and Q4 (H2 and the year) close: "
+        "the quarters' KPIs combined (ratios as sums of numerators and denominators, stock "
+        "figures as the latest value), scored and published like a quarter under "
+        "`published/ranking/period=2025-H1/rev=N/`. Other quarters close no period."
+    ),
+)
+def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    from dx_pipeline.index.period_scoring import periods_closing_with, score_period
+    from dx_pipeline.publish import get_publication, publish_ranking
+
+    home, quarter = dx_home.home(), quarter_of(context.partition_key)
+    periods = periods_closing_with(quarter)
+    if not periods:
+        return MaterializeResult(metadata={"periods": "none close with " + quarter.label})
+    registry = read_partition(home, "agencies", quarter)
+    frames = [_try_read(home, "agency_kpis", q) for q in periods[-1].quarters]
+    kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
+    published = {}
+    for period in periods:
+        try:
+            previous = get_publication(home, period.previous).ranking()
+        except FileNotFoundError:
+            previous = None
+        combined, scored = score_period(period, kpis, registry, previous_ranking=previous)
+        publication = publish_ranking(
+            home,
+            None,
+            scored.ranking,
+            scored.scores,
+            kpis=combined.drop(columns=["period", "quarters", "aggregation"], errors="ignore"),
+            registry=registry,
+            frameworks=scored.frameworks,
+            inputs=[],
+            trigger={"by": context.run.tags.get("dx/trigger", "dagster"), "run_id": context.run_id},
+            period=period.label,
+        )
+        published[period.label] = {
+            "revision": publication.revision,
+            "new_revision": publication.created,
+            "path": str(publication.path),
+            "quarters_combined": sorted(set(kpis["quarter"]) & {q.label for q in period.quarters}),
+        }
+    return MaterializeResult(metadata={"periods": MetadataValue.json(published)})
+
+
 ALL_ASSETS = [
     agencies,
     portal_dossiers,
@@ -317,4 +386,5 @@ ALL_ASSETS = [
     index_scores,
     rank_uncertainty,
     ranking_snapshot,
+    period_rankings,
 ]

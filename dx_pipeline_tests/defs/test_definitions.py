@@ -15,6 +15,7 @@ ASSETS = {
     "index_scores",
     "rank_uncertainty",
     "ranking_snapshot",
+    "period_rankings",
 }
 INPUTS = {"agencies", "portal_dossiers", "agency_submissions"}
 
