@@ -2,10 +2,17 @@
 
 One ``@multi_asset_check`` per dataset, with one partitioned check spec per named check, so a
 dataset's partition is scanned once (DuckDB + GX, see :mod:`dx_pipeline.quality.runner`) and
-every check still shows in the UI under its own name. ERROR checks are ``blocking``: when one
-fails, the step fails and the assets below the dataset (KPIs, scores, the ranking) do not run
-for that quarter. WARN checks are recorded and shown but never block. Each execution writes
-the dataset's rows of ``dq_results`` and refreshes the quarter's HTML report.
+every check still shows in the UI under its own name.
+
+Every check whose severity beyond its tolerance is ERROR is declared ``blocking``; the
+*result's* severity is decided by the observed failing rows against the check's tolerance
+(:mod:`dx_pipeline.quality.suites`): within it a failed check is a WARN, beyond it an ERROR.
+Dagster blocks only on a failed, blocking result with severity ERROR
+(``dagster/_core/execution/plan/execute_step.py``), so a few duplicate dossiers are shown and
+recorded while the quarter goes on, and a broken export stops the assets below the dataset
+(KPIs, scores, the ranking) for that quarter. Each execution writes the dataset's rows of
+``dq_results`` (with the severity that applied and the tolerance) and refreshes the quarter's
+HTML report.
 """
 
 
@@ -56,11 +63,16 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
         AssetCheckSpec(
             name=check.name,
             asset=asset_key,
-            description=f"[{check.severity}] {check.description}",
+            description=f"[{check.tolerance_text}] {check.description}",
             blocking=check.blocking,
             additional_deps=deps,
             partitions_def=quarterly_partitions,
-            metadata={"severity": str(check.severity), "expectation": check.expected},
+            metadata={
+                "severity_beyond_tolerance": str(check.severity),
+                "tolerance": check.tolerance_text,
+                "tolerance_why": check.tolerance.why,
+                "expectation": check.expected,
+            },
         )
         for check in spec.checks
     ]
@@ -92,6 +104,8 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
                     "observed": MetadataValue.text(o.observed),
                     "expected": MetadataValue.text(o.expected),
                     "failing_rows": MetadataValue.int(int(o.failing_rows)),
+                    "checked_rows": MetadataValue.int(int(o.checked)),
+                    "allowed_failing_rows": MetadataValue.int(int(o.allowed)),
                     "severity": MetadataValue.text(o.severity),
                     "evaluated_by": MetadataValue.text(o.engine),
                     "failing_sample": MetadataValue.md(_markdown_table(o.sample)),

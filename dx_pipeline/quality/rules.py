@@ -1,10 +1,11 @@
 """Custom quality rules: checks that need another table, evaluated in DuckDB.
 
 Each rule gets a DuckDB connection on which the view ``batch`` is the checked partition, reads
-any other table straight from its Parquet partition, and returns a :class:`RuleResult`. For
-these rules ``failing_rows`` counts the failing *groups* the rule reports (agencies for the
-registry, volume and reconciliation rules; rejected rows for ``no_rejects``), and the sample
-holds those groups with the figures behind the verdict.
+any other table straight from its Parquet partition, and returns a :class:`RuleResult`.
+``failing_rows`` counts what the rule judges (rows for the registry rule and ``no_rejects``,
+agencies for the volume rule, reported counts for the reconciliation) and ``checked`` how many
+of those were judged, so the check's tolerance can be a share; the sample holds the failing
+rows or groups with the figures behind the verdict.
 """
 
 from __future__ import annotations
@@ -35,10 +36,16 @@ class RuleResult:
     observed: str
     failing_rows: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
+    checked: int | None = None
+    """How many rows/groups were judged (the tolerance's base); None: the batch's rows."""
 
 
 def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def _batch_rows(ctx: RuleContext) -> int:
+    return int(ctx.con.execute("SELECT count(*) FROM batch").fetchall()[0][0])
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -52,7 +59,8 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
     valid_to empty or >= first day). The registry is the quarter's ``agencies`` partition."""
     registry = partition_path(ctx.home, "agencies", ctx.quarter)
     if not registry.exists():
-        return RuleResult(False, f"no agencies registry partition for {ctx.quarter.label} ({registry})")
+        n = _batch_rows(ctx)  # no row can be verified: all of them fail, beyond any tolerance
+        return RuleResult(False, f"no agencies registry partition for {ctx.quarter.label} ({registry})", n, checked=n)
     rows = _records(
         ctx.con,
         f"""
@@ -91,19 +99,25 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
         WITH cur AS (SELECT agency_code, count(*) AS n FROM batch GROUP BY 1),
              prev AS (SELECT agency_code, count(*) AS n FROM read_parquet({_sql_path(prev)}) GROUP BY 1)
         SELECT p.agency_code, p.n AS previous, coalesce(c.n, 0) AS current,
-               round(coalesce(c.n, 0) / p.n, 3) AS ratio
+               round(coalesce(c.n, 0) / p.n, 3) AS ratio,
+               coalesce(c.n, 0) < ? * p.n AS dropped,
+               count(*) OVER () AS compared
         FROM prev p LEFT JOIN cur c USING (agency_code)
-        WHERE p.n >= ? AND coalesce(c.n, 0) < ? * p.n
+        WHERE p.n >= ?
         ORDER BY ratio, agency_code
         """,
-        [min_previous, min_ratio],
+        [min_ratio, min_previous],
     )
+    compared = len(rows)
+    rows = [{k: v for k, v in r.items() if k not in ("dropped", "compared")} for r in rows if r["dropped"]]
     if not rows:
-        return RuleResult(True, f"no agency below {min_ratio:.0%} of its {prev_q.label} volume")
+        return RuleResult(True, f"no agency below {min_ratio:.0%} of its {prev_q.label} volume "
+                                f"({compared} agencies with at least {min_previous} dossiers compared)",
+                          checked=compared)
     listed = ", ".join(f"{r['agency_code']} {r['previous']}->{r['current']}" for r in rows[:5])
     return RuleResult(
-        False, f"{len(rows)} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
-        len(rows), rows[: ctx.sample_size],
+        False, f"{len(rows)} of {compared} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
+        len(rows), rows[: ctx.sample_size], checked=compared,
     )
 
 
@@ -126,10 +140,11 @@ def reported_vs_portal(
         [list(indicators)],
     )
     if not reported:
-        return RuleResult(True, "no reported counts")
+        return RuleResult(True, "no reported counts", checked=0)
     portal = partition_path(ctx.home, "portal_dossiers", ctx.quarter)
     if not portal.exists():
-        return RuleResult(True, f"{len(reported)} reported counts, but no portal_dossiers partition to reconcile with")
+        return RuleResult(True, f"{len(reported)} reported counts, but no portal_dossiers partition to reconcile with",
+                          checked=0)
     ctx.con.register("reported_counts", _as_arrow(reported))
     rows = _records(
         ctx.con,
@@ -145,30 +160,37 @@ def reported_vs_portal(
     )
     ctx.con.unregister("reported_counts")
     if not rows:
-        return RuleResult(True, f"{len(reported)} reported counts agree with the portal within {tolerance:.0%}")
+        return RuleResult(True, f"{len(reported)} reported counts agree with the portal within {tolerance:.0%}",
+                          checked=len(reported))
     listed = ", ".join(f"{r['agency_code']} reported {r['reported']:g} vs portal {r['portal']}" for r in rows[:5])
     return RuleResult(
         False, f"{len(rows)} of {len(reported)} reported counts differ from the portal: {listed}",
-        len(rows), rows[: ctx.sample_size],
+        len(rows), rows[: ctx.sample_size], checked=len(reported),
     )
 
 
-def no_rejects(ctx: RuleContext) -> RuleResult:
-    """The quarter's ``submission_rejects`` partition is empty; otherwise list the reasons."""
-    path = partition_path(ctx.home, "submission_rejects", ctx.quarter)
+def no_rejects(ctx: RuleContext, table: str = "submission_rejects", row_key: list[str] | None = None) -> RuleResult:
+    """The quarter's rejects partition (``table``, written by the dataset's intake next to the
+    dataset) is empty; otherwise count the rejected rows (distinct ``row_key`` when one input
+    row may hold several bad values), name the fields and list a sample with file, row, field,
+    value and reason. The base of the tolerance is every row the intake read: accepted + rejected."""
+    path = partition_path(ctx.home, table, ctx.quarter)
+    accepted = _batch_rows(ctx)
     if not path.exists():
-        return RuleResult(True, "no submission_rejects partition (nothing rejected)")
+        return RuleResult(True, f"no {table} partition (nothing rejected)", checked=accepted)
     src = f"read_parquet({_sql_path(path)})"
-    total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
+    if row_key:
+        key = ", ".join(f'"{k}"' for k in row_key)
+        total = ctx.con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {src})").fetchall()[0][0]
+    else:
+        total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     if total == 0:
-        return RuleResult(True, "no rejected rows")
-    by_field = _records(ctx.con, f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC")
-    sample = _records(
-        ctx.con,
-        f"SELECT agency_code, indicator_code, value, source_ref, field, reason FROM {src} LIMIT {int(ctx.sample_size)}",
-    )
+        return RuleResult(True, "no rejected rows", checked=accepted)
+    by_field = _records(ctx.con, f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC, 1")
+    sample = _records(ctx.con, f"SELECT * FROM {src} LIMIT {int(ctx.sample_size)}")
     listed = ", ".join(f"{r['field']}: {r['n']}" for r in by_field)
-    return RuleResult(False, f"{total} rejected rows ({listed})", total, sample)
+    return RuleResult(False, f"{total} rejected rows of {accepted + total} read ({listed})", total, sample,
+                      checked=accepted + total)
 
 
 def _as_arrow(records: list[dict]):

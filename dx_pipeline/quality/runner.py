@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
@@ -34,7 +35,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dx_pipeline.quality import rules
-from dx_pipeline.quality.suites import Check, DatasetSuite, Expectation, Where, gx_type_name, suite as get_suite
+from dx_pipeline.quality.suites import (
+    Check, DatasetSuite, Expectation, Severity, Where, gx_type_name, suite as get_suite,
+)
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome
 from dx_pipeline.storage.parquet import partition_path
@@ -62,10 +65,15 @@ class CheckOutcome:
     engine: str = ""
     gx: list[dict[str, Any]] | None = None
     """GX validation results (one per expectation) when GX ran this check."""
+    checked: int = 0
+    """Rows (or groups, for the custom rules) the check judged: the base of its tolerance."""
+    allowed: int = 0
+    """Failing rows the tolerance accepts as WARN out of ``checked``."""
 
     @property
     def blocking(self) -> bool:
-        return self.severity == "ERROR"
+        """A failed ERROR: Dagster stops the assets below (the check spec is blocking)."""
+        return not self.passed and self.severity == "ERROR"
 
     def to_json_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=_json_default))
@@ -191,8 +199,10 @@ def _unique_sql(keys: list[str], cond: str) -> tuple[str, str]:
     return dup, cols
 
 
-def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> dict[str, tuple[int, str, list]]:
-    """check name -> (failing rows, observed text, sample rows).
+def _evaluate_plans(
+    con, plans: list[_Plan], n_rows: int, sample_size: int, row_label: tuple[str, ...] = ()
+) -> dict[str, tuple[int, int, str, list]]:
+    """check name -> (failing rows, checked rows, observed text, sample rows).
 
     One scan counts every row predicate and, per uniqueness key, the keyed rows and their
     distinct key hashes; the GROUP BY that finds the duplicated values runs only when the
@@ -201,6 +211,9 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
     live = [p for p in plans if not p.table_problems]
     exprs, slots = [], {}
     for p in live:
+        if p.check.where is not None:
+            slots[(p.check.name, "checked")] = len(exprs)
+            exprs.append(f"count(*) FILTER (WHERE {where_sql(p.check.where)})")
         if p.predicates:
             slots[(p.check.name, "rows")] = len(exprs)
             exprs.append(f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})")
@@ -218,15 +231,19 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
     for p in plans:
         name = p.check.name
         if p.table_problems:
-            out[name] = (n_rows, "; ".join(p.table_problems), [])
+            out[name] = (n_rows, n_rows, "; ".join(p.table_problems), [])
             continue
+        checked = int(values[slots[(name, "checked")]]) if (name, "checked") in slots else n_rows
         failing, observed, sample = 0, [], []
         if p.predicates:
             failing = int(values[slots[(name, "rows")]])
-            observed.append(f"{failing} of {n_rows} rows fail")
+            observed.append(f"{failing} of {checked} rows fail")
             if failing:
                 pred = " OR ".join(f"({x})" for x in p.predicates)
                 sample = _records(con.execute(f"SELECT * FROM batch WHERE {pred} LIMIT {int(sample_size)}"))
+                named = _row_names(sample, row_label)
+                if named:
+                    observed[-1] += f": {named}" + (", ..." if failing > len(sample) else "")
         for i, keys in enumerate(p.unique_keys):
             groups = rows = 0
             if values[slots[(name, f"keyed{i}")]] != values[slots[(name, f"distinct{i}")]]:
@@ -237,9 +254,29 @@ def _evaluate_plans(con, plans: list[_Plan], n_rows: int, sample_size: int) -> d
                     f"USING ({cols}) ORDER BY {cols} LIMIT {2 * int(sample_size)}"
                 ))
             failing += int(rows)
-            observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {n_rows} rows")
-        out[name] = (failing, "; ".join(observed), sample)
+            observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {checked} rows")
+            if groups:
+                dups = list(dict.fromkeys("/".join(str(r.get(k)) for k in keys) for r in sample))
+                observed[-1] += ": " + ", ".join(dups[:sample_size]) + (", ..." if groups > len(dups) else "")
+        out[name] = (failing, checked, "; ".join(observed), sample)
     return out
+
+
+def _row_names(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """``agency/indicator value=1.26``-style names of failing rows for the observed text, so the
+    reader (and the KPI stage) sees which figures are suspect without opening the sample."""
+    if not columns or not rows:
+        return ""
+    names = []
+    for r in rows:
+        keys = [str(r[c]) for c in columns if c in r and c != "value" and c != "points" and r[c] is not None]
+        extra = [f"{c}={_short(r[c])}" for c in ("value", "points") if c in columns and c in r]
+        names.append(" ".join(["/".join(keys)] + extra))
+    return ", ".join(names)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _gx_batch(con, path, spec: DatasetSuite, n_rows: int, gx_max_rows: int, gx_sample_rows: int):
@@ -288,31 +325,75 @@ def _to_pandas(table: pa.Table):
     return table.to_pandas(types_mapper=_pandas_types_mapper, date_as_object=False)
 
 
-def _gx_validate(checks: list[Check], frame) -> dict[str, list[dict[str, Any]]]:
-    """Run the checks' expectations with GX on ``frame``; check name -> list of results."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+class _GxCache:
+    """One ephemeral GX context per process and one validation definition per (dataset,
+    selected checks), built on first use and reused by every later run in the process.
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (
-        context.data_sources.add_pandas("dx")
-        .add_dataframe_asset("partition")
-        .add_batch_definition_whole_dataframe("whole")
-    )
-    gx_suite = context.suites.add(gx.ExpectationSuite(name="dx_suite"))
-    for check in checks:
-        condition = _gx_condition(check.where)
-        for exp in check.expectations:
-            kwargs = dict(exp.kwargs)
-            if condition is not None:
-                kwargs["row_condition"] = condition
-            expectation = getattr(gx.expectations, exp.gx_class)(**kwargs, meta={"check": check.name})
-            gx_suite.add_expectation(expectation)
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name="dx_validation", data=batch_definition, suite=gx_suite)
-    )
-    result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    Building is what costs: ``ExpectationSuite.add_expectation`` re-serialises the suite in the
+    context's store on each call, about a second for the 39 expectations of the dossier suite
+    (quadratic in the suite's size). Here the suite is built whole and added once. A lock keeps
+    threads (e.g. an in-process executor running check steps concurrently) from sharing a GX
+    run, which is not thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._context = None
+        self._batch_definition = None
+        self._validations: dict[str, Any] = {}
+
+    def _batch(self):
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        if self._context is None:
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._batch_definition = (
+                context.data_sources.add_pandas("dx")
+                .add_dataframe_asset("partition")
+                .add_batch_definition_whole_dataframe("whole")
+            )
+            self._context = context
+        return self._batch_definition
+
+    def validation(self, dataset: str, checks: list[Check]):
+        import great_expectations as gx
+
+        key = repr((dataset, [(c.name, c.expectations, c.where) for c in checks]))
+        found = self._validations.get(key)
+        if found is not None:
+            return found
+        batch_definition = self._batch()
+        expectations = []
+        for check in checks:
+            condition = _gx_condition(check.where)
+            for exp in check.expectations:
+                kwargs = dict(exp.kwargs)
+                if condition is not None:
+                    kwargs["row_condition"] = condition
+                expectations.append(getattr(gx.expectations, exp.gx_class)(**kwargs, meta={"check": check.name}))
+        name = f"dx_{dataset}_{len(self._validations)}"
+        gx_suite = self._context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        validation = self._context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=gx_suite)
+        )
+        self._validations[key] = validation
+        return validation
+
+    @property
+    def contexts_created(self) -> int:
+        return int(self._context is not None)
+
+
+_GX = _GxCache()
+
+
+def _gx_validate(dataset: str, checks: list[Check], frame) -> dict[str, list[dict[str, Any]]]:
+    """Run the checks' expectations with GX on ``frame``; check name -> list of results."""
+    with _GX.lock:
+        validation = _GX.validation(dataset, checks)
+        result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     by_check: dict[str, list[dict[str, Any]]] = {}
     for r in result.results:
         meta = r.expectation_config.meta or {}
@@ -370,14 +451,14 @@ def run_suite(
         schema = meta.schema_arrow
         gx_checks = [c for c in selected if c.expectations]
         plans = [_plan(c, schema) for c in gx_checks]
-        evaluated = _evaluate_plans(con, plans, n_rows, sample_size)
+        evaluated = _evaluate_plans(con, plans, n_rows, sample_size, spec.row_label)
 
         gx_results: dict[str, list[dict]] = {}
         engine = "duckdb"
         if run_gx and gx_checks:
             frame, full = _gx_batch(con, path, spec, n_rows, gx_max_rows, gx_sample_rows)
             try:
-                gx_results = _gx_validate(gx_checks, frame)
+                gx_results = _gx_validate(dataset, gx_checks, frame)
                 engine = "duckdb + gx (all rows)" if full else f"duckdb + gx ({len(frame)}-row sample)"
             except Exception as exc:  # GX is the second opinion; DuckDB's verdict still stands
                 log.warning("GX validation of %s %s failed to run: %s", dataset, q.label, exc)
@@ -388,23 +469,50 @@ def run_suite(
             if check.rule:
                 ctx = rules.RuleContext(con, home, q, dataset, sample_size)
                 res = rules.RULES[check.rule](ctx, **dict(check.params))
-                outcomes.append(CheckOutcome(
-                    dataset, check.name, str(check.severity), res.passed, res.observed, check.expected,
-                    res.failing_rows, _clean(res.sample), check.description, "duckdb",
+                checked = n_rows if res.checked is None else int(res.checked)
+                outcomes.append(_outcome(
+                    dataset, check, res.passed, res.observed, res.failing_rows, checked,
+                    _clean(res.sample), "duckdb", None, counted=res.passed or res.failing_rows > 0,
                 ))
                 continue
-            failing, observed, sample = evaluated[check.name]
+            failing, checked, observed, sample = evaluated[check.name]
             gx = gx_results.get(check.name)
             gx_ok = gx is None or all(r["success"] for r in gx)
             if not gx_ok and failing == 0:
                 observed += "; GX found failures DuckDB did not: " + _gx_summary(gx)
-            outcomes.append(CheckOutcome(
-                dataset, check.name, str(check.severity), failing == 0 and gx_ok, observed, check.expected,
-                failing, _clean(sample), check.description, engine if gx is not None else "duckdb", gx,
+            outcomes.append(_outcome(
+                dataset, check, failing == 0 and gx_ok, observed, failing, checked, _clean(sample),
+                engine if gx is not None else "duckdb", gx, counted=failing > 0 or gx_ok,
             ))
         return outcomes
     finally:
         con.close()
+
+
+def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: int, checked: int,
+             sample: list[dict], engine: str, gx: list[dict] | None, *, counted: bool) -> CheckOutcome:
+    """The outcome with the severity that applied: a passed check keeps its declared severity
+    (what it would block with); a failure within tolerance is a WARN, beyond it the declared
+    severity. A failure that could not be counted (a rule that could not judge, GX finding
+    what DuckDB did not) is not tolerated: nobody knows how bad it is."""
+    allowed = check.tolerance.allowed(checked)
+    if passed:
+        severity = check.severity
+    elif not counted:
+        severity = check.severity
+        observed += f"; failure not counted, so not tolerated: {check.severity}"
+    else:
+        severity = check.applied_severity(int(failing), checked)
+        share = f"{failing / checked:.3%}" if checked else "n/a"
+        if severity is Severity.WARN and check.severity is not Severity.WARN:
+            observed += f"; {failing} failing ({share}) within tolerance ({allowed} of {checked} allowed): WARN"
+        elif severity is not Severity.WARN:
+            observed += f"; {failing} failing ({share}) beyond tolerance ({allowed} of {checked} allowed): {severity}"
+    return CheckOutcome(
+        dataset, check.name, str(severity), bool(passed), observed,
+        f"{check.expected} (allowed {allowed} of {checked})", int(failing), sample, check.description,
+        engine, gx, int(checked), int(allowed),
+    )
 
 
 def _gx_summary(results: list[dict]) -> str:

@@ -59,20 +59,31 @@ def test_factory_covers_every_suite_check_with_its_severity():
     specs = {(k.asset_key.path[0], k.name) for c in checks for k in c.check_keys}
     declared = {(s.dataset, c.name) for s in SUITES.values() for c in s.checks}
     assert specs == declared
+    # every spec is declared blocking; the result's severity (decided by the observed rate
+    # against the tolerance) is what decides whether Dagster blocks
     blocking = {(spec.asset_key.path[0], spec.name): spec.blocking for c in checks for spec in c.check_specs}
-    assert blocking[("portal_dossiers", "dossier_id_unique")] is True
-    assert blocking[("portal_dossiers", "received_before_due")] is False
+    assert all(blocking.values())
+    specs = {(spec.asset_key.path[0], spec.name): spec for c in checks for spec in c.check_specs}
+    assert "tolerance: WARN up to" in specs[("portal_dossiers", "dossier_id_unique")].metadata["tolerance"]
+
+
+def _duplicated(pairs: int) -> pd.DataFrame:
+    """Dossiers where ``pairs`` dossiers were exported twice (rows 2k+1 repeat rows 2k)."""
+    bad = factories.dossiers()
+    rows = [2 * k + 1 for k in range(pairs)]
+    bad.loc[rows, "dossier_id"] = bad.loc[[r - 1 for r in rows], "dossier_id"].to_numpy()
+    return bad
 
 
 def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
-    bad = factories.dossiers()
-    bad.loc[1, "dossier_id"] = bad.loc[0, "dossier_id"]  # duplicate dossier: ERROR
-    result = _run(tmp_path, bad)
+    result = _run(tmp_path, _duplicated(5))  # 10 of 90 rows duplicated: beyond max(5, 0.1 %)
 
     evals = _evaluations(result)
     dup = evals["dossier_id_unique"]
-    assert not dup.passed and dup.severity.value == "ERROR"
-    assert dup.metadata["failing_rows"].value == 2
+    assert not dup.passed and dup.severity.value == "ERROR" and dup.blocking
+    assert dup.metadata["failing_rows"].value == 10
+    assert dup.metadata["allowed_failing_rows"].value == 5
+    assert "beyond tolerance" in dup.metadata["observed"].value
     assert factories.dossiers().loc[0, "dossier_id"] in dup.metadata["failing_sample"].value
     assert evals["received_before_due"].passed
 
@@ -82,25 +93,30 @@ def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
 
     dq = read_dq_results(factories_home(tmp_path), factories.Q)
     row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "dossier_id_unique")].iloc[0]
-    assert not row["passed"] and row["failing_rows"] == 2
+    assert not row["passed"] and row["failing_rows"] == 10 and row["severity"] == "ERROR"
     assert set(dq["dataset"]) == {"portal_dossiers"}
     assert (reports_dir(factories_home(tmp_path), factories.Q) / "index.html").exists()
 
 
-def test_warn_defect_is_visible_but_does_not_block(tmp_path):
-    bad = factories.dossiers()
-    bad.loc[3, "due_at"] = bad.loc[3, "received_at"] - pd.Timedelta(days=2)  # due before received: WARN
+def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):
+    bad = _duplicated(1)  # one dossier exported twice: the same check, within its tolerance
+    bad.loc[3, "due_at"] = bad.loc[3, "received_at"] - pd.Timedelta(days=2)  # due before received
     result = _run(tmp_path, bad)
     assert result.success
 
     evals = _evaluations(result)
-    warn = evals["received_before_due"]
-    assert not warn.passed and warn.severity.value == "WARN"
-    assert warn.metadata["failing_rows"].value == 1
-    assert all(e.passed for name, e in evals.items() if name != "received_before_due")
+    for name, failing in (("dossier_id_unique", 2), ("received_before_due", 1)):
+        warn = evals[name]
+        assert not warn.passed and warn.severity.value == "WARN" and warn.blocking  # declared blocking
+        assert warn.metadata["failing_rows"].value == failing
+        assert warn.metadata["severity"].value == "WARN"
+        assert "within tolerance" in warn.metadata["observed"].value
+    assert all(e.passed for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due"))
 
     materialized = {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()}
     assert AssetKey("agency_kpis") in materialized
+    dq = read_dq_results(factories_home(tmp_path), factories.Q).set_index("check")
+    assert dq.loc["dossier_id_unique", "severity"] == "WARN" and not dq.loc["dossier_id_unique", "passed"]
 
 
 def factories_home(tmp_path):

@@ -65,6 +65,12 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     assert set(dq.loc[dq["dataset"] == "agencies", "run_id"]) == {"r2"}
     row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "received_before_due")].iloc[0]
     assert row["severity"] == "WARN" and not row["passed"] and row["failing_rows"] == 1
+    # the severity that applied (a duplicate within tolerance is a WARN) and the tolerance itself
+    row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "dossier_id_unique")].iloc[0]
+    assert row["severity"] == "WARN" and not row["passed"] and row["failing_rows"] == 2
+    assert row["expected"].endswith("tolerance: WARN up to max(0.1 % of checked, 5); ERROR beyond (allowed 5 of 90)")
+    passed = dq[dq["passed"]]
+    assert len(passed) and set(passed["severity"]) == {"ERROR"}  # what a failure beyond tolerance would be
     schema = pq.read_schema(partition_path(home, "dq_results", f.Q))
     assert schema.names[:7] == ["dataset", "check", "severity", "passed", "observed", "expected", "failing_rows"]
 
@@ -72,4 +78,26 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     assert {p.name for p in (folder / "runs").iterdir()} == {
         "r1_portal_dossiers.json", "r2_agencies.json", "r3_portal_dossiers.json"}
     page = write_report(home, f.Q).read_text(encoding="utf-8")
-    assert "dossier_id_unique" in page and "ERROR checks failed" in page and "<script" not in page
+    assert "dossier_id_unique" in page and "<script" not in page
+    assert "No ERROR check failed." in page and "0 failed ERROR, 3 failed WARN" in page
+
+    d = f.dossiers()
+    d.loc[:9, "channel"] = 9  # 10 of 90 rows: beyond the tolerance
+    write_partition(home, "portal_dossiers", f.Q, d)
+    write_dq_results(home, f.Q, run_suite("portal_dossiers", home, f.Q, run_gx=False), run_id="r4")
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "1 ERROR checks failed" in page
+    row = read_dq_results(home, f.Q).set_index("check").loc["channel_in_set"]
+    assert (row["severity"], row["failing_rows"]) == ("ERROR", 10)
+
+
+def test_gx_context_and_suites_are_built_once_per_process(tmp_path):
+    from dx_pipeline.quality import runner
+
+    home = _broken_home(tmp_path)
+    first = run_suite("portal_dossiers", home, f.Q)
+    built = dict(runner._GX._validations)
+    second = run_suite("portal_dossiers", home, f.Q)
+    assert runner._GX.contexts_created == 1
+    assert runner._GX._validations == built  # the same validation definition was reused
+    assert [(o.check, o.passed, o.gx) for o in first] == [(o.check, o.passed, o.gx) for o in second]
