@@ -2,7 +2,8 @@
 
 Built from the latest run of each dataset kept by :func:`dx_pipeline.quality.results.write_dq_results`
 (``dq_reports/quarter=YYYY-Qn/<dataset>.json``): per check its severity, verdict, observed
-value, expectation, failing rows, a sample of failing rows and the Great Expectations result.
+value, expectation and tolerance, failing rows against the rows checked, a sample of failing
+rows and the Great Expectations result. A failed check within its tolerance shows as a warning.
 Earlier runs stay in ``runs/`` as JSON. Written to ``dq_reports/quarter=YYYY-Qn/index.html``.
 """
 
@@ -47,6 +48,13 @@ def _gx_block(gx: list[dict] | None) -> str:
     return f"<details><summary>Great Expectations result</summary><code>{_e(text)}</code></details>"
 
 
+def _failing_cell(o: dict) -> str:
+    """Failing rows against the rows checked and what the tolerance allows as a WARN."""
+    if o.get("checked") is None:  # runs recorded before tolerances existed
+        return _e(o["failing_rows"])
+    return f"{_e(o['failing_rows'])} of {_e(o['checked'])}<br><small>(WARN up to {_e(o.get('allowed'))})</small>"
+
+
 def render_report(quarter: Quarter, runs: list[dict]) -> str:
     """HTML for the quarter from the per-dataset run payloads."""
     outcomes = [o for run in runs for o in run["outcomes"]]
@@ -77,7 +85,7 @@ def render_report(quarter: Quarter, runs: list[dict]) -> str:
                 f"<tr class='{cls}'><td><b>{_e(o['check'])}</b><br>{_e(o.get('description'))}</td>"
                 f"<td>{_e(o['severity'])}</td><td>{res}</td>"
                 f"<td>{_e(o['observed'])}{_sample_table(o.get('sample') or [])}{_gx_block(o.get('gx'))}</td>"
-                f"<td>{_e(o['expected'])}</td><td>{_e(o['failing_rows'])}</td><td>{_e(o.get('engine'))}</td></tr>"
+                f"<td>{_e(o['expected'])}</td><td>{_failing_cell(o)}</td><td>{_e(o.get('engine'))}</td></tr>"
             )
         parts.append("</table>")
     parts.append("</body></html>")

@@ -18,6 +18,12 @@ Who evaluates what (so nobody is misled about what "GX validated" means here):
   value rules only on the sample. A check passes only when DuckDB finds no failing row AND GX (if run) succeeds, so a
   disagreement can only make a check stricter, never hide a failure. The GX validation result
   of each check is kept on the outcome for the HTML report.
+
+**Severity** is decided here, per run, from the counts: a failed check whose failing rows are
+within its tolerance (:class:`dx_pipeline.quality.suites.Tolerance`, a share of the rows checked
+and/or a count) gets severity WARN; beyond it, the check's declared severity (ERROR). The
+outcome carries the rows checked and the rows allowed, and its ``expected`` text the tolerance,
+so ``dq_results`` shows which severity applied and why.
 """
 
 from __future__ import annotations

@@ -80,6 +80,7 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     page = write_report(home, f.Q).read_text(encoding="utf-8")
     assert "dossier_id_unique" in page and "<script" not in page
     assert "No ERROR check failed." in page and "0 failed ERROR, 3 failed WARN" in page
+    assert "2 of 90<br><small>(WARN up to 5)</small>" in page  # the duplicates against the tolerance
 
     d = f.dossiers()
     d.loc[:9, "channel"] = 9  # 10 of 90 rows: beyond the tolerance
