@@ -5,6 +5,7 @@ from dx_pipeline.storage.home import DxHome
 from dx_pipeline.storage.parquet import (
     read_partition,
     read_table,
+    sql_literal,
     table_glob,
     write_partition,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "atomic_write_text",
     "read_partition",
     "read_table",
+    "sql_literal",
     "table_glob",
     "write_partition",
 ]

@@ -58,9 +58,15 @@ def write_partition_from_query(
     target = home.partition_dir(table, quarter) / PARTITION_FILE
     with atomic_path(target) as tmp:
         con.execute(
-            f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+            f"COPY ({sql}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
         )
     return target
+
+
+def sql_literal(text: "str | Path") -> str:
+    """A path or text as a DuckDB string literal. Paths come from DX_HOME, which may contain a
+    quote (``/data/tinh's home``); splicing them raw into SQL breaks or injects."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> Path:
