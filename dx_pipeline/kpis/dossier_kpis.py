@@ -32,7 +32,7 @@ import pandas as pd
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome, table_glob
-from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 DOSSIERS_TABLE = "portal_dossiers"
 PROCEDURES_TABLE = "procedures"
@@ -304,13 +304,13 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
         glob = table_glob(home, DOSSIERS_TABLE)
         if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
             dossiers = (
-                f"(SELECT * FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true) "
+                f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
                 f"WHERE quarter <= '{q.label}')"
             )
             frames.append(dossier_kpis_from(con, dossiers, q))
         proc_file = partition_path(home, PROCEDURES_TABLE, q)
         if proc_file.exists():
-            frames.append(procedure_kpis_from(con, f"read_parquet('{proc_file}')", dossiers, q))
+            frames.append(procedure_kpis_from(con, f"read_parquet({sql_literal(proc_file)})", dossiers, q))
         frames = [f for f in frames if not f.empty]
         if not frames:
             return pd.DataFrame(columns=KPI_COLUMNS)
