@@ -1,8 +1,10 @@
 """dq_results: one row per check, dataset and quarter, as a Parquet table for BI.
 
 One file per quarter (``warehouse/dq_results/quarter=YYYY-Qn/data.parquet``) holding the
-latest run of every check of every dataset: a run of one dataset replaces that dataset's rows
-and keeps the others. Several check steps may finish at once (multiprocess executor), so the
+latest run of every check of every dataset. ``severity`` is the one that applied (a failure
+within the check's tolerance is WARN, beyond it ERROR; a passed check shows the severity it
+would fail with) and ``expected`` ends with the tolerance and the rows it allowed. A run of
+one dataset replaces that dataset's rows and keeps the others. Several check steps may finish at once (multiprocess executor), so the
 read-merge-write is serialised with a file lock. Each run's full outcomes (with the GX
 validation results and failing-row samples) are also kept as JSON beside the HTML report, see
 :mod:`dx_pipeline.quality.report`.
