@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -111,12 +112,30 @@ def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) ->
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise FileNotFoundError(f"framework file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise FrameworkError(fname, [f"not UTF-8 text (byte {exc.start}): save it as UTF-8"]) from None
+    except yaml.constructor.ConstructorError as exc:
+        raise FrameworkError(fname, [_unsafe_tag_message(exc)]) from None
     except yaml.YAMLError as exc:
         raise FrameworkError(fname, [f"not valid YAML: {exc}"]) from None
+    except RecursionError:
+        raise FrameworkError(fname, ["not valid YAML: nested too deeply"]) from None
     if not isinstance(raw, dict):
         raise FrameworkError(fname, ["must be a mapping of framework fields"])
     raw = _dates_to_text(raw)
     return build_framework(raw, fname, known_kpis, source=path)
+
+
+def _unsafe_tag_message(exc: yaml.constructor.ConstructorError) -> str:
+    """Framework files are data: a tag that would build a Python object (``!!python/object``,
+    ``!!python/name``...) is refused by the safe loader, and the clerk is told why."""
+    where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark is not None else ""
+    tag = re.search(r"tag '([^']*)'", str(exc.problem or ""))
+    shown = tag.group(1) if tag else "an unknown tag"
+    return (
+        f"refused the YAML tag {shown}{where}: framework files may hold only plain data "
+        "(mappings, lists, text, numbers, dates); tags that build program objects are not allowed"
+    )
 
 
 def build_framework(

@@ -15,13 +15,16 @@ inbox is opened and its reporting period (KyBaoCao) read.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dx_pipeline.quarters import Quarter
+from dx_pipeline.sources.file_safety import is_outside
 from dx_pipeline.sources.submission_readers import list_inbox_files, sha256_of
 
 
@@ -104,9 +107,11 @@ def scan_inbox(inbox: str | Path, known: Mapping[str, tuple] | None = None) -> l
             len(prev) > 3 and prev[3] == st.st_ctime_ns
         ):
             sha = prev[2]
+        elif is_outside(path, inbox):  # never read a file a link points to outside the inbox
+            sha = hashlib.sha256(f"link:{os.readlink(path)}".encode("utf-8", "surrogateescape")).hexdigest()
         else:
             sha = sha256_of(path)
-        quarter = quarter_from_path(rel) or quarter_from_content(path)
+        quarter = quarter_from_path(rel) or (None if is_outside(path, inbox) else quarter_from_content(path))
         out.append(InboxFile(rel, st.st_size, st.st_mtime_ns, sha, quarter, st.st_ctime_ns))
     return out
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
 from dx_pipeline.storage import DxHome, write_partition
-from dx_pipeline.storage.parquet import write_partition_from_query
+from dx_pipeline.storage.parquet import sql_literal, write_partition_from_query
 
 DOSSIERS_TABLE = "portal_dossiers"
 REJECTS_TABLE = "portal_rejects"
@@ -123,11 +123,11 @@ def write_quarter(
         empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
         rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
 
-    dossier_rows = _count(con, f"SELECT count(*) FROM read_parquet('{dossiers_path}')")
-    procedure_rows = _count(con, f"SELECT count(*) FROM read_parquet('{procedures_path}')")
+    dossier_rows = _count(con, f"SELECT count(*) FROM read_parquet({sql_literal(dossiers_path)})")
+    procedure_rows = _count(con, f"SELECT count(*) FROM read_parquet({sql_literal(procedures_path)})")
     reject_count, rejected_rows = con.execute(
         "SELECT count(*), count(DISTINCT (dataset, source_file, row_number)) "
-        f"FROM read_parquet('{rejects_path}')"
+        f"FROM read_parquet({sql_literal(rejects_path)})"
     ).fetchall()[0]
     return PortalIngestResult(
         quarter=quarter.label,

@@ -12,7 +12,12 @@ because a Vietnamese office that does not save UTF-8 saves 1258. But 1258 decode
 byte string, so it is only taken when the text it yields is plausible Vietnamese: every tone
 mark it produced (1258 writes tones as separate combining marks) sits on a vowel. Otherwise
 (e.g. a Western-locale export with "ò" or "ì", which 1258 would read as a tone mark after a
-consonant) the file is read as Windows-1252.
+consonant) the file is read as Windows-1252. A file that is UTF-8 except for a few damaged
+bytes is read as UTF-8, and only the rows holding the damaged bytes are rejected.
+
+Files are checked by ``file_safety`` before they are opened (size, zip bombs, macros, external
+links, symbolic links leaving the inbox). A ``.zip`` bundle of workbooks is read member by
+member in memory, each member named ``bundle.zip::member.xlsx`` in rejects and references.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
 import re
 import unicodedata
 import zipfile
@@ -32,6 +38,19 @@ from typing import Any
 
 import yaml
 
+from dx_pipeline.sources.file_safety import (
+    DEFAULT_LIMITS,
+    BUNDLE_SUFFIXES,
+    FileLimits,
+    UnsafeFileError,
+    bad_bytes_reason,
+    bundle_members,
+    check_inside,
+    check_size,
+    check_workbook,
+    long_cell_reason,
+    printable,
+)
 from dx_pipeline.sources.submission_numbers import fold, is_blank
 from dx_pipeline.sources.submission_rows import (
     RawRow,
@@ -41,7 +60,8 @@ from dx_pipeline.sources.submission_rows import (
     reject_duplicates,
 )
 
-SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".csv", *BUNDLE_SUFFIXES)
+csv.field_size_limit(DEFAULT_LIMITS.max_file_bytes)  # long cells become row rejects, not file errors
 _TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 _META_LABELS = {
     "agency_code": ("madonvi", "agencycode"),
@@ -128,6 +148,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return unicodedata.normalize("NFC", data.decode("utf-8-sig")), "utf-8"
     except UnicodeDecodeError:
         pass
+    damaged = _mostly_utf8(data)
+    if damaged is not None:
+        return damaged, "utf-8 (with invalid bytes)"
     try:
         text = data.decode("cp1258")
         if _plausible_vietnamese(text):
@@ -142,6 +165,19 @@ def decode_text(data: bytes) -> tuple[str, str]:
         ) from None
 
 
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a few damaged bytes, kept as ``surrogateescape`` characters so the rows
+    holding them can be rejected; None when the bytes are not UTF-8 at all."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    invalid = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    valid = sum(1 for ch in text if ord(ch) > 0x7F) - invalid
+    if valid > invalid:
+        return unicodedata.normalize("NFC", text)
+    return None
+
+
 def _plausible_vietnamese(text: str) -> bool:
     prev = ""
     for ch in text:
@@ -151,9 +187,17 @@ def _plausible_vietnamese(text: str) -> bool:
     return True
 
 
+_JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
 def _is_skippable(path: Path) -> bool:
-    """Office lock files (``~$Book.xlsx``) and hidden files are not submissions."""
-    return path.name.startswith("~$") or path.name.startswith(".")
+    """Office lock files (``~$Book.xlsx``, ``.~lock.Book.xlsx#``), macOS resource forks
+    (``._Book.xlsx``) and other hidden files are not submissions. A dot-name that is a workbook
+    or CSV (e.g. ``..\\..\\x.xlsx`` saved on Linux) is read, so it is never lost silently."""
+    name = path.name
+    if name.startswith(("~$", "._", ".~lock.")) or name.lower() in _JUNK_NAMES:
+        return True
+    return name.startswith(".") and path.suffix.lower() not in SUPPORTED_SUFFIXES
 
 
 def _file_reject(raw: RawRow, reason: str) -> dict:
@@ -188,16 +232,35 @@ def read_submission_file(
     *,
     relpath: str | None = None,
     layout: SubmissionLayout | None = None,
+    root: str | Path | None = None,
+    limits: FileLimits = DEFAULT_LIMITS,
 ) -> FileRead:
-    """Read one inbox file; never raises for bad content (it becomes rejects)."""
+    """Read one inbox file; never raises for bad content (it becomes rejects).
+
+    ``root``: the inbox folder; a symbolic link resolving outside it is refused unread.
+    """
     path = Path(path)
     layout = layout or load_layout()
     rel = relpath or path.name
+    if root is not None:
+        try:
+            check_inside(path, Path(root), rel)
+        except UnsafeFileError as exc:
+            result = FileRead(path=path, relpath=rel, sha256=_link_sha256(path))
+            base = RawRow(source="inbox", source_ref=rel, file=rel)
+            result.rejects.append(_file_reject(base, exc.reason))
+            return result
     stat = path.stat()
     arrived = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
-    result = FileRead(path=path, relpath=rel, sha256=sha256_of(path))
     base = RawRow(source="inbox", source_ref=rel, file=rel, arrived_at=arrived)
     suffix = path.suffix.lower()
+    try:
+        check_size(rel, stat.st_size, limits)
+    except UnsafeFileError as exc:
+        result = FileRead(path=path, relpath=rel, sha256=_link_sha256(path))
+        result.rejects.append(_file_reject(base, exc.reason))
+        return result
+    result = FileRead(path=path, relpath=rel, sha256=sha256_of(path))
     if stat.st_size == 0:
         result.rejects.append(_file_reject(base, "the file is empty"))
         return result
@@ -207,19 +270,62 @@ def read_submission_file(
             _file_reject(base, f"not an Excel (.xlsx) or CSV file{hint}")
         )
         return result
+    if suffix in BUNDLE_SUFFIXES:
+        _read_bundle(path, base, rules, layout, limits, result)
+        return result
+    _read_content(path.read_bytes(), suffix, base, rules, layout, limits, result)
+    return result
+
+
+def _link_sha256(path: Path) -> str:
+    """A refused file is identified without reading it: by its link target or size."""
+    marker = os.readlink(path) if path.is_symlink() else f"size:{path.stat().st_size}"
+    return hashlib.sha256(str(marker).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _read_bundle(path: Path, base: RawRow, rules: RowRules, layout: SubmissionLayout,
+                 limits: FileLimits, result: FileRead) -> None:
+    """Every workbook/CSV in a zip bundle, read in memory; a bad member is one reject."""
+    try:
+        members = list(bundle_members(path, limits))
+    except UnsafeFileError as exc:
+        result.rejects.append(_file_reject(base, exc.reason))
+        return
+    found = False
+    for member in members:
+        if isinstance(member, UnsafeFileError):
+            inner = member.name.split("::", 1)[1] if "::" in member.name else None
+            ref = f"{base.file}::{inner}" if inner else base.file
+            bad = RawRow(source="inbox", source_ref=ref, file=ref, arrived_at=base.arrived_at)
+            result.rejects.append(_file_reject(bad, member.reason))
+            continue
+        found = True
+        name = f"{base.file}::{member.name}"
+        sub = RawRow(source="inbox", source_ref=name, file=name, arrived_at=base.arrived_at)
+        suffix = Path(member.name).suffix.lower()
+        _read_content(member.data, suffix, sub, rules, layout, limits, result)
+    if not found and not result.rejects:
+        result.rejects.append(_file_reject(base, "the zip holds no Excel (.xlsx) or CSV file"))
+
+
+def _read_content(data: bytes, suffix: str, base: RawRow, rules: RowRules,
+                  layout: SubmissionLayout, limits: FileLimits, result: FileRead) -> None:
+    """Read one file's bytes (a plain file or a bundle member) into ``result``."""
+    arrived = base.arrived_at
+    rejects: list[dict] = []
     try:
         if suffix == ".csv":
-            sheet, grid, encoding = _csv_grid(path)
-            result.encoding = encoding
+            sheet, grid, encoding = _csv_grid_bytes(data)
+            result.encoding = result.encoding or encoding
         else:
-            sheet, grid = _xlsx_grid(path, layout)
+            sheet, grid = _xlsx_grid(data, layout, name=base.file or "", limits=limits)
     except _Unreadable as exc:
         result.rejects.append(_file_reject(base, str(exc)))
-        return result
-    raws = _raw_rows(grid, sheet, layout, base, suffix == ".csv", arrived)
+        return
+    raws = _raw_rows(grid, sheet, layout, base, suffix == ".csv", arrived, limits)
     if isinstance(raws, str):
         result.rejects.append(_file_reject(base, raws))
-        return result
+        return
     names = dict(layout.column_for)
     rules_here = RowRules(
         catalogue=rules.catalogue,
@@ -231,26 +337,28 @@ def read_submission_file(
         validity=rules.validity,
     )
     accepted = []
+    rows = 0
     for raw in raws:
         if isinstance(raw, dict):  # a row rejected while splitting fields
-            result.rejects.append(raw)
-            result.rows += 1
+            rejects.append(raw)
+            rows += 1
             continue
         if raw.is_empty():
             continue
-        result.rows += 1
+        rows += 1
         ok, bad = normalise_row(raw, rules_here)
         if ok:
             accepted.append(ok)
         else:
-            result.rejects.append(bad)
-    if not result.rows:
-        result.rejects.append(_file_reject(base, "the file has no indicator rows"))
+            rejects.append(bad)
+    if not rows:
+        rejects.append(_file_reject(base, "the file has no indicator rows"))
     keep, dups = reject_duplicates(accepted)
-    result.accepted = keep
-    result.rejects.extend(dups)
-    result.rejects.sort(key=lambda r: (r["row"] if r["row"] is not None else -1))
-    return result
+    rejects.extend(dups)
+    rejects.sort(key=lambda r: (r["row"] if r["row"] is not None else -1))
+    result.rows += rows
+    result.accepted.extend(keep)
+    result.rejects.extend(rejects)
 
 
 class _Unreadable(Exception):
@@ -261,12 +369,24 @@ class _Unreadable(Exception):
 Grid = list[tuple[int, list[Any], dict[int, str]]]
 
 
-def _xlsx_grid(path: Path, layout: SubmissionLayout) -> tuple[str, Grid]:
+def _xlsx_grid(source: Path | bytes, layout: SubmissionLayout, name: str | None = None,
+               limits: FileLimits = DEFAULT_LIMITS) -> tuple[str, Grid]:
+    """The workbook's sheet as a grid; ``file_safety.check_workbook`` runs first, on the zip
+    directory only, so a zip bomb or a macro workbook is never inflated by openpyxl."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    name = name or (source.name if isinstance(source, Path) else "workbook")
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        if isinstance(source, Path):
+            check_size(name, source.stat().st_size, limits)
+        check_workbook(source, name, limits)
+    except UnsafeFileError as exc:
+        raise _Unreadable(exc.reason) from None
+    try:
+        wb = openpyxl.load_workbook(
+            io.BytesIO(source) if isinstance(source, bytes) else source, read_only=True, data_only=True
+        )
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, EOFError) as exc:
         raise _Unreadable(
             f"cannot open the workbook: it is damaged or not a real .xlsx file ({type(exc).__name__})"
@@ -305,8 +425,15 @@ def _xlsx_grid(path: Path, layout: SubmissionLayout) -> tuple[str, Grid]:
         wb.close()
 
 
-def _csv_grid(path: Path) -> tuple[None, Grid, str]:
-    data = path.read_bytes()
+def _csv_grid(path: Path, limits: FileLimits = DEFAULT_LIMITS) -> tuple[None, Grid, str]:
+    try:
+        check_size(path.name, path.stat().st_size, limits)
+    except UnsafeFileError as exc:
+        raise _Unreadable(exc.reason) from None
+    return _csv_grid_bytes(path.read_bytes())
+
+
+def _csv_grid_bytes(data: bytes) -> tuple[None, Grid, str]:
     if not data.strip(b" \r\n\t\xef\xbb\xbf"):
         raise _Unreadable("the file is empty")
     if b"\x00" in data[:4096]:
@@ -331,7 +458,7 @@ def _csv_grid(path: Path) -> tuple[None, Grid, str]:
 
 
 def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: RawRow,
-              is_csv: bool, arrived: dt.datetime) -> list | str:
+              is_csv: bool, arrived: dt.datetime, limits: FileLimits = DEFAULT_LIMITS) -> list | str:
     """RawRows (or reject dicts) from a grid, or a string reason when no table is found."""
     lookup = layout.header_lookup()
     head = [cells for _, cells, _ in grid[:HEADER_SEARCH_ROWS]]
@@ -349,6 +476,11 @@ def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: Raw
         for logical, ref in layout.meta_cells.items():
             if is_blank(meta.get(logical)):
                 meta[logical] = _cell_at(grid, ref)
+    # header-block values with damaged bytes or absurd length are shown, not trusted: the
+    # rows then fail the registry/period checks with the value in the reject
+    meta = {k: printable(v) if isinstance(v, str) and _cell_problem(v, limits) else v
+            for k, v in meta.items()}
+    short = layout.column_for
     width = len(grid[header_idx][1])
     where = f" [{sheet}]" if sheet else ""
     out: list = []
@@ -359,6 +491,15 @@ def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: Raw
         raw = RawRow(source="inbox", source_ref=ref, file=base.file, sheet=sheet, row=row_no,
                      arrived_at=arrived, **{k: v for k, v in meta.items() if k in
                                              ("agency_code", "quarter", "report_date")})
+        problem = _row_problem(cells, columns, short, limits)
+        if problem is not None:
+            idx, reason = problem
+            code_idx = next((i for i, name in columns.items() if name == "indicator_code"), None)
+            if code_idx is not None and code_idx < len(cells) and code_idx != idx:
+                raw.indicator_code = cells[code_idx]
+            label = short.get(columns.get(idx, ""), columns.get(idx)) or f"column {idx + 1}"
+            out.append(make_reject(raw, field=label, reason=reason, value=printable(str(cells[idx]))))
+            continue
         # A row longer than its header has shifted values (an unquoted "85,5" in a
         # comma-separated file): reading it by position would silently misplace them.
         if is_csv and len(cells) > width:
@@ -388,6 +529,21 @@ def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: Raw
         raw.order = (arrived, base.file or "", row_no)
         out.append(raw)
     return out
+
+
+def _cell_problem(value: str, limits: FileLimits) -> str | None:
+    return bad_bytes_reason(value) or long_cell_reason(value, limits)
+
+
+def _row_problem(cells: list, columns: dict[int, str], short: dict[str, str],
+                 limits: FileLimits) -> tuple[int, str] | None:
+    """The first cell of a row that holds bytes that are not UTF-8 or is absurdly long."""
+    for idx, cell in enumerate(cells):
+        if isinstance(cell, str):
+            reason = _cell_problem(cell, limits)
+            if reason is not None:
+                return idx, reason
+    return None
 
 
 def _cell_at(grid: Grid, ref: str) -> Any:

@@ -86,7 +86,7 @@ def ingest_submissions(
     folder = home.inbox_for(q)
     for path in list_inbox_files(folder):
         rel = path.relative_to(home.inbox).as_posix()
-        read = read_submission_file(path, rules, relpath=rel)
+        read = read_submission_file(path, rules, relpath=rel, root=home.inbox)
         files.append((path, read.sha256, read.rows))
         accepted.extend(read.accepted)
         rejects.extend(read.rejects)

@@ -1,0 +1,1 @@
+"""Reliability and security: faults survived, hostile input refused, nothing lost or leaked."""

@@ -1,0 +1,364 @@
+"""Hostile input: each bad file or row is refused with a reason naming it; nothing else is lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import random
+import string
+import zipfile
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from dx_pipeline.index.loader import FrameworkError, load_framework
+from dx_pipeline.publish.exports import write_csv, write_excel
+from dx_pipeline.sources.file_safety import FileLimits, UnsafeFileError, safe_member_name
+from dx_pipeline.sources.inbox import scan_inbox
+from dx_pipeline.sources.reporting_db import load_mapping, read_reporting_db
+from dx_pipeline.sources.submission_readers import read_submission_file, sha256_of
+from dx_pipeline.sources.submissions import ingest_submissions
+from dx_pipeline.storage import DxHome, read_partition, write_partition
+from dx_pipeline.storage.parquet import write_partition_from_query
+from dx_pipeline_tests.reliability.inputs import (
+    GOOD_ROWS,
+    Q,
+    REGISTRY,
+    csv_bytes,
+    replace_text,
+    rules,
+    with_members,
+    write,
+    xlsx_bytes,
+    zip_of,
+)
+
+CSV_ROWS = [
+    [1, "e_document_exchange_rate", "", "%", None, None, "70", None],
+    [2, "dx_plan_issued", "", "", None, None, "Có", "KH 7/KH-SKHCN"],
+]
+
+
+def only_reject(read):
+    assert len(read.rejects) == 1, read.rejects
+    return read.rejects[0]
+
+
+def codes(read):
+    return sorted((r["agency_code"], r["indicator_code"]) for r in read.accepted)
+
+
+@pytest.fixture(autouse=True)
+def no_openpyxl_on_refused(monkeypatch):
+    """Refused workbooks must be refused from the zip directory, before openpyxl inflates them."""
+    real = openpyxl.load_workbook
+
+    def guarded(source, *args, **kwargs):
+        data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            assert not any("vbaProject" in n or "externalLinks" in n for n in names)
+            assert sum(i.file_size for i in zf.infolist()) < 50 * 1024 * 1024
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", guarded)
+
+
+# --- paths -------------------------------------------------------------------------------------
+
+def test_symlink_out_of_inbox_is_refused_unread_and_the_rest_is_ingested(tmp_path):
+    home = DxHome(tmp_path / "home")
+    folder = home.inbox_for(Q)
+    write(folder / "so_yte.xlsx", xlsx_bytes())
+    secret = write(tmp_path / "outside" / "secret.csv", csv_bytes(CSV_ROWS))
+    (folder / "link.csv").symlink_to(secret)
+    (folder / "inside_link.xlsx").symlink_to(folder / "so_yte.xlsx")  # inside: allowed
+    (folder / "sub").mkdir()
+    (folder / "sub" / "dir_link").symlink_to(tmp_path / "outside", target_is_directory=True)
+
+    result = ingest_submissions(home, Q, REGISTRY)
+
+    refused = result.rejects[result.rejects["file"] == f"{Q}/link.csv"]
+    assert len(refused) == 1 and "symbolic link pointing outside the inbox" in refused["reason"].iloc[0]
+    assert set(result.accepted["agency_code"]) == {"SO_YTE"}  # nothing from the secret file
+    assert {"e_document_exchange_rate", "it_staff_qualified"} <= set(result.accepted["indicator_code"])
+    assert not result.rejects["source_ref"].str.contains("dir_link").any()  # folder links not walked
+    # the sensor identifies the link without reading what it points to
+    seen = {f.relpath: f for f in scan_inbox(home.inbox)}
+    assert seen[f"{Q}/link.csv"].sha256 != sha256_of(secret)
+    assert seen[f"{Q}/link.csv"].quarter.label == Q
+
+
+def test_backslash_dotdot_name_is_just_a_name(tmp_path):
+    home = DxHome(tmp_path / "home")
+    name = "..\\..\\x.csv"
+    write(home.inbox_for(Q) / name, csv_bytes(CSV_ROWS))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = ingest_submissions(home, Q, REGISTRY)
+    assert len(result.accepted) == 2 and result.rejects.empty
+    assert set(result.accepted["source_ref"].str.split(" row ").str[0]) == {f"{Q}/{name}"}
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("name", ["../evil.csv", "/etc/evil.csv", "a/../../evil.csv", "..\\..\\evil.csv",
+                                  "C:/Windows/evil.csv", ""])
+def test_member_names_climbing_out_are_refused(name):
+    with pytest.raises(UnsafeFileError, match="absolute or climbs out"):
+        safe_member_name(name, "bundle.zip")
+
+
+def test_member_names_inside_are_normalised():
+    assert safe_member_name("so_yte\\q2.xlsx", "b.zip") == "so_yte/q2.xlsx"
+    assert safe_member_name("./a/./b.csv", "b.zip") == "a/b.csv"
+
+
+# --- zip bundles ---------------------------------------------------------------------------------
+
+def test_zip_bundle_reads_good_members_and_refuses_bad_ones_in_memory(tmp_path):
+    home = DxHome(tmp_path / "home")
+    bundle = zip_of({
+        "so_yte/bao_cao.xlsx": xlsx_bytes(),
+        "so_khcn.csv": csv_bytes(CSV_ROWS),
+        "../evil.csv": csv_bytes(CSV_ROWS, agency_code="SO_YTE"),
+        "/abs.csv": csv_bytes(CSV_ROWS, agency_code="SO_YTE"),
+        "nested.zip": zip_of({"x.csv": csv_bytes(CSV_ROWS)}),
+        "macro.xlsm": xlsx_bytes(),
+        "ghi_chu.txt": b"notes",
+        "__MACOSX/._so_khcn.csv": b"\x00\x05",
+        "so_yte/": b"",
+    })
+    write(home.inbox_for(Q) / "gui_so.zip", bundle)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    result = ingest_submissions(home, Q, REGISTRY)
+
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing extracted
+    refs = set(result.accepted["source_ref"].str.replace(r"( \[\w+\])? row \d+$", "", regex=True))
+    assert refs == {f"{Q}/gui_so.zip::so_yte/bao_cao.xlsx", f"{Q}/gui_so.zip::so_khcn.csv"}
+    assert len(result.accepted) == 4
+    reasons = dict(zip(result.rejects["file"], result.rejects["reason"]))
+    assert "climbs out" in reasons[f"{Q}/gui_so.zip::../evil.csv"]
+    assert "climbs out" in reasons[f"{Q}/gui_so.zip::/abs.csv"]
+    assert "zip inside a zip" in reasons[f"{Q}/gui_so.zip::nested.zip"]
+    assert "macro" in reasons[f"{Q}/gui_so.zip::macro.xlsm"]
+    assert "not an Excel" in reasons[f"{Q}/gui_so.zip::ghi_chu.txt"]
+    assert len(result.rejects) == 5
+    write_partition(home, "submission_rejects", Q, result.rejects[[
+        c for c in result.rejects.columns if c not in ("file", "sheet", "row")]])
+
+
+def test_damaged_zip_is_one_reject(tmp_path):
+    path = write(tmp_path / "cut.zip", zip_of({"a.xlsx": xlsx_bytes()})[:100])
+    assert "cannot open the zip" in only_reject(read_submission_file(path, rules()))["reason"]
+
+
+# --- zip bombs, oversized files ------------------------------------------------------------------
+
+def _bomb(megabytes: int) -> bytes:
+    """A workbook whose sheet XML inflates to ``megabytes`` MB of zeros (a few KB on disk)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(info, src.read(info))
+        with dst.open("xl/worksheets/sheet1.xml", "w") as fh:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(megabytes):
+                fh.write(chunk)
+    return out.getvalue()
+
+
+def test_zip_bomb_workbook_is_refused_before_opening(tmp_path):
+    bomb = write(tmp_path / "bomb.xlsx", _bomb(20))
+    assert bomb.stat().st_size < 100_000
+    rej = only_reject(read_submission_file(bomb, rules()))
+    assert rej["field"] == "file" and rej["file"] == "bomb.xlsx"
+    assert "zip bomb" in rej["reason"] and "compressed" in rej["reason"]
+
+
+def test_workbook_unpacking_too_large_is_refused(tmp_path):
+    path = write(tmp_path / "big.xlsx", _bomb(3))
+    limits = FileLimits(max_uncompressed_bytes=2 * 1024 * 1024, max_ratio=1e9)
+    rej = only_reject(read_submission_file(path, rules(), limits=limits))
+    assert "unpacks to more than 2.0 MB" in rej["reason"]
+
+
+def test_workbook_with_too_many_members_is_refused(tmp_path):
+    path = write(tmp_path / "many.xlsx", with_members(xlsx_bytes(), {f"xl/media/p{i}.bin": b"x" for i in range(1001)}))
+    assert "members" in only_reject(read_submission_file(path, rules()))["reason"]
+
+
+def test_oversized_file_is_refused_unread_and_others_go_on(tmp_path):
+    home = DxHome(tmp_path / "home")
+    folder = home.inbox_for(Q)
+    write(folder / "so_yte.xlsx", xlsx_bytes())
+    big = folder / "so_khcn_big.csv"
+    write(big, csv_bytes(CSV_ROWS) + b"\r\n" * (26 * 1024 * 1024))
+    result = ingest_submissions(home, Q, REGISTRY)
+    (reason,) = result.rejects.loc[result.rejects["file"] == f"{Q}/so_khcn_big.csv", "reason"]
+    assert "more than the 25.0 MB" in reason
+    assert set(result.accepted["agency_code"]) == {"SO_YTE"} and len(result.accepted) == 2
+
+
+# --- active content --------------------------------------------------------------------------------
+
+def test_macro_workbooks_are_refused_with_the_reason(tmp_path):
+    hidden = write(tmp_path / "vba.xlsx", with_members(xlsx_bytes(), {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0"}))
+    assert "contains macros (xl/vbaProject.bin)" in only_reject(read_submission_file(hidden, rules()))["reason"]
+    xlsm = write(tmp_path / "bao_cao.xlsm", xlsx_bytes())
+    assert "macro-enabled workbook (.xlsm)" in only_reject(read_submission_file(xlsm, rules()))["reason"]
+
+
+def test_external_links_are_refused_with_the_reason(tmp_path):
+    linked = write(tmp_path / "linked.xlsx", with_members(
+        xlsx_bytes(), {"xl/externalLinks/externalLink1.xml": b"<externalLink/>"}))
+    reason = only_reject(read_submission_file(linked, rules()))["reason"]
+    assert "links to other files (xl/externalLinks/externalLink1.xml)" in reason
+
+
+# --- cell content ---------------------------------------------------------------------------------
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3"]
+
+
+def test_formula_text_is_kept_as_text_and_neutralised_on_every_export(tmp_path):
+    rows = [[i + 1, "dx_plan_issued", "", "", None, None, "Có", f] for i, f in enumerate(FORMULAS[:1])]
+    rows += [[2, "e_document_exchange_rate", "", "%", None, None, "70", FORMULAS[1]],
+             [3, "it_staff_qualified", "", "", None, None, "Có", FORMULAS[2]],
+             [4, "ipv6_ready", "", "", None, None, "Có", FORMULAS[3]]]
+    path = write(tmp_path / "f.csv", csv_bytes(rows))
+    read = read_submission_file(path, rules())
+    assert not read.rejects
+    assert sorted(r["evidence_ref"] for r in read.accepted) == sorted(FORMULAS)  # stored unchanged
+    df = pd.DataFrame({"evidence_ref": FORMULAS, "n": range(4)})
+    text = write_csv(df, tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+    for f in FORMULAS:
+        assert f"'{f}" in text.replace('""', '"')
+    write_excel(tmp_path / "out.xlsx", [("s", None, df)], created=dt.datetime(2025, 7, 16))
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    cells = [ws.cell(i, 1) for i in range(2, 6)]
+    assert all(c.data_type == "s" for c in cells)  # strings, never formulas
+    assert [c.value for c in cells] == [f"'{f}" for f in FORMULAS]
+
+
+def test_one_megabyte_cell_rejects_its_row_only(tmp_path):
+    huge = "A" * (1 << 20)
+    rows = [CSV_ROWS[0], [2, "dx_plan_issued", "", "", None, None, "Có", huge],
+            [3, "it_staff_qualified", "", "", None, None, "Có", None]]
+    read = read_submission_file(write(tmp_path / "long.csv", csv_bytes(rows)), rules())
+    assert codes(read) == [("SO_KHCN", "e_document_exchange_rate"), ("SO_KHCN", "it_staff_qualified")]
+    rej = only_reject(read)
+    assert rej["row"] == 3 and rej["field"] == "MinhChung" and rej["indicator_code"] == "dx_plan_issued"
+    assert "1,048,576 characters" in rej["reason"] and len(rej["value"]) < 300
+
+
+def test_one_megabyte_cell_in_a_workbook_rejects_its_row_only(tmp_path):
+    rows = GOOD_ROWS + [[3, "dx_plan_issued", "", "", None, None, "Có", "LONG_CELL"]]
+    text = "".join(random.Random(1).choices(string.ascii_letters, k=1 << 20))  # not a zip bomb
+    data = replace_text(xlsx_bytes(rows), "LONG_CELL", text)
+    read = read_submission_file(write(tmp_path / "long.xlsx", data), rules())
+    assert len(read.accepted) == 2
+    rej = only_reject(read)
+    assert rej["row"] == 10 and rej["field"] == "MinhChung" and "1,048,576 characters" in rej["reason"]
+
+
+def test_invalid_utf8_bytes_reject_their_row_only(tmp_path):
+    data = csv_bytes([CSV_ROWS[0], [2, "dx_plan_issued", "", "", None, None, "Có", "Kế hoạch XYZ"],
+                      [3, "it_staff_qualified", "Cán bộ", "", None, None, "Có", None]])
+    data = data.replace(b"XYZ", b"\xff\xfe")
+    home = DxHome(tmp_path / "home")
+    write(home.inbox_for(Q) / "bad_bytes.csv", data)
+    result = ingest_submissions(home, Q, REGISTRY)
+    assert sorted(result.accepted["indicator_code"]) == ["e_document_exchange_rate", "it_staff_qualified"]
+    assert len(result.rejects) == 1
+    rej = result.rejects.iloc[0]
+    assert rej["row"] == 3 and rej["field"] == "MinhChung" and "0xFF" in rej["reason"]
+    assert rej["value"] == "Kế hoạch \ufffd\ufffd"
+    # both tables are storable (no lone surrogates reach Arrow)
+    write_partition(home, "agency_submissions", Q, result.accepted)
+    write_partition(home, "submission_rejects", Q, result.rejects[[
+        c for c in result.rejects.columns if c not in ("file", "sheet", "row")]])
+    assert read_partition(home, "submission_rejects", Q)["value"].iloc[0] == "Kế hoạch \ufffd\ufffd"
+
+
+# --- SQL ------------------------------------------------------------------------------------------
+
+DROP = "x'; DROP TABLE dx_indicator_reports; --"
+
+
+def test_sql_metacharacters_from_the_reporting_db_stay_text(tmp_path):
+    from dx_pipeline_tests.sources.test_reporting_db import make_table
+
+    url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    engine = sa.create_engine(url)
+    mapping = load_mapping()
+    table = make_table(engine, mapping)  # with the reader tests' rows 1..8
+    c = mapping.columns
+    rows = [
+        (101, "SO_YTE", "dx_plan_issued", "Có", DROP),
+        (102, "SO_YTE'); DELETE FROM dx_indicator_reports; --", "ipv6_ready", "1", "ok"),
+        (103, "SO_KHCN", "it_staff_qualified", "1", "Robert'); DROP TABLE students;--"),
+    ]
+    with engine.begin() as con:
+        for rid, agency, code, value, evidence in rows:
+            con.execute(table.insert().values({
+                c["report_id"]: rid, c["agency_code"]: agency, c["quarter"]: Q, c["indicator_code"]: code,
+                c["value"]: 1 if value != "Có" else None, c["evidence_ref"]: evidence, c["unit"]: "",
+                c["submitted_at"]: pd.Timestamp("2025-07-08 09:00").to_pydatetime(),
+            }))
+    read = read_reporting_db(url, rules())
+    assert {r["evidence_ref"] for r in read.accepted} >= {DROP, "Robert'); DROP TABLE students;--"}
+    (bad,) = [r for r in read.rejects if r["agency_code"] and "DELETE" in r["agency_code"]]
+    assert "'); DELETE" in bad["agency_code"]
+    with engine.connect() as con:  # the table survived, with every row
+        assert con.execute(sa.text("select count(*) from dx_indicator_reports")).scalar() == 11
+        assert con.execute(sa.text("select evidence_ref from dx_indicator_reports where report_id = 101")).scalar() == DROP
+    engine.dispose()
+
+
+def test_dx_home_with_a_quote_works_for_duckdb_writes_and_portal_ingest(tmp_path):
+    home = DxHome(tmp_path / "tinh's home; DROP TABLE x; --")
+    con = duckdb.connect()
+    path = write_partition_from_query(con, "SELECT 'a''b' AS agency_code", home, "scratch", Q)
+    assert pq.read_table(path).column("agency_code").to_pylist() == ["a'b"]
+    con.close()
+
+    from dx_pipeline.kpis.dossier_kpis import portal_kpis
+    from dx_pipeline.sources.portal_files import ingest_portal_files
+    from dx_pipeline_tests.sources.portal_fixtures import write_exports
+
+    write_exports(home.root, Q)
+    result = ingest_portal_files(home, Q)
+    assert result.dossier_rows > 0
+    assert len(read_partition(home, "portal_dossiers", Q)) == result.dossier_rows
+    kpis = portal_kpis(home, Q)
+    assert not kpis.empty
+
+
+# --- YAML -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("payload", [
+    '!!python/object/apply:os.system ["touch {marker}"]',
+    "!!python/name:os.system",
+    '!!python/object/new:subprocess.Popen [["touch", "{marker}"]]',
+])
+def test_framework_yaml_with_unsafe_tags_is_refused(tmp_path, payload):
+    marker = tmp_path / "pwned"
+    fw = tmp_path / "evil.yaml"
+    fw.write_text("id: evil\nname:\n  vi: x\n  en: " + payload.format(marker=marker) + "\n", encoding="utf-8")
+    with pytest.raises(FrameworkError, match=r"evil.yaml: refused the YAML tag .*python.* \(line 4\)"):
+        load_framework(fw)
+    assert not marker.exists()
+
+
+def test_framework_file_not_utf8_is_a_clear_error(tmp_path):
+    fw = tmp_path / "latin.yaml"
+    fw.write_bytes("id: x\nname: Đánh giá\n".encode("utf-16"))
+    with pytest.raises(FrameworkError, match="latin.yaml: not UTF-8 text"):
+        load_framework(fw)
