@@ -25,7 +25,11 @@ def submission_kpis(submissions: pd.DataFrame | None, catalogue: Catalogue, quar
     """Effective self-reported rows as KPI rows (source "submission", flag "late" if late).
 
     The value is taken as reported; when only numerator and denominator are given it is their
-    quotient. Codes outside the catalogue pass through flagged ``not_in_catalogue``.
+    quotient. Codes outside the catalogue pass through flagged ``not_in_catalogue``. A rate
+    above 100 % cannot be true: it stays as reported in agency_submissions (the quality gate
+    names it), but is not scored here: the KPI value is empty and flagged
+    ``invalid_rate_above_100pct=<reported>``, so the framework's missing-data policy applies
+    and the explanation says why.
     """
     cols = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags", "source"]
     if submissions is None or len(submissions) == 0:
@@ -48,6 +52,9 @@ def submission_kpis(submissions: pd.DataFrame | None, catalogue: Catalogue, quar
         code = str(rec["indicator_code"])
         if code not in catalogue:
             flags.append("not_in_catalogue")
+        elif catalogue[code].unit == "ratio" and value is not None and value > 1 + 1e-9:
+            flags.append(f"invalid_rate_above_100pct={value:g}")
+            value = None
         rows.append((str(rec["agency_code"]), code, num, den, value, ",".join(flags), "submission"))
     out = pd.DataFrame(rows, columns=cols)
     return out.drop_duplicates(["agency_code", "kpi_code"], keep="last")

@@ -77,3 +77,22 @@ def test_lower_is_better_target(home, write_dossiers, tmp_path):
     k = compute_agency_kpis(home, "2025-Q1", REG, plan=plan).set_index(["agency_code", "kpi_code"])
     assert k.loc[("SO_A", "overdue_rate"), "value"] == 0
     assert k.loc[("SO_A", "overdue_rate"), "target_met"]
+
+
+def test_a_self_reported_rate_above_100_percent_is_not_scored_but_flagged():
+    import datetime as dt
+
+    from dx_pipeline.kpis.catalogue import load_catalogue
+    from dx_pipeline.kpis.compute import submission_kpis
+    from dx_pipeline.quarters import Quarter
+
+    subs = pd.DataFrame([
+        dict(agency_code="SO_A", indicator_code="staff_digital_trained_rate", value=1.12, numerator=None,
+             denominator=None, is_effective=True, is_late=False, submitted_at=dt.datetime(2025, 4, 5)),
+        dict(agency_code="SO_A", indicator_code="security_plan_rate", value=0.8, numerator=None,
+             denominator=None, is_effective=True, is_late=False, submitted_at=dt.datetime(2025, 4, 5)),
+    ])
+    out = submission_kpis(subs, load_catalogue(), Quarter.parse("2025-Q1")).set_index("kpi_code")
+    assert pd.isna(out.loc["staff_digital_trained_rate", "value"])
+    assert out.loc["staff_digital_trained_rate", "flags"] == "invalid_rate_above_100pct=1.12"
+    assert out.loc["security_plan_rate", "value"] == 0.8
