@@ -1,13 +1,18 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
 Every write goes to a temporary file in the same folder, is flushed to disk, then renamed over
-the target (``os.replace`` is atomic on POSIX within one file system).
+the target (``os.replace`` is atomic on POSIX within one file system). Temporary files are
+named ``.<target>.<host>-<pid>.<random><suffix>``: hidden from every reader (tables are read as
+``quarter=*/data.parquet``), and removable by the next writer once their owner is dead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +26,8 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    sweep_stale_temps(target, suffix)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_OWNER}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -34,6 +40,40 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+_OWNER = f"{_HOST}-{os.getpid()}"
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+$")
+
+
+def _owner_alive(host: str, pid: int) -> bool:
+    if host != _HOST:
+        return True  # another machine's writer (shared file system): never touch its file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temps(target: str | os.PathLike, suffix: str = ".tmp") -> list[Path]:
+    """Remove temporary files of ``target`` left by writers that were killed (SIGKILL, power
+    loss), so a crashed run leaves no debris after the next write. A temp file whose writer
+    still runs (or runs on another host) is left alone: it is about to be renamed."""
+    target = Path(target)
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):
+        m = _TEMP_NAME.match(tmp.name[: -len(suffix)] if suffix else tmp.name)
+        if m is None or m.group("target") != target.name:
+            continue
+        if not _owner_alive(m.group("host"), int(m.group("pid"))):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
