@@ -7,7 +7,8 @@
 
 Both implement the same definitions (received, online, on time / overdue, average processing
 days, online payment, electronic results, digitised, reuse, population data, national sync,
-satisfaction, fee procedures paid online) per agency, own dossiers only, so the runner can
+satisfaction, fee procedures paid online) per agency, own dossiers only, each dossier id once
+(its latest update), so the runner can
 check that they agree with each other and the tests can check them against the pipeline.
 Both return per-agency numerators/denominators (``wide``) and a few totals.
 """
@@ -37,6 +38,12 @@ KPI_PARTS = {
     "dossier_satisfaction_rate": ("satisfied_n", "judged_d"),
     "payment_transaction_procedure_rate": ("paid_procedures_n", "fee_procedures_d"),
 }
+PANDAS_COLUMNS = [
+    "agency_code", "procedure_code", "channel", "received_at", "due_at", "finished_at", "returned_at",
+    "stopped_at", "status", "supplement_requests", "supplement_days", "statutory_days", "fee_required",
+    "fee_amount", "paid_online", "input_digitized", "result_digitized", "reused_digitized_data",
+    "citizen_data_used", "synced_national", "rating", "complaint",
+]
 TOTALS = ("received", "on_time_n", "judged_d", "processing_days_sum", "paid_procedures_n")
 
 
@@ -48,10 +55,15 @@ def floor_sql(path: str, q: Quarter) -> str:
     start, end = _ts(q.start), _ts(q.end)
     last = _ts(f"{q.last_day} 23:59:59.999999")
     return f"""
-    WITH d AS (
+    WITH latest AS (
+        SELECT {", ".join(PANDAS_COLUMNS + ["dossier_id", "updated_at", "source_file"])}
+        FROM read_parquet('{path}') WHERE received_at < {end}
+        QUALIFY row_number() OVER (PARTITION BY dossier_id
+            ORDER BY updated_at DESC NULLS LAST, received_at DESC, agency_code, source_file) = 1
+    ), d AS (
         SELECT *, coalesce(finished_at, returned_at, stopped_at) AS end_raw,
                coalesce(supplement_days, 0) AS supp_days
-        FROM read_parquet('{path}') WHERE received_at < {end}
+        FROM latest
     ), j AS (
         SELECT *,
             received_at >= {start} AS in_period,
@@ -65,7 +77,8 @@ def floor_sql(path: str, q: Quarter) -> str:
                  WHEN due_at IS NOT NULL THEN CAST(judged_end - to_seconds(CAST(round(supp_days * 86400) AS BIGINT)) AS DATE) <= CAST(due_at AS DATE)
                  WHEN statutory_days IS NOT NULL THEN (epoch(judged_end) - epoch(received_at)) / 86400.0 - supp_days <= statutory_days
             END AS on_time,
-            CASE WHEN end_raw IS NOT NULL THEN greatest((epoch(end_raw) - epoch(received_at)) / 86400.0 - supp_days, 0) END AS pdays,
+            CASE WHEN end_raw IS NOT NULL THEN greatest((epoch_ms(end_raw) - epoch_ms(received_at)) // 1000
+                 - CAST(round(supp_days * 86400) AS BIGINT), 0) END AS psecs,
             in_period AND fee_required AND coalesce(fee_amount, 0) > 0 AS fee_scope
         FROM j
     )
@@ -76,8 +89,8 @@ def floor_sql(path: str, q: Quarter) -> str:
         count(*) FILTER (WHERE judged AND on_time) AS on_time_n,
         count(on_time) FILTER (WHERE judged) AS judged_d,
         count(*) FILTER (WHERE judged AND NOT on_time) AS overdue_n,
-        coalesce(sum(pdays) FILTER (WHERE ended), 0) AS processing_days_sum,
-        count(pdays) FILTER (WHERE ended) AS ended_d,
+        coalesce(sum(psecs) FILTER (WHERE ended), 0) / 86400.0 AS processing_days_sum,
+        count(psecs) FILTER (WHERE ended) AS ended_d,
         count(*) FILTER (WHERE fee_scope AND paid_online) AS paid_n,
         count(paid_online) FILTER (WHERE fee_scope) AS paid_d,
         count(*) FILTER (WHERE in_period AND status IN ('finished', 'returned') AND result_digitized) AS result_n,
@@ -117,20 +130,19 @@ def duckdb_floor(home: DxHome, quarter: Quarter, threads: int | None = None) -> 
     return _result(wide)
 
 
-PANDAS_COLUMNS = [
-    "agency_code", "procedure_code", "channel", "received_at", "due_at", "finished_at", "returned_at",
-    "stopped_at", "status", "supplement_requests", "supplement_days", "statutory_days", "fee_required",
-    "fee_amount", "paid_online", "input_digitized", "result_digitized", "reused_digitized_data",
-    "citizen_data_used", "synced_national", "rating", "complaint",
-]
 
 
 def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     """The same KPIs written the straightforward pandas way: load, derive columns, groupby."""
-    df = pd.read_parquet(partition_path(home, "portal_dossiers", quarter), columns=PANDAS_COLUMNS)
+    df = pd.read_parquet(partition_path(home, "portal_dossiers", quarter),
+                         columns=PANDAS_COLUMNS + ["dossier_id", "updated_at", "source_file"])
     start, end = pd.Timestamp(quarter.start), pd.Timestamp(quarter.end)
     last = pd.Timestamp(f"{quarter.last_day} 23:59:59.999999")
     df = df[df["received_at"] < end]
+    # each dossier once: its latest update (duplicates in the export must not double-count)
+    df = df.sort_values(["updated_at", "received_at", "agency_code", "source_file"],
+                        ascending=[False, False, True, True], na_position="last", kind="stable")
+    df = df.drop_duplicates("dossier_id", keep="first")
 
     def known_true(col: str) -> pd.Series:
         return df[col].fillna(False).astype(bool)
@@ -152,7 +164,8 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     on_time = on_time.mask(late_by_requests, False)
     on_time_known = on_time.notna()
     on_time_true = on_time.fillna(False).astype(bool)
-    pdays = ((end_raw - df["received_at"]).dt.total_seconds() / 86400.0 - supp_days).clip(lower=0)
+    psecs = ((end_raw - df["received_at"]) // pd.Timedelta(milliseconds=1) // 1000
+             - (supp_days * 86400).round()).clip(lower=0)
     fee_scope = in_period & known_true("fee_required") & (df["fee_amount"].fillna(0) > 0)
     resolved = in_period & df["status"].isin(["finished", "returned"])
     unhappy = known_true("complaint") | (df["rating"] == 1)
@@ -165,8 +178,8 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
         "on_time_n": judged & on_time_known & on_time_true,
         "judged_d": judged & on_time_known,
         "overdue_n": judged & on_time_known & ~on_time_true,
-        "processing_days_sum": pdays.where(ended & pdays.notna(), 0.0),
-        "ended_d": ended & pdays.notna(),
+        "processing_days_sum": psecs.where(ended & psecs.notna(), 0.0),
+        "ended_d": ended & psecs.notna(),
         "paid_n": fee_scope & known_true("paid_online"),
         "paid_d": fee_scope & df["paid_online"].notna(),
         "result_n": resolved & known_true("result_digitized"),
@@ -183,6 +196,7 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
         "satisfied_n": (judged & on_time_known & on_time_true).astype(int) - (judged & on_time_known & unhappy).astype(int),
     })
     wide = parts.groupby("agency_code", sort=True).sum().reset_index()
+    wide["processing_days_sum"] = wide["processing_days_sum"] / 86400.0
     paid_proc = df.loc[fee_scope & known_true("paid_online"), ["agency_code", "procedure_code"]]
     fee_proc = df.loc[fee_scope & df["paid_online"].notna(), ["agency_code", "procedure_code"]]
     wide["paid_procedures_n"] = wide["agency_code"].map(paid_proc.groupby("agency_code")["procedure_code"].nunique()).fillna(0)
