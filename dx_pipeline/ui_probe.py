@@ -124,7 +124,9 @@ class ManagedProcess:
         return _group_members(self.pgid)
 
 
-def _start(name: str, cmd: list[str], env: Mapping[str, str], cwd: Path, log_dir: Path) -> ManagedProcess:
+def _start(
+    name: str, cmd: list[str], env: Mapping[str, str], cwd: Path, log_dir: Path
+) -> ManagedProcess:
     log_path = log_dir / f"{name}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the child owns it; closed below in the parent
     try:
@@ -154,7 +156,8 @@ class UiServer:
     def start_daemon(self) -> ManagedProcess:
         """Start ``dagster-daemon run`` on the same instance: it dequeues runs launched from
         the UI (the instance uses the QueuedRunCoordinator) and evaluates sensors/schedules."""
-        cmd = _console_script("dagster-daemon", "dagster._daemon") + ["run", "-w", str(self.workspace)]
+        cmd = _console_script("dagster-daemon", "dagster._daemon")
+        cmd += ["run", "-w", str(self.workspace)]
         daemon = _start("dagster-daemon", cmd, self.env, self.cwd, self.log_dir)
         self.processes.append(daemon)
         return daemon
@@ -200,7 +203,8 @@ def start_ui(
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="dx_ui_logs_"))
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.update({"DAGSTER_HOME": str(Path(dagster_home).resolve()), "DX_HOME": str(Path(dx_home).resolve())})
+    env["DAGSTER_HOME"] = str(Path(dagster_home).resolve())
+    env["DX_HOME"] = str(Path(dx_home).resolve())
     for key, value in (extra_env or {}).items():
         if value is None:
             env.pop(key, None)
@@ -246,15 +250,20 @@ def wait_for_server(base_url: str, timeout: float, process: ManagedProcess | Non
 # --------------------------------------------------------------------------- GraphQL
 
 
-def graphql(base_url: str, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 60) -> dict:
+def graphql(
+    base_url: str, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 60
+) -> dict:
     """POST a GraphQL document to ``/graphql``; the ``data`` dict, or UiError with the errors."""
     response = requests.post(
-        f"{base_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout
+        f"{base_url}/graphql",
+        json={"query": query, "variables": dict(variables or {})},
+        timeout=timeout,
     )
     try:
         body = response.json()
     except ValueError:
-        raise UiError(f"/graphql answered HTTP {response.status_code}: {response.text[:500]}") from None
+        text = response.text[:500]
+        raise UiError(f"/graphql answered HTTP {response.status_code}: {text}") from None
     if body.get("errors") or response.status_code != 200:
         raise UiError(f"/graphql answered HTTP {response.status_code}: {body.get('errors')}")
     return body["data"]
@@ -350,7 +359,9 @@ def ui_inventory(base_url: str, location: str = LOCATION) -> UiInventory:
                     "blocking": check["blocking"], "description": check["description"] or "",
                 }
         for job in repo["jobs"]:
-            jobs[job["name"]] = {"description": job["description"] or "", "asset_job": job["isAssetJob"]}
+            jobs[job["name"]] = {
+                "description": job["description"] or "", "asset_job": job["isAssetJob"],
+            }
         for sched in repo["schedules"]:
             schedules[sched["name"]] = {
                 "cron": sched["cronSchedule"],
@@ -422,7 +433,9 @@ def launch_quarter(
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     all_tags = {PARTITION_TAG: q.partition_key, "dx/quarter": q.label, **(tags or {})}
     params = {
-        "selector": {"repositoryLocationName": location, "repositoryName": repository, "jobName": job},
+        "selector": {
+            "repositoryLocationName": location, "repositoryName": repository, "jobName": job,
+        },
         "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]},
     }
     result = graphql(base_url, LAUNCH_RUN_MUTATION, {"executionParams": params})["launchRun"]
@@ -545,8 +558,8 @@ def asset_graph_url(base_url: str, groups: Iterable[str]) -> str:
 
 def chromium_binary() -> str | None:
     """A Chromium/Chrome executable on PATH (``$CHROMIUM`` wins), or None."""
-    candidates = [os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "chrome"]
-    for candidate in candidates:
+    names = ["chromium", "chromium-browser", "google-chrome", "chrome"]
+    for candidate in [os.environ.get("CHROMIUM"), *names]:
         if candidate and (found := shutil.which(candidate)):
             return found
     return None
@@ -577,7 +590,8 @@ def capture_page(
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-            f"--window-size={window[0]},{window[1]}", f"--screenshot={screenshot}", "--dump-dom", url,
+            f"--window-size={window[0]},{window[1]}", f"--screenshot={screenshot}",
+            "--dump-dom", url,
         ]
         # Own session: on a timeout the browser's helper processes go down with it.
         popen = subprocess.Popen(
@@ -590,7 +604,7 @@ def capture_page(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(popen.pid, signal.SIGKILL)
             popen.communicate()
-            raise UiError(f"chromium did not finish rendering {url} within {timeout:.0f} s") from None
+            raise UiError(f"chromium did not render {url} within {timeout:.0f} s") from None
     if popen.returncode != 0 or not screenshot.exists():
         raise UiError(
             f"chromium exited {popen.returncode} without a screenshot of {url}:\n"

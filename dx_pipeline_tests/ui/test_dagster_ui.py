@@ -84,15 +84,18 @@ def test_ui_lists_every_asset_check_job_schedule_and_sensor(ui):
         assert asset["partitioned"] and QUARTER.partition_key in asset["partition_keys"], key
 
     expected_checks = {
-        (suite.dataset, check.name): check.blocking for suite in SUITES.values() for check in suite.checks
+        (suite.dataset, check.name): check.blocking
+        for suite in SUITES.values()
+        for check in suite.checks
     }
     shown = {key: check["blocking"] for key, check in inventory.checks.items()}
     missing = set(expected_checks) - set(shown)
     assert not missing, f"checks not in the UI: {sorted(missing)}"
     for key, blocking in expected_checks.items():
-        assert shown[key] == blocking, f"{key}: blocking={shown[key]} in the UI, suite says {blocking}"
+        assert shown[key] == blocking, f"{key}: blocking={shown[key]} in the UI, not {blocking}"
     for dataset in ("agencies", "portal_dossiers", "agency_submissions"):
-        assert any(b for (asset, _), b in shown.items() if asset == dataset), f"{dataset}: no blocking check"
+        blocking_here = [name for (asset, name), b in shown.items() if asset == dataset and b]
+        assert blocking_here, f"{dataset} has no blocking check"
 
     assert "quarter_job" in inventory.jobs
     assert inventory.jobs["quarter_job"]["description"]
@@ -130,14 +133,15 @@ def test_asset_graph_renders_in_headless_chromium(ui, tmp_path):
     browser = ui_probe.chromium_binary()
     if browser is None:
         if os.environ.get("CI"):
-            pytest.fail("CI is set but no chromium is installed (.ci/run installs Debian's chromium)")
+            pytest.fail("CI is set but no chromium is installed (.ci/run installs it)")
         pytest.skip("no chromium installed")
     inventory = ui_probe.ui_inventory(ui.base_url)
     groups = {asset["group"] for asset in inventory.assets.values()}
     assert ui_probe.dismiss_community_prompt(ui.base_url)
 
     png = Path(os.environ.get("DX_UI_SCREENSHOT") or tmp_path / "asset-graph.png")
-    dom = ui_probe.capture_page(ui_probe.asset_graph_url(ui.base_url, groups), png, chromium=browser)
+    url = ui_probe.asset_graph_url(ui.base_url, groups)
+    dom = ui_probe.capture_page(url, png, chromium=browser)
 
     colours, top_share = _non_blank(png)
     assert colours > 200 and top_share < 0.98, (png, colours, top_share)
@@ -158,10 +162,15 @@ def test_a_quarter_launched_from_the_ui_is_queued_and_run_by_the_daemon(ui):
     listed = ui_probe.runs_of_quarter(ui.base_url, QUARTER, job="quarter_job")
     assert run["runId"] in {r["runId"] for r in listed}
 
-    first_step_done = lambda info: any(s["status"] == "SUCCESS" for s in info["stepStats"])  # noqa: E731
+    def first_step_done(info: dict) -> bool:
+        return any(step["status"] == "SUCCESS" for step in info["stepStats"])
+
+    def finished(info: dict) -> bool:
+        return info["status"] in ui_probe.TERMINAL_RUN_STATUSES
+
     info = ui_probe.wait_for_run(
         ui.base_url, run["runId"],
-        (lambda i: i["status"] in ui_probe.TERMINAL_RUN_STATUSES) if RUN_TO_END else first_step_done,
+        finished if RUN_TO_END else first_step_done,
         timeout=900 if RUN_TO_END else RUN_START_TIMEOUT,
     )
     steps = {s["stepKey"]: s["status"] for s in info["stepStats"]}
