@@ -11,7 +11,7 @@ import pandas as pd
 
 from dx_pipeline import schemas
 from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
-from dx_pipeline.sources.registry import restate_to_successors
+from dx_pipeline.sources.registry import active_agencies, restate_to_successors
 from dx_pipeline.kpis.dossier_kpis import KPI_COLUMNS, portal_kpis
 from dx_pipeline.kpis.rollup import rollup_kpis
 from dx_pipeline.kpis.targets import Plan, load_plans, target_for
@@ -128,7 +128,8 @@ def _registered(own: pd.DataFrame, registry: pd.DataFrame, q: Quarter, catalogue
 
     Dossiers of an agency that merged during the quarter (e.g. Sở TT&TT into Sở KH&CN on
     2025-03-01) are restated under its successor as a ratio of sums; codes the registry does
-    not know are left out here and reported by the ``agency_valid_in_quarter`` quality check.
+    not know, or units not valid in the quarter, are left out here (the portal's
+    ``agency_valid_in_quarter`` quality check reports them).
     """
     if own.empty or registry is None or not len(registry):
         return own
@@ -138,6 +139,9 @@ def _registered(own: pd.DataFrame, registry: pd.DataFrame, q: Quarter, catalogue
         return own.reset_index(drop=True)
     units = {code: kpi.unit for code, kpi in catalogue.kpis.items()}
     restated = restate_to_successors(own, registry, q, units=units)
+    # the procedure catalogue also lists units that only exist before or after this quarter
+    valid = set(active_agencies(registry, q)["agency_code"].astype(str))
+    restated = restated[restated["agency_code"].astype(str).isin(valid)]
     return restated[KPI_COLUMNS].reset_index(drop=True)
 
 

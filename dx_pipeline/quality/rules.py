@@ -93,11 +93,15 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
     prev = partition_path(ctx.home, ctx.dataset, prev_q)
     if not prev.exists():
         return RuleResult(True, f"no previous quarter to compare with ({prev_q.label} has no partition)")
+    _register_successors(ctx, prev)
     rows = _records(
         ctx.con,
         f"""
         WITH cur AS (SELECT agency_code, count(*) AS n FROM batch GROUP BY 1),
-             prev AS (SELECT agency_code, count(*) AS n FROM read_parquet({_sql_path(prev)}) GROUP BY 1)
+             prev AS (
+                SELECT coalesce(s.successor, p.agency_code) AS agency_code, count(*) AS n
+                FROM read_parquet({_sql_path(prev)}) p LEFT JOIN prev_successor s USING (agency_code)
+                GROUP BY 1)
         SELECT p.agency_code, p.n AS previous, coalesce(c.n, 0) AS current,
                round(coalesce(c.n, 0) / p.n, 3) AS ratio,
                coalesce(c.n, 0) < ? * p.n AS dropped,
@@ -119,6 +123,26 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
         False, f"{len(rows)} of {compared} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
         len(rows), rows[: ctx.sample_size], checked=compared,
     )
+
+
+def _register_successors(ctx: RuleContext, prev: Path) -> None:
+    """Table ``prev_successor(agency_code, successor)``: where last quarter's agencies carry on
+    in this quarter, so a merger (Sở TT&TT into Sở KH&CN) is not mistaken for a lost export."""
+    import pandas as pd
+
+    from dx_pipeline.sources.registry import successor_in
+
+    registry_file = partition_path(ctx.home, "agencies", ctx.quarter)
+    codes = [r[0] for r in ctx.con.execute(
+        f"SELECT DISTINCT agency_code FROM read_parquet({_sql_path(prev)}) WHERE agency_code IS NOT NULL"
+    ).fetchall()]
+    pairs = []
+    if registry_file.exists():
+        registry = pd.read_parquet(registry_file)
+        known = set(registry["agency_code"].astype(str))
+        pairs = [(c, successor_in(registry, c, ctx.quarter)) for c in codes if c in known]
+    frame = pd.DataFrame(pairs, columns=["agency_code", "successor"]).astype("object")
+    ctx.con.register("prev_successor", frame)
 
 
 def reported_vs_portal(

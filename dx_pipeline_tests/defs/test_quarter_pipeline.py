@@ -1,0 +1,178 @@
+"""Two quarters of the sample province through the real Dagster job, checked as a user would.
+
+The module fixture generates a small sample province (about 1 % of the default volume), then
+materializes 2025-Q1 and 2025-Q2 with the quarter job on one instance. The tests read what a
+data engineer or an official would look at: the warehouse tables, the published folder and
+the Dagster run records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from dx_pipeline.definitions import defs
+from dx_pipeline.index import load_builtin
+from dx_pipeline.publish import verify
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.sample.generate import generate_sample
+from dx_pipeline.sources.registry import active_agencies
+from dx_pipeline.storage import DxHome, read_partition
+
+pytestmark = pytest.mark.slow
+
+Q1, Q2 = Quarter.parse("2025-Q1"), Quarter.parse("2025-Q2")
+
+
+def run_quarter(instance, quarter: Quarter, tags: dict | None = None):
+    job = defs.resolve_job_def("quarter_job")
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=quarter.partition_key,
+        raise_on_error=False,
+        tags=tags or {"dx/trigger": "test"},
+    )
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    root = tmp_path_factory.mktemp("province")
+    home = DxHome(root).ensure()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DX_HOME", str(root))
+        mp.delenv("DX_REGISTRY", raising=False)
+        mp.delenv("DX_REPORTING_DB_URL", raising=False)
+        generate_sample(home, seed=7, scale=0.01, quarters=[Q1, Q2])
+        instance = DagsterInstance.ephemeral()
+        results = {q.label: run_quarter(instance, q) for q in (Q1, Q2)}
+        yield home, instance, results
+
+
+def test_both_quarters_succeed_and_publish_revision_one(province):
+    home, _, results = province
+    for label, result in results.items():
+        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert result.success, f"{label}: failed steps {failed}"
+        folder = home.published / "ranking" / f"quarter={label}"
+        assert (folder / "rev=1" / "manifest.json").exists()
+        assert not (folder / "rev=2").exists()
+    half = home.published / "ranking" / "period=2025-H1" / "rev=1"
+    assert (half / "manifest.json").exists(), "the first half-year is published with Q2"
+    report = verify(home)
+    assert report.ok, report.summary()
+
+
+def test_every_active_agency_is_scored_once_per_framework(province):
+    home, _, _ = province
+    registry = read_partition(home, "agencies", Q2)
+    active = active_agencies(registry, Q2)
+    scores = read_partition(home, "index_scores", Q2)
+    totals = scores[scores["level"] == "total"]
+    assert not totals.duplicated(["framework_id", "agency_code"]).any()
+    expected = {
+        "dti_department": set(active.loc[active["level"] == "department", "agency_code"]),
+        "dti_district": set(active.loc[active["level"] == "district", "agency_code"]),
+        "dti_commune_2024": set(active.loc[active["level"] == "commune", "agency_code"]),
+        "qd766": set(
+            active.loc[
+                active["level"].isin(["department", "district", "commune"])
+                & active["provides_public_services"].astype(bool),
+                "agency_code",
+            ]
+        ),
+    }
+    for framework_id, codes in expected.items():
+        scored = set(totals.loc[totals["framework_id"] == framework_id, "agency_code"])
+        assert scored == codes, framework_id
+    # the departments merged on 2025-03-01 are no longer scored; their successors are
+    assert "SO-TTTT" not in set(totals["agency_code"])
+
+
+def test_points_stay_within_their_maximum_and_add_up_to_the_total(province):
+    home, _, _ = province
+    scores = read_partition(home, "index_scores", Q2)
+    assert (scores["points"] >= -1e-9).all()
+    assert (scores["points"] <= scores["max_points"] + 1e-9).all()
+    for framework_id, rows in scores.groupby("framework_id"):
+        framework = load_builtin(framework_id)
+        totals = rows[rows["level"] == "total"]
+        assert np.allclose(totals["max_points"], framework.total_points), framework_id
+        pillars = rows[rows["level"] == "pillar"].groupby("agency_code")["points"].sum()
+        by_agency = totals.set_index("agency_code")["points"]
+        tolerance = 10 ** -framework.decimals * len(framework.pillars)
+        assert (pillars.reindex(by_agency.index) - by_agency).abs().max() <= tolerance, framework_id
+
+
+def test_ranks_are_competition_ranks_within_peer_groups(province):
+    home, _, _ = province
+    ranking = read_partition(home, "ranking_snapshot", Q2)
+    ranked = ranking.dropna(subset=["rank"])
+    assert len(ranked) > 0
+    for _, group in ranked.groupby(["framework_id", "peer_group"]):
+        points = group["total_points"].to_numpy()
+        expected = [1 + int((points > p).sum()) for p in points]
+        assert group["rank"].astype(int).tolist() == expected
+    assert set(ranking["revision"]) == {1}
+
+
+def test_movement_is_measured_against_the_previous_quarter(province):
+    home, _, _ = province
+    before = read_partition(home, "ranking_snapshot", Q1)
+    after = read_partition(home, "ranking_snapshot", Q2)
+    keys = ["framework_id", "agency_code"]
+    both = after.merge(before[keys + ["rank"]], on=keys, suffixes=("", "_before"))
+    both = both.dropna(subset=["rank", "rank_before"])
+    assert len(both) > 10
+    assert (both["previous_rank"].astype(int) == both["rank_before"].astype(int)).all()
+    assert (both["rank_change"].astype(int) == both["rank_before"].astype(int) - both["rank"].astype(int)).all()
+
+
+def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
+    home, instance, _ = province
+    before = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
+    result = run_quarter(instance, Q2, {"dx/trigger": "test-rerun"})
+    assert result.success
+    assert not (home.published / "ranking" / f"quarter={Q2.label}" / "rev=2").exists()
+    after = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
+    assert before == after
+
+
+def test_explain_tells_why_an_agency_has_its_points(province, capsys):
+    from dx_pipeline.cli import main
+
+    home, _, _ = province
+    ranking = read_partition(home, "ranking_snapshot", Q2)
+    last = ranking[ranking["framework_id"] == "dti_department"].sort_values("rank").iloc[-1]
+    assert main(["--home", str(home.root), "explain", "--agency", last["agency_code"],
+                 "--quarter", Q2.label, "--framework", "dti_department"]) == 0
+    out = capsys.readouterr().out
+    assert last["agency_code"] in out and str(last["agency_name"]) in out
+
+
+def test_a_blocking_check_failure_stops_the_ranking(province, tmp_path):
+    """Beyond its tolerance, a broken input (here: every dossier duplicated) must not be ranked."""
+    home, instance, _ = province
+    export = home.portal_exports / f"quarter={Q1.label}" / "dossiers.csv"
+    original = export.read_bytes()
+    header, _, body = original.partition(b"\n")
+    try:
+        export.write_bytes(header + b"\n" + body + body)
+        result = run_quarter(instance, Q1, {"dx/trigger": "test-broken"})
+        assert not result.success
+        materialized = {
+            e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+        }
+        assert "portal_dossiers" in materialized
+        assert not {"agency_kpis", "index_scores", "ranking_snapshot"} & materialized
+        assert not (home.published / "ranking" / f"quarter={Q1.label}" / "rev=2").exists()
+        checks = [
+            e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        failed = {(c.check_name, str(getattr(c.severity, "value", c.severity))) for c in checks if not c.passed}
+        assert ("dossier_id_unique", "ERROR") in failed
+    finally:
+        export.write_bytes(original)
+    dq = pd.read_parquet(home.warehouse / "dq_results" / f"quarter={Q1.label}")
+    assert {"portal_dossiers", "agencies", "agency_submissions"} <= set(dq["dataset"])
