@@ -277,7 +277,7 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
         scored.ranking,
         stored,
         kpis=read_partition(home, "agency_kpis", quarter),
-        dq=_try_read(home, "dq_results", quarter),
+        dq=_contract_columns(_try_read(home, "dq_results", quarter), "dq_results"),
         uncertainty=_try_read(home, "rank_uncertainty", quarter),
         registry=read_partition(home, "agencies", quarter),
         frameworks=scored.frameworks,
@@ -306,6 +306,16 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
             ),
         )
     )
+
+
+def _contract_columns(df: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
+    """Only a table's contract columns: what is published must not change with run metadata
+    (dq_results also records when and in which run each check ran)."""
+    from dx_pipeline import schemas
+
+    if df is None:
+        return None
+    return df[[c for c in schemas.CONTRACTS[table].names if c in df.columns]]
 
 
 def _same_points(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:

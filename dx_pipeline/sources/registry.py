@@ -327,15 +327,17 @@ def restate_to_successors(
     mapping = {c: successor_in(registry, c, as_of_quarter) for c in codes}
     df["agency_code"] = df["agency_code"].map(mapping)
     keys = [k for k in ("quarter", "agency_code", "kpi_code") if k in df.columns]
+    # only the (quarter, successor, KPI) groups a merged agency moved into need combining;
+    # every other row passes through as it is (most rows, and most of the time)
+    moved = df["original_agency_code"] != df["agency_code"]
+    touched = df.loc[moved, keys].drop_duplicates()
+    in_touched = df[keys].merge(touched.assign(_t=True), on=keys, how="left")["_t"].fillna(False).to_numpy(dtype=bool)
+    untouched = df[~in_touched].drop(columns=["original_agency_code"])
+    untouched["restated_from"] = None
     out_rows = []
-    for key, grp in df.groupby(keys, sort=True, dropna=False):
+    for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False):
         base = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         originals = sorted(set(grp["original_agency_code"]))
-        if len(grp) == 1 and originals == [base["agency_code"]]:
-            rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
-            rec["restated_from"] = None
-            out_rows.append(rec)
-            continue
         rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
         rec.update(base)
         den = pd.to_numeric(grp.get("denominator"), errors="coerce") if "denominator" in grp else None
@@ -364,4 +366,9 @@ def restate_to_successors(
         rec["restated_from"] = ",".join(c for c in originals if c != base["agency_code"]) or None
         out_rows.append(rec)
     columns = [c for c in kpis_df.columns] + ["restated_from"]
-    return pd.DataFrame(out_rows, columns=columns).reset_index(drop=True)
+    combined = pd.DataFrame(out_rows, columns=columns)
+    frames = [f for f in (untouched[columns], combined) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
