@@ -130,7 +130,7 @@ def _register_successors(ctx: RuleContext, prev: Path) -> None:
     in this quarter, so a merger (Sở TT&TT into Sở KH&CN) is not mistaken for a lost export."""
     import pandas as pd
 
-    from dx_pipeline.sources.registry import successor_in
+    from dx_pipeline.sources.registry import successors_in
 
     registry_file = partition_path(ctx.home, "agencies", ctx.quarter)
     codes = [r[0] for r in ctx.con.execute(
@@ -140,7 +140,7 @@ def _register_successors(ctx: RuleContext, prev: Path) -> None:
     if registry_file.exists():
         registry = pd.read_parquet(registry_file)
         known = set(registry["agency_code"].astype(str))
-        pairs = [(c, successor_in(registry, c, ctx.quarter)) for c in codes if c in known]
+        pairs = list(successors_in(registry, [c for c in codes if c in known], ctx.quarter).items())
     frame = pd.DataFrame(pairs, columns=["agency_code", "successor"]).astype("object")
     ctx.con.register("prev_successor", frame)
 

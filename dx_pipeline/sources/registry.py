@@ -291,16 +291,25 @@ def successor_map(registry: pd.DataFrame) -> dict[str, str]:
 def successor_in(registry: pd.DataFrame, code: str, quarter: Quarter | str) -> str:
     """The agency that carries ``code``'s work in ``quarter``: itself if still valid, else the
     first successor along the chain that is valid then (or the chain's end)."""
+    return successors_in(registry, [code], quarter)[code]
+
+
+def successors_in(registry: pd.DataFrame, codes, quarter: Quarter | str) -> dict[str, str]:
+    """:func:`successor_in` for many codes, reading the registry once."""
     direct = {
         r.agency_code: r.successor_code
         for r in registry.itertuples()
         if isinstance(r.successor_code, str) and r.successor_code
     }
-    cur, seen = code, {code}
-    while not is_valid_in(registry, cur, quarter) and cur in direct and direct[cur] not in seen:
-        cur = direct[cur]
-        seen.add(cur)
-    return cur
+    valid = set(active_agencies(registry, quarter)["agency_code"])
+    out = {}
+    for code in codes:
+        cur, seen = code, {code}
+        while cur not in valid and cur in direct and direct[cur] not in seen:
+            cur = direct[cur]
+            seen.add(cur)
+        out[code] = cur
+    return out
 
 
 def restate_to_successors(
@@ -324,7 +333,7 @@ def restate_to_successors(
     df = kpis_df.copy()
     df["original_agency_code"] = df["agency_code"]
     codes = df["agency_code"].dropna().unique().tolist()
-    mapping = {c: successor_in(registry, c, as_of_quarter) for c in codes}
+    mapping = successors_in(registry, codes, as_of_quarter)
     df["agency_code"] = df["agency_code"].map(mapping)
     keys = [k for k in ("quarter", "agency_code", "kpi_code") if k in df.columns]
     # only the (quarter, successor, KPI) groups a merged agency moved into need combining;
