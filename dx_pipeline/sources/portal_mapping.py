@@ -114,121 +114,139 @@ class FieldMapping:
                 f"(columns found: {', '.join(sorted(present)) or 'none'})"
             )
 
-    def _value_and_error(self, spec: FieldSpec, present: Collection[str]) -> tuple[str, str, str]:
-        """SQL for (typed value, condition that the raw value is bad, reason expression)."""
-        raw = _ident(spec.name) if spec.name in present else "CAST(NULL AS VARCHAR)"
-        v = f"NULLIF(TRIM({raw}), '')"
-        t = spec.type
+    def _field_sql(self, spec: FieldSpec, t: str, raw: str, present: Collection[str]) -> tuple[str, str, str]:
+        """SQL for one field: (typed value from the trimmed text ``t``, condition on ``t`` and
+        the value column ``v`` that the raw value is bad, reason expression).
+
+        The condition refers to the value by the placeholder ``{v}``: the value is computed once
+        in an inner SELECT and the checks read it there, so no parse (``try_strptime`` above
+        all) runs twice per field.
+        """
+        typ = spec.type
         reason_sql = ""
-        if spec.name not in present and not spec.required and t == "bool":
+        if spec.name not in present and not spec.required and typ == "bool":
             # A yes/no field the export does not carry at all is unknown, not "no": the KPIs
             # built on it are then missing rather than zero.
             return "CAST(NULL AS BOOLEAN)", "FALSE", "''"
-        if t == "string":
-            value, bad, reason = v, "FALSE", ""
-        elif t == "int":
-            ok = f"regexp_full_match({v}, '[-+]?[0-9]+(\\.0*)?')"
-            parsed = f"CASE WHEN {ok} THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
+        if typ == "string":
+            value, bad, reason = t, "FALSE", ""
+        elif typ == "int":
+            ok = f"regexp_full_match({t}, '[-+]?[0-9]+(\\.0*)?')"
+            # TRY_CAST: a whole number too large for BIGINT is a reject, not a crash
+            parsed = f"CASE WHEN {ok} THEN TRY_CAST(CAST({t} AS DOUBLE) AS BIGINT) END"
             value = parsed if spec.empty is None else f"COALESCE({parsed}, {int(spec.empty)})"
-            bad = f"({v} IS NOT NULL AND NOT {ok})"
+            # with a default for empty cells the value is never NULL: test the text instead
+            parsed_null = "{v} IS NULL" if spec.empty is None else f"NOT coalesce({ok}, FALSE)"
+            bad = f"({t} IS NOT NULL AND {parsed_null})"
             reason = "not a whole number"
             if spec.allowed:
                 allowed = ", ".join(str(int(a)) for a in spec.allowed)
-                bad = f"({bad} OR ({ok} AND {parsed} NOT IN ({allowed})))"
+                bad = f"({t} IS NOT NULL AND ({parsed_null} OR {{v}} NOT IN ({allowed})))"
                 reason = f"not one of the allowed codes {allowed}"
                 reason_sql = (
-                    f"CASE WHEN NOT {ok} THEN 'not a whole number' ELSE {_sql_str(reason)} END"
+                    f"CASE WHEN {parsed_null} THEN 'not a whole number' ELSE {_sql_str(reason)} END"
                 )
-        elif t == "float":
-            parsed = f"TRY_CAST(REPLACE({v}, ',', '.') AS DOUBLE)"
+        elif typ == "float":
+            parsed = f"TRY_CAST(REPLACE({t}, ',', '.') AS DOUBLE)"
             value = parsed if spec.empty is None else f"COALESCE({parsed}, {float(spec.empty)!r})"
-            bad = f"({v} IS NOT NULL AND {parsed} IS NULL)"
+            parsed_null = (
+                "{v} IS NULL" if spec.empty is None else f"TRY_CAST(REPLACE({t}, ',', '.') AS DOUBLE) IS NULL"
+            )
+            bad = f"({t} IS NOT NULL AND {parsed_null})"
             reason = "not a number"
-        elif t == "bool":
+        elif typ == "bool":
             low = f"LOWER(COALESCE(TRIM({raw}), ''))"
             yes, no = _sql_list(self.bool_true), _sql_list(self.bool_false)
             value = f"CASE WHEN {low} IN ({yes}) THEN TRUE WHEN {low} IN ({no}) THEN FALSE END"
-            bad = f"({low} NOT IN ({yes}) AND {low} NOT IN ({no}))"
+            bad = "({v} IS NULL)"
             reason = "not a yes/no value (expected 1 or 0)"
-        elif t == "datetime":
-            fmts = "[" + ", ".join(_sql_str(f) for f in self.datetime_formats) + "]"
-            value = f"try_strptime({v}, {fmts})"
-            bad = f"({v} IS NOT NULL AND {value} IS NULL)"
+        elif typ == "datetime":
+            # the export's own format first (nearly every value), the others only when it fails
+            first, rest = self.datetime_formats[:1], self.datetime_formats[1:]
+            tries = [f"try_strptime({t}, {_sql_str(f)})" for f in first]
+            if rest:
+                tries.append(f"try_strptime({t}, [{', '.join(_sql_str(f) for f in rest)}])")
+            value = f"coalesce({', '.join(tries)})" if len(tries) > 1 else tries[0]
+            bad = f"({t} IS NOT NULL AND {{v}} IS NULL)"
             reason = "not a date-time (expected dd/mm/yyyy HH:MM:SS, dd/mm/yyyy or yyyyMMddHHmmss)"
-        elif t == "code":
+        elif typ == "code":
             pairs = dict(spec.codes)
             for target in dict.fromkeys(spec.codes.values()):
                 pairs.setdefault(target, target)
             whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(val)}" for k, val in pairs.items())
-            value = f"CASE COALESCE({v}, '') {whens} END"
+            value = f"CASE COALESCE({t}, '') {whens} END"
             empty_ok = "" in spec.codes
-            bad = f"({value} IS NULL AND {v} IS NOT NULL)" if not empty_ok else f"({value} IS NULL)"
+            bad = f"({{v}} IS NULL AND {t} IS NOT NULL)" if not empty_ok else "({v} IS NULL)"
             codes = ", ".join(repr(k) for k in spec.codes if k)
             reason = f"unknown code (expected one of {codes})"
         else:  # pragma: no cover - validated on load
-            raise ValueError(f"unknown field type {t}")
+            raise ValueError(f"unknown field type {typ}")
         reason_sql = reason_sql or _sql_str(reason)
         if spec.required:
-            bad = f"({v} IS NULL OR {bad})"
-            reason_sql = f"CASE WHEN {v} IS NULL THEN 'required field is empty' ELSE {reason_sql} END"
+            bad = f"({t} IS NULL OR {bad})"
+            reason_sql = f"CASE WHEN {t} IS NULL THEN 'required field is empty' ELSE {reason_sql} END"
         return value, bad, reason_sql
 
-    def _typed_select(
-        self, relation: str, present: Collection[str], quarter: Quarter | None, with_errors: bool
+    def mapped_sql(
+        self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
-        """Inner query: every field typed as ``v_<column>``, ``_bad`` (any bad value) and, for
-        the rejects, the row's list of errors (left out otherwise: it is costly to plan)."""
-        values, errors, bads = [], [], []
-        by_column = {}
-        for spec in self.fields:
-            value, bad, reason = self._value_and_error(spec, present)
-            values.append(f"{value} AS {_ident('v_' + spec.column)}")
-            by_column[spec.column] = value
-            if bad != "FALSE":
-                bads.append(bad)
+        """ONE pass of the whole mapping over a raw relation, for materialising once.
+
+        Columns: every field typed as ``v_<column>``, the keys ``k_dossier_id``/``k_agency_code``
+        as sent, ``_source_file``, ``_row``, ``_bad`` (the row has a bad value) and ``_errors``
+        (list of {field, column, value, reason}; built only for bad rows). Nested SELECTs make
+        each step run once per value: trim, then type, then check, then explain.
+        """
+        raws, trims, values, checks, errors = [], [], [], [], []
+        for i, spec in enumerate(self.fields):
             raw = _ident(spec.name) if spec.name in present else "CAST(NULL AS VARCHAR)"
+            raws.append(f"CAST({raw} AS VARCHAR) AS _r{i}")
+            trims.append(f"NULLIF(TRIM(_r{i}), '') AS _t{i}")
+            value, bad, reason = self._field_sql(spec, f"_t{i}", f"_r{i}", present)
+            values.append(f"{value} AS {_ident('v_' + spec.column)}")
+            bad = bad.replace("{v}", _ident("v_" + spec.column))
+            reason = reason.replace("{v}", _ident("v_" + spec.column))
+            checks.append(f"coalesce({bad}, FALSE) AS _b{i}" if bad != "FALSE" else f"FALSE AS _b{i}")
             errors.append(
-                f"CASE WHEN {bad} THEN {{'field': {_sql_str(spec.name)}, 'column': "
-                f"{_sql_str(spec.column)}, 'value': CAST({raw} AS VARCHAR), 'reason': "
-                f"{reason}}} END"
+                f"CASE WHEN _b{i} THEN {{'field': {_sql_str(spec.name)}, 'column': "
+                f"{_sql_str(spec.column)}, 'value': _r{i}, 'reason': {reason}}} END"
             )
+        bads = [f"_b{i}" for i in range(len(self.fields))]
+        by_column = {f.column: i for i, f in enumerate(self.fields)}
         if quarter is not None and "received_at" in by_column:
-            received = by_column["received_at"]
+            i = by_column["received_at"]
             start, end = quarter.start.isoformat(), quarter.end.isoformat()
-            name = next(f.name for f in self.fields if f.column == "received_at")
-            raw = _ident(name) if name in present else "CAST(NULL AS VARCHAR)"
-            bads.append(f"({received} < TIMESTAMP '{start}' OR {received} >= TIMESTAMP '{end}')")
+            checks.append(
+                f"coalesce(v_received_at < TIMESTAMP '{start}' OR v_received_at >= TIMESTAMP '{end}', "
+                "FALSE) AS _bq"
+            )
+            bads.append("_bq")
             errors.append(
-                f"CASE WHEN {received} < TIMESTAMP '{start}' OR {received} >= TIMESTAMP '{end}' "
-                f"THEN {{'field': {_sql_str(name)}, 'column': 'received_at', 'value': "
-                f"CAST({raw} AS VARCHAR), 'reason': "
+                f"CASE WHEN _bq THEN {{'field': {_sql_str(self.fields[i].name)}, 'column': "
+                f"'received_at', 'value': _r{i}, 'reason': "
                 f"{_sql_str(f'received outside {quarter.label}, the quarter being ingested')}}} END"
             )
         keys = []
         for col in ("dossier_id", "agency_code"):
-            name = next((f.name for f in self.fields if f.column == col), None)
-            keys.append(
-                f"CAST({_ident(name)} AS VARCHAR) AS {_ident('k_' + col)}"
-                if name in present
-                else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}"
-            )
-        bad_any = "coalesce(" + (" OR ".join(bads) or "FALSE") + ", FALSE)"
-        err_list = (
-            ", list_filter([" + ", ".join(errors) + "], lambda e: e IS NOT NULL) AS _errors"
-            if with_errors
-            else ""
+            i = by_column.get(col)
+            keys.append(f"_r{i} AS {_ident('k_' + col)}" if i is not None else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}")
+        v_cols = ", ".join(_ident("v_" + f.column) for f in self.fields)
+        book = "_source_file, _row"
+        l1 = (
+            f"SELECT {', '.join(raws)}, CAST(_source_file AS VARCHAR) AS _source_file, "
+            f"CAST(_row AS BIGINT) AS _row FROM {relation}"
         )
+        l2 = f"SELECT *, {', '.join(trims)} FROM ({l1})"
+        l3 = f"SELECT *, {', '.join(values)} FROM ({l2})"
+        l4 = f"SELECT *, {', '.join(checks)} FROM ({l3})"
+        l5 = f"SELECT *, {' OR '.join(bads)} AS _bad FROM ({l4})"
         return (
-            f"SELECT {', '.join(values)}, {', '.join(keys)}, "
-            f"CAST(_source_file AS VARCHAR) AS _source_file, CAST(_row AS BIGINT) AS _row, "
-            f"{bad_any} AS _bad{err_list} FROM {relation}"
+            f"SELECT {v_cols}, {', '.join(keys)}, {book}, _bad, CASE WHEN _bad THEN "
+            f"list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) END AS _errors FROM ({l5})"
         )
 
-    def good_rows_sql(
-        self, relation: str, present: Collection[str], quarter: Quarter | None = None
-    ) -> str:
-        """SELECT of the rows without any bad value, cast to the output columns, in input order."""
-        inner = self._typed_select(relation, present, quarter, with_errors=False)
+    def output_sql(self, mapped: str, where: str = "NOT _bad") -> str:
+        """SELECT of the output columns (contract types) from a :meth:`mapped_sql` relation."""
         by_column = {f.column: f for f in self.fields}
         cols = []
         for name, typ in self.output_columns():
@@ -242,26 +260,36 @@ class FieldMapping:
             else:
                 expr = "NULL"
             cols.append(f"CAST({expr} AS {duck}) AS {_ident(name)}")
-        return f"SELECT {', '.join(cols)} FROM ({inner}) WHERE NOT _bad"
+        return f"SELECT {', '.join(cols)} FROM {mapped} WHERE {where}"
+
+    @staticmethod
+    def rejects_from_sql(mapped: str) -> str:
+        """SELECT of one row per bad value from a :meth:`mapped_sql` relation, in row order."""
+        return (
+            "SELECT _source_file AS source_file, _row AS row_number, k_dossier_id AS dossier_id, "
+            "k_agency_code AS agency_code, e.field AS field, e.column AS \"column\", "
+            "e.value AS value, e.reason AS reason "
+            f"FROM (SELECT _source_file, _row, k_dossier_id, k_agency_code, unnest(_errors) AS e "
+            f"FROM {mapped} WHERE _bad)"
+        )
+
+    def good_rows_sql(
+        self, relation: str, present: Collection[str], quarter: Quarter | None = None
+    ) -> str:
+        """SELECT of the rows without any bad value, cast to the output columns, in input order."""
+        return self.output_sql(f"({self.mapped_sql(relation, present, quarter)})")
 
     def bad_count_sql(
         self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
-        """SELECT count(*) of the rows with at least one bad value (cheap to plan)."""
-        inner = self._typed_select(relation, present, quarter, with_errors=False)
-        return f"SELECT count(*) FROM ({inner}) WHERE _bad"
+        """SELECT count(*) of the rows with at least one bad value."""
+        return f"SELECT count(*) FROM ({self.mapped_sql(relation, present, quarter)}) WHERE _bad"
 
     def rejects_sql(
         self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
         """SELECT of one row per bad value: file, row, keys, field, column, value, reason."""
-        inner = self._typed_select(relation, present, quarter, with_errors=True)
-        return (
-            "SELECT _source_file AS source_file, _row AS row_number, k_dossier_id AS dossier_id, "
-            "k_agency_code AS agency_code, e.field AS field, e.column AS \"column\", "
-            "e.value AS value, e.reason AS reason "
-            f"FROM (SELECT *, unnest(_errors) AS e FROM ({inner}) WHERE _bad)"
-        )
+        return self.rejects_from_sql(f"({self.mapped_sql(relation, present, quarter)})")
 
 
 @dataclass(frozen=True)
