@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -53,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"dx-pipeline {args.command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_library_warnings() -> None:
+    """Dagster's preview/beta notices (partitioned checks, partition mappings) are for
+    library authors, not for someone running a quarter."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*(is currently in (preview|beta)).*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 if __name__ == "__main__":

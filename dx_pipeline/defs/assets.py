@@ -170,6 +170,14 @@ def agency_kpis(context: AssetExecutionContext, dx_home: DxHomeResource) -> Mate
     )
 
 
+_THIS_AND_PREVIOUS_QUARTER = TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+_PREVIOUS_QUARTER = TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
+
+
 def _try_read(home: DxHome, table: str, quarter) -> pd.DataFrame | None:
     """A partition if it has been materialized, else None (first quarter, optional inputs)."""
     try:
@@ -197,7 +205,8 @@ def _score(home: DxHome, quarter):
     partitions_def=quarterly_partitions,
     group_name=INDEX,
     kinds={"parquet"},
-    deps=[agency_kpis],
+    # this quarter's KPIs, and last quarter's for the carry-forward missing-data policy
+    deps=[AssetDep(agency_kpis, partition_mapping=_THIS_AND_PREVIOUS_QUARTER)],
     description=describe("index_scores"),
 )
 def index_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
@@ -253,7 +262,13 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     partitions_def=quarterly_partitions,
     group_name=PUBLISH,
     kinds={"parquet", "html", "excel"},
-    deps=[index_scores, rank_uncertainty],
+    # movement is measured against last quarter's published ranking, so a backfill ranks
+    # quarters in order
+    deps=[
+        index_scores,
+        rank_uncertainty,
+        AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
+    ],
     description=describe("ranking_snapshot")
     + "\n\nPublished once per content as an immutable revision under "
     "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
