@@ -148,18 +148,18 @@ def _catalogue_lookup(catalogue: Any) -> dict[str, Any]:
     return out
 
 
-def _aggregation_for(code: str, entry: Any, rows: pd.DataFrame) -> str:
+def _catalogue_aggregation(code: str, entry: Any) -> str | None:
+    """The catalogue's aggregation for ``code`` in our words; None when the catalogue says none."""
     word = _entry_field(entry, "aggregation")
-    if word is not None and not (isinstance(word, float) and np.isnan(word)):
-        key = str(getattr(word, "value", word)).strip().lower()
-        if key not in AGGREGATIONS:
-            raise ValueError(
-                f"KPI catalogue: {code}: unknown aggregation {word!r} "
-                f"(expected one of {sorted(set(AGGREGATIONS))})"
-            )
-        return AGGREGATIONS[key]
-    # No catalogue word: a KPI reported with denominators is a ratio; anything else is a stock.
-    return "ratio" if rows["denominator"].notna().any() else "latest"
+    if word is None or (isinstance(word, float) and np.isnan(word)):
+        return None
+    key = str(getattr(word, "value", word)).strip().lower()
+    if key not in AGGREGATIONS:
+        raise ValueError(
+            f"KPI catalogue: {code}: unknown aggregation {word!r} "
+            f"(expected one of {sorted(set(AGGREGATIONS))})"
+        )
+    return AGGREGATIONS[key]
 
 
 def _direction_for(entry: Any) -> str | None:
@@ -174,41 +174,102 @@ def _direction_for(entry: Any) -> str | None:
     return None
 
 
-def _combine_one(code: str, agg: str, rows: pd.DataFrame) -> dict:
-    rows = rows.sort_values("quarter", kind="stable")
-    last = rows.iloc[-1]
-    out = {"numerator": np.nan, "denominator": np.nan, "value": np.nan}
-    if agg == "ratio":
-        parts = rows[rows["numerator"].notna() & rows["denominator"].notna()]
-        if len(parts):
-            num, den = parts["numerator"].sum(), parts["denominator"].sum()
-            out.update(numerator=num, denominator=den)
-            if den != 0:
-                out["value"] = num / den
-            else:
-                out["flags"] = ["zero_denominator"]
-            if len(parts) < rows["value"].notna().sum():
-                out.setdefault("flags", []).append("ratio_parts_missing_some_quarters")
-        else:
-            # Reported as a bare percentage each quarter: nothing to sum, keep the latest value
-            # and say so rather than dropping the KPI.
-            known = rows[rows["value"].notna()]
-            if len(known):
-                out["value"] = known.iloc[-1]["value"]
-                out["flags"] = ["ratio_without_parts_latest_value"]
-    elif agg == "sum":
-        out["value"] = rows["value"].sum(min_count=1)
-        out["numerator"] = rows["numerator"].sum(min_count=1)
-    elif agg == "latest":
-        known = rows[rows["value"].notna()]
-        pick = known.iloc[-1] if len(known) else last
-        out.update(numerator=pick["numerator"], denominator=pick["denominator"], value=pick["value"])
-    elif agg == "mean":
-        out["value"] = rows["value"].mean()
-    elif agg == "max":
-        out["value"] = rows["value"].max()
-    elif agg == "min":
-        out["value"] = rows["value"].min()
+# The rows are sorted by (agency, KPI, quarter), so every (agency, KPI) group is one contiguous
+# run of rows, numbered by ``gid``. The helpers below reduce such runs with numpy in one pass.
+
+
+def _run_starts(gid: np.ndarray) -> np.ndarray:
+    """Positions where a new group starts in a sorted array of group numbers."""
+    if len(gid) == 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+
+
+_SEQUENTIAL_BELOW = 8
+"""numpy's sum adds fewer than 8 values one after the other, from 0.0 (pairwise above that)."""
+
+
+def _group_sums(values: np.ndarray, gid: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum of ``values`` per group (0 for a group without rows); ``gid`` sorted.
+
+    Adds each group's values in the order ``Series.sum`` adds them, so a period's figures equal
+    a per-group sum to the last bit: short groups (all real ones: a year has four quarters)
+    column by column from 0.0, the rare long ones with numpy's own sum.
+    """
+    out = np.zeros(n_groups, dtype="float64")
+    if len(values) == 0:
+        return out
+    starts = _run_starts(gid)
+    sizes = np.diff(np.r_[starts, len(values)])
+    run = np.repeat(np.arange(len(starts)), sizes)
+    position = np.arange(len(values)) - starts[run]
+    short = (sizes < _SEQUENTIAL_BELOW)[run]
+    acc = np.zeros(len(starts), dtype="float64")
+    for j in range(min(int(sizes.max()), _SEQUENTIAL_BELOW - 1)):
+        at = short & (position == j)
+        acc[run[at]] += values[at]
+    for i in np.flatnonzero(sizes >= _SEQUENTIAL_BELOW).tolist():
+        acc[i] = values[starts[i] : starts[i] + sizes[i]].sum()
+    out[gid[starts]] = acc
+    return out
+
+
+def _group_counts(mask: np.ndarray, gid: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.bincount(gid[mask], minlength=n_groups)
+
+
+def _last_position(mask: np.ndarray, gid: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row position of each group's last row where ``mask`` holds, -1 when none does."""
+    out = np.full(n_groups, -1, dtype=np.intp)
+    pos = np.flatnonzero(mask)
+    if len(pos):
+        g = gid[pos]
+        last = np.r_[g[1:] != g[:-1], True]
+        out[g[last]] = pos[last]
+    return out
+
+
+def _take(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``values[pos]`` with NaN where ``pos`` is -1."""
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
+
+
+def _group_flags(
+    flags: pd.Series, gid: np.ndarray, extra: list[tuple[str, np.ndarray]], n_groups: int
+) -> list[str | None]:
+    """The quarters' flags in quarter order, then ``extra`` (name, per-group mask), deduplicated.
+
+    Only the few flagged rows and groups are visited in Python; most groups have no flag.
+    """
+    lists: dict[int, list[str]] = {}
+    present = flags.notna().to_numpy()
+    for g, text in zip(gid[present].tolist(), flags[present].tolist()):
+        tokens = [x.strip() for x in str(text).split(",") if x.strip()]
+        if tokens:
+            lists.setdefault(g, []).extend(tokens)
+    for name, mask in extra:
+        for g in np.flatnonzero(mask).tolist():
+            lists.setdefault(g, []).append(name)
+    out: list[str | None] = [None] * n_groups
+    for g in sorted(lists):
+        out[g] = ",".join(dict.fromkeys(lists[g]))
+    return out
+
+
+def _group_sources(source: pd.Series, gid: np.ndarray, n_groups: int) -> list[str | None]:
+    """Each group's distinct sources, sorted and comma-joined; None when it has none."""
+    present = source.notna().to_numpy()
+    pairs = pd.DataFrame({"g": gid[present], "s": [str(s) for s in source[present].tolist()]})
+    pairs = pairs.drop_duplicates()
+    out: list[str | None] = [None] * n_groups
+    single = ~pairs["g"].duplicated(keep=False)
+    for g, s in zip(pairs["g"][single].tolist(), pairs["s"][single].tolist()):
+        out[g] = s
+    several: dict[int, list[str]] = {}
+    for g, s in zip(pairs["g"][~single].tolist(), pairs["s"][~single].tolist()):
+        several.setdefault(g, []).append(s)
+    for g, names in several.items():
+        out[g] = ",".join(sorted(names))
     return out
 
 
@@ -218,17 +279,23 @@ def combine_quarters(
     """Combine quarterly ``agency_kpis`` rows (with a ``quarter`` column) into one period.
 
     Returns the agency_kpis contract columns plus ``period``, ``quarters`` (how many quarters
-    had a row) and ``aggregation``. ``period`` defaults to the half-year or year the quarters
-    span. The target is the latest quarter's (plans set yearly targets); ``target_met`` is
-    recomputed from the KPI's catalogue direction when it has one. Flags of the quarters are
-    kept, and ``incomplete_period`` is added when a quarter of the period had no row.
+    had a row) and ``aggregation``, one row per (agency, KPI) sorted by both. ``period``
+    defaults to the half-year or year the quarters span. The target is the latest quarter's
+    (plans set yearly targets); ``target_met`` is recomputed from the KPI's catalogue direction
+    when it has one. Flags of the quarters are kept, and ``incomplete_period`` is added when a
+    quarter of the period had no row. Rows without an agency or KPI code are left out, as a
+    group-by leaves them out.
+
+    Vectorised over all (agency, KPI) groups at once: a year of a province (~30,000 rows) takes
+    well under a second, where a loop over groups took about a minute.
     """
     if "quarter" not in kpis_by_quarter.columns:
         raise ValueError("combine_quarters: the agency_kpis rows need a 'quarter' column")
     df = kpis_by_quarter.copy()
     if df.empty:
         raise ValueError("combine_quarters: no agency_kpis rows to combine")
-    df["quarter"] = df["quarter"].map(lambda q: Quarter.parse(q).label)
+    labels = {q: Quarter.parse(q).label for q in df["quarter"].unique()}
+    df["quarter"] = df["quarter"].map(labels)
     for col in ("numerator", "denominator", "value", "target"):
         if col not in df.columns:
             df[col] = np.nan
@@ -236,7 +303,7 @@ def combine_quarters(
     for col in ("source", "flags"):
         if col not in df.columns:
             df[col] = None
-    quarters = sorted({Quarter.parse(q) for q in df["quarter"]})
+    quarters = sorted({Quarter.parse(q) for q in set(labels.values())})
     if period is None:
         years = {q.year for q in quarters}
         halves = {q.half for q in quarters}
@@ -255,48 +322,126 @@ def combine_quarters(
         raise ValueError(f"combine_quarters: quarters {outside} are not in period {period.label}")
     n_period = len(period.quarters)
 
+    df = df[df["agency_code"].notna() & df["kpi_code"].notna()]
+    if df.empty:
+        raise ValueError("combine_quarters: no agency_kpis row has both agency_code and kpi_code")
+    # Within a group: quarter order, then input order (a stable sort), as the loop had it.
+    df = df.sort_values(["agency_code", "kpi_code", "quarter"], kind="stable", ignore_index=True)
+    agency = df["agency_code"].to_numpy()
+    kpi = df["kpi_code"].to_numpy()
+    quarter = df["quarter"].to_numpy()
+    num = df["numerator"].to_numpy(dtype="float64")
+    den = df["denominator"].to_numpy(dtype="float64")
+    val = df["value"].to_numpy(dtype="float64")
+    tgt = df["target"].to_numpy(dtype="float64")
+
+    first = np.r_[True, (agency[1:] != agency[:-1]) | (kpi[1:] != kpi[:-1])]
+    gid = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    n_groups = len(starts)
+    last_row = np.r_[starts[1:], len(df)] - 1
+    group_kpi = kpi[starts]
+
+    # Aggregation and direction per group, from the catalogue; without a catalogue word, a KPI
+    # reported with denominators (in this agency's rows) is a ratio and anything else a stock.
     lookup = _catalogue_lookup(catalogue)
-    records = []
-    for (agency, code), rows in df.groupby(["agency_code", "kpi_code"], sort=True):
+    agg_by_code: dict[Any, str | None] = {}
+    dir_by_code: dict[Any, str | None] = {}
+    for code in dict.fromkeys(group_kpi.tolist()):
         entry = lookup.get(str(code))
-        agg = _aggregation_for(str(code), entry, rows)
-        combined = _combine_one(str(code), agg, rows)
-        rows_sorted = rows.sort_values("quarter", kind="stable")
-        target = rows_sorted["target"].dropna()
-        target = target.iloc[-1] if len(target) else np.nan
-        direction = _direction_for(entry)
-        value = combined["value"]
-        if pd.isna(value) or pd.isna(target) or direction is None:
-            met = pd.NA
-        else:
-            met = bool(value >= target) if direction == "higher" else bool(value <= target)
-        flags = []
-        for f in rows_sorted["flags"].dropna():
-            flags.extend(x.strip() for x in str(f).split(",") if x.strip())
-        flags.extend(combined.get("flags", []))
-        n_rows = rows["quarter"].nunique()
-        if n_rows < n_period:
-            flags.append("incomplete_period")
-        sources = sorted({str(s) for s in rows["source"].dropna()})
-        records.append(
-            {
-                "agency_code": agency,
-                "kpi_code": code,
-                "numerator": combined["numerator"],
-                "denominator": combined["denominator"],
-                "value": value,
-                "target": target,
-                "target_met": met,
-                "source": ",".join(sources) if sources else None,
-                "flags": ",".join(dict.fromkeys(flags)) if flags else None,
-                "period": period.label,
-                "quarters": n_rows,
-                "aggregation": agg,
-            }
-        )
-    out = pd.DataFrame.from_records(records)
-    out["target_met"] = out["target_met"].astype("boolean")
-    for col in ("numerator", "denominator", "value", "target"):
-        out[col] = out[col].astype("float64")
-    out["quarters"] = out["quarters"].astype("int64")
+        agg_by_code[code] = _catalogue_aggregation(str(code), entry)
+        dir_by_code[code] = _direction_for(entry)
+    has_den = _group_counts(~np.isnan(den), gid, n_groups) > 0
+    agg = np.array([agg_by_code[c] for c in group_kpi.tolist()], dtype=object)
+    unset = pd.isna(agg)
+    agg[unset] = np.where(has_den[unset], "ratio", "latest")
+    direction = np.array([dir_by_code[c] for c in group_kpi.tolist()], dtype=object)
+
+    known = ~np.isnan(val)
+    n_known = _group_counts(known, gid, n_groups)
+    last_known = _last_position(known, gid, n_groups)
+    val0 = np.where(known, val, 0.0)
+
+    out_num = np.full(n_groups, np.nan)
+    out_den = np.full(n_groups, np.nan)
+    out_val = np.full(n_groups, np.nan)
+
+    # ratio: sums of the quarters that reported both parts.
+    is_ratio = agg == "ratio"
+    parts = ~np.isnan(num) & ~np.isnan(den)
+    n_parts = _group_counts(parts, gid, n_groups)
+    num_sum = _group_sums(num[parts], gid[parts], n_groups)
+    den_sum = _group_sums(den[parts], gid[parts], n_groups)
+    with_parts = is_ratio & (n_parts > 0)
+    out_num[with_parts] = num_sum[with_parts]
+    out_den[with_parts] = den_sum[with_parts]
+    divisible = with_parts & (den_sum != 0)
+    out_val[divisible] = num_sum[divisible] / den_sum[divisible]
+    zero_denominator = with_parts & (den_sum == 0)
+    parts_missing = with_parts & (n_parts < n_known)
+    # Reported as a bare percentage each quarter: nothing to sum, keep the latest value and
+    # say so rather than dropping the KPI.
+    bare = is_ratio & (n_parts == 0) & (last_known >= 0)
+    out_val[bare] = val[last_known[bare]]
+
+    # sum: flows add up; a group with no value at all stays empty.
+    is_sum = agg == "sum"
+    value_sum = _group_sums(val0, gid, n_groups)
+    num_known = ~np.isnan(num)
+    numerator_sum = _group_sums(np.where(num_known, num, 0.0), gid, n_groups)
+    n_num_known = _group_counts(num_known, gid, n_groups)
+    out_val[is_sum & (n_known > 0)] = value_sum[is_sum & (n_known > 0)]
+    out_num[is_sum & (n_num_known > 0)] = numerator_sum[is_sum & (n_num_known > 0)]
+
+    # latest: the last quarter with a value, or the last row when none has one.
+    is_latest = agg == "latest"
+    pick = np.where(last_known >= 0, last_known, last_row)[is_latest]
+    out_num[is_latest] = num[pick]
+    out_den[is_latest] = den[pick]
+    out_val[is_latest] = val[pick]
+
+    is_mean = (agg == "mean") & (n_known > 0)
+    out_val[is_mean] = value_sum[is_mean] / n_known[is_mean].astype("float64")
+    if (agg == "max").any() or (agg == "min").any():
+        value_max = np.fmax.reduceat(val, starts)
+        value_min = np.fmin.reduceat(val, starts)
+        out_val[agg == "max"] = value_max[agg == "max"]
+        out_val[agg == "min"] = value_min[agg == "min"]
+
+    target = _take(tgt, _last_position(~np.isnan(tgt), gid, n_groups))
+    higher = direction == "higher"
+    lower = direction == "lower"
+    with np.errstate(invalid="ignore"):
+        met = np.where(higher, out_val >= target, out_val <= target)
+    met_unknown = np.isnan(out_val) | np.isnan(target) | ~(higher | lower)
+
+    new_quarter = first | np.r_[False, quarter[1:] != quarter[:-1]]
+    n_quarters = _group_counts(new_quarter, gid, n_groups)
+    flags = _group_flags(
+        df["flags"],
+        gid,
+        [
+            ("zero_denominator", zero_denominator),
+            ("ratio_parts_missing_some_quarters", parts_missing),
+            ("ratio_without_parts_latest_value", bare),
+            ("incomplete_period", n_quarters < n_period),
+        ],
+        n_groups,
+    )
+    out = pd.DataFrame(
+        {
+            "agency_code": agency[starts].tolist(),
+            "kpi_code": group_kpi.tolist(),
+            "numerator": out_num,
+            "denominator": out_den,
+            "value": out_val,
+            "target": target,
+            "target_met": pd.arrays.BooleanArray(met & ~met_unknown, met_unknown),
+            "source": _group_sources(df["source"], gid, n_groups),
+            "flags": flags,
+            "period": [period.label] * n_groups,
+            "quarters": n_quarters.astype("int64"),
+            "aggregation": agg.tolist(),
+        }
+    )
     return out
