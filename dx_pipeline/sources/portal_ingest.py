@@ -15,12 +15,15 @@ atomically, so a rerun gives the same bytes.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
@@ -74,6 +77,43 @@ def _union(parts: Sequence[str]) -> str:
     return " UNION ALL ".join(f"({p})" for p in parts)
 
 
+def configure_duckdb(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+    """Use every core, and spill to ``scratch`` rather than grow past a fixed memory budget,
+    so a national-size quarter fits a small machine (the budget comes from ``DX_DUCKDB_MEMORY``,
+    default 1.5GB)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '1.5GB'))}")
+    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+
+
+def _map_once(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FieldMapping,
+    sources: Sequence[RawSource],
+    quarter: Quarter | None,
+    scratch: Path,
+    kind: str,
+) -> str | None:
+    """Map every source in ONE pass each, to a scratch Parquet of typed values, ``_bad`` and the
+    bad rows' errors; return a FROM-able relation over them in source order (None: no source).
+
+    The raw export is read and typed exactly once; good rows and rejects are then cheap scans
+    of the typed file instead of two more passes of the whole mapping over the CSV.
+    """
+    files = []
+    for n, src in enumerate(sources):
+        path = scratch / f"{kind}_{n}.parquet"
+        con.execute(
+            f"COPY ({mapping.mapped_sql(src.sql, src.present, quarter)}) TO {sql_literal(path)} "
+            "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 500000)"
+        )
+        files.append(path)
+    if not files:
+        return None
+    return "(" + " UNION ALL ".join(f"(SELECT * FROM read_parquet({sql_literal(f)}))" for f in files) + ")"
+
+
 def write_quarter(
     con: duckdb.DuckDBPyConnection,
     home: DxHome,
@@ -86,7 +126,10 @@ def write_quarter(
     dossier_mapping: FieldMapping | None = None,
     procedure_mapping: FieldMapping | None = None,
 ) -> PortalIngestResult:
-    """Map the raw sources and write the quarter's three partitions; return the counts."""
+    """Map the raw sources and write the quarter's three partitions; return the counts.
+
+    Sets the connection's threads, memory budget and spill directory (:func:`configure_duckdb`).
+    """
     dm = dossier_mapping or load_field_mapping("dossiers")
     pm = procedure_mapping or load_field_mapping("procedures")
     for src in dossier_sources:
@@ -95,36 +138,38 @@ def write_quarter(
         pm.check_columns(src.present, src.label)
     notes = list(notes)
 
-    good = [dm.good_rows_sql(s.sql, s.present, quarter) for s in dossier_sources]
-    if not good:
-        good = [f"SELECT * FROM ({dm.good_rows_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"]
-    dossiers_path = write_partition_from_query(con, _union(good), home, DOSSIERS_TABLE, quarter)
+    with tempfile.TemporaryDirectory(prefix="dx_portal_ingest_") as tmp:
+        scratch = Path(tmp)
+        configure_duckdb(con, scratch / "spill")
+        mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
+        mapped_p = _map_once(con, pm, procedure_sources, None, scratch, "procedures")
 
-    procs = [pm.good_rows_sql(s.sql, s.present) for s in procedure_sources]
-    if not procs:
-        notes.append("no procedure catalogue export found: procedures partition is empty")
-        procs = [f"SELECT * FROM ({pm.good_rows_sql(_empty(pm), set(pm.portal_names))}) LIMIT 0"]
-    procedures_path = write_partition_from_query(con, _union(procs), home, PROCEDURES_TABLE, quarter)
+        if mapped_d is None:
+            good = f"SELECT * FROM ({dm.good_rows_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"
+        else:
+            good = dm.output_sql(mapped_d)
+        dossiers_path = write_partition_from_query(con, good, home, DOSSIERS_TABLE, quarter)
 
-    # Building each bad value's reason is costly to plan, so it is done only for sources
-    # that have bad rows at all (the common clean file costs one cheap count).
-    rejects = [
-        f"SELECT 'dossiers' AS dataset, * FROM ({dm.rejects_sql(s.sql, s.present, quarter)})"
-        for s in dossier_sources
-        if _count(con, dm.bad_count_sql(s.sql, s.present, quarter))
-    ] + [
-        f"SELECT 'procedures' AS dataset, * FROM ({pm.rejects_sql(s.sql, s.present)})"
-        for s in procedure_sources
-        if _count(con, pm.bad_count_sql(s.sql, s.present))
-    ]
-    if rejects:
-        rejects_path = write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
-    else:
-        empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
-        rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
+        if mapped_p is None:
+            notes.append("no procedure catalogue export found: procedures partition is empty")
+            procs = f"SELECT * FROM ({pm.good_rows_sql(_empty(pm), set(pm.portal_names))}) LIMIT 0"
+        else:
+            procs = pm.output_sql(mapped_p)
+        procedures_path = write_partition_from_query(con, procs, home, PROCEDURES_TABLE, quarter)
 
-    dossier_rows = _count(con, f"SELECT count(*) FROM read_parquet({sql_literal(dossiers_path)})")
-    procedure_rows = _count(con, f"SELECT count(*) FROM read_parquet({sql_literal(procedures_path)})")
+        rejects = [
+            f"SELECT {_sql_str(kind)} AS dataset, * FROM ({m.rejects_from_sql(rel)})"
+            for kind, m, rel in (("dossiers", dm, mapped_d), ("procedures", pm, mapped_p))
+            if rel is not None and _count(con, f"SELECT count(*) FROM {rel} WHERE _bad")
+        ]
+        if rejects:
+            rejects_path = write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
+        else:
+            empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
+            rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
+
+    dossier_rows = pq.ParquetFile(dossiers_path).metadata.num_rows
+    procedure_rows = pq.ParquetFile(procedures_path).metadata.num_rows
     reject_count, rejected_rows = con.execute(
         "SELECT count(*), count(DISTINCT (dataset, source_file, row_number)) "
         f"FROM read_parquet({sql_literal(rejects_path)})"
@@ -143,6 +188,10 @@ def write_quarter(
         landed_pages=landed_pages,
         notes=tuple(notes),
     )
+
+
+def _sql_str(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _empty(mapping: FieldMapping) -> str:

@@ -70,3 +70,29 @@ def test_mapping_codes_and_booleans():
     assert set(reasons) == {"TrangThaiHoSo", "CoNghiaVuTaiChinh", "SoLanBoSung"}
     assert reasons["SoLanBoSung"] == "not a whole number"
     assert m.rejected_rows == 1
+
+
+def test_mapping_reads_untidy_values_like_clean_ones():
+    """Clean values take a fast path (no trim); padded and alternative forms must still read
+    the same, and values that fail every form must still be rejected with their reason."""
+    base = {"MaHoSo": "A", "MaCoQuan": "X", "NgayTiepNhan": "05/04/2025 08:30:00", "MucDoDVC": "toan_trinh",
+            "KenhThucHien": "2", "CoNghiaVuTaiChinh": "1", "SoNgayBoSung": "1.5", "TrangThaiHoSo": "4"}
+    untidy = {"MaHoSo": " B ", "MaCoQuan": "X ", "NgayTiepNhan": " 05/04/2025 08:30:00 ", "MucDoDVC": " toan_trinh",
+              "KenhThucHien": " 2.0 ", "CoNghiaVuTaiChinh": " Có ", "SoNgayBoSung": " 1,5", "TrangThaiHoSo": " 4 "}
+    bad = {"MaHoSo": "C", "MaCoQuan": "  ", "NgayTiepNhan": "2025-04-05", "SoLanBoSung": "99999999999999999999",
+           "KenhThucHien": "4", "CoNghiaVuTaiChinh": "maybe", "NgayHenTra": "31/02/2025"}
+    m = map_table([base, untidy, bad], quarter="2025-Q2")
+    rows = m.rows.to_pylist()
+    assert [r["dossier_id"] for r in rows] == ["A", "B"]
+    keep = ["agency_code", "received_at", "service_level", "channel", "fee_required", "supplement_days", "status"]
+    assert {k: rows[0][k] for k in keep} == {k: rows[1][k] for k in keep}
+    assert (rows[0]["channel"], rows[0]["fee_required"], rows[0]["supplement_days"]) == (2, True, 1.5)
+    reasons = {r["field"]: r["reason"] for r in m.rejects.to_pylist()}
+    assert reasons == {
+        "MaCoQuan": "required field is empty",
+        "SoLanBoSung": "not a whole number",
+        "KenhThucHien": "not one of the allowed codes 1, 2, 3",
+        "CoNghiaVuTaiChinh": "not a yes/no value (expected 1 or 0)",
+        "NgayHenTra": "not a date-time (expected dd/mm/yyyy HH:MM:SS, dd/mm/yyyy or yyyyMMddHHmmss)",
+    }
+    assert {r["row_number"] for r in m.rejects.to_pylist()} == {3}
