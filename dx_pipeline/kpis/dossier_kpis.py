@@ -24,6 +24,8 @@ not reported as zero; one with nothing to judge is reported with denominator 0.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +145,26 @@ _PROCEDURE_SCOPES = {
 KPI_COLUMNS = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags"]
 
 
+JUDGED_INPUT_COLUMNS = (
+    "dossier_id", "agency_code", "procedure_code", "channel", "status", "received_at", "due_at",
+    "finished_at", "returned_at", "stopped_at", "updated_at", "supplement_requests",
+    "supplement_days", "statutory_days", "fee_required", "fee_amount", "paid_online",
+    "input_digitized", "result_digitized", "reused_digitized_data", "citizen_data_used",
+    "synced_national", "rating", "complaint", "source_file",
+)
+"""portal_dossiers columns the judgement and the dossier KPIs read (and the tie-breakers)."""
+
+
+def configure_duckdb(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+    """Every core, a fixed memory budget (``DX_DUCKDB_MEMORY``, default 1.5GB) and a spill
+    directory, so the KPIs over a national-size quarter stay lean instead of growing."""
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '1.5GB'))}")
+    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+    # row order does not matter to an aggregation; not keeping it saves memory
+    con.execute("SET preserve_insertion_order = false")
+
+
 def _ts(value) -> str:
     return f"TIMESTAMP '{value}'"
 
@@ -156,12 +178,22 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
     start, end = _ts(quarter.start), _ts(quarter.end)
     last_moment = _ts(f"{quarter.last_day} 23:59:59.999999")
     return f"""
-    WITH latest AS (
+    WITH src AS NOT MATERIALIZED (
+        -- only the columns the KPIs read: the de-duplication below never carries the rest
+        SELECT {", ".join(JUDGED_INPUT_COLUMNS)} FROM {source}
+        WHERE received_at < {end}
+    ), repeated AS (
+        -- the few ids that occur more than once (by hash: a collision only sends a few more
+        -- rows through the exact window below, never merges two dossiers)
+        SELECT hash(dossier_id) AS h FROM src GROUP BY h HAVING count(*) > 1
+    ), latest AS (
         -- one row per dossier: a duplicate export row or a later partition's update of the
         -- same dossier counts once (the quality gate reports duplicates; KPIs must not
-        -- double-count them); rows without a receipt date cannot be placed in a period
-        SELECT * FROM {source}
-        WHERE received_at < {end}
+        -- double-count them); rows without a receipt date cannot be placed in a period.
+        -- Ids seen once stream straight through; only repeated ones are windowed.
+        SELECT * FROM src WHERE hash(dossier_id) NOT IN (SELECT h FROM repeated)
+        UNION ALL
+        SELECT * FROM src WHERE hash(dossier_id) IN (SELECT h FROM repeated)
         QUALIFY row_number() OVER (
             PARTITION BY dossier_id
             ORDER BY updated_at DESC NULLS LAST, received_at DESC, agency_code, source_file
@@ -298,7 +330,10 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     own = con is None
     con = con or duckdb.connect()
+    scratch = tempfile.TemporaryDirectory(prefix="dx_kpis_") if own else None
     try:
+        if scratch is not None:
+            configure_duckdb(con, Path(scratch.name))
         frames = []
         dossiers = None
         glob = table_glob(home, DOSSIERS_TABLE)
@@ -318,3 +353,5 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     finally:
         if own:
             con.close()
+        if scratch is not None:
+            scratch.cleanup()

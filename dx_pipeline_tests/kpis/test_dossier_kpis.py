@@ -131,3 +131,27 @@ def test_a_duplicated_dossier_counts_once_and_the_latest_update_wins(home, write
     k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
     assert k.loc["dossiers_received", "value"] == 1
     assert k.loc["on_time_rate", ["numerator", "denominator"]].tolist() == [1, 1]
+
+
+def test_dedupe_keeps_unique_ids_and_picks_one_row_per_repeated_id():
+    """Ids seen once stream through; repeated ids go through the window: the latest update
+    wins, an unknown update time loses, a full tie goes to the first agency code."""
+    base = dict(received_at="2025-02-01T08:00", due_at="2025-02-10T08:00", status="processing")
+    rows = [
+        dict(base, dossier_id="U1"),
+        dict(base, dossier_id="U2", updated_at=None),
+        dict(base, dossier_id="R1", updated_at="2025-02-02T08:00", agency_code="OLD"),
+        dict(base, dossier_id="R1", updated_at="2025-02-05T08:00", agency_code="NEW"),
+        dict(base, dossier_id="R1", updated_at=None, agency_code="NONE"),
+        dict(base, dossier_id="R2", updated_at="2025-02-03T08:00", agency_code="B"),
+        dict(base, dossier_id="R2", updated_at="2025-02-03T08:00", agency_code="A"),
+        dict(base, dossier_id="R3", updated_at=None, agency_code="B"),
+        dict(base, dossier_id="R3", updated_at=None, agency_code="A"),
+        dict(base, dossier_id="LATE", received_at="2025-04-02T08:00"),  # after the quarter: dropped
+    ]
+    con = duckdb.connect()
+    con.register("d", dossier_table(rows))
+    out = con.execute(
+        f"SELECT dossier_id, agency_code FROM ({judged_dossiers_sql('d', Q1)}) ORDER BY dossier_id"
+    ).fetchall()
+    assert out == [("R1", "NEW"), ("R2", "A"), ("R3", "A"), ("U1", "SO_A"), ("U2", "SO_A")]
