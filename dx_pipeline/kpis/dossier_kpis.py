@@ -156,10 +156,11 @@ JUDGED_INPUT_COLUMNS = (
 
 
 def configure_duckdb(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
-    """Every core, a fixed memory budget (``DX_DUCKDB_MEMORY``, default 1.5GB) and a spill
-    directory, so the KPIs over a national-size quarter stay lean instead of growing."""
+    """Every core, a fixed memory budget (``DX_DUCKDB_MEMORY``, default 600MB: measured at 10M
+    dossiers, more buys no speed) and a spill directory, so the KPIs over a national-size
+    quarter stay lean instead of growing with it."""
     con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
-    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '1.5GB'))}")
+    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '600MB'))}")
     con.execute(f"SET temp_directory = {sql_literal(scratch)}")
     # row order does not matter to an aggregation; not keeping it saves memory
     con.execute("SET preserve_insertion_order = false")

@@ -43,19 +43,25 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def csv_source(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> RawSource:
-    """A streaming relation over a CSV export (every column read as text)."""
+def csv_source(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, numbered: bool = True
+) -> RawSource:
+    """A streaming relation over a CSV export (every column read as text).
+
+    ``numbered=False`` leaves ``_row`` to :func:`write_quarter`, which numbers rows by position
+    after mapping, so the scan and the mapping run on every core.
+    """
     reader = f"read_csv({_sql_str(str(path))}, all_varchar = true, header = true, encoding = 'utf-8')"
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
     except duckdb.Error as exc:
         raise ValueError(f"{label}: cannot read as CSV: {exc}") from exc
     renamed = ", ".join(f"{_ident(c)} AS {_ident(c.strip().lstrip(chr(0xFEFF)))}" for c in cols)
-    sql = (
-        f"(SELECT {renamed}, {_sql_str(label)} AS _source_file, "
-        f"row_number() OVER () + 1 AS _row FROM {reader})"
-    )
-    return RawSource(sql, frozenset(c.strip().lstrip("\ufeff") for c in cols), label)
+    row = "row_number() OVER () + 1" if numbered else "CAST(NULL AS BIGINT)"
+    sql = f"(SELECT {renamed}, {_sql_str(label)} AS _source_file, {row} AS _row FROM {reader})"
+    present = frozenset(c.strip().lstrip("\ufeff") for c in cols)
+    # line numbers: the header is line 1, so the first record is line 2
+    return RawSource(sql, present, label, row_offset=None if numbered else 1)
 
 
 def json_source(
@@ -147,12 +153,12 @@ def excel_table(path: Path, label: str) -> pa.Table:
 
 
 def file_source(
-    con: duckdb.DuckDBPyConnection, path: Path, label: str, mapping: FieldMapping
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, mapping: FieldMapping, numbered: bool = True
 ) -> RawSource:
-    """The right reader for an export file, by its suffix."""
+    """The right reader for an export file, by its suffix (``numbered``: see :func:`csv_source`)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return csv_source(con, path, label)
+        return csv_source(con, path, label, numbered)
     if suffix == ".json":
         return json_source(con, [path], [label], mapping)
     if suffix == ".xlsx":
@@ -206,8 +212,8 @@ def ingest_portal_files(
     dm, pm = load_field_mapping("dossiers"), load_field_mapping("procedures")
     con = duckdb.connect()
     try:
-        d_sources = [file_source(con, p, _label(p, home), dm) for p in dossier_files]
-        p_sources = [file_source(con, p, _label(p, home), pm) for p in procedure_files]
+        d_sources = [file_source(con, p, _label(p, home), dm, numbered=False) for p in dossier_files]
+        p_sources = [file_source(con, p, _label(p, home), pm, numbered=False) for p in procedure_files]
         return write_quarter(
             con, home, q, d_sources, p_sources, "files", dossier_mapping=dm, procedure_mapping=pm
         )

@@ -40,12 +40,16 @@ class RawSource:
     """A raw relation of portal fields (strings) with ``_source_file`` and ``_row`` columns.
 
     ``sql`` is a FROM-able SQL expression on the connection it was made for; ``present`` the
-    portal field names it actually carries; ``label`` names it in errors.
+    portal field names it actually carries; ``label`` names it in errors. With ``row_offset``
+    set, ``_row`` is left NULL in ``sql`` and rows are numbered by position after mapping
+    (first row = ``row_offset + 1``): numbering inside the scan (``row_number() OVER ()``)
+    would make DuckDB read and map the whole file on one thread.
     """
 
     sql: str
     present: frozenset[str]
     label: str
+    row_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,18 @@ def _map_once(
             f"COPY ({mapping.mapped_sql(src.sql, src.present, quarter)}) TO {sql_literal(path)} "
             "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 500000)"
         )
-        files.append(path)
+        if src.row_offset is None:
+            files.append(f"(SELECT * FROM read_parquet({sql_literal(path)}))")
+        else:
+            # the scratch file keeps the source's order, so its row number is the row's position
+            files.append(
+                f"(SELECT * EXCLUDE (file_row_number) REPLACE "
+                f"(CAST(file_row_number AS BIGINT) + {int(src.row_offset) + 1} AS _row) "
+                f"FROM read_parquet({sql_literal(path)}, file_row_number = true))"
+            )
     if not files:
         return None
-    return "(" + " UNION ALL ".join(f"(SELECT * FROM read_parquet({sql_literal(f)}))" for f in files) + ")"
+    return "(" + " UNION ALL ".join(files) + ")"
 
 
 def write_quarter(
