@@ -203,7 +203,7 @@ class FieldMapping:
         """ONE pass of the whole mapping over a raw relation, for materialising once.
 
         Columns: every field typed as ``v_<column>``, the keys ``k_dossier_id``/``k_agency_code``
-        as sent, ``_source_file``, ``_row``, ``_bad`` (the row has a bad value) and ``_errors``
+        as sent (bad rows only), ``_source_file``, ``_row``, ``_bad`` (the row has a bad value) and ``_errors``
         (list of {field, column, value, reason}; built only for bad rows). Nested SELECTs make
         each step run once per value: type, then check, then explain.
         """
@@ -250,7 +250,12 @@ class FieldMapping:
         keys = []
         for col in ("dossier_id", "agency_code"):
             i = by_column.get(col)
-            keys.append(f"_r{i} AS {_ident('k_' + col)}" if i is not None else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}")
+            # kept for bad rows only: the rejects name them as sent, good rows carry v_ columns
+            keys.append(
+                f"CASE WHEN _bad THEN _r{i} END AS {_ident('k_' + col)}"
+                if i is not None
+                else f"CAST(NULL AS VARCHAR) AS {_ident('k_' + col)}"
+            )
         v_cols = ", ".join(_ident("v_" + f.column) for f in self.fields)
         book = "_source_file, _row"
         l1 = (
