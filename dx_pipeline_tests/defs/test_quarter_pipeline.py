@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from dx_pipeline.definitions import defs
 from dx_pipeline.index import load_builtin
@@ -26,13 +26,14 @@ pytestmark = pytest.mark.slow
 Q1, Q2 = Quarter.parse("2025-Q1"), Quarter.parse("2025-Q2")
 
 
-def run_quarter(instance, quarter: Quarter, tags: dict | None = None):
+def run_quarter(instance, quarter: Quarter, tags: dict | None = None, assets: list[str] | None = None):
     job = defs.resolve_job_def("quarter_job")
     return job.execute_in_process(
         instance=instance,
         partition_key=quarter.partition_key,
         raise_on_error=False,
         tags=tags or {"dx/trigger": "test"},
+        asset_selection=[AssetKey(a) for a in assets] if assets else None,
     )
 
 
@@ -132,8 +133,12 @@ def test_movement_is_measured_against_the_previous_quarter(province):
 def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
     home, instance, _ = province
     before = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
-    result = run_quarter(instance, Q2, {"dx/trigger": "test-rerun"})
+    # everything from the KPIs on is recomputed from the same inputs and published again
+    rerun = ["agency_kpis", "index_scores", "rank_uncertainty", "ranking_snapshot"]
+    result = run_quarter(instance, Q2, {"dx/trigger": "test-rerun"}, assets=rerun)
     assert result.success
+    assert {e.asset_key.to_user_string() for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"} == set(rerun)
     assert not (home.published / "ranking" / f"quarter={Q2.label}" / "rev=2").exists()
     after = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
     assert before == after
