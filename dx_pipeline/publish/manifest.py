@@ -19,17 +19,10 @@ import pandas as pd
 import pyarrow as pa
 
 from dx_pipeline import __version__, schemas
+from dx_pipeline.storage.checksums import sha256_file
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = "dx_pipeline.publication/1"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:

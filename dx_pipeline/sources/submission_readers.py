@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from dx_pipeline.storage.checksums import sha256_file
 from dx_pipeline.sources.file_safety import (
     DEFAULT_LIMITS,
     BUNDLE_SUFFIXES,
@@ -134,12 +135,7 @@ class FileRead:
     rejects: list[dict] = field(default_factory=list)
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_of = sha256_file  # the name the inbox scan and tests import
 
 
 def decode_text(data: bytes) -> tuple[str, str]:

@@ -6,22 +6,11 @@ registry, portal exports and agency workbooks produced it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from dx_pipeline.quarters import Quarter
+from dx_pipeline.storage.checksums import sha256_file
 from dx_pipeline.storage.home import DxHome
-
-_CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def quarter_input_files(home: DxHome, quarter: Quarter, registry_file: Path | None = None) -> list[dict]:
     """Registry, portal exports or landed pages, and inbox files of ``quarter``: path relative
@@ -42,5 +31,5 @@ def quarter_input_files(home: DxHome, quarter: Quarter, registry_file: Path | No
             name = str(path.relative_to(home.root))
         except ValueError:
             name = str(path)
-        out.append({"path": name, "sha256": sha256_of(path), "bytes": path.stat().st_size})
+        out.append({"path": name, "sha256": sha256_file(path), "bytes": path.stat().st_size})
     return out
