@@ -203,9 +203,9 @@ class FieldMapping:
         """ONE pass of the whole mapping over a raw relation, for materialising once.
 
         Columns: every field typed as ``v_<column>``, the keys ``k_dossier_id``/``k_agency_code``
-        as sent (bad rows only), ``_source_file``, ``_row``, ``_bad`` (the row has a bad value) and ``_errors``
-        (list of {field, column, value, reason}; built only for bad rows). Nested SELECTs make
-        each step run once per value: type, then check, then explain.
+        as sent (bad rows only), ``_source_file``, ``_row``, ``_bad`` (the row has a bad value)
+        and ``_errors`` (list of {field, column, value, reason}; built only for bad rows).
+        Nested SELECTs make each step run once per value: parse, then check, then explain.
         """
         raws, values, typed, checks, errors = [], [], [], [], []
         for i, spec in enumerate(self.fields):
@@ -258,16 +258,17 @@ class FieldMapping:
             )
         v_cols = ", ".join(_ident("v_" + f.column) for f in self.fields)
         book = "_source_file, _row"
-        l1 = (
+        raw_sel = (
             f"SELECT {', '.join(raws)}, CAST(_source_file AS VARCHAR) AS _source_file, "
             f"CAST(_row AS BIGINT) AS _row FROM {relation}"
         )
-        l3 = f"SELECT *, {', '.join(values)} FROM ({l1})"
-        l4 = f"SELECT *, {', '.join(typed)}, {', '.join(checks)} FROM ({l3})"
-        l5 = f"SELECT *, {' OR '.join(bads)} AS _bad FROM ({l4})"
+        parsed_sel = f"SELECT *, {', '.join(values)} FROM ({raw_sel})"
+        checked_sel = f"SELECT *, {', '.join(typed)}, {', '.join(checks)} FROM ({parsed_sel})"
+        flagged_sel = f"SELECT *, {' OR '.join(bads)} AS _bad FROM ({checked_sel})"
         return (
             f"SELECT {v_cols}, {', '.join(keys)}, {book}, _bad, CASE WHEN _bad THEN "
-            f"list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) END AS _errors FROM ({l5})"
+            f"list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) END AS _errors "
+            f"FROM ({flagged_sel})"
         )
 
     def output_sql(self, mapped: str, where: str = "NOT _bad") -> str:
