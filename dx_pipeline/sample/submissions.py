@@ -32,9 +32,9 @@ from dx_pipeline.sample.vietnamese import encode_cp1252, encode_windows_1258, st
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 FIXED_CREATED = dt.datetime(2025, 1, 1)
-UNITS = {"rate": "%", "budget": "%", "yes_no": "có/không", "level": "mức", "evidence": "có/không"}
+UNITS = {"rate": "%", "budget": "%", "yes_no": "có/không", "level": "mức", "evidence": "có/không", "count": "số"}
 LEVELS = ("Người đứng đầu", "Cấp phó", "Không")
-LEVEL_CREDIT = {"Người đứng đầu": 1.0, "Cấp phó": 0.5, "Không": 0.0}
+LEVEL_CREDIT = {"Người đứng đầu": 1.0, "Cấp phó": 0.5, "Không": 0.0, "Đầy đủ": 1.0, "Một phần": 0.5}
 HEADER_EN = {"STT": "No.", "MaChiSo": "Indicator code", "TenChiSo": "Indicator", "DonViTinh": "Unit",
              "TuSo": "Numerator", "MauSo": "Denominator", "GiaTri": "Value", "MinhChung": "Evidence"}
 UNKNOWN_INDICATORS = ["ty_le_chu_ky_so", "digital_signature_rate", "egov_index"]
@@ -55,6 +55,8 @@ def _abbr(code: str) -> str:
 
 
 def applies(ind: dict, agency: pd.Series) -> bool:
+    if "at" in ind and agency["level"] not in ind["at"]:
+        return False
     if "only" in ind:
         return agency["agency_code"] in ind["only"]
     if "only_sectors" in ind:
@@ -124,14 +126,26 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
             elif ind["kind"] in ("yes_no", "evidence"):
                 row["value"] = "Có" if u_choice < p else "Không"
                 if ind["kind"] == "evidence" and row["value"] == "Có":
-                    day = dt.date(q.year, 1, 1) + dt.timedelta(days=int(5 + u_choice * 60))
-                    row["evidence"] = f"Kế hoạch số {style['plan_no']}/KH-{_abbr(code)} ngày {day:%d/%m/%Y}"
+                    row["evidence"] = _evidence_text(ind, code, q, style, u_choice)
             elif ind["kind"] == "level":
-                row["value"] = LEVELS[0] if u_choice < p else LEVELS[1] if u_choice < p + (1 - p) * 0.7 else LEVELS[2]
+                names = ind.get("choices", LEVELS)
+                row["value"] = names[0] if u_choice < p else names[1] if u_choice < p + (1 - p) * 0.7 else names[2]
+            elif ind["kind"] == "count":
+                lo, hi = ind["counts"]
+                good = p if ind.get("direction", "higher") == "higher" else 1 - p
+                row["value"] = int(round(lo + (hi - lo) * good * (0.5 + base_count)))
         if row["evidence"] is None and ind["kind"] != "evidence" and noise.random() < 0.25:
             row["evidence"] = f"Báo cáo số {int(noise.integers(10, 500))}/BC-{_abbr(code)} ngày {q.last_day + dt.timedelta(days=3):%d/%m/%Y}"
         rows.append(row)
     return rows
+
+
+def _evidence_text(ind: dict, code: str, q: Quarter, style: dict, u: float) -> str:
+    """The document an evidence item cites, e.g. "Quyết định số 45/QĐ-STP ngày 12/03/2025"."""
+    doc, abbr = ind.get("doc", ["Kế hoạch", "KH"])
+    number = style["plan_no"] if abbr == "KH" else 1 + (style["plan_no"] * 31 + sum(map(ord, ind["code"]))) % 450
+    day = dt.date(q.year, 1, 1) + dt.timedelta(days=int(5 + u * 60))
+    return f"{doc} số {number}/{abbr}-{_abbr(code)} ngày {day:%d/%m/%Y}"
 
 
 def _correct(rows: list[dict], rng: np.random.Generator) -> list[dict]:
@@ -171,6 +185,8 @@ def _cell_text(row: dict, style: dict, decimal_comma: bool):
     v = row["value"]
     if v is None or isinstance(v, str):
         return v
+    if row["kind"] == "count":
+        return v if style["format"] == "xlsx" else str(v)
     if style["counts_only"] and row["denominator"]:
         return None
     s = style["value_style"]
