@@ -179,6 +179,8 @@ def write_quarter(
         else:
             empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
             rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
+        # the spill directory is about to be removed: the caller's connection must not use it
+        con.execute("RESET temp_directory")
 
     dossier_rows = pq.ParquetFile(dossiers_path).metadata.num_rows
     procedure_rows = pq.ParquetFile(procedures_path).metadata.num_rows
