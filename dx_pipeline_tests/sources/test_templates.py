@@ -20,6 +20,11 @@ CATALOGUE = load_catalogue()
 FILL = {"ratio": "85,5", "bool": "Có", "evidence": "Có", "level": "deputy", "count": 3, "days": 4, "amount": 1500}
 
 
+def _fill(k):
+    """A valid value for KPI ``k``: its middle level (deputy, Một phần) for level KPIs."""
+    return list(k.levels)[1] if k.unit == "level" else FILL[k.unit]
+
+
 def test_indicators_follow_the_agency_level():
     dept = {k.code for k in applicable_indicators(CATALOGUE, "department")}
     province = {k.code for k in applicable_indicators(CATALOGUE, "province")}
@@ -48,7 +53,7 @@ def test_xlsx_template_prefilled_validated_and_round_trips(tmp_path):
     ws["B5"] = "12/07/2025"
     for r in range(8, 8 + len(expected)):
         k = CATALOGUE[ws.cell(r, 2).value]
-        ws.cell(r, 7).value = FILL[k.unit]
+        ws.cell(r, 7).value = _fill(k)
         if k.unit == "evidence":
             ws.cell(r, 8).value = "Kế hoạch số 1/KH ngày 2/1/2025"
     wb.save(tmp_path / "filled.xlsx")
@@ -70,7 +75,7 @@ def test_csv_template_round_trips(tmp_path):
     for r in rows[1:]:
         k = CATALOGUE[r[header.index("MaChiSo")]]
         r[header.index("NgayBaoCao")] = "12/07/2025"
-        r[header.index("GiaTri")] = str(FILL[k.unit])
+        r[header.index("GiaTri")] = str(_fill(k))
     out = io.StringIO()
     csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
     (tmp_path / "filled.csv").write_bytes(out.getvalue().encode("utf-8-sig"))
