@@ -105,7 +105,7 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
         u_fixed, u_choice, base_count = fixed.normal(0, 0.5), fixed.random(), fixed.random()
         if not applies(ind, agency):
             continue
-        mean = ind["mean"]
+        mean = ind.get(f"mean_{agency['level']}", ind["mean"])  # e.g. mean_commune: communes lag
         row = dict(code=ind["code"], name=ind["vi"], unit=UNITS[ind["kind"]], kind=ind["kind"],
                    numerator=None, denominator=None, value=None, evidence=None)
         if ind["kind"] == "budget":
