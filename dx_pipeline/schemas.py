@@ -244,6 +244,14 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 
+def contract_columns(df, table: str):
+    """Only ``table``'s contract columns of a DataFrame (None passes through): what is
+    published must not change with run metadata such as dq_results' check time and run id."""
+    if df is None:
+        return None
+    return df[[c for c in CONTRACTS[table].names if c in df.columns]]
+
+
 def conform(table: str, data: pa.Table) -> pa.Table:
     """Order and cast ``data`` to the table's contract; extra columns follow, untouched.
 

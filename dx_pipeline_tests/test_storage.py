@@ -61,3 +61,17 @@ def test_failed_write_leaves_the_old_file(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_contract_columns_drop_run_metadata_but_keep_the_contract():
+    from dx_pipeline.schemas import contract_columns
+
+    dq = pd.DataFrame({
+        "dataset": ["portal_dossiers"], "check": ["dossier_id_unique"], "severity": ["WARN"],
+        "passed": [False], "observed": ["2 of 900"], "expected": ["unique"], "failing_rows": [2],
+        "checked_at": [pd.Timestamp("2025-07-16")], "run_id": ["abc"],
+    })
+    assert list(contract_columns(dq, "dq_results").columns) == [
+        "dataset", "check", "severity", "passed", "observed", "expected", "failing_rows"
+    ]
+    assert contract_columns(None, "dq_results") is None

@@ -274,13 +274,15 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
 )
 def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    from dx_pipeline.index.quarter_scoring import same_points
     from dx_pipeline.publish import build_bi_database, publish_ranking
+    from dx_pipeline.schemas import contract_columns
     from dx_pipeline.storage.inputs import quarter_input_files
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     scored = _score(home, quarter)
     stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
-    if not _same_points(stored, scored.scores):
+    if not same_points(stored, scored.scores):
         raise RuntimeError(
             f"index_scores of {quarter.label} no longer match its inputs; "
             "rematerialize index_scores before publishing"
@@ -292,7 +294,7 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
         scored.ranking,
         stored,
         kpis=read_partition(home, "agency_kpis", quarter),
-        dq=_contract_columns(_try_read(home, "dq_results", quarter), "dq_results"),
+        dq=contract_columns(_try_read(home, "dq_results", quarter), "dq_results"),
         uncertainty=_try_read(home, "rank_uncertainty", quarter),
         registry=read_partition(home, "agencies", quarter),
         frameworks=scored.frameworks,
@@ -320,25 +322,6 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
                 limit=40,
             ),
         )
-    )
-
-
-def _contract_columns(df: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
-    """Only a table's contract columns: what is published must not change with run metadata
-    (dq_results also records when and in which run each check ran)."""
-    from dx_pipeline import schemas
-
-    if df is None:
-        return None
-    return df[[c for c in schemas.CONTRACTS[table].names if c in df.columns]]
-
-
-def _same_points(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
-    keys = ["framework_id", "agency_code", "node_id"]
-    a = stored.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
-    b = fresh.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
-    return len(a) == len(b) and a[keys].astype(str).equals(b[keys].astype(str)) and (
-        (a["points"] - b["points"]).abs().max() <= 1e-9 if len(a) else True
     )
 
 

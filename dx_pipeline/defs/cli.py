@@ -163,6 +163,8 @@ def _progress_line(record) -> str | None:
 
 
 def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
+    import pandas as pd
+
     from dx_pipeline.storage import read_partition
 
     try:
@@ -175,8 +177,8 @@ def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
         print(f"\nXếp hạng / Ranking {quarter.label} — {framework} — {group} ({len(rows)} units)")
         print(f"  {'#':>3} {'Δ':>4}  {'points':>8}  {'band':<11} agency")
         for r in rows.head(top).itertuples(index=False):
-            rank = "-" if r.rank is None or r.rank != r.rank else int(r.rank)
-            change = "" if r.rank_change is None or r.rank_change != r.rank_change else f"{int(r.rank_change):+d}"
+            rank = "-" if pd.isna(r.rank) else int(r.rank)  # assessed but not ranked
+            change = "" if pd.isna(r.rank_change) else f"{int(r.rank_change):+d}"
             print(f"  {rank:>3} {change:>4}  {r.total_points:8.2f}  {str(r.band):<11} {r.agency_name} ({r.agency_code})")
         if len(rows) > top:
             print(f"  … {len(rows) - top} more")

@@ -106,3 +106,14 @@ def framework_metadata(fw: Framework) -> dict:
     if fw.source and fw.source.exists():
         meta["sha256"] = hashlib.sha256(fw.source.read_bytes()).hexdigest()
     return meta
+
+
+def same_points(stored: pd.DataFrame, fresh: pd.DataFrame, tolerance: float = 1e-9) -> bool:
+    """Whether two index_scores tables give every (framework, agency, node) the same points:
+    the ranking step checks that what it ranks is what was scored and quality-checked."""
+    keys = ["framework_id", "agency_code", "node_id"]
+    a = stored.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
+    b = fresh.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
+    if len(a) != len(b) or not a[keys].astype(str).equals(b[keys].astype(str)):
+        return False
+    return bool(len(a) == 0 or (a["points"] - b["points"]).abs().max() <= tolerance)

@@ -17,6 +17,9 @@ class DxHome:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
     @classmethod
     def from_env(cls, root: str | os.PathLike | None = None) -> "DxHome":
         """``root`` if given, else ``$DX_HOME``, else ``./.dx_home``."""

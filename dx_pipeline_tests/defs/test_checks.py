@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from dagster import AssetKey, DagsterInstance, MaterializeResult, asset, materialize
 
 from dx_pipeline.defs.checks import build_quality_checks

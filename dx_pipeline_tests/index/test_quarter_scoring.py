@@ -49,3 +49,18 @@ def test_score_quarter_stacks_frameworks():
     assert list(kpi_long(kpis).columns) == ["agency_code", "kpi_code", "value", "numerator", "denominator"]
     meta = framework_metadata(out.frameworks[0])
     assert meta["id"] == "dti_department" and len(meta["sha256"]) == 64
+
+
+def test_same_points_sees_a_changed_point_a_missing_row_and_ignores_row_order():
+    import pandas as pd
+
+    from dx_pipeline.index.quarter_scoring import same_points
+
+    scores = pd.DataFrame({
+        "framework_id": ["qd766"] * 3, "agency_code": ["A", "A", "B"],
+        "node_id": ["TOTAL", "TDGQ", "TOTAL"], "points": [80.0, 20.0, 75.5],
+    })
+    assert same_points(scores, scores.iloc[::-1])
+    changed = scores.assign(points=[80.0, 19.99, 75.5])
+    assert not same_points(scores, changed)
+    assert not same_points(scores, scores.iloc[:2])

@@ -28,17 +28,10 @@ from dx_pipeline.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 
+from dx_pipeline_tests.expected_graph import ASSETS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUARTER = Quarter.parse("2025-Q2")
-ASSETS = {
-    "agencies",
-    "portal_dossiers",
-    "agency_submissions",
-    "agency_kpis",
-    "index_scores",
-    "rank_uncertainty",
-    "ranking_snapshot",
-}
 # Anything in the developer's shell that would point the pipeline elsewhere than the sample.
 CLEARED_ENV = (
     "DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN", "DX_EXECUTOR",
@@ -78,7 +71,7 @@ def test_ui_lists_every_asset_check_job_schedule_and_sensor(ui):
     inventory = ui_probe.ui_inventory(ui.base_url)
     assert not inventory.location_errors, inventory.location_errors
 
-    assert ASSETS <= set(inventory.assets), sorted(inventory.assets)
+    assert ASSETS == set(inventory.assets), sorted(inventory.assets)
     for key, asset in inventory.assets.items():
         assert asset["description"].strip(), f"{key} has no description in the UI"
         assert asset["partitioned"] and QUARTER.partition_key in asset["partition_keys"], key
