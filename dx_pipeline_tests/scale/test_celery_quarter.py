@@ -1,0 +1,127 @@
+"""The real quarter job with every step on Celery workers: the way to spread work over machines.
+
+Set up as docs/scale_out.md section 4 tells an operator to: Postgres instance storage shared by
+the launching process and the workers, two workers started separately (two "machines", each a
+``dagster-celery worker start`` process group with its own node name), and the run launched
+with Dagster's own CLI (``dagster job execute``) with ``DX_EXECUTOR=celery`` in the code
+location's environment. One sample quarter (1 % scale) goes from the export files to the
+published ranking; the ranking must equal an in-process run of the same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dx_pipeline.instance import PG_URL_ENV, ensure_instance
+from dx_pipeline.quarters import Quarter
+from dx_pipeline.sample.generate import generate_sample
+from dx_pipeline.storage import DxHome, read_partition
+from dx_pipeline_tests.scale.celery_workers import (
+    delete_queue, kill_group, require_broker, start_worker, wait_until_ready, worker_of_each_step,
+)
+from dx_pipeline_tests.scale.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+QUARTER = Quarter.parse("2025-Q2")
+NODES = ("dx-machine-a", "dx-machine-b")
+RUN_TIMEOUT_S = 420
+SAMPLE = dict(seed=7, scale=0.01, quarters=[QUARTER])
+CLEARED_ENV = ("DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN")
+
+
+@pytest.fixture
+def celery_cluster(scale_env, pg_database_url, monkeypatch, tmp_path):
+    """Postgres instance, a private queue and two workers listening on it; torn down after."""
+    require_broker()
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    _, dagster_home = scale_env
+    monkeypatch.setenv(PG_URL_ENV, pg_database_url)
+    ensure_instance(dagster_home, "postgres")
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:  # schema created once, before workers race to it
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    queue = f"dx_test_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("DX_CELERY_QUEUE", queue)
+    workers = {node: start_worker(queue, node, tmp_path / f"{node}.log", concurrency=1) for node in NODES}
+    try:
+        wait_until_ready(workers, tmp_path)
+        yield queue
+    finally:
+        for worker in workers.values():
+            kill_group(worker)
+        delete_queue(queue)
+
+
+def _published_ranking(home: DxHome) -> pd.DataFrame:
+    ranking = read_partition(home, "ranking_snapshot", QUARTER).drop(columns=["published_at"])
+    return ranking.sort_values(["framework_id", "agency_code"]).reset_index(drop=True)
+
+
+def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(scale_env, celery_cluster, tmp_path):
+    dx_home, _ = scale_env
+    home = DxHome(dx_home).ensure()
+    generate_sample(home, **SAMPLE)
+
+    env = {**os.environ, "DX_EXECUTOR": "celery"}
+    launched = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "execute",
+         "-m", "dx_pipeline.definitions", "-j", "quarter_job",
+         "--tags", json.dumps({"dagster/partition": QUARTER.partition_key, "dx/trigger": "celery-test"})],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )
+    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(RunsFilter(job_name="quarter_job"))
+        assert len(runs) == 1
+        run = runs[0]
+        assert run.status == DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/partition"] == QUARTER.partition_key
+        logs = instance.all_logs(run.run_id)
+    started = {e.dagster_event.step_key for e in logs
+               if e.dagster_event_type == DagsterEventType.STEP_START}
+    succeeded = {e.dagster_event.step_key for e in logs
+                 if e.dagster_event_type == DagsterEventType.STEP_SUCCESS}
+    assert started and succeeded == started, sorted(started - succeeded)
+    assert {"portal_dossiers", "agency_kpis", "index_scores", "ranking_snapshot"} <= started
+
+    # Every step was executed by one of the two workers, none by the launching process.
+    host = socket.gethostname()
+    ran_by = worker_of_each_step(logs)
+    assert set(ran_by) == started
+    assert set(ran_by.values()) <= {f"{node}@{host}" for node in NODES}, set(ran_by.values())
+
+    # The quarter was published from the workers' steps ...
+    assert (home.published / "ranking" / f"quarter={QUARTER.label}" / "rev=1" / "manifest.json").exists()
+    spread = _published_ranking(home)
+    assert len(spread) > 100
+
+    # ... and it is the ranking one process gives for the same inputs.
+    from dx_pipeline.definitions import defs
+
+    alone = DxHome(tmp_path / "in_process").ensure()
+    generate_sample(alone, **SAMPLE)
+    os.environ["DX_HOME"], previous = str(alone.root), os.environ["DX_HOME"]
+    try:
+        result = defs.resolve_job_def("quarter_job").execute_in_process(
+            instance=DagsterInstance.ephemeral(), partition_key=QUARTER.partition_key,
+            raise_on_error=False,
+        )
+    finally:
+        os.environ["DX_HOME"] = previous
+    assert result.success
+    pd.testing.assert_frame_equal(spread, _published_ranking(alone))
