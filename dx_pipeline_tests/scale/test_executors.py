@@ -1,7 +1,10 @@
 """dx_pipeline.defs.executors: names, limits and where Celery settings come from."""
 
+import dagster_k8s
 import pytest
+import yaml
 from dagster import ExecutorDefinition, in_process_executor
+from dagster._config import process_config
 
 from dx_pipeline.defs.executors import (
     DEFAULT_CELERY_BACKEND,
@@ -14,6 +17,7 @@ from dx_pipeline.defs.executors import (
     k8s_config,
     multiprocess_config,
 )
+from dx_pipeline_tests.scale.conftest import REPO_ROOT
 
 
 def test_multiprocess_limits_high_memory_steps_to_one():
@@ -58,15 +62,49 @@ def test_executor_for_names(monkeypatch):
         assert isinstance(definition, ExecutorDefinition)
 
 
-def test_k8s_executor_is_configured_but_needs_its_optional_package():
-    config = k8s_config({"DX_MAX_CONCURRENT": "8"})
+def _resolved(executor: ExecutorDefinition) -> dict:
+    """The executor's configured values checked against its package's own config schema."""
+    result = executor.config_schema.resolve_config({})
+    assert result.success, [e.message for e in result.errors]
+    return result.value["config"]
+
+
+def _shipped_execution_config(relative: str) -> dict:
+    return yaml.safe_load((REPO_ROOT / relative).read_text())["execution"]["config"]
+
+
+def test_every_executor_config_is_valid_for_its_dagster_package(monkeypatch):
+    monkeypatch.delenv("DX_EXECUTOR", raising=False)
+    assert _resolved(executor_for("multiprocess"))["tag_concurrency_limits"] == [
+        {"key": "dx/memory", "value": "high", "limit": 1}
+    ]
+    assert _resolved(executor_for("celery"))["broker"] == celery_config()["broker"]
+    k8s = _resolved(executor_for("k8s"))  # dagster-k8s is a test dependency: no skip
+    assert k8s["max_concurrent"] == 4 and k8s["env_secrets"] == ["dx-pipeline-env"]
+    broken = dagster_k8s.k8s_job_executor.configured({"max_concurrent": "four"}, name="broken")
+    assert not broken.config_schema.resolve_config({}).success  # the check can fail
+
+
+def test_k8s_executor_settings_come_from_the_environment_and_match_the_shipped_file():
+    config = k8s_config({"DX_MAX_CONCURRENT": "8", "DX_K8S_ENV_SECRET": "tinh-secret"})
     assert config["max_concurrent"] == 8
     assert config["tag_concurrency_limits"] == [{"key": "dx/memory", "value": "high", "limit": 1}]
-    assert config["env_secrets"] == ["dx-pipeline-env"]
-    try:
-        import dagster_k8s  # noqa: F401
-    except ImportError:
-        with pytest.raises(RuntimeError, match="pip install 'dagster-k8s"):
-            executor_for("k8s")
-    else:  # pragma: no cover - only where the cluster image installs it
-        assert executor_for("k8s").name == "dx_k8s"
+    assert config["env_secrets"] == ["tinh-secret"]
+    shipped = _shipped_execution_config("deploy/k8s/k8s_job_executor.yaml")
+    assert shipped == k8s_config({}), "deploy/k8s/k8s_job_executor.yaml drifted from k8s_config()"
+    schema = dagster_k8s.k8s_job_executor.config_schema.config_type
+    assert process_config(schema, shipped).success
+
+
+def test_shipped_celery_worker_config_is_valid_for_dagster_celery(monkeypatch):
+    from dagster_celery import celery_executor
+
+    monkeypatch.setenv("DX_CELERY_BROKER", "amqp://u:p@mq.internal:5672/dx")
+    monkeypatch.setenv("DX_CELERY_BACKEND", "redis://cache.internal:6379/3")
+    shipped = _shipped_execution_config("deploy/celery/worker.yaml")
+    result = process_config(celery_executor.config_schema.config_type, shipped)
+    assert result.success, [e.message for e in result.errors]
+    assert result.value["broker"] == "amqp://u:p@mq.internal:5672/dx"
+    assert result.value["config_source"]["task_default_queue"] == celery_config({})["config_source"][
+        "task_default_queue"
+    ]
