@@ -24,8 +24,6 @@ not reported as zero; one with nothing to judge is reported with denominator 0.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import pandas as pd
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome, table_glob
+from dx_pipeline.storage.duckdb_budget import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -144,6 +143,9 @@ _PROCEDURE_SCOPES = {
 
 KPI_COLUMNS = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags"]
 
+KPI_MEMORY = "600MB"
+"""DuckDB memory budget of the KPI query: measured at 10M dossiers, more buys no speed."""
+
 
 JUDGED_INPUT_COLUMNS = (
     "dossier_id", "agency_code", "procedure_code", "channel", "status", "received_at", "due_at",
@@ -153,17 +155,6 @@ JUDGED_INPUT_COLUMNS = (
     "synced_national", "rating", "complaint", "source_file",
 )
 """portal_dossiers columns the judgement and the dossier KPIs read (and the tie-breakers)."""
-
-
-def configure_duckdb(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
-    """Every core, a fixed memory budget (``DX_DUCKDB_MEMORY``, default 600MB: measured at 10M
-    dossiers, more buys no speed) and a spill directory, so the KPIs over a national-size
-    quarter stay lean instead of growing with it."""
-    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
-    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '600MB'))}")
-    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
-    # row order does not matter to an aggregation; not keeping it saves memory
-    con.execute("SET preserve_insertion_order = false")
 
 
 def _ts(value) -> str:
@@ -326,33 +317,27 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     """Own (not rolled-up) portal and procedure KPIs of every agency for a quarter.
 
     Reads every portal_dossiers partition up to the quarter (dossiers carried over are judged
-    too) and the quarter's procedures partition; a missing table gives no rows.
+    too) and the quarter's procedures partition; a missing table gives no rows. Without ``con``
+    it runs on a connection of its own under the KPI memory budget.
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    own = con is None
-    con = con or duckdb.connect()
-    scratch = tempfile.TemporaryDirectory(prefix="dx_kpis_") if own else None
-    try:
-        if scratch is not None:
-            configure_duckdb(con, Path(scratch.name))
-        frames = []
-        dossiers = None
-        glob = table_glob(home, DOSSIERS_TABLE)
-        if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
-            dossiers = (
-                f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
-                f"WHERE quarter <= '{q.label}')"
-            )
-            frames.append(dossier_kpis_from(con, dossiers, q))
-        proc_file = partition_path(home, PROCEDURES_TABLE, q)
-        if proc_file.exists():
-            frames.append(procedure_kpis_from(con, f"read_parquet({sql_literal(proc_file)})", dossiers, q))
-        frames = [f for f in frames if not f.empty]
-        if not frames:
-            return pd.DataFrame(columns=KPI_COLUMNS)
-        return pd.concat(frames, ignore_index=True)
-    finally:
-        if own:
-            con.close()
-        if scratch is not None:
-            scratch.cleanup()
+    if con is None:
+        # row order is irrelevant to an aggregation: not keeping it saves memory
+        with budgeted_connection(KPI_MEMORY, keep_order=False, prefix="dx_kpis_") as own:
+            return portal_kpis(home, q, own)
+    frames = []
+    dossiers = None
+    glob = table_glob(home, DOSSIERS_TABLE)
+    if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
+        dossiers = (
+            f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
+            f"WHERE quarter <= '{q.label}')"
+        )
+        frames.append(dossier_kpis_from(con, dossiers, q))
+    proc_file = partition_path(home, PROCEDURES_TABLE, q)
+    if proc_file.exists():
+        frames.append(procedure_kpis_from(con, f"read_parquet({sql_literal(proc_file)})", dossiers, q))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=KPI_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

@@ -46,6 +46,7 @@ from dx_pipeline.quality.suites import (
 )
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome
+from dx_pipeline.storage.duckdb_budget import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 GX_MAX_ROWS = 200_000
 GX_SAMPLE_ROWS = 20_000
 SAMPLE_SIZE = 5
+QUALITY_MEMORY = "1GB"
+"""DuckDB memory budget of a suite (duplicate keys over every dossier id spill beyond it)."""
 
 
 @dataclass
@@ -198,11 +201,25 @@ def _records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _unique_sql(keys: list[str], cond: str) -> tuple[str, str]:
+def _duplicated_values(con, keys: list[str], cond: str, table: str) -> str:
+    """Materialise the duplicated values of ``keys`` (rows where ``cond`` holds and a key is
+    set), each with its row count ``n``, into the temporary table ``table``; return its columns.
+
+    Repeated key hashes are found first (8-byte keys: a far smaller aggregate than the text
+    keys of every dossier), then the exact GROUP BY runs only over the rows carrying one of
+    them - a hash collision costs a few more rows there, never a wrong answer. Materialised
+    once, the result serves both the counts and the sample.
+    """
     cols = ", ".join(_q(k) for k in keys)
-    not_all_null = " OR ".join(f"{_q(k)} IS NOT NULL" for k in keys)
-    dup = f"SELECT {cols}, count(*) AS n FROM batch WHERE ({cond}) AND ({not_all_null}) GROUP BY ALL HAVING count(*) > 1"
-    return dup, cols
+    keyed = f"({cond}) AND ({' OR '.join(f'{_q(k)} IS NOT NULL' for k in keys)})"
+    value = f"hash({cols})"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS "
+        f"WITH repeated AS (SELECT {value} AS h FROM batch WHERE {keyed} GROUP BY h HAVING count(*) > 1) "
+        f"SELECT {cols}, count(*) AS n FROM batch WHERE {keyed} AND {value} IN (SELECT h FROM repeated) "
+        "GROUP BY ALL HAVING count(*) > 1"
+    )
+    return cols
 
 
 def _evaluate_plans(
@@ -210,9 +227,8 @@ def _evaluate_plans(
 ) -> dict[str, tuple[int, int, str, list]]:
     """check name -> (failing rows, checked rows, observed text, sample rows).
 
-    One scan counts every row predicate and, per uniqueness key, the keyed rows and their
-    distinct key hashes; the GROUP BY that finds the duplicated values runs only when the
-    counts differ, so a clean 10M-row partition is read once.
+    One scan counts every row predicate; each uniqueness key then costs one aggregate over
+    key hashes (:func:`_duplicated_values`), which finds the duplicated values themselves.
     """
     live = [p for p in plans if not p.table_problems]
     exprs, slots = [], {}
@@ -223,15 +239,6 @@ def _evaluate_plans(
         if p.predicates:
             slots[(p.check.name, "rows")] = len(exprs)
             exprs.append(f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})")
-        for i, keys in enumerate(p.unique_keys):
-            keyed = f"({where_sql(p.check.where)}) AND ({' OR '.join(f'{_q(k)} IS NOT NULL' for k in keys)})"
-            # distinct hashes: equal counts prove there is no duplicate (different hashes mean
-            # different values); a hash collision only costs the exact GROUP BY below.
-            value = "hash(" + ", ".join(_q(k) for k in keys) + ")"
-            slots[(p.check.name, f"keyed{i}")] = len(exprs)
-            exprs.append(f"count(*) FILTER (WHERE {keyed})")
-            slots[(p.check.name, f"distinct{i}")] = len(exprs)
-            exprs.append(f"count(DISTINCT {value}) FILTER (WHERE {keyed})")
     values = con.execute(f"SELECT {', '.join(exprs)} FROM batch").fetchall()[0] if exprs else ()
     out = {}
     for p in plans:
@@ -250,14 +257,13 @@ def _evaluate_plans(
                 named = _row_names(sample, row_label)
                 if named:
                     observed[-1] += f": {named}" + (", ..." if failing > len(sample) else "")
-        for i, keys in enumerate(p.unique_keys):
-            groups = rows = 0
-            if values[slots[(name, f"keyed{i}")]] != values[slots[(name, f"distinct{i}")]]:
-                dup, cols = _unique_sql(keys, where_sql(p.check.where))
-                groups, rows = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({dup})").fetchall()[0]
+        for keys in p.unique_keys:
+            cols = _duplicated_values(con, keys, where_sql(p.check.where), "_duplicated")
+            groups, rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM _duplicated").fetchall()[0]
+            if groups:
                 sample += _records(con.execute(
-                    f"SELECT b.* FROM batch b JOIN (SELECT {cols} FROM ({dup}) LIMIT {int(sample_size)}) d "
-                    f"USING ({cols}) ORDER BY {cols} LIMIT {2 * int(sample_size)}"
+                    f"SELECT b.* FROM batch b JOIN (SELECT {cols} FROM _duplicated ORDER BY {cols} "
+                    f"LIMIT {int(sample_size)}) d USING ({cols}) ORDER BY {cols} LIMIT {2 * int(sample_size)}"
                 ))
             failing += int(rows)
             observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {checked} rows")
@@ -449,8 +455,7 @@ def run_suite(
     meta = pq.ParquetFile(path)
     n_rows = meta.metadata.num_rows
     derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
-    con = duckdb.connect()
-    try:
+    with budgeted_connection(QUALITY_MEMORY, prefix="dx_quality_") as con:
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
         con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet('{_escape(path)}', hive_partitioning = false)")
@@ -491,8 +496,6 @@ def run_suite(
                 engine if gx is not None else "duckdb", gx, counted=failing > 0 or gx_ok,
             ))
         return outcomes
-    finally:
-        con.close()
 
 
 def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: int, checked: int,

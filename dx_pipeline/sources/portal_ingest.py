@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
 from dx_pipeline.storage import DxHome, write_partition
+from dx_pipeline.storage.duckdb_budget import configure
 from dx_pipeline.storage.parquet import sql_literal, write_partition_from_query
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -81,14 +82,8 @@ def _union(parts: Sequence[str]) -> str:
     return " UNION ALL ".join(f"({p})" for p in parts)
 
 
-def configure_duckdb(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
-    """Use every core, and spill to ``scratch`` rather than grow past a fixed memory budget,
-    so a national-size quarter fits a small machine (the budget comes from ``DX_DUCKDB_MEMORY``,
-    default 1.5GB)."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
-    con.execute(f"SET memory_limit = {sql_literal(os.environ.get('DX_DUCKDB_MEMORY', '1.5GB'))}")
-    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+INGEST_MEMORY = "1.5GB"
+"""DuckDB memory budget of the portal mapping; beyond it the mapping spills to disk."""
 
 
 def _map_once(
@@ -140,7 +135,7 @@ def write_quarter(
 ) -> PortalIngestResult:
     """Map the raw sources and write the quarter's three partitions; return the counts.
 
-    Sets the connection's threads, memory budget and spill directory (:func:`configure_duckdb`).
+    Sets the connection's threads, memory budget and spill directory (:func:`configure`).
     """
     dm = dossier_mapping or load_field_mapping("dossiers")
     pm = procedure_mapping or load_field_mapping("procedures")
@@ -152,7 +147,7 @@ def write_quarter(
 
     with tempfile.TemporaryDirectory(prefix="dx_portal_ingest_") as tmp:
         scratch = Path(tmp)
-        configure_duckdb(con, scratch / "spill")
+        configure(con, scratch / "spill", INGEST_MEMORY)
         mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
         mapped_p = _map_once(con, pm, procedure_sources, None, scratch, "procedures")
 
