@@ -27,11 +27,9 @@ OUTPUT_SUITES = ("agency_kpis", "index_scores")
 
 
 def _dossier_rows(home: DxHome, q: Quarter) -> int:
-    import pyarrow.parquet as pq
+    from dx_pipeline.storage.parquet import parquet_file, partition_path
 
-    from dx_pipeline.storage.parquet import partition_path
-
-    return pq.ParquetFile(partition_path(home, "portal_dossiers", q)).metadata.num_rows
+    return parquet_file(partition_path(home, "portal_dossiers", q)).metadata.num_rows
 
 
 def _try_read(home: DxHome, table: str, q: Quarter) -> pd.DataFrame | None:

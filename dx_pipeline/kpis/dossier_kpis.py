@@ -33,7 +33,7 @@ import duckdb
 import pandas as pd
 
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.storage import DxHome, table_glob
+from dx_pipeline.storage import DxHome, attach_warehouse, partition_files, table_glob
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -330,7 +330,7 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     own = con is None
-    con = con or duckdb.connect()
+    con = attach_warehouse(con or duckdb.connect(), home)
     scratch = tempfile.TemporaryDirectory(prefix="dx_kpis_") if own else None
     try:
         if scratch is not None:
@@ -338,7 +338,7 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
         frames = []
         dossiers = None
         glob = table_glob(home, DOSSIERS_TABLE)
-        if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
+        if partition_files(home, DOSSIERS_TABLE):
             dossiers = (
                 f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
                 f"WHERE quarter <= '{q.label}')"
