@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
     func = {**STAGES, **BASELINES}[name]
     for module in WARM_IMPORTS.get(name, ()):
         importlib.import_module(module)
-    home, q = DxHome.from_env(home_dir), Quarter.parse(quarter)
+    home, q = DxHome.local(home_dir), Quarter.parse(quarter)
     cpu0, t0 = os.times(), time.perf_counter()
     facts = func(home, q)
     seconds = time.perf_counter() - t0

@@ -72,6 +72,12 @@ class DxHome:
         url = warehouse_url or os.environ.get(WAREHOUSE_URL_ENV) or None
         return cls(Path(chosen).expanduser().resolve(), url)
 
+    @classmethod
+    def local(cls, root: str | os.PathLike) -> "DxHome":
+        """``root`` with its own warehouse folder, whatever ``$DX_WAREHOUSE_URL`` says: for the
+        benchmarks' scratch homes, which must never write into the shared warehouse."""
+        return cls(Path(root).expanduser().resolve())
+
     @functools.cached_property
     def warehouse(self) -> "Path | UPath":
         """``<root>/warehouse`` (a ``Path``), or the object-storage location of
@@ -86,13 +92,15 @@ class DxHome:
         from upath import UPath
 
         protocol = url.split("://", 1)[0]
+        path = UPath(url, **storage_options(protocol))
         try:
-            return UPath(url, **storage_options(protocol))
+            path.fs  # the driver is imported here, not at the first read deep inside a step
         except ImportError as exc:
             raise ImportError(
                 f"{WAREHOUSE_URL_ENV}={url} needs the fsspec driver for {protocol}:// "
                 "(for S3: pip install 'dx_pipeline[s3]', which installs s3fs)"
             ) from exc
+        return path
 
     @property
     def remote_warehouse(self) -> bool:

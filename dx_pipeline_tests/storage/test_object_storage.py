@@ -6,6 +6,7 @@ cannot pass by reading back a local file the code wrote by mistake.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -72,6 +73,8 @@ def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3)
     assert home.inbox.is_dir() and home.published.is_dir()
     assert not (tmp_path / "home" / "warehouse").exists()
     assert s3.ls(bucket) == []  # ensure() creates nothing in the bucket
+    # a benchmark's scratch home keeps its own local warehouse whatever the setting says
+    assert DxHome.local(tmp_path / "bench").warehouse == tmp_path / "bench" / "warehouse"
 
     # unset: exactly the local layout as before; a local folder or file:// stays a plain Path
     monkeypatch.delenv("DX_WAREHOUSE_URL")
@@ -81,6 +84,12 @@ def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3)
     for url in (str(nfs), f"file://{nfs}"):
         local = DxHome(tmp_path / "home", url)
         assert local.warehouse == nfs and not local.remote_warehouse
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gcsfs") is not None, reason="gcsfs is installed")
+def test_a_missing_driver_is_named_with_the_setting(tmp_path):
+    with pytest.raises(ImportError, match=r"DX_WAREHOUSE_URL=gs://b/p needs the fsspec driver for gs://"):
+        DxHome(tmp_path, "gs://b/p").warehouse
 
 
 def test_partitions_round_trip_through_the_bucket(home, s3, tmp_path, local_temp):
