@@ -38,11 +38,17 @@ def atomic_path(target: "str | os.PathLike | Any", suffix: str = ".tmp") -> Cont
     return _replace_on_success(target, suffix)
 
 
+def _temp_file(name: str, suffix: str, folder: Path | None = None) -> Path:
+    """An empty hidden temporary file ``.<name>.<host>-<pid>.<random><suffix>`` in ``folder``
+    (``TMPDIR`` when None)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.{_OWNER}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(tmp_name)
+
+
 @contextlib.contextmanager
 def _upload_on_success(target: Any, suffix: str) -> Iterator[Path]:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_OWNER}.", suffix=suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temp_file(target.name, suffix)
     try:
         yield tmp
         target.fs.put_file(str(tmp), target.path)
@@ -56,9 +62,7 @@ def _replace_on_success(target: str | os.PathLike, suffix: str) -> Iterator[Path
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(target, suffix)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_OWNER}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temp_file(target.name, suffix, target.parent)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
