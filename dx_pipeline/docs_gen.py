@@ -68,7 +68,8 @@ def render() -> str:
         "<!-- Generated from dx_pipeline/schemas.py by `python -m dx_pipeline.docs_gen`. "
         "Do not edit by hand. -->",
         "",
-        "Every table is Hive-partitioned Parquet under `$DX_HOME/warehouse/<table>/quarter=YYYY-Qn/data.parquet`;",
+        "Every table is Hive-partitioned Parquet under `$DX_HOME/warehouse/<table>/quarter=YYYY-Qn/data.parquet`",
+        "(or `$DX_WAREHOUSE_URL/<table>/...` in object storage, see docs/scale_out.md);",
         "the `quarter` column (label `2025-Q2`) comes from the folder name. Rates are stored as",
         "fractions 0..1 (0.855 means 85.5 %), targets too. A table may carry extra columns after its",
         "contract columns; a contract column is never dropped or renamed. Read a whole table with",

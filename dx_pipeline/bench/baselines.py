@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.storage import DxHome
-from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline.storage import DxHome, warehouse_duckdb
+from dx_pipeline.storage.parquet import arrow_location, partition_path
 
 # kpi code -> (numerator column, denominator column) in the wide result; received has none.
 KPI_PARTS = {
@@ -117,10 +117,8 @@ def _result(wide: pd.DataFrame) -> dict:
 
 def duckdb_floor(home: DxHome, quarter: Quarter, threads: int | None = None) -> dict:
     """The floor: the dossier KPIs as a single DuckDB query over the quarter's Parquet."""
-    import duckdb
-
     path = str(partition_path(home, "portal_dossiers", quarter)).replace("'", "''")
-    con = duckdb.connect()
+    con = warehouse_duckdb(home)
     try:
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
@@ -134,7 +132,8 @@ def duckdb_floor(home: DxHome, quarter: Quarter, threads: int | None = None) -> 
 
 def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     """The same KPIs written the straightforward pandas way: load, derive columns, groupby."""
-    df = pd.read_parquet(partition_path(home, "portal_dossiers", quarter),
+    source, filesystem = arrow_location(partition_path(home, "portal_dossiers", quarter))
+    df = pd.read_parquet(source, filesystem=filesystem,
                          columns=PANDAS_COLUMNS + ["dossier_id", "updated_at", "source_file"])
     start, end = pd.Timestamp(quarter.start), pd.Timestamp(quarter.end)
     last = pd.Timestamp(f"{quarter.last_day} 23:59:59.999999")

@@ -74,7 +74,7 @@ def ensure_dataset(out_dir: str | Path, rows: int, seed: int = DEFAULT_SEED,
     if folder.exists():
         shutil.rmtree(folder)  # a generation that did not finish
     t0 = time.perf_counter()
-    written, csv_bytes = _generate(DxHome.from_env(folder), rows, seed, quarter, log)
+    written, csv_bytes = _generate(DxHome.local(folder), rows, seed, quarter, log)
     seconds = time.perf_counter() - t0
     meta = dict(rows=written, seed=seed, quarter=quarter.label, csv_bytes=csv_bytes,
                 generated_seconds=round(seconds, 1), chunk_rows=CHUNK_ROWS)

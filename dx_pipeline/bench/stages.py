@@ -27,11 +27,9 @@ OUTPUT_SUITES = ("agency_kpis", "index_scores")
 
 
 def _dossier_rows(home: DxHome, q: Quarter) -> int:
-    import pyarrow.parquet as pq
+    from dx_pipeline.storage.parquet import parquet_file, partition_path
 
-    from dx_pipeline.storage.parquet import partition_path
-
-    return pq.ParquetFile(partition_path(home, "portal_dossiers", q)).metadata.num_rows
+    return parquet_file(partition_path(home, "portal_dossiers", q)).metadata.num_rows
 
 
 def _try_read(home: DxHome, table: str, q: Quarter) -> pd.DataFrame | None:
@@ -186,7 +184,7 @@ def main(argv: list[str]) -> int:
     func = {**STAGES, **BASELINES}[name]
     for module in WARM_IMPORTS.get(name, ()):
         importlib.import_module(module)
-    home, q = DxHome.from_env(home_dir), Quarter.parse(quarter)
+    home, q = DxHome.local(home_dir), Quarter.parse(quarter)
     cpu0, t0 = os.times(), time.perf_counter()
     facts = func(home, q)
     seconds = time.perf_counter() - t0

@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.storage import DxHome, table_glob
+from dx_pipeline.storage import DxHome, attach_warehouse, partition_files, table_glob
 from dx_pipeline.storage.duckdb_budget import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
@@ -325,10 +325,11 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
         # row order is irrelevant to an aggregation: not keeping it saves memory
         with budgeted_connection(KPI_MEMORY, keep_order=False, prefix="dx_kpis_") as own:
             return portal_kpis(home, q, own)
+    attach_warehouse(con, home)
     frames = []
     dossiers = None
     glob = table_glob(home, DOSSIERS_TABLE)
-    if any(Path(p).exists() for p in home.table_dir(DOSSIERS_TABLE).glob("quarter=*/data.parquet")):
+    if partition_files(home, DOSSIERS_TABLE):
         dossiers = (
             f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
             f"WHERE quarter <= '{q.label}')"

@@ -7,6 +7,9 @@ numbers. CSV is UTF-8 with a BOM so Excel shows Vietnamese letters.
 
 The DuckDB file holds only VIEWS over the Parquet files (nothing is copied), so Superset,
 Metabase or the DuckDB CLI always read the current warehouse and every published revision.
+The file itself is local (``<DX_HOME>/bi``); with the warehouse in object storage its table
+views name ``s3://`` paths, so the connection that queries them must see the bucket
+(:func:`dx_pipeline.storage.warehouse_duckdb`, or DuckDB's ``httpfs`` with an S3 secret).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dx_pipeline import schemas
-from dx_pipeline.storage import DxHome, atomic_path
+from dx_pipeline.storage import DxHome, atomic_path, warehouse_duckdb
 from dx_pipeline.storage.parquet import PARTITION_FILE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -188,13 +191,11 @@ def build_bi_database(home: DxHome, path: str | os.PathLike | None = None) -> Pa
     home. A table with no Parquet file yet gets an empty view with the contract's columns, so
     dashboards bind; rerun after the first materialisation to point it at the files.
     """
-    import duckdb
-
     target = Path(path) if path else default_bi_path(home)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, suffix=".duckdb") as tmp:
         tmp.unlink()  # DuckDB refuses to open an empty file as a database
-        con = duckdb.connect(str(tmp))
+        con = warehouse_duckdb(home, str(tmp))
         try:
             _create_views(con, home)
             con.execute("CHECKPOINT")

@@ -94,7 +94,7 @@ def bench_checks(n_rows: int, home: str | Path | None = None, run_gx: bool = Tru
     from dx_pipeline.quality.runner import run_suite
 
     with tempfile.TemporaryDirectory() as tmp:
-        dx = DxHome.from_env(home or tmp)
+        dx = DxHome.local(home or tmp)
         write_partition(dx, "agencies", BENCH_QUARTER, _registry())
         data = synthetic_dossiers(n_rows)
         write_partition(dx, "portal_dossiers", BENCH_QUARTER, data)

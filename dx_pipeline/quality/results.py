@@ -21,13 +21,12 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dx_pipeline import schemas
 from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_write_text, write_partition
-from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline.storage.parquet import partition_path, read_arrow
 
 TABLE = "dq_results"
 EXTRA_COLUMNS = ("description", "engine", "checked_at", "run_id")
@@ -40,9 +39,19 @@ def reports_dir(home: DxHome, quarter: Quarter | str) -> Path:
     return home.root / "dq_reports" / f"quarter={q.label}"
 
 
+def lock_path(home: DxHome) -> Path:
+    """The lock file of the read-merge-write: in the table's folder on a local (or NFS)
+    warehouse, so every process sharing the folder is serialised; under ``DX_HOME/locks`` when
+    the warehouse is in object storage, which has no locks (processes of one machine are
+    serialised; see docs/scale_out.md for several machines)."""
+    if home.remote_warehouse:
+        return home.root / "locks" / f"{TABLE}.lock"
+    return home.table_dir(TABLE) / ".lock"
+
+
 @contextlib.contextmanager
 def _locked(home: DxHome) -> Iterator[None]:
-    lock = home.table_dir(TABLE) / ".lock"
+    lock = lock_path(home)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -70,7 +79,7 @@ def read_dq_results(home: DxHome, quarter: Quarter | str) -> pd.DataFrame:
     path = partition_path(home, TABLE, quarter)
     if not path.exists():
         return pd.DataFrame(columns=schemas.DQ_RESULTS.names + list(EXTRA_COLUMNS))
-    return pq.read_table(path).to_pandas()
+    return read_arrow(path).to_pandas()
 
 
 def write_dq_results(

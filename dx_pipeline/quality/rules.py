@@ -18,7 +18,7 @@ import duckdb
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome
-from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline.storage.parquet import arrow_location, partition_path, sql_literal
 
 
 @dataclass
@@ -38,10 +38,6 @@ class RuleResult:
     sample: list[dict[str, Any]] = field(default_factory=list)
     checked: int | None = None
     """How many rows/groups were judged (the tolerance's base); None: the batch's rows."""
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _batch_rows(ctx: RuleContext) -> int:
@@ -67,7 +63,7 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
         WITH reg AS (
             SELECT agency_code,
                    bool_or(valid_from <= ?::DATE AND (valid_to IS NULL OR valid_to >= ?::DATE)) AS valid
-            FROM read_parquet({_sql_path(registry)}) GROUP BY agency_code)
+            FROM read_parquet({sql_literal(registry)}) GROUP BY agency_code)
         SELECT b."{column}" AS agency_code,
                CASE WHEN r.agency_code IS NULL THEN 'unknown agency code'
                     ELSE 'agency not valid in {ctx.quarter.label}' END AS reason,
@@ -100,7 +96,7 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
         WITH cur AS (SELECT agency_code, count(*) AS n FROM batch GROUP BY 1),
              prev AS (
                 SELECT coalesce(s.successor, p.agency_code) AS agency_code, count(*) AS n
-                FROM read_parquet({_sql_path(prev)}) p LEFT JOIN prev_successor s USING (agency_code)
+                FROM read_parquet({sql_literal(prev)}) p LEFT JOIN prev_successor s USING (agency_code)
                 GROUP BY 1)
         SELECT p.agency_code, p.n AS previous, coalesce(c.n, 0) AS current,
                round(coalesce(c.n, 0) / p.n, 3) AS ratio,
@@ -134,11 +130,12 @@ def _register_successors(ctx: RuleContext, prev: Path) -> None:
 
     registry_file = partition_path(ctx.home, "agencies", ctx.quarter)
     codes = [r[0] for r in ctx.con.execute(
-        f"SELECT DISTINCT agency_code FROM read_parquet({_sql_path(prev)}) WHERE agency_code IS NOT NULL"
+        f"SELECT DISTINCT agency_code FROM read_parquet({sql_literal(prev)}) WHERE agency_code IS NOT NULL"
     ).fetchall()]
     pairs = []
     if registry_file.exists():
-        registry = pd.read_parquet(registry_file)
+        source, filesystem = arrow_location(registry_file)
+        registry = pd.read_parquet(source, filesystem=filesystem)
         known = set(registry["agency_code"].astype(str))
         pairs = list(successors_in(registry, [c for c in codes if c in known], ctx.quarter).items())
     frame = pd.DataFrame(pairs, columns=["agency_code", "successor"]).astype("object")
@@ -173,7 +170,7 @@ def reported_vs_portal(
     rows = _records(
         ctx.con,
         f"""
-        WITH portal AS (SELECT agency_code, count(*) AS portal FROM read_parquet({_sql_path(portal)}) GROUP BY 1)
+        WITH portal AS (SELECT agency_code, count(*) AS portal FROM read_parquet({sql_literal(portal)}) GROUP BY 1)
         SELECT r.agency_code, r.reported, coalesce(p.portal, 0) AS portal,
                r.reported - coalesce(p.portal, 0) AS difference
         FROM reported_counts r LEFT JOIN portal p USING (agency_code)
@@ -202,7 +199,7 @@ def no_rejects(ctx: RuleContext, table: str = "submission_rejects", row_key: lis
     accepted = _batch_rows(ctx)
     if not path.exists():
         return RuleResult(True, f"no {table} partition (nothing rejected)", checked=accepted)
-    src = f"read_parquet({_sql_path(path)})"
+    src = f"read_parquet({sql_literal(path)})"
     if row_key:
         key = ", ".join(f'"{k}"' for k in row_key)
         total = ctx.con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {src})").fetchall()[0][0]

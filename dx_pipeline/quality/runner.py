@@ -38,16 +38,15 @@ from typing import Any, Iterable
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dx_pipeline.quality import rules
 from dx_pipeline.quality.suites import (
     Check, DatasetSuite, Expectation, Severity, Where, gx_type_name, suite as get_suite,
 )
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.storage import DxHome
+from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file
 from dx_pipeline.storage.duckdb_budget import budgeted_connection
-from dx_pipeline.storage.parquet import partition_path
+from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +300,7 @@ def _gx_batch(con, path, spec: DatasetSuite, n_rows: int, gx_max_rows: int, gx_s
     derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
     if n_rows <= gx_max_rows:
         return _to_pandas(con.sql("SELECT * FROM batch").to_arrow_table()), True
-    pf = pq.ParquetFile(path)
+    pf = parquet_file(path)
     groups = sorted({int(i) for i in np.linspace(0, pf.num_row_groups - 1, min(2, pf.num_row_groups))})
     parts = []
     for g in groups:
@@ -452,13 +451,14 @@ def run_suite(
     if not path.exists():
         raise FileNotFoundError(f"{dataset} has no partition for {q.label} (looked for {path})")
 
-    meta = pq.ParquetFile(path)
+    meta = parquet_file(path)
     n_rows = meta.metadata.num_rows
     derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
     with budgeted_connection(QUALITY_MEMORY, prefix="dx_quality_") as con:
+        attach_warehouse(con, home)
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
-        con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet('{_escape(path)}', hive_partitioning = false)")
+        con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet({sql_literal(path)}, hive_partitioning = false)")
         schema = meta.schema_arrow
         gx_checks = [c for c in selected if c.expectations]
         plans = [_plan(c, schema) for c in gx_checks]
@@ -527,10 +527,6 @@ def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: i
 def _gx_summary(results: list[dict]) -> str:
     bad = [r for r in results if not r["success"]]
     return ", ".join(f"{r['expectation']}({r['kwargs'].get('column', '')}): {r['result'].get('observed_value', r['result'].get('unexpected_count'))}" for r in bad[:3])
-
-
-def _escape(path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _clean(rows: list[dict]) -> list[dict]:

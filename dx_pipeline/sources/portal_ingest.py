@@ -23,11 +23,10 @@ from typing import Sequence
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
-from dx_pipeline.storage import DxHome, write_partition
+from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file, write_partition
 from dx_pipeline.storage.duckdb_budget import configure
 from dx_pipeline.storage.parquet import sql_literal, write_partition_from_query
 
@@ -177,9 +176,9 @@ def write_quarter(
         # the spill directory is about to be removed: the caller's connection must not use it
         con.execute("RESET temp_directory")
 
-    dossier_rows = pq.ParquetFile(dossiers_path).metadata.num_rows
-    procedure_rows = pq.ParquetFile(procedures_path).metadata.num_rows
-    reject_count, rejected_rows = con.execute(
+    dossier_rows = parquet_file(dossiers_path).metadata.num_rows
+    procedure_rows = parquet_file(procedures_path).metadata.num_rows
+    reject_count, rejected_rows = attach_warehouse(con, home).execute(
         "SELECT count(*), count(DISTINCT (dataset, source_file, row_number)) "
         f"FROM read_parquet({sql_literal(rejects_path)})"
     ).fetchall()[0]

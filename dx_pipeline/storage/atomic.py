@@ -4,6 +4,12 @@ Every write goes to a temporary file in the same folder, is flushed to disk, the
 the target (``os.replace`` is atomic on POSIX within one file system). Temporary files are
 named ``.<target>.<host>-<pid>.<random><suffix>``: hidden from every reader (tables are read as
 ``quarter=*/data.parquet``), and removable by the next writer once their owner is dead.
+
+A target in object storage (a ``UPath``, see :mod:`dx_pipeline.storage.home`) has no rename:
+there a single upload is already all-or-nothing (a PUT, or a multipart upload that only
+becomes the object when it completes, and is aborted on error). So the temporary file is a
+local one (in ``TMPDIR``) and is uploaded over the target in one ``put_file`` on success; on
+any exception nothing is uploaded and the previous object stays.
 """
 
 from __future__ import annotations
@@ -15,21 +21,48 @@ import re
 import socket
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, ContextManager, Iterator
+
+from dx_pipeline.storage.home import is_remote
+
+
+def atomic_path(target: "str | os.PathLike | Any", suffix: str = ".tmp") -> ContextManager[Path]:
+    """Yield a temporary local path; on success it replaces ``target`` atomically.
+
+    On any exception the temporary file is removed and ``target`` is left as it was. A local
+    target's temporary file is beside it and renamed over it; an object-storage target's is in
+    ``TMPDIR`` and uploaded over it in one put.
+    """
+    if is_remote(target):
+        return _upload_on_success(target, suffix)
+    return _replace_on_success(target, suffix)
+
+
+def _temp_file(name: str, suffix: str, folder: Path | None = None) -> Path:
+    """An empty hidden temporary file ``.<name>.<host>-<pid>.<random><suffix>`` in ``folder``
+    (``TMPDIR`` when None)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.{_OWNER}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(tmp_name)
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
+def _upload_on_success(target: Any, suffix: str) -> Iterator[Path]:
+    tmp = _temp_file(target.name, suffix)
+    try:
+        yield tmp
+        target.fs.put_file(str(tmp), target.path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
-    """
+
+@contextlib.contextmanager
+def _replace_on_success(target: str | os.PathLike, suffix: str) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(target, suffix)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_OWNER}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temp_file(target.name, suffix, target.parent)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -79,7 +112,7 @@ def sweep_stale_temps(target: str | os.PathLike, suffix: str = ".tmp") -> list[P
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-    return Path(target)
+    return target if is_remote(target) else Path(target)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

@@ -1,34 +1,111 @@
-"""The DX_HOME folder: where the warehouse, landing zone, inbox and publications live."""
+"""The DX_HOME folder: where the warehouse, landing zone, inbox and publications live.
+
+Everything is a local folder under ``DX_HOME`` except, optionally, the warehouse: with
+``DX_WAREHOUSE_URL=s3://bucket/prefix`` (any fsspec URL whose driver is installed) the Parquet
+tables live in object storage and ``DxHome.warehouse`` is a :class:`upath.UPath` on that URL.
+The working folders that need a local disk (inbox, landing, portal exports, published
+revisions, the BI file, dq reports, Dagster's home) stay under ``DX_HOME``.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dx_pipeline.quarters import Quarter
 
+if TYPE_CHECKING:
+    from upath import UPath
+
 DEFAULT_HOME = ".dx_home"
+WAREHOUSE_URL_ENV = "DX_WAREHOUSE_URL"
+
+
+def is_remote(path: Any) -> bool:
+    """True for an object-storage path (a ``UPath`` on a non-local file system); local
+    ``Path`` objects and plain strings are local, as they always were."""
+    return not isinstance(path, (str, os.PathLike))
+
+
+def storage_options(protocol: str) -> dict[str, Any]:
+    """fsspec options for the warehouse's file system, from the environment only.
+
+    Credentials and region are found by the driver itself (for S3: ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, ``AWS_PROFILE``,
+    instance roles). The S3 endpoint (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``: MinIO, a
+    provincial data centre) is passed explicitly so that file systems on two endpoints are
+    never confused in fsspec's instance cache. Directory listings are never cached: another
+    process or machine may have written a partition since the last listing.
+    """
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if protocol in ("s3", "s3a"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            options["endpoint_url"] = endpoint
+    return options
 
 
 @dataclass(frozen=True)
 class DxHome:
-    """Paths under one DX_HOME. Creating the object touches nothing on disk."""
+    """Paths under one DX_HOME. Creating the object touches nothing on disk or in a bucket.
+
+    ``warehouse_url``: where the warehouse lives when not in ``<root>/warehouse``; a URL such
+    as ``s3://bucket/prefix`` (object storage), or a local folder (a path or ``file://``).
+    """
 
     root: Path
+    warehouse_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
+        url = str(self.warehouse_url).strip() if self.warehouse_url is not None else ""
+        object.__setattr__(self, "warehouse_url", url.rstrip("/") or None)
 
     @classmethod
-    def from_env(cls, root: str | os.PathLike | None = None) -> "DxHome":
-        """``root`` if given, else ``$DX_HOME``, else ``./.dx_home``."""
+    def from_env(cls, root: str | os.PathLike | None = None, warehouse_url: str | None = None) -> "DxHome":
+        """``root`` if given, else ``$DX_HOME``, else ``./.dx_home``; the warehouse at
+        ``warehouse_url`` if given, else ``$DX_WAREHOUSE_URL``, else ``<root>/warehouse``."""
         chosen = root or os.environ.get("DX_HOME") or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().resolve())
+        url = warehouse_url or os.environ.get(WAREHOUSE_URL_ENV) or None
+        return cls(Path(chosen).expanduser().resolve(), url)
+
+    @classmethod
+    def local(cls, root: str | os.PathLike) -> "DxHome":
+        """``root`` with its own warehouse folder, whatever ``$DX_WAREHOUSE_URL`` says: for the
+        benchmarks' scratch homes, which must never write into the shared warehouse."""
+        return cls(Path(root).expanduser().resolve())
+
+    @functools.cached_property
+    def warehouse(self) -> "Path | UPath":
+        """``<root>/warehouse`` (a ``Path``), or the object-storage location of
+        ``warehouse_url`` (a ``UPath``; its ``fs`` is the fsspec file system)."""
+        url = self.warehouse_url
+        if url is None:
+            return self.root / "warehouse"
+        if "://" not in url:
+            return Path(url).expanduser().resolve()
+        if url.startswith("file://"):
+            return Path(url[len("file://"):]).expanduser().resolve()
+        from upath import UPath
+
+        protocol = url.split("://", 1)[0]
+        path = UPath(url, **storage_options(protocol))
+        try:
+            path.fs  # the driver is imported here, not at the first read deep inside a step
+        except ImportError as exc:
+            raise ImportError(
+                f"{WAREHOUSE_URL_ENV}={url} needs the fsspec driver for {protocol}:// "
+                "(for S3: pip install 'dx_pipeline[s3]', which installs s3fs)"
+            ) from exc
+        return path
 
     @property
-    def warehouse(self) -> Path:
-        return self.root / "warehouse"
+    def remote_warehouse(self) -> bool:
+        """True when the warehouse is in object storage (not a local folder)."""
+        return is_remote(self.warehouse)
 
     @property
     def landing(self) -> Path:
@@ -59,10 +136,10 @@ class DxHome:
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 
-    def table_dir(self, table: str) -> Path:
+    def table_dir(self, table: str) -> "Path | UPath":
         return self.warehouse / table
 
-    def partition_dir(self, table: str, quarter: Quarter | str) -> Path:
+    def partition_dir(self, table: str, quarter: Quarter | str) -> "Path | UPath":
         q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
         return self.table_dir(table) / f"quarter={q.label}"
 
@@ -71,6 +148,8 @@ class DxHome:
         return self.inbox / q.label
 
     def ensure(self) -> "DxHome":
-        for p in (self.warehouse, self.landing, self.published, self.inbox):
+        for p in (self.landing, self.published, self.inbox):
             p.mkdir(parents=True, exist_ok=True)
+        if not self.remote_warehouse:  # a bucket has no folders to create
+            self.warehouse.mkdir(parents=True, exist_ok=True)
         return self

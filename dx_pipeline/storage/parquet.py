@@ -4,12 +4,17 @@ One file per partition, replaced atomically, so a backfill of a quarter deletes 
 and a crash mid-write leaves the previous file in place. The ``quarter`` column lives in the
 folder name (Hive style), not inside the file, so DuckDB, pandas, Spark and Power BI all see
 it once. Tables with a contract in :mod:`dx_pipeline.schemas` are cast to it on write.
+
+The warehouse may be a local folder (``Path``) or object storage (``UPath``, see
+:mod:`dx_pipeline.storage.home`); the functions here take either. Reads of an object-storage
+file go through pyarrow with the path's fsspec file system (:func:`arrow_location`); DuckDB
+sees the bucket through :func:`dx_pipeline.storage.duck.warehouse_duckdb`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -17,7 +22,7 @@ import pyarrow.parquet as pq
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage.atomic import atomic_path
-from dx_pipeline.storage.home import DxHome
+from dx_pipeline.storage.home import DxHome, is_remote
 
 if TYPE_CHECKING:
     import duckdb
@@ -73,13 +78,39 @@ def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> Path:
     return home.partition_dir(table, quarter) / PARTITION_FILE
 
 
+def partition_files(home: DxHome, table: str) -> list[Path]:
+    """The table's partition files (``quarter=*/data.parquet``), in quarter order."""
+    return sorted(home.table_dir(table).glob(f"quarter=*/{PARTITION_FILE}"), key=str)
+
+
+def arrow_location(path: "Path | Any") -> tuple[Any, Any]:
+    """``(path, filesystem)`` for pyarrow and pandas readers (``filesystem=``): a local path
+    with ``None`` (pyarrow's own local reader, exactly as before), an object-storage path as
+    its key with its fsspec file system."""
+    if is_remote(path):
+        return path.path, path.fs
+    return path, None
+
+
+def parquet_file(path: "Path | Any") -> pq.ParquetFile:
+    """``pq.ParquetFile`` of a warehouse file, local or in object storage (metadata, row groups)."""
+    source, filesystem = arrow_location(path)
+    return pq.ParquetFile(source, filesystem=filesystem)
+
+
+def read_arrow(path: "Path | Any", columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file of the warehouse, local or in object storage, as an Arrow table."""
+    source, filesystem = arrow_location(path)
+    return pq.read_table(source, columns=columns, filesystem=filesystem)
+
+
 def read_partition(home: DxHome, table: str, quarter: Quarter | str) -> "pd.DataFrame":
     """One quarter of a table as a DataFrame, with its ``quarter`` column restored."""
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     path = partition_path(home, table, q)
     if not path.exists():
         raise FileNotFoundError(f"{table} has no partition for {q.label} (looked for {path})")
-    df = pq.read_table(path).to_pandas()
+    df = read_arrow(path).to_pandas()
     df.insert(0, "quarter", q.label)
     return df
 
@@ -87,14 +118,16 @@ def read_partition(home: DxHome, table: str, quarter: Quarter | str) -> "pd.Data
 def read_table(home: DxHome, table: str) -> "pd.DataFrame":
     """Every quarter of a table, as a DataFrame with a string ``quarter`` column."""
     folder = home.table_dir(table)
-    files = sorted(folder.glob(f"quarter=*/{PARTITION_FILE}"))
+    files = partition_files(home, table)
     if not files:
         raise FileNotFoundError(f"table {table} has no partitions under {folder}")
+    base, filesystem = arrow_location(folder)
     dataset = ds.dataset(
-        [str(f) for f in files],
+        [str(arrow_location(f)[0]) for f in files],
         format="parquet",
         partitioning=ds.partitioning(pa.schema([("quarter", pa.string())]), flavor="hive"),
-        partition_base_dir=str(folder),
+        partition_base_dir=str(base),
+        filesystem=filesystem,
     )
     df = dataset.to_table().to_pandas()
     cols = ["quarter"] + [c for c in df.columns if c != "quarter"]

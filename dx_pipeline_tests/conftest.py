@@ -1,0 +1,10 @@
+"""Suite-wide guard: the tests never write into a developer's real warehouse.
+
+``DX_WAREHOUSE_URL`` in the shell that runs pytest would send every ``DxHome.from_env()`` of
+the suite (Dagster runs included) to that bucket. The object-storage tests set their own
+bucket on the test S3 server (dx_pipeline_tests/storage/conftest.py).
+"""
+
+import os
+
+os.environ.pop("DX_WAREHOUSE_URL", None)
