@@ -66,14 +66,25 @@ def celery_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+K8S_HOME_MOUNT = "/dx-home"
+"""Where step pods mount the DX_HOME claim: the same path as in deploy/k8s/values.yaml."""
+
+
 def k8s_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Config of the Kubernetes step executor (one pod per step); see deploy/k8s/."""
+    """Config of the Kubernetes step executor (one pod per step); see deploy/k8s/.
+
+    Every step pod mounts the ReadWriteMany claim ``DX_K8S_HOME_CLAIM`` (default ``dx-home``)
+    at :data:`K8S_HOME_MOUNT`, so steps of one run see one DX_HOME (inbox, landing, published).
+    """
     env = os.environ if environ is None else environ
     secret = env.get("DX_K8S_ENV_SECRET") or "dx-pipeline-env"
+    claim = env.get("DX_K8S_HOME_CLAIM") or "dx-home"
     return {
         "max_concurrent": int(env.get("DX_MAX_CONCURRENT") or 4),
         "tag_concurrency_limits": multiprocess_config(env)["tag_concurrency_limits"],
         "env_secrets": [secret],
+        "volumes": [{"name": "dx-home", "persistentVolumeClaim": {"claimName": claim}}],
+        "volume_mounts": [{"name": "dx-home", "mountPath": K8S_HOME_MOUNT}],
         "step_k8s_config": {
             "container_config": {
                 "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}}

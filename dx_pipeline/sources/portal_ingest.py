@@ -15,7 +15,6 @@ atomically, so a rerun gives the same bytes.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path

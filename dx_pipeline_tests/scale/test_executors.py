@@ -10,6 +10,7 @@ from dx_pipeline.defs.executors import (
     DEFAULT_CELERY_BACKEND,
     DEFAULT_CELERY_BROKER,
     HIGH_MEMORY_TAG,
+    K8S_HOME_MOUNT,
     celery_config,
     dx_celery_executor,
     dx_multiprocess_executor,
@@ -94,6 +95,17 @@ def test_k8s_executor_settings_come_from_the_environment_and_match_the_shipped_f
     assert shipped == k8s_config({}), "deploy/k8s/k8s_job_executor.yaml drifted from k8s_config()"
     schema = dagster_k8s.k8s_job_executor.config_schema.config_type
     assert process_config(schema, shipped).success
+
+
+def test_helm_values_mount_dx_home_where_step_pods_mount_it():
+    values = yaml.safe_load((REPO_ROOT / "deploy" / "k8s" / "values.yaml").read_text())
+    deployment = values["dagster-user-deployments"]["deployments"][0]
+    env = {e["name"]: e["value"] for e in deployment["env"]}
+    assert env["DX_HOME"] == K8S_HOME_MOUNT
+    assert env["DX_WAREHOUSE_URL"].startswith("s3://")
+    step_mounts = k8s_config({})["volume_mounts"]
+    for where in (deployment, values["runLauncher"]["config"]["k8sRunLauncher"]):
+        assert where["volumeMounts"] == step_mounts
 
 
 def test_shipped_celery_worker_config_is_valid_for_dagster_celery(monkeypatch):
