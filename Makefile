@@ -6,6 +6,7 @@ export DX_HOME ?= $(CURDIR)/.dx_home
 export DAGSTER_HOME ?= $(DX_HOME)/dagster
 RUN_QUARTERS ?= 2025-Q3 2025-Q4
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install run test ui bench sample clean
 
@@ -32,7 +33,7 @@ ui: install
 	$(BIN)/dx-pipeline ui
 
 bench: install
-	$(BIN)/dx-pipeline bench
+	$(BIN)/dx-pipeline bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DX_HOME)
