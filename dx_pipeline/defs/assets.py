@@ -15,6 +15,7 @@ import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
+    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -258,6 +259,23 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     )
 
 
+_CHAIN_POLICY = BackfillPolicy.single_run()
+"""Backfill policy of the two assets that chain through earlier quarters of themselves.
+
+An asset backfill launches a self-dependent asset's partitions one daemon tick apart
+(Dagster's backfill daemon sleeps 30 s between ticks, dagster-io/dagster#11649), so eight
+quarters would spend minutes waiting. Both assets are cheap (agency-level tables), so a
+backfill runs each as one run over its whole range, quarter after quarter in time order
+inside the step (:func:`_quarters`). Single-quarter runs (schedule, sensor, ``dx-pipeline
+run``) are ranges of one.
+"""
+
+
+def _quarters(context: AssetExecutionContext) -> list:
+    """The quarters of this run's partition range, oldest first."""
+    return sorted(quarter_of(key) for key in context.partition_keys)
+
+
 @asset(
     partitions_def=quarterly_partitions,
     group_name=PUBLISH,
@@ -269,17 +287,33 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
         rank_uncertainty,
         AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
     ],
+    backfill_policy=_CHAIN_POLICY,
     description=describe("ranking_snapshot")
     + "\n\nPublished once per content as an immutable revision under "
     "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
 )
 def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    from dx_pipeline.publish import build_bi_database
+
+    home = dx_home.home()
+    published = [_publish_quarter(context, home, quarter) for quarter in _quarters(context)]
+    bi_path = build_bi_database(home)
+    if len(published) == 1:  # one quarter: its own table, preview and links
+        metadata = published[0][1]
+    else:  # a range: every partition gets this same record, so one line per quarter
+        metadata = {"quarters": MetadataValue.json({label: s for label, _, s in published})}
+    return MaterializeResult(metadata={**metadata, "bi_database": MetadataValue.path(str(bi_path))})
+
+
+def _publish_quarter(
+    context: AssetExecutionContext, home: DxHome, quarter
+) -> tuple[str, dict, dict]:
+    """Rank and publish one quarter: its label, its metadata and a one-line summary."""
     from dx_pipeline.index.quarter_scoring import same_points
-    from dx_pipeline.publish import build_bi_database, publish_ranking
+    from dx_pipeline.publish import publish_ranking
     from dx_pipeline.schemas import contract_columns
     from dx_pipeline.storage.inputs import quarter_input_files
 
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
     scored = _score(home, quarter)
     stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
     if not same_points(stored, scored.scores):
@@ -304,25 +338,28 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     )
     ranking = publication.ranking()
     path = write_partition(home, "ranking_snapshot", quarter, ranking)
-    bi_path = build_bi_database(home)
     preview = ranking.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
-    return MaterializeResult(
-        metadata=table_metadata(
-            "ranking_snapshot",
-            len(ranking),
-            path,
-            revision=publication.revision,
-            new_revision=publication.created,
-            reason=publication.reason,
-            published_folder=MetadataValue.path(str(publication.path)),
-            report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
-            bi_database=MetadataValue.path(str(bi_path)),
-            preview=markdown_preview(
-                preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
-                limit=40,
-            ),
-        )
+    summary = {
+        "rows": len(ranking),
+        "revision": publication.revision,
+        "new_revision": publication.created,
+        "published_folder": str(publication.path),
+    }
+    metadata = table_metadata(
+        "ranking_snapshot",
+        len(ranking),
+        path,
+        revision=publication.revision,
+        new_revision=publication.created,
+        reason=publication.reason,
+        published_folder=MetadataValue.path(str(publication.path)),
+        report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
+        preview=markdown_preview(
+            preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
+            limit=40,
+        ),
     )
+    return quarter.label, metadata, summary
 
 
 @asset(
@@ -337,7 +374,16 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
                 start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
             ),
         ),
+        # a period is ranked against the previous one: the half-year two quarters back, the
+        # year four quarters back
+        AssetDep(
+            "period_rankings",
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-4, end_offset=-2, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
     ],
+    backfill_policy=_CHAIN_POLICY,
     description=(
         "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
         "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
@@ -348,13 +394,24 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     ),
 )
 def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    home = dx_home.home()
+    published: dict = {}
+    for quarter in _quarters(context):
+        published.update(_publish_periods(context, home, quarter))
+    if not published:
+        labels = ", ".join(q.label for q in _quarters(context))
+        return MaterializeResult(metadata={"periods": "none close with " + labels})
+    return MaterializeResult(metadata={"periods": MetadataValue.json(published)})
+
+
+def _publish_periods(context: AssetExecutionContext, home: DxHome, quarter) -> dict:
+    """Rank and publish the periods that close with ``quarter``; {period: what was published}."""
     from dx_pipeline.index.period_scoring import periods_closing_with, score_period
     from dx_pipeline.publish import get_publication, publish_ranking
 
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
     periods = periods_closing_with(quarter)
     if not periods:
-        return MaterializeResult(metadata={"periods": "none close with " + quarter.label})
+        return {}
     registry = read_partition(home, "agencies", quarter)
     frames = [_try_read(home, "agency_kpis", q) for q in periods[-1].quarters]
     kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
@@ -383,7 +440,7 @@ def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> 
             "path": str(publication.path),
             "quarters_combined": sorted(set(kpis["quarter"]) & {q.label for q in period.quarters}),
         }
-    return MaterializeResult(metadata={"periods": MetadataValue.json(published)})
+    return published
 
 
 ALL_ASSETS = [
