@@ -15,12 +15,14 @@ import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
+    AssetSpec,
     BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
     asset,
+    multi_asset,
 )
 
 from dx_pipeline.defs.metadata import describe, markdown_preview, table_metadata
@@ -260,14 +262,13 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
 
 
 _CHAIN_POLICY = BackfillPolicy.single_run()
-"""Backfill policy of the two assets that chain through earlier quarters of themselves.
+"""The publication chain runs as one run over a backfill's whole range.
 
-An asset backfill launches a self-dependent asset's partitions one daemon tick apart
-(Dagster's backfill daemon sleeps 30 s between ticks, dagster-io/dagster#11649), so eight
-quarters would spend minutes waiting. Both assets are cheap (agency-level tables), so a
-backfill runs each as one run over its whole range, quarter after quarter in time order
-inside the step (:func:`_quarters`). Single-quarter runs (schedule, sensor, ``dx-pipeline
-run``) are ranges of one.
+An asset backfill advances a self-dependent asset one partition per backfill-daemon tick, and
+the daemon sleeps 30 s between ticks (dagster-io/dagster#11649): eight quarters would spend
+minutes waiting. Publishing is cheap (agency-level tables), so a backfill publishes its whole
+range in one step, quarter after quarter in time order (:func:`_quarters`). Single-quarter
+runs (schedule, sensor, ``dx-pipeline run``) are ranges of one.
 """
 
 
@@ -276,33 +277,85 @@ def _quarters(context: AssetExecutionContext) -> list:
     return sorted(quarter_of(key) for key in context.partition_keys)
 
 
-@asset(
-    partitions_def=quarterly_partitions,
-    group_name=PUBLISH,
-    kinds={"parquet", "html", "excel"},
-    # movement is measured against last quarter's published ranking, so a backfill ranks
-    # quarters in order
-    deps=[
-        index_scores,
-        rank_uncertainty,
-        AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
-    ],
-    backfill_policy=_CHAIN_POLICY,
-    description=describe("ranking_snapshot")
-    + "\n\nPublished once per content as an immutable revision under "
-    "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+_PERIOD_RANKINGS_DESCRIPTION = (
+    "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
+    "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
+    "Half-year and annual rankings, published when Q2 (H1) and Q4 (H2 and the year) close: "
+    "the quarters' KPIs combined (ratios as sums of numerators and denominators, stock "
+    "figures as the latest value), scored and published like a quarter under "
+    "`published/ranking/period=2025-H1/rev=N/`. Other quarters close no period."
 )
-def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+
+
+@multi_asset(
+    name="publish_rankings",
+    partitions_def=quarterly_partitions,
+    backfill_policy=_CHAIN_POLICY,
+    can_subset=False,  # a quarter's periods are republished with it, in the same pass
+    specs=[
+        AssetSpec(
+            "ranking_snapshot",
+            partitions_def=quarterly_partitions,
+            group_name=PUBLISH,
+            kinds={"parquet", "html", "excel"},
+            # movement is measured against last quarter's published ranking
+            deps=[
+                index_scores,
+                rank_uncertainty,
+                AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
+            ],
+            description=describe("ranking_snapshot")
+            + "\n\nPublished once per content as an immutable revision under "
+            "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+        ),
+        AssetSpec(
+            "period_rankings",
+            partitions_def=quarterly_partitions,
+            group_name=PUBLISH,
+            kinds={"parquet", "html"},
+            deps=[
+                "ranking_snapshot",
+                AssetDep(
+                    agency_kpis,
+                    partition_mapping=TimeWindowPartitionMapping(
+                        start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+                # a period is ranked against the previous one: the half-year two quarters
+                # back, the year four quarters back
+                AssetDep(
+                    "period_rankings",
+                    partition_mapping=TimeWindowPartitionMapping(
+                        start_offset=-4, end_offset=-2, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+            ],
+            description=_PERIOD_RANKINGS_DESCRIPTION,
+        ),
+    ],
+)
+def publish_rankings(context: AssetExecutionContext, dx_home: DxHomeResource):
+    """ranking_snapshot and period_rankings, quarter after quarter: each quarter's ranking,
+    then the half-year and year that close with it, so every publication is ranked against
+    the one published before it."""
     from dx_pipeline.publish import build_bi_database
 
     home = dx_home.home()
-    published = [_publish_quarter(context, home, quarter) for quarter in _quarters(context)]
-    bi_path = build_bi_database(home)
-    if len(published) == 1:  # one quarter: its own table, preview and links
-        metadata = published[0][1]
+    quarters, periods = [], {}
+    for quarter in _quarters(context):
+        quarters.append(_publish_quarter(context, home, quarter))
+        periods.update(_publish_periods(context, home, quarter))
+    bi = {"bi_database": MetadataValue.path(str(build_bi_database(home)))}
+    if len(quarters) == 1:  # one quarter: its own table, preview and links
+        ranking_metadata = quarters[0][1]
     else:  # a range: every partition gets this same record, so one line per quarter
-        metadata = {"quarters": MetadataValue.json({label: s for label, _, s in published})}
-    return MaterializeResult(metadata={**metadata, "bi_database": MetadataValue.path(str(bi_path))})
+        ranking_metadata = {"quarters": MetadataValue.json({q: s for q, _, s in quarters})}
+    yield MaterializeResult(asset_key="ranking_snapshot", metadata={**ranking_metadata, **bi})
+    labels = ", ".join(label for label, _, _ in quarters)
+    yield MaterializeResult(
+        asset_key="period_rankings",
+        metadata={"periods": MetadataValue.json(periods) if periods else "none close with " + labels},
+    )
 
 
 def _publish_quarter(
@@ -362,48 +415,6 @@ def _publish_quarter(
     return quarter.label, metadata, summary
 
 
-@asset(
-    partitions_def=quarterly_partitions,
-    group_name=PUBLISH,
-    kinds={"parquet", "html"},
-    deps=[
-        ranking_snapshot,
-        AssetDep(
-            agency_kpis,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        # a period is ranked against the previous one: the half-year two quarters back, the
-        # year four quarters back
-        AssetDep(
-            "period_rankings",
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-4, end_offset=-2, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-    ],
-    backfill_policy=_CHAIN_POLICY,
-    description=(
-        "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
-        "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
-        "Half-year and annual rankings, published when Q2 (H1) and Q4 (H2 and the year) close: "
-        "the quarters' KPIs combined (ratios as sums of numerators and denominators, stock "
-        "figures as the latest value), scored and published like a quarter under "
-        "`published/ranking/period=2025-H1/rev=N/`. Other quarters close no period."
-    ),
-)
-def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    home = dx_home.home()
-    published: dict = {}
-    for quarter in _quarters(context):
-        published.update(_publish_periods(context, home, quarter))
-    if not published:
-        labels = ", ".join(q.label for q in _quarters(context))
-        return MaterializeResult(metadata={"periods": "none close with " + labels})
-    return MaterializeResult(metadata={"periods": MetadataValue.json(published)})
-
-
 def _publish_periods(context: AssetExecutionContext, home: DxHome, quarter) -> dict:
     """Rank and publish the periods that close with ``quarter``; {period: what was published}."""
     from dx_pipeline.index.period_scoring import periods_closing_with, score_period
@@ -450,6 +461,5 @@ ALL_ASSETS = [
     agency_kpis,
     index_scores,
     rank_uncertainty,
-    ranking_snapshot,
-    period_rankings,
+    publish_rankings,
 ]
