@@ -139,6 +139,16 @@ def _start(
     return ManagedProcess(name, popen, log_path)
 
 
+def start_daemon(workspace: Path, env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
+    """``dagster-daemon run -w workspace`` in its own process group, logging to
+    ``log_dir/dagster-daemon.log``: it launches queued runs, runs backfills, ticks schedules
+    and sensors. ``env`` must name the instance (``DAGSTER_HOME``) and the data (``DX_HOME``).
+    Stop it with :meth:`ManagedProcess.stop`, which takes its code server and runs with it."""
+    workspace = Path(workspace).resolve()
+    cmd = _console_script("dagster-daemon", "dagster._daemon") + ["run", "-w", str(workspace)]
+    return _start("dagster-daemon", cmd, env, workspace.parent, Path(log_dir))
+
+
 @dataclass
 class UiServer:
     """A running Dagster webserver (plus, once started, the daemon) on 127.0.0.1."""
@@ -156,9 +166,7 @@ class UiServer:
     def start_daemon(self) -> ManagedProcess:
         """Start ``dagster-daemon run`` on the same instance: it dequeues runs launched from
         the UI (the instance uses the QueuedRunCoordinator) and evaluates sensors/schedules."""
-        cmd = _console_script("dagster-daemon", "dagster._daemon")
-        cmd += ["run", "-w", str(self.workspace)]
-        daemon = _start("dagster-daemon", cmd, self.env, self.cwd, self.log_dir)
+        daemon = start_daemon(self.workspace, self.env, self.log_dir)
         self.processes.append(daemon)
         return daemon
 
