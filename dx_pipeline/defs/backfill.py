@@ -8,8 +8,10 @@ the queue starts them as slots free up, so a quarter may be ranked against a pre
 that is not finished (or finished in an earlier, stale run): the result depends on timing.
 An asset backfill is planned by the daemon's backfill loop, which launches an asset partition
 only once its upstream partitions -- in this quarter and in the ones it maps to -- are
-materialized: ingestion, checks and KPIs of every quarter run side by side, the chain through
-the previous quarter runs in order.
+materialized: ingestion, checks and KPIs of every quarter run side by side (one run per
+quarter, tagged ``dagster/partition``), each quarter's scores once the previous quarter's KPIs
+exist, and the publication chain (``publish_rankings``, single-run backfill policy) as one run
+over the range, in time order.
 
 Both entry points send the same GraphQL mutation the UI's "Materialize" over a partition range
 sends (``launchPartitionBackfill`` with an asset selection): in process against the workspace
