@@ -34,15 +34,10 @@ from dx_pipeline.quarters import SAMPLE_QUARTERS
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 from dx_pipeline_tests.scale.conftest import REPO_ROOT
+from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 
 BIN = Path(sys.executable).parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
-CLEARED_ENV = (
-    "DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN", "DX_EXECUTOR",
-    "DX_MAX_CONCURRENT", "DX_START_METHOD", "DX_CELERY_BROKER", "DX_CELERY_BACKEND",
-    "DX_CELERY_QUEUE",
-)
-"""Anything in the developer's shell that would point the pipeline elsewhere than the sample."""
 BACKFILL_TIMEOUT = 420.0
 """Seconds the backfill may take before the test gives up (measured: see docs/scale_out.md)."""
 STORAGE_ERRORS = re.compile(
@@ -79,7 +74,7 @@ def test_asset_backfill_of_every_sample_quarter_runs_quarters_in_parallel_and_ra
 ):
     started = time.monotonic()
     dx_home, dagster_home = scale_env
-    for name in CLEARED_ENV:
+    for name in PIPELINE_OVERRIDES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(PG_URL_ENV, pg_database_url)
     ensure_instance(dagster_home, "postgres")

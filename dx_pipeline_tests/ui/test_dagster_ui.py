@@ -31,14 +31,12 @@ from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 
 from dx_pipeline_tests.expected_graph import ASSETS
+from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUARTER = Quarter.parse("2025-Q2")
 # Anything in the developer's shell that would point the pipeline elsewhere than the sample.
-CLEARED_ENV = (
-    "DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN", "DX_EXECUTOR",
-    "DX_DAGSTER_PG_URL", "DX_CELERY_BROKER", "DX_CELERY_BACKEND", "DX_CELERY_QUEUE",
-)
+CLEARED_ENV = (*PIPELINE_OVERRIDES, "DX_DAGSTER_PG_URL")  # the UI test uses SQLite
 RUN_START_TIMEOUT = 120.0
 """Seconds for the daemon to start, dequeue the run and finish its first step (~35 s idle)."""
 RUN_TO_END = os.environ.get("DX_UI_RUN_TO_END") == "1"
