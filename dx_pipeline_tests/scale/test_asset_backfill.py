@@ -38,8 +38,9 @@ from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 
 BIN = Path(sys.executable).parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
-BACKFILL_TIMEOUT = 420.0
-"""Seconds the backfill may take before the test gives up (measured: see docs/scale_out.md)."""
+BACKFILL_TIMEOUT = 600.0
+"""Seconds the backfill may take before the test gives up: measured 216 s on a quiet 2-core
+machine, ~300 s with another benchmark on it (docs/scale_out.md section 3)."""
 STORAGE_ERRORS = re.compile(
     r"database is locked|operationalerror|could not serialize|deadlock detected|"
     r"too many connections|integrityerror",
@@ -68,7 +69,7 @@ def _ranked_against_previous(before: pd.DataFrame, after: pd.DataFrame) -> pd.Da
 
 @pytest.mark.postgres
 @pytest.mark.slow
-@pytest.mark.timeout(720)
+@pytest.mark.timeout(840)
 def test_asset_backfill_of_every_sample_quarter_runs_quarters_in_parallel_and_ranks_in_order(
     scale_env, pg_database_url, monkeypatch, tmp_path
 ):
