@@ -62,7 +62,7 @@ FINISHED_STATUSES = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAIL
 """Backfill statuses after which the daemon launches nothing more."""
 
 
-class BackfillError(RuntimeError):
+class BackfillError(ValueError):
     """The backfill was refused (unknown partitions, a code location error, ...)."""
 
 

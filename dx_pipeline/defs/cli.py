@@ -263,6 +263,8 @@ def _backfill(args: argparse.Namespace) -> int:
         last = bf.wait_for_backfill(
             progress, args.timeout, on_change=lambda p: print(p.line(), flush=True)
         )
+    if not last.finished:
+        print(f"still {last.status} after {args.timeout:.0f} s; is the daemon running?")
     return 0 if last.status == "COMPLETED_SUCCESS" else 1
 
 

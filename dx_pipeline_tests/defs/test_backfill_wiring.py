@@ -65,6 +65,14 @@ def test_per_quarter_assets_run_one_quarter_per_run_and_the_chain_one_run_per_ra
             assert policy is None, key
 
 
+def test_the_quarter_job_still_runs_one_quarter_per_run():
+    """A job backfill or the UI's job partition page must never make a range run of the
+    per-quarter assets, whatever the publication step's asset-backfill policy."""
+    from dx_pipeline.definitions import defs
+
+    assert defs.resolve_job_def("quarter_job").backfill_policy == BackfillPolicy.multi_run(1)
+
+
 def test_backfill_targets_exactly_the_quarters_of_every_asset():
     paths = [["agencies"], ["index_scores"]]
     params = bf.backfill_params(SAMPLE_QUARTERS, paths)
