@@ -139,6 +139,16 @@ def _start(
     return ManagedProcess(name, popen, log_path)
 
 
+def start_daemon(workspace: Path, env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
+    """``dagster-daemon run -w workspace`` in its own process group, logging to
+    ``log_dir/dagster-daemon.log``: it launches queued runs, runs backfills, ticks schedules
+    and sensors. ``env`` must name the instance (``DAGSTER_HOME``) and the data (``DX_HOME``).
+    Stop it with :meth:`ManagedProcess.stop`, which takes its code server and runs with it."""
+    workspace = Path(workspace).resolve()
+    cmd = _console_script("dagster-daemon", "dagster._daemon") + ["run", "-w", str(workspace)]
+    return _start("dagster-daemon", cmd, env, workspace.parent, Path(log_dir))
+
+
 @dataclass
 class UiServer:
     """A running Dagster webserver (plus, once started, the daemon) on 127.0.0.1."""
@@ -156,9 +166,7 @@ class UiServer:
     def start_daemon(self) -> ManagedProcess:
         """Start ``dagster-daemon run`` on the same instance: it dequeues runs launched from
         the UI (the instance uses the QueuedRunCoordinator) and evaluates sensors/schedules."""
-        cmd = _console_script("dagster-daemon", "dagster._daemon")
-        cmd += ["run", "-w", str(self.workspace)]
-        daemon = _start("dagster-daemon", cmd, self.env, self.cwd, self.log_dir)
+        daemon = start_daemon(self.workspace, self.env, self.log_dir)
         self.processes.append(daemon)
         return daemon
 
@@ -531,6 +539,64 @@ def terminate_run(base_url: str, run_id: str) -> str:
     if result["__typename"] != "TerminateRunSuccess":
         raise UiError(f"terminateRun {run_id}: {result['__typename']}: {result.get('message')}")
     return result["run"]["status"]
+
+
+ASSET_BACKFILL_PREVIEW_QUERY = """
+query DxBackfillPreview($partitionNames: [String!]!, $assetKeys: [AssetKeyInput!]!) {
+  assetBackfillPreview(params: {partitionNames: $partitionNames, assetSelection: $assetKeys}) {
+    assetKey { path }
+    partitions { partitionKeys ranges { start end } }
+  }
+}
+"""
+
+
+def asset_backfill_preview(
+    base_url: str,
+    partition_names: Iterable[str],
+    asset_keys: Iterable[str],
+    partition_keys: list[str],
+) -> dict[str, list[str]]:
+    """The partitions of each asset a backfill of ``partition_names`` over ``asset_keys``
+    would target, as the UI's launch dialog previews them (it sends the same selection).
+
+    Ranges are expanded with ``partition_keys`` (every partition key, oldest first).
+    """
+    variables = {
+        "partitionNames": list(partition_names),
+        "assetKeys": [{"path": key.split("/")} for key in asset_keys],
+    }
+    rows = graphql(base_url, ASSET_BACKFILL_PREVIEW_QUERY, variables)["assetBackfillPreview"]
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        parts = row["partitions"] or {}
+        keys = list(parts.get("partitionKeys") or [])
+        for r in parts.get("ranges") or []:
+            keys += partition_keys[partition_keys.index(r["start"]): partition_keys.index(r["end"]) + 1]
+        out["/".join(row["assetKey"]["path"])] = sorted(set(keys))
+    return out
+
+
+CANCEL_BACKFILL_MUTATION = """
+mutation DxCancelBackfill($backfillId: String!) {
+  cancelPartitionBackfill(backfillId: $backfillId) {
+    __typename
+    ... on CancelBackfillSuccess { backfillId }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def cancel_backfill(base_url: str, backfill_id: str) -> None:
+    """Cancel a backfill, as its page's "Cancel backfill" button does (the daemon then stops
+    launching its runs and marks it CANCELED); raises UiError unless the UI accepted it."""
+    result = graphql(base_url, CANCEL_BACKFILL_MUTATION, {"backfillId": backfill_id})
+    result = result["cancelPartitionBackfill"]
+    if result["__typename"] != "CancelBackfillSuccess":
+        raise UiError(f"cancelPartitionBackfill {backfill_id}: {result['__typename']}: "
+                      f"{result.get('message')}")
 
 
 def dismiss_community_prompt(base_url: str) -> bool:

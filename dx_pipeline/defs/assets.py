@@ -15,11 +15,14 @@ import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
     asset,
+    multi_asset,
 )
 
 from dx_pipeline.defs.metadata import describe, markdown_preview, table_metadata
@@ -258,28 +261,112 @@ def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     )
 
 
-@asset(
-    partitions_def=quarterly_partitions,
-    group_name=PUBLISH,
-    kinds={"parquet", "html", "excel"},
-    # movement is measured against last quarter's published ranking, so a backfill ranks
-    # quarters in order
-    deps=[
-        index_scores,
-        rank_uncertainty,
-        AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
-    ],
-    description=describe("ranking_snapshot")
-    + "\n\nPublished once per content as an immutable revision under "
-    "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+_CHAIN_POLICY = BackfillPolicy.single_run()
+"""The publication chain runs as one run over a backfill's whole range.
+
+An asset backfill advances a self-dependent asset one partition per backfill-daemon tick, and
+the daemon sleeps 30 s between ticks (dagster-io/dagster#11649): eight quarters would spend
+minutes waiting. Publishing is cheap (agency-level tables), so a backfill publishes its whole
+range in one step, quarter after quarter in time order (:func:`_quarters`). Single-quarter
+runs (schedule, sensor, ``dx-pipeline run``) are ranges of one.
+"""
+
+
+def _quarters(context: AssetExecutionContext) -> list:
+    """The quarters of this run's partition range, oldest first."""
+    return sorted(quarter_of(key) for key in context.partition_keys)
+
+
+_PERIOD_RANKINGS_DESCRIPTION = (
+    "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
+    "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
+    "Half-year and annual rankings, published when Q2 (H1) and Q4 (H2 and the year) close: "
+    "the quarters' KPIs combined (ratios as sums of numerators and denominators, stock "
+    "figures as the latest value), scored and published like a quarter under "
+    "`published/ranking/period=2025-H1/rev=N/`. Other quarters close no period."
 )
-def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+
+
+@multi_asset(
+    name="publish_rankings",
+    partitions_def=quarterly_partitions,
+    backfill_policy=_CHAIN_POLICY,
+    can_subset=False,  # a quarter's periods are republished with it, in the same pass
+    specs=[
+        AssetSpec(
+            "ranking_snapshot",
+            partitions_def=quarterly_partitions,
+            group_name=PUBLISH,
+            kinds={"parquet", "html", "excel"},
+            # movement is measured against last quarter's published ranking
+            deps=[
+                index_scores,
+                rank_uncertainty,
+                AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
+            ],
+            description=describe("ranking_snapshot")
+            + "\n\nPublished once per content as an immutable revision under "
+            "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+        ),
+        AssetSpec(
+            "period_rankings",
+            partitions_def=quarterly_partitions,
+            group_name=PUBLISH,
+            kinds={"parquet", "html"},
+            deps=[
+                "ranking_snapshot",
+                AssetDep(
+                    agency_kpis,
+                    partition_mapping=TimeWindowPartitionMapping(
+                        start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+                # a period is ranked against the previous one: the half-year two quarters
+                # back, the year four quarters back
+                AssetDep(
+                    "period_rankings",
+                    partition_mapping=TimeWindowPartitionMapping(
+                        start_offset=-4, end_offset=-2, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+            ],
+            description=_PERIOD_RANKINGS_DESCRIPTION,
+        ),
+    ],
+)
+def publish_rankings(context: AssetExecutionContext, dx_home: DxHomeResource):
+    """ranking_snapshot and period_rankings, quarter after quarter: each quarter's ranking,
+    then the half-year and year that close with it, so every publication is ranked against
+    the one published before it."""
+    from dx_pipeline.publish import build_bi_database
+
+    home = dx_home.home()
+    quarters, periods = [], {}
+    for quarter in _quarters(context):
+        quarters.append(_publish_quarter(context, home, quarter))
+        periods.update(_publish_periods(context, home, quarter))
+    bi = {"bi_database": MetadataValue.path(str(build_bi_database(home)))}
+    if len(quarters) == 1:  # one quarter: its own table, preview and links
+        ranking_metadata = quarters[0][1]
+    else:  # a range: every partition gets this same record, so one line per quarter
+        ranking_metadata = {"quarters": MetadataValue.json({q: s for q, _, s in quarters})}
+    yield MaterializeResult(asset_key="ranking_snapshot", metadata={**ranking_metadata, **bi})
+    labels = ", ".join(label for label, _, _ in quarters)
+    yield MaterializeResult(
+        asset_key="period_rankings",
+        metadata={"periods": MetadataValue.json(periods) if periods else "none close with " + labels},
+    )
+
+
+def _publish_quarter(
+    context: AssetExecutionContext, home: DxHome, quarter
+) -> tuple[str, dict, dict]:
+    """Rank and publish one quarter: its label, its metadata and a one-line summary."""
     from dx_pipeline.index.quarter_scoring import same_points
-    from dx_pipeline.publish import build_bi_database, publish_ranking
+    from dx_pipeline.publish import publish_ranking
     from dx_pipeline.schemas import contract_columns
     from dx_pipeline.storage.inputs import quarter_input_files
 
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
     scored = _score(home, quarter)
     stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
     if not same_points(stored, scored.scores):
@@ -304,57 +391,38 @@ def ranking_snapshot(context: AssetExecutionContext, dx_home: DxHomeResource) ->
     )
     ranking = publication.ranking()
     path = write_partition(home, "ranking_snapshot", quarter, ranking)
-    bi_path = build_bi_database(home)
     preview = ranking.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
-    return MaterializeResult(
-        metadata=table_metadata(
-            "ranking_snapshot",
-            len(ranking),
-            path,
-            revision=publication.revision,
-            new_revision=publication.created,
-            reason=publication.reason,
-            published_folder=MetadataValue.path(str(publication.path)),
-            report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
-            bi_database=MetadataValue.path(str(bi_path)),
-            preview=markdown_preview(
-                preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
-                limit=40,
-            ),
-        )
-    )
-
-
-@asset(
-    partitions_def=quarterly_partitions,
-    group_name=PUBLISH,
-    kinds={"parquet", "html"},
-    deps=[
-        ranking_snapshot,
-        AssetDep(
-            agency_kpis,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-3, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
+    summary = {
+        "rows": len(ranking),
+        "revision": publication.revision,
+        "new_revision": publication.created,
+        "published_folder": str(publication.path),
+    }
+    metadata = table_metadata(
+        "ranking_snapshot",
+        len(ranking),
+        path,
+        revision=publication.revision,
+        new_revision=publication.created,
+        reason=publication.reason,
+        published_folder=MetadataValue.path(str(publication.path)),
+        report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
+        preview=markdown_preview(
+            preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
+            limit=40,
         ),
-    ],
-    description=(
-        "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
-        "năm) kết thúc, cộng tử số và mẫu số của các quý.\n\n"
-        "Half-year and annual rankings, published when Q2 (H1) and Q4 (H2 and the year) close: "
-        "the quarters' KPIs combined (ratios as sums of numerators and denominators, stock "
-        "figures as the latest value), scored and published like a quarter under "
-        "`published/ranking/period=2025-H1/rev=N/`. Other quarters close no period."
-    ),
-)
-def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+    )
+    return quarter.label, metadata, summary
+
+
+def _publish_periods(context: AssetExecutionContext, home: DxHome, quarter) -> dict:
+    """Rank and publish the periods that close with ``quarter``; {period: what was published}."""
     from dx_pipeline.index.period_scoring import periods_closing_with, score_period
     from dx_pipeline.publish import get_publication, publish_ranking
 
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
     periods = periods_closing_with(quarter)
     if not periods:
-        return MaterializeResult(metadata={"periods": "none close with " + quarter.label})
+        return {}
     registry = read_partition(home, "agencies", quarter)
     frames = [_try_read(home, "agency_kpis", q) for q in periods[-1].quarters]
     kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
@@ -383,7 +451,7 @@ def period_rankings(context: AssetExecutionContext, dx_home: DxHomeResource) -> 
             "path": str(publication.path),
             "quarters_combined": sorted(set(kpis["quarter"]) & {q.label for q in period.quarters}),
         }
-    return MaterializeResult(metadata={"periods": MetadataValue.json(published)})
+    return published
 
 
 ALL_ASSETS = [
@@ -393,6 +461,5 @@ ALL_ASSETS = [
     agency_kpis,
     index_scores,
     rank_uncertainty,
-    ranking_snapshot,
-    period_rankings,
+    publish_rankings,
 ]

@@ -1,12 +1,15 @@
-"""``dx-pipeline run`` and ``dx-pipeline ui``: a quarter through Dagster from the terminal.
+"""``dx-pipeline run``, ``backfill`` and ``ui``: quarters through Dagster from the terminal.
 
 Runs go to the persistent Dagster instance under ``DAGSTER_HOME`` (default
-``<DX_HOME>/dagster``), so every run done here shows in the UI afterwards.
+``<DX_HOME>/dagster``), so every run done here shows in the UI afterwards. ``backfill``
+submits an asset backfill that the daemon runs (see :mod:`dx_pipeline.defs.backfill`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -16,8 +19,11 @@ import uuid
 from pathlib import Path
 
 from dx_pipeline.instance import prepare_dagster_home
-from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter, quarter_range
 from dx_pipeline.storage import DxHome
+
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+"""The repository's workspace.yaml: the dx_pipeline code location."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +45,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--top", type=int, default=10, help="ranking rows to print per peer group")
     run.set_defaults(func=_run)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="submit an asset backfill of quarters; the daemon runs it in dependency order",
+        description="Submit an asset backfill of every quarter asset over a range of quarters, "
+        "the same request as the UI's Materialize over a partition range. The Dagster daemon "
+        "(dagster-daemon run, or dx-pipeline ui) launches one run per quarter and step group "
+        "within the instance's run limits: each quarter's ingestion, checks and KPIs at once, "
+        "the ranking chain through the previous quarter in order.",
+    )
+    which = backfill.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every quarter partition (2024-Q1 to "
+                       "the last closed quarter)")
+    which.add_argument("--from", dest="first", metavar="QUARTER", help="first quarter, e.g. 2024-Q1")
+    which.add_argument("--status", metavar="BACKFILL_ID", help="show a backfill's progress instead")
+    backfill.add_argument("--to", dest="last", metavar="QUARTER",
+                          help="last quarter with --from (default: the last closed quarter)")
+    backfill.add_argument("--url", help="submit to the Dagster webserver at this URL instead of "
+                          "loading workspace.yaml in this process")
+    backfill.add_argument("--wait", action="store_true", help="follow the backfill until it finishes")
+    backfill.add_argument("--timeout", type=float, default=6 * 3600,
+                          help="seconds --wait waits at most (default 6 h)")
+    backfill.set_defaults(func=_backfill)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on the same instance")
     ui.add_argument("--port", type=int, default=3000)
@@ -194,11 +223,66 @@ def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
     print(f"  Dagster UI on this instance: make ui  (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})")
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from dx_pipeline.defs import backfill as bf
+
+    if args.last and not args.first:
+        raise ValueError("--to goes with --from")
+    quarters = None if args.all or args.status else _quarters_from(args.first, args.last)
+    backfill_id = args.status
+    with contextlib.ExitStack() as stack:
+        if args.url:  # the webserver's instance and workspace
+            graphql = bf.http_graphql(args.url)
+            if backfill_id is None:
+                params = bf.backfill_params(quarters, bf.quarter_asset_paths())
+                backfill_id = bf.launch_backfill(graphql, params)
+            progress = functools.partial(bf.progress_from_graphql, graphql, backfill_id)
+        else:  # this machine's DAGSTER_HOME, the code location of workspace.yaml
+            from dagster import DagsterInstance
+
+            home = DxHome.from_env(args.home).ensure()
+            print(f"DAGSTER_HOME {prepare_dagster_home(home)}")
+            if backfill_id is None:
+                params = bf.backfill_params(quarters, bf.quarter_asset_paths())
+                with bf.in_process_graphql(WORKSPACE) as graphql:
+                    backfill_id = bf.launch_backfill(graphql, params)
+            instance = stack.enter_context(DagsterInstance.get())
+            progress = functools.partial(bf.progress_from_instance, instance, backfill_id)
+        if not args.status:
+            which = "every quarter" if quarters is None else f"{quarters[0]} to {quarters[-1]}"
+            print(f"asset backfill {backfill_id} submitted: {which}, every quarter asset")
+            print("The Dagster daemon launches its runs (dagster-daemon run, or dx-pipeline ui).")
+            ui = (args.url or "http://127.0.0.1:3000").rstrip("/")
+            print(f"Watch it: {ui}/runs/b/{backfill_id} (UI: Overview -> Backfills)")
+            print(f"      or: dx-pipeline backfill --status {backfill_id} [--wait]")
+            if not args.wait:
+                return 0
+        if not args.wait:
+            print(progress().line())
+            return 0
+        last = bf.wait_for_backfill(
+            progress, args.timeout, on_change=lambda p: print(p.line(), flush=True)
+        )
+    if not last.finished:
+        print(f"still {last.status} after {args.timeout:.0f} s; is the daemon running?")
+    return 0 if last.status == "COMPLETED_SUCCESS" else 1
+
+
+def _quarters_from(first: str, last: str | None) -> list[Quarter]:
+    from dx_pipeline.defs.partitions import quarterly_partitions
+
+    end = Quarter.parse(last or quarterly_partitions.get_last_partition_key())
+    quarters = quarter_range(first, end)
+    if not quarters:
+        raise ValueError(f"--from {first} is after --to {end}")
+    return quarters
+
+
 def _ui(args: argparse.Namespace) -> int:
     home = DxHome.from_env(args.home).ensure()
     prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
-    root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
+    root = WORKSPACE.parent
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-p", str(args.port)]
     print(" ".join(cmd))
     return subprocess.call(cmd, cwd=root)

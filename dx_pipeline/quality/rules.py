@@ -84,7 +84,12 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
 def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: int = 20) -> RuleResult:
     """Per agency, rows this quarter against the previous quarter's partition of the same
     dataset; agencies with at least ``min_previous`` rows before that fall below
-    ``min_ratio`` of it are flagged (the portal export may have lost part of an agency)."""
+    ``min_ratio`` of it are flagged (the portal export may have lost part of an agency).
+
+    Both quarters are counted under the agencies valid at the end of this quarter (a merger
+    mid-quarter moves the old agencies' rows of both quarters to the successor), and an
+    agency dissolved without a successor (the district level on 2025-07-01) is not compared:
+    it cannot receive dossiers any more."""
     prev_q = ctx.quarter.previous()
     prev = partition_path(ctx.home, ctx.dataset, prev_q)
     if not prev.exists():
@@ -93,7 +98,10 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
     rows = _records(
         ctx.con,
         f"""
-        WITH cur AS (SELECT agency_code, count(*) AS n FROM batch GROUP BY 1),
+        WITH cur AS (
+                SELECT coalesce(s.successor, b.agency_code) AS agency_code, count(*) AS n
+                FROM batch b LEFT JOIN cur_successor s USING (agency_code)
+                GROUP BY 1),
              prev AS (
                 SELECT coalesce(s.successor, p.agency_code) AS agency_code, count(*) AS n
                 FROM read_parquet({sql_literal(prev)}) p LEFT JOIN prev_successor s USING (agency_code)
@@ -103,7 +111,7 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
                coalesce(c.n, 0) < ? * p.n AS dropped,
                count(*) OVER () AS compared
         FROM prev p LEFT JOIN cur c USING (agency_code)
-        WHERE p.n >= ?
+        WHERE p.n >= ? AND p.agency_code NOT IN (SELECT agency_code FROM dissolved)
         ORDER BY ratio, agency_code
         """,
         [min_ratio, min_previous],
@@ -122,24 +130,38 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
 
 
 def _register_successors(ctx: RuleContext, prev: Path) -> None:
-    """Table ``prev_successor(agency_code, successor)``: where last quarter's agencies carry on
-    in this quarter, so a merger (Sở TT&TT into Sở KH&CN) is not mistaken for a lost export."""
+    """Tables ``prev_successor`` / ``cur_successor`` (agency_code, successor): where the
+    previous and this quarter's agencies carry on at the end of this quarter, so a merger
+    (Sở TT&TT into Sở KH&CN) is not mistaken for a lost export; and ``dissolved``
+    (agency_code): last quarter's agencies that end before this quarter does, with no
+    successor valid in it. Without a registry partition every table is empty."""
     import pandas as pd
 
-    from dx_pipeline.sources.registry import successors_in
+    from dx_pipeline.sources.registry import active_agencies, successors_in
 
+    def codes_of(source: str) -> list[str]:
+        return [r[0] for r in ctx.con.execute(
+            f"SELECT DISTINCT agency_code FROM {source} WHERE agency_code IS NOT NULL"
+        ).fetchall()]
+
+    prev_codes, cur_codes = codes_of(f"read_parquet({sql_literal(prev)})"), codes_of("batch")
     registry_file = partition_path(ctx.home, "agencies", ctx.quarter)
-    codes = [r[0] for r in ctx.con.execute(
-        f"SELECT DISTINCT agency_code FROM read_parquet({sql_literal(prev)}) WHERE agency_code IS NOT NULL"
-    ).fetchall()]
-    pairs = []
+    prev_pairs, cur_pairs, dissolved = [], [], []
     if registry_file.exists():
         source, filesystem = arrow_location(registry_file)
         registry = pd.read_parquet(source, filesystem=filesystem)
         known = set(registry["agency_code"].astype(str))
-        pairs = list(successors_in(registry, [c for c in codes if c in known], ctx.quarter).items())
-    frame = pd.DataFrame(pairs, columns=["agency_code", "successor"]).astype("object")
-    ctx.con.register("prev_successor", frame)
+        valid = set(active_agencies(registry, ctx.quarter)["agency_code"])
+        prev_map = successors_in(registry, [c for c in prev_codes if c in known], ctx.quarter)
+        cur_map = successors_in(registry, [c for c in cur_codes if c in known], ctx.quarter)
+        prev_pairs, cur_pairs = list(prev_map.items()), list(cur_map.items())
+        dissolved = [(code,) for code in sorted(set(prev_map.values()) - valid)]
+    for name, rows, columns in (
+        ("prev_successor", prev_pairs, ["agency_code", "successor"]),
+        ("cur_successor", cur_pairs, ["agency_code", "successor"]),
+        ("dissolved", dissolved, ["agency_code"]),
+    ):
+        ctx.con.register(name, pd.DataFrame(rows, columns=columns).astype("object"))
 
 
 def reported_vs_portal(

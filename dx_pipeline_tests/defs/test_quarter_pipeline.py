@@ -134,12 +134,14 @@ def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
     home, instance, _ = province
     before = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
     # everything from the KPIs on is recomputed from the same inputs and published again
-    rerun = ["agency_kpis", "index_scores", "rank_uncertainty", "ranking_snapshot"]
+    # (the quarter's ranking and the periods closing with it are published in one step)
+    rerun = ["agency_kpis", "index_scores", "rank_uncertainty", "ranking_snapshot", "period_rankings"]
     result = run_quarter(instance, Q2, {"dx/trigger": "test-rerun"}, assets=rerun)
     assert result.success
     assert {e.asset_key.to_user_string() for e in result.all_events
             if e.event_type_value == "ASSET_MATERIALIZATION"} == set(rerun)
     assert not (home.published / "ranking" / f"quarter={Q2.label}" / "rev=2").exists()
+    assert not (home.published / "ranking" / "period=2025-H1" / "rev=2").exists()
     after = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
     assert before == after
 

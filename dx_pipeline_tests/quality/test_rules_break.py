@@ -135,6 +135,59 @@ def test_volume_drop_against_previous_quarter_warns(home):
     assert o.checked == 3 and "1 of 3 agencies" in o.observed
 
 
+def _registry_with(*rows: dict) -> pd.DataFrame:
+    extra = pd.DataFrame([{**f.agencies().iloc[0].to_dict(), **row} for row in rows])
+    return pd.concat([f.agencies(), extra], ignore_index=True)
+
+
+def _as_agency(frame: pd.DataFrame, code: str, start: int = 0, stop: int | None = None):
+    """Rows ``start:stop`` of ``frame`` (one agency's dossiers) moved to agency ``code``."""
+    part = frame.iloc[start:stop].copy()
+    part["agency_code"] = code
+    part["dossier_id"] = part["dossier_id"] + "-" + code
+    return part
+
+
+def test_volume_counts_both_quarters_under_a_mid_quarter_merger(home):
+    """SO_X and SO_Y merge into SO_NEW on 1 May: April's dossiers still carry the old codes,
+    so this quarter is counted under the successor too (the sample's 2025-03-01 mergers)."""
+    write_partition(home, "agencies", f.Q, _registry_with(
+        dict(agency_code="SO_X", valid_to=dt.date(2025, 4, 30), successor_code="SO_NEW"),
+        dict(agency_code="SO_Y", valid_to=dt.date(2025, 4, 30), successor_code="SO_NEW"),
+        dict(agency_code="SO_NEW", valid_from=dt.date(2025, 5, 1), valid_to=None, successor_code=None),
+    ))
+    one = f.dossiers(n_per_agency=30)
+    one = one[one["agency_code"] == "SO_TC"]
+    before = pd.concat([f.dossiers(n_per_agency=30, prefix="OLD"), _as_agency(one, "SO_X"),
+                        _as_agency(one, "SO_Y")], ignore_index=True)
+    write_partition(home, "portal_dossiers", f.Q.previous(), before)
+    now = pd.concat([f.dossiers(n_per_agency=30), _as_agency(one, "SO_X", 0, 10),
+                     _as_agency(one, "SO_Y", 0, 10), _as_agency(one, "SO_NEW", 0, 20)],
+                    ignore_index=True)  # SO_NEW: 60 -> 40 with April's old codes
+    write_partition(home, "portal_dossiers", f.Q, now)
+    o = _outcomes(home, "portal_dossiers")["volume_vs_previous_quarter"]
+    assert o.passed, o.observed
+    assert o.checked == 4  # SO_TTTT, SO_TC, UBND_HX and SO_NEW
+
+    lost = now[now["agency_code"] != "SO_NEW"]  # SO_NEW: 60 -> 20, a lost export
+    write_partition(home, "portal_dossiers", f.Q, lost)
+    o = _outcomes(home, "portal_dossiers")["volume_vs_previous_quarter"]
+    assert not o.passed and [r["agency_code"] for r in o.sample] == ["SO_NEW"], o.observed
+
+
+def test_volume_does_not_compare_an_agency_dissolved_without_successor(home):
+    """UBND_HX ends on the last day of the previous quarter (the district level on
+    2025-07-01): no dossiers this quarter is not a lost export."""
+    registry = f.agencies()
+    registry.loc[registry["agency_code"] == "UBND_HX", "valid_to"] = f.Q.start - dt.timedelta(days=1)
+    write_partition(home, "agencies", f.Q, registry)
+    write_partition(home, "portal_dossiers", f.Q.previous(), f.dossiers(n_per_agency=30, prefix="OLD"))
+    now = f.dossiers(n_per_agency=30)
+    write_partition(home, "portal_dossiers", f.Q, now[now["agency_code"] != "UBND_HX"])
+    o = _outcomes(home, "portal_dossiers")["volume_vs_previous_quarter"]
+    assert o.passed and o.checked == 2, o.observed
+
+
 def test_volume_without_previous_quarter_passes(home):
     o = _outcomes(home, "portal_dossiers")["volume_vs_previous_quarter"]
     assert o.passed and "no previous quarter" in o.observed

@@ -27,7 +27,9 @@ def test_multiprocess_limits_high_memory_steps_to_one():
     assert config["tag_concurrency_limits"] == [{"key": "dx/memory", "value": "high", "limit": 1}]
     assert HIGH_MEMORY_TAG == {"dx/memory": "high"}
     assert multiprocess_config({})["max_concurrent"] == 0  # one per CPU
-    assert multiprocess_config({})["start_method"] == {"forkserver": {}}
+    assert multiprocess_config({})["start_method"] == {
+        "forkserver": {"preload_modules": ["dx_pipeline.defs.preload"]}
+    }
     assert multiprocess_config({"DX_START_METHOD": "spawn"})["start_method"] == {"spawn": {}}
     with pytest.raises(ValueError, match="DX_MAX_CONCURRENT"):
         multiprocess_config({"DX_MAX_CONCURRENT": "-1"})
@@ -120,3 +122,39 @@ def test_shipped_celery_worker_config_is_valid_for_dagster_celery(monkeypatch):
     assert result.value["config_source"]["task_default_queue"] == celery_config({})["config_source"][
         "task_default_queue"
     ]
+
+
+def _imported_inside_functions(path) -> set[str]:
+    """Modules a file imports inside function bodies (the lazy imports of asset bodies)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_forkserver_preloads_every_module_the_steps_import_lazily():
+    """A step forked from the forkserver re-imports whatever the preload missed, in every step
+    of every run; multiprocessing silently ignores a preload module that fails to import."""
+    import importlib.util
+    from pathlib import Path
+
+    import dx_pipeline.defs as defs_package
+    from dx_pipeline.defs.preload import STEP_MODULES
+
+    folder = Path(defs_package.__file__).parent
+    lazy = _imported_inside_functions(folder / "assets.py") | _imported_inside_functions(
+        folder / "checks.py"
+    )
+    assert lazy, "no lazy imports found: did the asset bodies change?"
+    assert lazy <= set(STEP_MODULES), sorted(lazy - set(STEP_MODULES))
+    for name in STEP_MODULES:
+        assert importlib.util.find_spec(name) is not None, name

@@ -4,10 +4,11 @@ and a headless-Chromium picture of the asset graph.
 One webserver for the module (it takes ~20 s to load the code location) on a throwaway
 DAGSTER_HOME (SQLite instance from ``ensure_instance``) and a DX_HOME with a 1 % sample of
 2025-Q2. Once it answers, the fixture turns the inbox sensor off through the UI (otherwise
-the daemon's first tick would queue the sample's inbox files as a second run of the quarter)
-and starts the daemon, which boots while the first tests run. The tests run in file order:
-what the UI lists, the asset graph as a picture (before any run, so it shows the plain
-graph), then a quarter launched from the UI and run by the daemon. Teardown kills both
+the daemon's first tick would queue the sample's inbox files as a second run of the quarter).
+The tests run in file order: what the UI lists; an asset backfill launched through the UI and
+cancelled before the daemon starts (the daemon then boots while the next test runs); the
+asset graph as a picture (before any run, so it shows the plain graph); then a quarter
+launched from the UI and run by the daemon. Teardown kills both
 process groups and fails if anything survives.
 """
 
@@ -22,21 +23,20 @@ import duckdb
 import pytest
 
 from dx_pipeline import ui_probe
+from dx_pipeline.defs import backfill
 from dx_pipeline.instance import ensure_instance
 from dx_pipeline.quality.suites import SUITES
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 
 from dx_pipeline_tests.expected_graph import ASSETS
+from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUARTER = Quarter.parse("2025-Q2")
 # Anything in the developer's shell that would point the pipeline elsewhere than the sample.
-CLEARED_ENV = (
-    "DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN", "DX_EXECUTOR",
-    "DX_DAGSTER_PG_URL", "DX_CELERY_BROKER", "DX_CELERY_BACKEND", "DX_CELERY_QUEUE",
-)
+CLEARED_ENV = (*PIPELINE_OVERRIDES, "DX_DAGSTER_PG_URL")  # the UI test uses SQLite
 RUN_START_TIMEOUT = 120.0
 """Seconds for the daemon to start, dequeue the run and finish its first step (~35 s idle)."""
 RUN_TO_END = os.environ.get("DX_UI_RUN_TO_END") == "1"
@@ -60,7 +60,6 @@ def ui(tmp_path_factory):
         sensor = inventory.sensors["inbox_sensor"]
         server.sensor_status_at_start = sensor["status"]
         server.sensor_status_after_stop = ui_probe.stop_sensor(server.base_url, sensor["id"])
-        server.start_daemon()
         yield server
     finally:
         survivors = server.stop()
@@ -110,6 +109,46 @@ def test_ui_lists_every_asset_check_job_schedule_and_sensor(ui):
     assert ui.sensor_status_after_stop == sensor["status"] == "STOPPED"  # the UI's toggle works
 
 
+def _daemon_started(ui) -> None:
+    """Start the daemon once, after the backfill test (whose backfill it must never run)."""
+    if not any(p.name == "dagster-daemon" for p in ui.processes):
+        ui.start_daemon()
+
+
+def test_an_asset_backfill_launched_through_the_ui_targets_exactly_its_quarters(ui):
+    """``launchPartitionBackfill`` through the webserver, the request ``dx-pipeline backfill
+    --url`` sends: an asset backfill of every asset over the eight sample quarters, exactly.
+    It is cancelled before the daemon starts, so nothing runs."""
+    inventory = ui_probe.ui_inventory(ui.base_url)
+    keys = [q.partition_key for q in SAMPLE_QUARTERS]
+    graphql = backfill.http_graphql(ui.base_url)
+    params = backfill.backfill_params(
+        SAMPLE_QUARTERS, [key.split("/") for key in sorted(inventory.assets)],
+        tags={"dx/trigger": "ui-test"},
+    )
+    backfill_id = backfill.launch_backfill(graphql, params)
+    try:
+        info = backfill.backfill_info(graphql, backfill_id)
+        assert info["isAssetBackfill"] and info["status"] == "REQUESTED", info
+        assert sorted(info["partitionNames"]) == keys
+        assert {"/".join(a["path"]) for a in info["assetSelection"]} == ASSETS
+        assert {"key": "dx/trigger", "value": "ui-test"} in info["tags"]
+        assert info["runs"] == []
+    finally:
+        ui_probe.cancel_backfill(ui.base_url, backfill_id)
+    assert backfill.backfill_info(graphql, backfill_id)["status"] in {"CANCELING", "CANCELED"}
+
+    # The UI's own "Materialize" over a partition range sends partitionNames instead; its
+    # preview shows the later quarters the partition mappings reach being rebuilt too.
+    all_keys = inventory.assets["index_scores"]["partition_keys"]
+    preview = ui_probe.asset_backfill_preview(ui.base_url, keys, inventory.assets, all_keys)
+    assert preview["agencies"] == keys
+    later = [k for k in all_keys if k > keys[-1]]
+    if later:  # today is past the sample's last quarter
+        assert later[0] in preview["index_scores"] and later[0] in preview["ranking_snapshot"]
+    _daemon_started(ui)  # boots while the next test draws the graph
+
+
 def _non_blank(png: Path) -> tuple[int, float]:
     """(distinct colours, share of the most common colour) of a screenshot."""
     from PIL import Image
@@ -147,6 +186,7 @@ def test_asset_graph_renders_in_headless_chromium(ui, tmp_path):
 
 @pytest.mark.slow
 def test_a_quarter_launched_from_the_ui_is_queued_and_run_by_the_daemon(ui):
+    _daemon_started(ui)
     run = ui_probe.launch_quarter(ui.base_url, QUARTER, tags={"dx/trigger": "ui-test"})
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert run["jobName"] == "quarter_job"
