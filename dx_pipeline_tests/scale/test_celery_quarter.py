@@ -97,7 +97,7 @@ def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(scale_env, cel
     succeeded = {e.dagster_event.step_key for e in logs
                  if e.dagster_event_type == DagsterEventType.STEP_SUCCESS}
     assert started and succeeded == started, sorted(started - succeeded)
-    assert {"portal_dossiers", "agency_kpis", "index_scores", "ranking_snapshot"} <= started
+    assert {"portal_dossiers", "agency_kpis", "index_scores", "publish_rankings"} <= started
 
     # Every step was executed by one of the two workers, none by the launching process.
     host = socket.gethostname()
