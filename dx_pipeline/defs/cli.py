@@ -229,12 +229,12 @@ def _backfill(args: argparse.Namespace) -> int:
     if args.last and not args.first:
         raise ValueError("--to goes with --from")
     quarters = None if args.all or args.status else _quarters_from(args.first, args.last)
+    params = None if args.status else bf.backfill_params(quarters, bf.quarter_asset_paths())
     backfill_id = args.status
     with contextlib.ExitStack() as stack:
         if args.url:  # the webserver's instance and workspace
             graphql = bf.http_graphql(args.url)
-            if backfill_id is None:
-                params = bf.backfill_params(quarters, bf.quarter_asset_paths())
+            if params is not None:
                 backfill_id = bf.launch_backfill(graphql, params)
             progress = functools.partial(bf.progress_from_graphql, graphql, backfill_id)
         else:  # this machine's DAGSTER_HOME, the code location of workspace.yaml
@@ -242,23 +242,21 @@ def _backfill(args: argparse.Namespace) -> int:
 
             home = DxHome.from_env(args.home).ensure()
             print(f"DAGSTER_HOME {prepare_dagster_home(home)}")
-            if backfill_id is None:
-                params = bf.backfill_params(quarters, bf.quarter_asset_paths())
+            if params is not None:
                 with bf.in_process_graphql(WORKSPACE) as graphql:
                     backfill_id = bf.launch_backfill(graphql, params)
             instance = stack.enter_context(DagsterInstance.get())
             progress = functools.partial(bf.progress_from_instance, instance, backfill_id)
-        if not args.status:
+        if params is not None:
             which = "every quarter" if quarters is None else f"{quarters[0]} to {quarters[-1]}"
             print(f"asset backfill {backfill_id} submitted: {which}, every quarter asset")
             print("The Dagster daemon launches its runs (dagster-daemon run, or dx-pipeline ui).")
             ui = (args.url or "http://127.0.0.1:3000").rstrip("/")
             print(f"Watch it: {ui}/runs/b/{backfill_id} (UI: Overview -> Backfills)")
             print(f"      or: dx-pipeline backfill --status {backfill_id} [--wait]")
-            if not args.wait:
-                return 0
         if not args.wait:
-            print(progress().line())
+            if params is None:  # --status: one line of progress
+                print(progress().line())
             return 0
         last = bf.wait_for_backfill(
             progress, args.timeout, on_change=lambda p: print(p.line(), flush=True)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome, attach_warehouse, partition_files, table_glob
-from dx_pipeline.storage.duckdb_budget import budgeted_connection
+from dx_pipeline.storage.duck import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -323,9 +323,9 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     if con is None:
         # row order is irrelevant to an aggregation: not keeping it saves memory
-        with budgeted_connection(KPI_MEMORY, keep_order=False, prefix="dx_kpis_") as own:
+        with budgeted_connection(KPI_MEMORY, home, keep_order=False, prefix="dx_kpis_") as own:
             return portal_kpis(home, q, own)
-    attach_warehouse(con, home)
+    attach_warehouse(con, home)  # a caller's connection may not see a bucket yet
     frames = []
     dossiers = None
     glob = table_glob(home, DOSSIERS_TABLE)

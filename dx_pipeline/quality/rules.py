@@ -18,7 +18,7 @@ import duckdb
 
 from dx_pipeline.quarters import Quarter
 from dx_pipeline.storage import DxHome
-from dx_pipeline.storage.parquet import arrow_location, partition_path, sql_literal
+from dx_pipeline.storage.parquet import partition_path, read_arrow, sql_literal
 
 
 @dataclass
@@ -148,8 +148,7 @@ def _register_successors(ctx: RuleContext, prev: Path) -> None:
     registry_file = partition_path(ctx.home, "agencies", ctx.quarter)
     prev_pairs, cur_pairs, dissolved = [], [], []
     if registry_file.exists():
-        source, filesystem = arrow_location(registry_file)
-        registry = pd.read_parquet(source, filesystem=filesystem)
+        registry = read_arrow(registry_file).to_pandas()
         known = set(registry["agency_code"].astype(str))
         valid = set(active_agencies(registry, ctx.quarter)["agency_code"])
         prev_map = successors_in(registry, [c for c in prev_codes if c in known], ctx.quarter)

@@ -44,8 +44,8 @@ from dx_pipeline.quality.suites import (
     Check, DatasetSuite, Expectation, Severity, Where, gx_type_name, suite as get_suite,
 )
 from dx_pipeline.quarters import Quarter
-from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file
-from dx_pipeline.storage.duckdb_budget import budgeted_connection
+from dx_pipeline.storage import DxHome, parquet_file
+from dx_pipeline.storage.duck import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
 log = logging.getLogger(__name__)
@@ -454,8 +454,7 @@ def run_suite(
     meta = parquet_file(path)
     n_rows = meta.metadata.num_rows
     derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
-    with budgeted_connection(QUALITY_MEMORY, prefix="dx_quality_") as con:
-        attach_warehouse(con, home)
+    with budgeted_connection(QUALITY_MEMORY, home, prefix="dx_quality_") as con:
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
         con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet({sql_literal(path)}, hive_partitioning = false)")

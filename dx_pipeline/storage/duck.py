@@ -1,20 +1,31 @@
-"""The one way to get a DuckDB connection that can read the warehouse, wherever it lives.
+"""DuckDB connections for the pipeline's stages: they see the warehouse, and stay in budget.
 
-On a local warehouse this is a plain ``duckdb.connect()``: nothing is added, so local scans run
-exactly as before. With the warehouse in object storage (``DX_WAREHOUSE_URL=s3://...``) the
-warehouse's fsspec file system is registered on the connection
-(``con.register_filesystem``), so ``read_parquet('s3://bucket/prefix/<table>/quarter=*/
-data.parquet', hive_partitioning = true)`` globs and reads the bucket through s3fs with the
-same credentials as pyarrow, and no DuckDB extension (``httpfs``) has to be downloaded.
-Writes never go through DuckDB: ``COPY ... TO`` writes a local file which
-:func:`dx_pipeline.storage.atomic.atomic_path` uploads.
+Seeing the warehouse. On a local warehouse a connection needs nothing: local scans run exactly
+as they always did. With the warehouse in object storage (``DX_WAREHOUSE_URL=s3://...``) the
+warehouse's fsspec file system is registered on the connection (``con.register_filesystem``),
+so ``read_parquet('s3://bucket/prefix/<table>/quarter=*/data.parquet', hive_partitioning =
+true)`` globs and reads the bucket through s3fs with the same credentials as pyarrow, and no
+DuckDB extension (``httpfs``) has to be downloaded. Writes never go through DuckDB:
+``COPY ... TO`` writes a local file which :func:`dx_pipeline.storage.atomic.atomic_path` uploads.
+
+Staying in budget. DuckDB's own default memory limit is 80 % of RAM, so a query over a
+national-size quarter (a GROUP BY over every dossier id, a de-duplication window) grows with
+the data until the machine runs out. With a fixed budget and a spill directory the peak stays
+flat as the quarter grows and the surplus goes to disk: 3x the dossiers must cost at most 1.2x
+the peak memory (issue 8). Each stage states the budget it was measured with;
+``DX_DUCKDB_MEMORY`` overrides them all (e.g. ``4GB`` on a big machine, ``400MB`` on a small one).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from dx_pipeline.storage.home import DxHome
+from dx_pipeline.storage.parquet import sql_literal
 
 if TYPE_CHECKING:  # imported when a connection is made: importing storage stays light
     import duckdb
@@ -37,3 +48,49 @@ def warehouse_duckdb(home: DxHome, database: str = ":memory:") -> "duckdb.DuckDB
     import duckdb
 
     return attach_warehouse(duckdb.connect(database), home)
+
+
+MEMORY_ENV = "DX_DUCKDB_MEMORY"
+
+
+def memory_budget(default: str) -> str:
+    """``$DX_DUCKDB_MEMORY`` if set, else the stage's measured ``default`` (e.g. ``"600MB"``)."""
+    return os.environ.get(MEMORY_ENV) or default
+
+
+def configure(
+    con: "duckdb.DuckDBPyConnection", scratch: str | os.PathLike, memory: str, *, keep_order: bool = True
+) -> None:
+    """Give ``con`` every core, ``memory`` (or ``$DX_DUCKDB_MEMORY``) and ``scratch`` to spill to.
+
+    ``keep_order=False`` lets DuckDB drop insertion order, which saves memory in aggregations;
+    keep it wherever a result's row order (or which rows a ``LIMIT`` returns) is published.
+    """
+    Path(scratch).mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    con.execute(f"SET memory_limit = {sql_literal(memory_budget(memory))}")
+    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+    # the progress bar is for a terminal; in a step's captured output it is only noise
+    con.execute("SET enable_progress_bar = false")
+    if not keep_order:
+        con.execute("SET preserve_insertion_order = false")
+
+
+@contextlib.contextmanager
+def budgeted_connection(
+    memory: str, home: DxHome | None = None, *, keep_order: bool = True, prefix: str = "dx_duckdb_"
+) -> Iterator["duckdb.DuckDBPyConnection"]:
+    """A new in-memory connection under :func:`configure`'s budget, spilling to a private
+    temporary folder, that sees ``home``'s warehouse (if given); closed, and the folder
+    removed, on exit."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        con = duckdb.connect()
+        try:
+            configure(con, scratch, memory, keep_order=keep_order)
+            if home is not None:
+                attach_warehouse(con, home)
+            yield con
+        finally:
+            con.close()

@@ -29,6 +29,7 @@ from dx_pipeline_tests.scale.celery_workers import (
     delete_queue, kill_group, require_broker, start_worker, wait_until_ready, worker_of_each_step,
 )
 from dx_pipeline_tests.scale.conftest import REPO_ROOT
+from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,7 +37,10 @@ QUARTER = Quarter.parse("2025-Q2")
 NODES = ("dx-machine-a", "dx-machine-b")
 RUN_TIMEOUT_S = 420
 SAMPLE = dict(seed=7, scale=0.01, quarters=[QUARTER])
-CLEARED_ENV = ("DX_REGISTRY", "DX_REPORTING_DB_URL", "DX_PORTAL_URL", "DX_PORTAL_TOKEN")
+# the broker and backend stay: they are where this machine's workers must connect
+CLEARED_ENV = [
+    name for name in PIPELINE_OVERRIDES if name not in ("DX_CELERY_BROKER", "DX_CELERY_BACKEND")
+]
 
 
 @pytest.fixture
@@ -69,7 +73,9 @@ def _published_ranking(home: DxHome) -> pd.DataFrame:
     return ranking.sort_values(["framework_id", "agency_code"]).reset_index(drop=True)
 
 
-def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(scale_env, celery_cluster, tmp_path):
+def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(
+    scale_env, celery_cluster, tmp_path, monkeypatch
+):
     dx_home, _ = scale_env
     home = DxHome(dx_home).ensure()
     generate_sample(home, **SAMPLE)
@@ -115,13 +121,10 @@ def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(scale_env, cel
 
     alone = DxHome(tmp_path / "in_process").ensure()
     generate_sample(alone, **SAMPLE)
-    os.environ["DX_HOME"], previous = str(alone.root), os.environ["DX_HOME"]
-    try:
-        result = defs.resolve_job_def("quarter_job").execute_in_process(
-            instance=DagsterInstance.ephemeral(), partition_key=QUARTER.partition_key,
-            raise_on_error=False,
-        )
-    finally:
-        os.environ["DX_HOME"] = previous
+    monkeypatch.setenv("DX_HOME", str(alone.root))
+    result = defs.resolve_job_def("quarter_job").execute_in_process(
+        instance=DagsterInstance.ephemeral(), partition_key=QUARTER.partition_key,
+        raise_on_error=False,
+    )
     assert result.success
     pd.testing.assert_frame_equal(spread, _published_ranking(alone))
