@@ -8,7 +8,7 @@ RUN_QUARTERS ?= 2025-Q3 2025-Q4
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install run test ui bench sample clean
+.PHONY: install lint run test ui bench sample clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 install: $(BIN)/.installed
+
+lint: install
+	$(BIN)/ruff check dx_pipeline dx_pipeline_tests benchmarks
+	$(BIN)/pyright
 
 sample: install
 	$(BIN)/dx-pipeline sample
@@ -33,7 +37,7 @@ ui: install
 	$(BIN)/dx-pipeline ui
 
 bench: install
-	$(BIN)/dx-pipeline bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DX_HOME)

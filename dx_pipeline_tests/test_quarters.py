@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from dx_pipeline.quarters import Quarter, quarter_range
+from dx_pipeline.reference.quarters import Quarter, quarter_range
 
 
 def test_label_and_partition_key_round_trip():

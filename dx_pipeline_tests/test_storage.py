@@ -2,7 +2,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dx_pipeline.storage import DxHome, read_partition, read_table, table_glob, write_partition
+from dx_pipeline.storage import (
+    DxHome,
+    read_partition,
+    read_table,
+    table_glob,
+    write_partition,
+)
 from dx_pipeline.storage.atomic import atomic_path
 
 
@@ -64,7 +70,7 @@ def test_failed_write_leaves_the_old_file(tmp_path):
 
 
 def test_contract_columns_drop_run_metadata_but_keep_the_contract():
-    from dx_pipeline.schemas import contract_columns
+    from dx_pipeline.reference.schemas import contract_columns
 
     dq = pd.DataFrame({
         "dataset": ["portal_dossiers"], "check": ["dossier_id_unique"], "severity": ["WARN"],

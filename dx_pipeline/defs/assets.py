@@ -28,7 +28,24 @@ from dagster import (
 from dx_pipeline.defs.metadata import describe, markdown_preview, table_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.index.period_scoring import periods_closing_with, score_period
+from dx_pipeline.index.quarter_scoring import (
+    kpi_long,
+    provincial_frameworks,
+    same_points,
+    score_quarter,
+)
+from dx_pipeline.index.uncertainty import rank_uncertainty as simulate
+from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.publish.exports import build_bi_database
+from dx_pipeline.publish.snapshot import get_publication, publish_ranking
+from dx_pipeline.reference.registry import active_agencies, load_registry
+from dx_pipeline.reference.schemas import contract_columns
+from dx_pipeline.sources.portal_client import pull_portal_quarter
+from dx_pipeline.sources.portal_files import ingest_portal_files
+from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 from dx_pipeline.storage import DxHome, read_partition, write_partition
+from dx_pipeline.storage.inputs import quarter_input_files
 
 SOURCES = "sources"
 KPIS = "kpis"
@@ -48,7 +65,6 @@ def registry_path(home: DxHome) -> Path:
     description=describe("agencies"),
 )
 def agencies(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    from dx_pipeline.sources.registry import active_agencies, load_registry
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     registry = load_registry(registry_path(home))
@@ -84,8 +100,6 @@ class PortalSourceConfig(Config):
 def portal_dossiers(
     context: AssetExecutionContext, config: PortalSourceConfig, dx_home: DxHomeResource
 ) -> MaterializeResult:
-    from dx_pipeline.sources.portal_client import pull_portal_quarter
-    from dx_pipeline.sources.portal_files import ingest_portal_files
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     if config.source == "http":
@@ -117,7 +131,6 @@ def portal_dossiers(
     description=describe("agency_submissions"),
 )
 def agency_submissions(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     registry = read_partition(home, "agencies", quarter)
@@ -153,7 +166,6 @@ def agency_submissions(context: AssetExecutionContext, dx_home: DxHomeResource) 
     op_tags={"dx/memory": "high"},
 )
 def agency_kpis(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    from dx_pipeline.kpis.compute import compute_agency_kpis
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     registry = read_partition(home, "agencies", quarter)
@@ -192,7 +204,6 @@ def _try_read(home: DxHome, table: str, quarter) -> pd.DataFrame | None:
 def _score(home: DxHome, quarter):
     """The quarter's scores under every framework in force; what index_scores stores and
     what the ranking ranks."""
-    from dx_pipeline.index.quarter_scoring import score_quarter
 
     previous = quarter.previous()
     return score_quarter(
@@ -241,8 +252,6 @@ def index_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> Mat
     description=describe("rank_uncertainty"),
 )
 def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    from dx_pipeline.index.quarter_scoring import kpi_long, provincial_frameworks
-    from dx_pipeline.index.sensitivity import rank_uncertainty as simulate
 
     home, quarter = dx_home.home(), quarter_of(context.partition_key)
     registry = read_partition(home, "agencies", quarter)
@@ -338,7 +347,6 @@ def publish_rankings(context: AssetExecutionContext, dx_home: DxHomeResource):
     """ranking_snapshot and period_rankings, quarter after quarter: each quarter's ranking,
     then the half-year and year that close with it, so every publication is ranked against
     the one published before it."""
-    from dx_pipeline.publish import build_bi_database
 
     home = dx_home.home()
     quarters, periods = [], {}
@@ -362,10 +370,6 @@ def _publish_quarter(
     context: AssetExecutionContext, home: DxHome, quarter
 ) -> tuple[str, dict, dict]:
     """Rank and publish one quarter: its label, its metadata and a one-line summary."""
-    from dx_pipeline.index.quarter_scoring import same_points
-    from dx_pipeline.publish import publish_ranking
-    from dx_pipeline.schemas import contract_columns
-    from dx_pipeline.storage.inputs import quarter_input_files
 
     scored = _score(home, quarter)
     stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
@@ -417,8 +421,6 @@ def _publish_quarter(
 
 def _publish_periods(context: AssetExecutionContext, home: DxHome, quarter) -> dict:
     """Rank and publish the periods that close with ``quarter``; {period: what was published}."""
-    from dx_pipeline.index.period_scoring import periods_closing_with, score_period
-    from dx_pipeline.publish import get_publication, publish_ranking
 
     periods = periods_closing_with(quarter)
     if not periods:

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.defs.assets import ALL_ASSETS
+from dx_pipeline.defs.graphql import graphql as post_graphql
+from dx_pipeline.reference.quarters import Quarter
 
 LAUNCH_BACKFILL_MUTATION = """
 mutation DxLaunchBackfill($params: LaunchBackfillParams!) {
@@ -68,7 +70,6 @@ class BackfillError(ValueError):
 
 def quarter_asset_paths() -> list[list[str]]:
     """Asset keys (as GraphQL paths) of every quarter asset, upstream first."""
-    from dx_pipeline.defs.assets import ALL_ASSETS
 
     return [list(key.path) for asset in ALL_ASSETS for key in asset.keys]
 
@@ -176,9 +177,7 @@ class _InProcessGraphQL:
 
 def http_graphql(base_url: str) -> GraphQL:
     """GraphQL sent to a running webserver at ``base_url`` (what the browser does)."""
-    from dx_pipeline.ui_probe import graphql
-
-    return lambda query, variables: graphql(base_url, query, variables)
+    return lambda query, variables: post_graphql(base_url, query, variables)
 
 
 def launch_backfill(graphql: GraphQL, params: Mapping[str, Any]) -> str:

@@ -21,9 +21,9 @@ from typing import Any, Iterator
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
     MetadataValue,
     multi_asset_check,
@@ -31,6 +31,8 @@ from dagster import (
 
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.quality.results import write_dq_results
+from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
 
 SAMPLE_CELL_CHARS = 40
@@ -85,14 +87,12 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
         compute_kind="great_expectations",
     )
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
-        from dx_pipeline.quality.results import reports_dir, write_dq_results
-        from dx_pipeline.quality.runner import run_suite
 
         resource: DxHomeResource = context.resources.dx_home
         home, quarter = resource.home(), quarter_of(context.partition_key)
         outcomes = run_suite(spec.dataset, home, quarter)
         write_dq_results(home, quarter, outcomes, run_id=context.run.run_id)
-        report = reports_dir(home, quarter) / "index.html"
+        report = home.dq_reports_for(quarter) / "index.html"
         for o in outcomes:
             yield AssetCheckResult(
                 asset_key=asset_key,

@@ -24,7 +24,7 @@ from dagster import (
     sensor,
 )
 
-from dx_pipeline.quarters import FIRST_QUARTER, Quarter
+from dx_pipeline.reference.quarters import FIRST_QUARTER, Quarter
 from dx_pipeline.sources.inbox import InboxState, changed_files
 from dx_pipeline.storage import DxHome
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 
 
 def column_schema(table: str) -> TableSchema:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import TimeWindowPartitionsDefinition
 
-from dx_pipeline.quarters import FIRST_QUARTER, Quarter
+from dx_pipeline.reference.quarters import FIRST_QUARTER, Quarter
 
 quarterly_partitions = TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 */3 *",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dagster import RunRequest, ScheduleEvaluationContext, schedule
 
 from dx_pipeline.defs.jobs import quarter_job
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 
 QUARTERLY_CRON = "0 2 16 1,4,7,10 *"
 TIMEZONE = "Asia/Ho_Chi_Minh"

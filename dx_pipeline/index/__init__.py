@@ -18,9 +18,9 @@ from dx_pipeline.index.builtins import (
 from dx_pipeline.index.engine import ScoreResult, score
 from dx_pipeline.index.explain import explain
 from dx_pipeline.index.loader import FrameworkError, load_framework
-from dx_pipeline.index.model import Framework, Node
 from dx_pipeline.index.ranking import competition_rank
 from dx_pipeline.index.uncertainty import rank_uncertainty
+from dx_pipeline.reference.frameworks import Framework, Node
 
 __all__ = [
     "Framework",

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Iterable
 
 from dx_pipeline.index.loader import CONFIG_DIR, load_framework
-from dx_pipeline.index.model import Framework
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.quarters import Quarter
 
 FRAMEWORKS_DIR = CONFIG_DIR / "frameworks"
 

@@ -21,11 +21,12 @@ import pandas as pd
 
 from dx_pipeline.index.builtins import resolve_framework
 from dx_pipeline.index.inputs import normalise_long, select_units
-from dx_pipeline.index.model import TOTAL_ID, Framework, Node
 from dx_pipeline.index.ranking import rank_units
 from dx_pipeline.index.rounding import floor_to, half_up
-from dx_pipeline.index.rules import get_rule, shares as rule_shares
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.index.rules import get_rule
+from dx_pipeline.index.rules import shares as rule_shares
+from dx_pipeline.reference.frameworks import TOTAL_ID, Framework, Node
+from dx_pipeline.reference.quarters import Quarter
 
 SCORE_COLUMNS = [
     "framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dx_pipeline.index.model import Framework
+from dx_pipeline.index.builtins import load_builtin
+from dx_pipeline.reference.frameworks import Framework
 
 
 def _names(framework_id: str, framework: Framework | None) -> dict[str, str]:
-    fw = framework
-    if fw is None:
-        try:
-            from dx_pipeline.index.builtins import load_builtin
-
-            fw = load_builtin(framework_id)
-        except Exception:  # noqa: BLE001 - names are a nicety; the numbers stand alone
-            return {}
+    fw = framework if framework is not None else load_builtin(framework_id)
     return {n.id: str(n.name) for n in fw.nodes()}
 
 

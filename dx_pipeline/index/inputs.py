@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dx_pipeline.index.model import Framework
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.quarters import Quarter
 
 ALIASES = {"unit": "agency_code", "indicator": "kpi_code", "indicator_code": "kpi_code"}
 ALL_GROUP = "all"

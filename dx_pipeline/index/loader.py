@@ -12,12 +12,15 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import jsonschema
 import yaml
 
-from dx_pipeline.index.model import (
+from dx_pipeline.index.rounding import half_up
+from dx_pipeline.index.rules import RULES
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.frameworks import (
     TOTAL_ID,
     AppliesTo,
     Band,
@@ -26,8 +29,6 @@ from dx_pipeline.index.model import (
     Node,
     RankingSpec,
 )
-from dx_pipeline.index.rounding import half_up
-from dx_pipeline.index.rules import RULES
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SCHEMA_FILE = CONFIG_DIR / "framework.schema.json"
@@ -79,25 +80,14 @@ def _where(raw: dict, path: Iterable[Any]) -> str:
     return f"{rest}: " if rest else ""
 
 
-def known_kpis_from_catalogue() -> set[str] | None:
-    """The KPI codes of the packaged catalogue, or None while no catalogue is installed."""
-    codes = _catalogue_codes()
-    return set(codes) if codes is not None else None
+def known_kpis_from_catalogue() -> set[str]:
+    """The KPI codes of the packaged catalogue."""
+    return set(_catalogue_codes())
 
 
 @lru_cache(maxsize=1)
-def _catalogue_codes() -> frozenset[str] | None:
-    try:
-        from dx_pipeline.kpis.catalogue import load_catalogue  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        catalogue = load_catalogue()
-    except FileNotFoundError:
-        return None
-    if isinstance(catalogue, Mapping):
-        return frozenset(catalogue.keys())
-    return frozenset(getattr(catalogue, "kpis", catalogue))
+def _catalogue_codes() -> frozenset[str]:
+    return frozenset(load_catalogue().keys())
 
 
 def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) -> Framework:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from dx_pipeline.index.quarter_scoring import QuarterScores, score_quarter
-from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
-from dx_pipeline.publish.periods import Period, combine_quarters
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import restate_to_successors
+from dx_pipeline.kpis.periods import combine_quarters
+from dx_pipeline.reference.catalogue import Catalogue, load_catalogue
+from dx_pipeline.reference.quarters import Period, Quarter
+from dx_pipeline.reference.registry import restate_to_successors
 
 
 def periods_closing_with(quarter: Quarter) -> list[Period]:

@@ -14,9 +14,9 @@ import pandas as pd
 
 from dx_pipeline.index.builtins import frameworks_for
 from dx_pipeline.index.engine import SCORE_COLUMNS, ScoreResult, score
-from dx_pipeline.index.model import Framework
 from dx_pipeline.index.ranking import RANKING_COLUMNS
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.quarters import Quarter
 
 LONG_COLUMNS = ["agency_code", "kpi_code", "value", "numerator", "denominator"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dx_pipeline.index.model import Framework
+from dx_pipeline.reference.frameworks import Framework
 
 RANKING_COLUMNS = [
     "framework_id", "peer_group", "agency_code", "agency_name", "total_points", "max_points",

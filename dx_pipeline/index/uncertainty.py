@@ -22,7 +22,7 @@ import pandas as pd
 
 from dx_pipeline.index.builtins import resolve_framework
 from dx_pipeline.index.engine import ScoreResult, score
-from dx_pipeline.index.model import Framework, Node
+from dx_pipeline.reference.frameworks import Framework, Node
 
 NORMALISATIONS = ("framework", "minmax", "percentile_rank")
 AGGREGATIONS = ("arithmetic", "geometric")
@@ -143,7 +143,6 @@ def rank_uncertainty(
         result = score(fw, data, registry, previous, quarter=quarter)
     rng = np.random.default_rng(seed)
     ind_ids, ind_w, mem, pw = _top_pillar_of(fw)
-    units = result.units.set_index("agency_code")
     S = result.indicator_shares[ind_ids].to_numpy(dtype=float)
 
     U = rng.uniform(1 - spread, 1 + spread, size=(n, len(ind_ids)))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dx_pipeline import schemas
-from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
-from dx_pipeline.sources.registry import active_agencies, restate_to_successors
 from dx_pipeline.kpis.dossier_kpis import KPI_COLUMNS, portal_kpis
 from dx_pipeline.kpis.rollup import rollup_kpis
-from dx_pipeline.kpis.targets import Plan, load_plans, target_for
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.catalogue import Catalogue, load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import active_agencies, restate_to_successors
+from dx_pipeline.reference.targets import Plan, load_plans, target_for
 from dx_pipeline.storage import DxHome
 
 OUTPUT_COLUMNS = schemas.AGENCY_KPIS.names

@@ -25,12 +25,11 @@ not reported as zero; one with nothing to judge is reported with denominator 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, attach_warehouse, partition_files, table_glob
 from dx_pipeline.storage.duck import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal

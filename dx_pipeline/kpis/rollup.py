@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dx_pipeline.kpis.catalogue import Catalogue, load_catalogue
+from dx_pipeline.reference.catalogue import Catalogue, load_catalogue
 
 KPI_COLUMNS = ["agency_code", "kpi_code", "numerator", "denominator", "value", "flags"]
 FLOORED_AT_ZERO = {"dossier_satisfaction_rate"}

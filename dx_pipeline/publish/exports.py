@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 from dx_pipeline.storage import DxHome, atomic_path, warehouse_duckdb
 from dx_pipeline.storage.parquet import PARTITION_FILE
 

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from dx_pipeline import __version__, schemas
+from dx_pipeline import __version__
+from dx_pipeline.reference import schemas
 from dx_pipeline.storage.checksums import sha256_file
 
 MANIFEST_FILE = "manifest.json"

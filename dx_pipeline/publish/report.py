@@ -22,7 +22,8 @@ import jinja2
 import pandas as pd
 
 from dx_pipeline.publish import charts
-from dx_pipeline.publish.periods import Period
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Period
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -127,12 +128,7 @@ def load_kpi_info() -> dict[str, dict[str, str]]:
     Read once per process: the catalogue is packaged data and parsing it costs more than
     rendering the report.
     """
-    try:
-        from dx_pipeline.kpis.catalogue import load_catalogue  # the KPI room's catalogue
-
-        catalogue = load_catalogue()
-    except Exception:  # noqa: BLE001 - the report must render without the catalogue
-        return {}
+    catalogue = load_catalogue()
     items = getattr(catalogue, "kpis", catalogue)
     entries = items.values() if isinstance(items, Mapping) else items
     out = {}

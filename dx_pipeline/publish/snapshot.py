@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dx_pipeline import schemas
-from dx_pipeline.publish import exports, manifest as mf
-from dx_pipeline.publish.periods import Period
+from dx_pipeline.publish import exports
+from dx_pipeline.publish import manifest as mf
 from dx_pipeline.publish.report import ReportInput, load_kpi_info, render_report
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.storage import DxHome, atomic_path
 
 LATEST_FILE = "LATEST"

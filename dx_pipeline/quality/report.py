@@ -13,7 +13,7 @@ import html
 import json
 from pathlib import Path
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_write_text
 
 DATASET_ORDER = ("agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores")
@@ -94,10 +94,9 @@ def render_report(quarter: Quarter, runs: list[dict]) -> str:
 
 def write_report(home: DxHome, quarter: Quarter | str) -> Path:
     """(Re)write ``dq_reports/quarter=YYYY-Qn/index.html`` from the latest run of each dataset."""
-    from dx_pipeline.quality.results import reports_dir
 
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    folder = reports_dir(home, q)
+    folder = home.dq_reports_for(q)
     runs = []
     for path in sorted(folder.glob("*.json")):
         runs.append(json.loads(path.read_text(encoding="utf-8")))

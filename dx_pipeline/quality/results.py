@@ -22,21 +22,16 @@ from typing import Iterable, Iterator
 import pandas as pd
 import pyarrow as pa
 
-from dx_pipeline import schemas
+from dx_pipeline.quality.report import write_report
 from dx_pipeline.quality.runner import CheckOutcome
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_write_text, write_partition
 from dx_pipeline.storage.parquet import partition_path, read_arrow
 
 TABLE = "dq_results"
 EXTRA_COLUMNS = ("description", "engine", "checked_at", "run_id")
 """Columns after the contract's: what the check means, who evaluated it, when, and which run."""
-
-
-def reports_dir(home: DxHome, quarter: Quarter | str) -> Path:
-    """``<DX_HOME>/dq_reports/quarter=YYYY-Qn``: the HTML report and the per-run JSON results."""
-    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    return home.root / "dq_reports" / f"quarter={q.label}"
 
 
 def lock_path(home: DxHome) -> Path:
@@ -107,7 +102,7 @@ def write_dq_results(
         merged = merged.sort_values(["dataset", "check"], kind="stable").reset_index(drop=True)
         table = pa.Table.from_pandas(merged, preserve_index=False)
         path = write_partition(home, TABLE, q, table)
-        folder = reports_dir(home, q)
+        folder = home.dq_reports_for(q)
         for dataset in sorted(datasets):
             payload = {
                 "dataset": dataset, "quarter": q.label, "run_id": run_id, "checked_at": checked_at.isoformat(),
@@ -117,7 +112,6 @@ def write_dq_results(
             atomic_write_text(folder / "runs" / f"{run_id}_{dataset}.json", text)
             atomic_write_text(folder / f"{dataset}.json", text)
         if report:
-            from dx_pipeline.quality.report import write_report
 
             write_report(home, q)
     return path

@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import duckdb
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import active_agencies, successors_in
 from dx_pipeline.storage import DxHome
 from dx_pipeline.storage.parquet import partition_path, read_arrow, sql_literal
 
@@ -137,7 +138,6 @@ def _register_successors(ctx: RuleContext, prev: Path) -> None:
     successor valid in it. Without a registry partition every table is empty."""
     import pandas as pd
 
-    from dx_pipeline.sources.registry import active_agencies, successors_in
 
     def codes_of(source: str) -> list[str]:
         return [r[0] for r in ctx.con.execute(

@@ -41,9 +41,16 @@ import pyarrow as pa
 
 from dx_pipeline.quality import rules
 from dx_pipeline.quality.suites import (
-    Check, DatasetSuite, Expectation, Severity, Where, gx_type_name, suite as get_suite,
+    Check,
+    DatasetSuite,
+    Severity,
+    Where,
+    gx_type_name,
 )
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.quality.suites import (
+    suite as get_suite,
+)
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, parquet_file
 from dx_pipeline.storage.duck import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 
 
 class Severity(str, Enum):
@@ -469,25 +469,6 @@ SUITES: dict[str, DatasetSuite] = {
     for s in (AGENCIES_SUITE, PORTAL_DOSSIERS_SUITE, AGENCY_SUBMISSIONS_SUITE, AGENCY_KPIS_SUITE, INDEX_SCORES_SUITE)
 }
 """dataset -> suite; the keys are also the Dagster asset keys the checks attach to."""
-
-DEFECT_CHECKS: dict[str, tuple[str, str]] = {
-    "duplicate_dossier": ("portal_dossiers", "dossier_id_unique"),
-    # the portal reader rejects a dossier without NgayTiepNhan (a required field), so it shows
-    # up among the rejected rows, not as a null in portal_dossiers
-    "missing_received_at": ("portal_dossiers", "no_rejected_dossier_rows"),
-    "due_before_received": ("portal_dossiers", "received_before_due"),
-    "unknown_agency": ("portal_dossiers", "agency_valid_in_quarter"),
-    "agency_not_valid": ("portal_dossiers", "agency_valid_in_quarter"),
-    "volume_drop": ("portal_dossiers", "volume_vs_previous_quarter"),
-    "percent_over_100": ("agency_submissions", "ratio_values_within_0_1"),
-    "not_a_number": ("agency_submissions", "no_rejected_submission_rows"),
-    "unknown_indicator": ("agency_submissions", "no_rejected_submission_rows"),
-    "empty_file": ("agency_submissions", "no_rejected_submission_rows"),
-    "corrupt_file": ("agency_submissions", "no_rejected_submission_rows"),
-}
-"""Which named check catches each kind of defect the sample province plants (the ``kind``
-values of ``sample/defects.json``). The sample plants them at a realistic rate, so each is
-caught as a WARN within its check's tolerance."""
 
 
 def suite(dataset: str) -> DatasetSuite:

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.registry import valid_on
 
 DOSSIER_DEFECT_RATE = 1e-5  # per kind; at least one of each kind per quarter

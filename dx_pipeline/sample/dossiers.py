@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.profiles import level_at, logistic, quarter_index
 from dx_pipeline.sample.province import holidays, load_province, rng_for
 from dx_pipeline.sample.registry import valid_on

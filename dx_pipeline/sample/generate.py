@@ -14,7 +14,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.sample.defects import plant_dossier_defects
+from dx_pipeline.sample.dossiers import generate_dossiers, quarter_counts
+from dx_pipeline.sample.portal_export import dossiers_csv, procedures_csv
+from dx_pipeline.sample.procedures import build_catalogue
+from dx_pipeline.sample.profiles import build_profiles
+from dx_pipeline.sample.province import rng_for
+from dx_pipeline.sample.registry import build_registry, registry_csv
+from dx_pipeline.sample.submissions import write_submissions
 from dx_pipeline.storage.atomic import atomic_write_bytes
 from dx_pipeline.storage.home import DxHome
 
@@ -52,14 +60,6 @@ class Output:
 def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
                     quarters: list[Quarter] | None = None) -> dict:
     """Generate the sample province and return its manifest (also written to sample/manifest.json)."""
-    from dx_pipeline.sample.defects import plant_dossier_defects
-    from dx_pipeline.sample.dossiers import generate_dossiers, quarter_counts
-    from dx_pipeline.sample.portal_export import dossiers_csv, procedures_csv
-    from dx_pipeline.sample.procedures import build_catalogue
-    from dx_pipeline.sample.profiles import build_profiles
-    from dx_pipeline.sample.province import rng_for
-    from dx_pipeline.sample.registry import build_registry, registry_csv
-    from dx_pipeline.sample.submissions import write_submissions
 
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -108,8 +108,6 @@ def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
 
 def _volume_drop(registry, quarters, scale, seed) -> dict | None:
     """One agency's volume collapses in one quarter (a portal outage): a WARN to catch."""
-    from dx_pipeline.sample.dossiers import quarter_counts
-    from dx_pipeline.sample.province import rng_for
 
     if len(quarters) < 2:
         return None

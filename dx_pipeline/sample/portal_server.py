@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome
 
 API_DATE_FIELDS = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTraKetQua", "NgayDungXuLy", "NgayCapNhat")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.profiles import level_at
-from dx_pipeline.quarters import Quarter
 from dx_pipeline.sample.province import load_province, rng_for
 
 SERVICE_LEVELS = np.array(["toan_trinh", "mot_phan", "khac"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.province import rng_for
 
 # name: (mean at 2024-Q1 by level {department, district, commune}, spread, mean trend/quarter)

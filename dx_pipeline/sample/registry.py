@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 from dx_pipeline.sample.province import load_province, parse_date, rng_for
 from dx_pipeline.sample.vietnamese import strip_diacritics
 

@@ -7,11 +7,8 @@ created and filled through SQLAlchemy. Rates are stored 0..100 as that system do
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import sqlalchemy as sa
 import yaml

@@ -24,11 +24,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.profiles import LATENT, logistic, quarter_index
 from dx_pipeline.sample.province import load_province, rng_for
 from dx_pipeline.sample.registry import valid_on
-from dx_pipeline.sample.vietnamese import encode_cp1252, encode_windows_1258, strip_diacritics, vi_number
+from dx_pipeline.sample.reporting_db import write_reporting_db
+from dx_pipeline.sample.vietnamese import (
+    encode_cp1252,
+    encode_windows_1258,
+    vi_number,
+)
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 FIXED_CREATED = dt.datetime(2025, 1, 1)
@@ -277,7 +282,6 @@ def _render(rows: list[dict], style: dict) -> list[dict]:
 def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quarters: list[Quarter],
                       seed: int) -> list[dict]:
     """Write every quarter's inbox files and the reporting database; return planted defects."""
-    from dx_pipeline.sample.reporting_db import write_reporting_db
 
     styles = _agency_styles(seed, tuple(registry["agency_code"]))
     via_db = reporting_db_agencies(registry)

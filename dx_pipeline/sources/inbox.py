@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources import submission_readers as sr
 from dx_pipeline.sources.file_safety import is_outside
+from dx_pipeline.sources.submission_numbers import parse_period
 from dx_pipeline.sources.submission_readers import list_inbox_files, sha256_of
-
 
 _QUARTER_FOLDER = re.compile(r"^\d{4}-[Qq][1-4]$")
 
@@ -58,8 +59,6 @@ def quarter_from_path(relpath: str) -> Quarter | None:
 
 def quarter_from_content(path: Path) -> Quarter | None:
     """The reporting period written in the file (header block or KyBaoCao column), if readable."""
-    from dx_pipeline.sources import submission_readers as sr
-    from dx_pipeline.sources.submission_numbers import parse_period
 
     layout = sr.load_layout()
     try:

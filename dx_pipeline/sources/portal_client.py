@@ -50,9 +50,13 @@ from typing import Any, Callable
 import duckdb
 import requests
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.portal_files import json_source
-from dx_pipeline.sources.portal_ingest import PortalIngestResult, RawSource, write_quarter
+from dx_pipeline.sources.portal_ingest import (
+    PortalIngestResult,
+    RawSource,
+    write_quarter,
+)
 from dx_pipeline.sources.portal_mapping import load_field_mapping
 from dx_pipeline.storage import DxHome, atomic_write_bytes, atomic_write_text
 

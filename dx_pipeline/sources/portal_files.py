@@ -21,9 +21,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.portal_ingest import PortalIngestResult, RawSource, write_quarter
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.portal_ingest import (
+    PortalIngestResult,
+    RawSource,
+    write_quarter,
+)
 from dx_pipeline.sources.portal_mapping import (
+    REJECTS_SCHEMA,
     FieldMapping,
     MappedTable,
     load_field_mapping,
@@ -232,8 +237,6 @@ def read_portal_file(
     try:
         src = file_source(con, path, path.name, mapping)
         mapping.check_columns(src.present, src.label)
-        from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA
-
         rows = con.sql(mapping.good_rows_sql(src.sql, src.present, q)).to_arrow_table()
         rejects = con.sql(mapping.rejects_sql(src.sql, src.present, q)).to_arrow_table()
         return MappedTable(rows.cast(mapping.output_schema()), rejects.cast(REJECTS_SCHEMA))

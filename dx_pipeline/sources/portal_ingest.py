@@ -23,8 +23,12 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.portal_mapping import REJECTS_SCHEMA, FieldMapping, load_field_mapping
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.portal_mapping import (
+    REJECTS_SCHEMA,
+    FieldMapping,
+    load_field_mapping,
+)
 from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file, write_partition
 from dx_pipeline.storage.duck import configure
 from dx_pipeline.storage.parquet import sql_literal, write_partition_from_query

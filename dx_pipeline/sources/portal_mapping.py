@@ -21,8 +21,8 @@ from typing import Any, Collection, Iterable, Mapping
 import duckdb
 import pyarrow as pa
 
-from dx_pipeline import schemas
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.quarters import Quarter
 
 KINDS = ("dossiers", "procedures")
 _SECTION = {"dossiers": "fields", "procedures": "procedure_fields"}

@@ -31,6 +31,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from dx_pipeline.reference.quarters import Quarter
+
 _NUMERIC = re.compile(r"^[+-]?[\d.,]+$")
 _GROUPED = re.compile(r"^\d{1,3}(\d{3})*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -243,7 +245,6 @@ def parse_period(value):
     "Quý II-2025", or a partition key "2025-04"."""
     import re as _re
 
-    from dx_pipeline.quarters import Quarter
 
     text = fold(as_written(value) or "")
     if not text:

@@ -38,10 +38,9 @@ from typing import Any
 
 import yaml
 
-from dx_pipeline.storage.checksums import sha256_file
 from dx_pipeline.sources.file_safety import (
-    DEFAULT_LIMITS,
     BUNDLE_SUFFIXES,
+    DEFAULT_LIMITS,
     FileLimits,
     UnsafeFileError,
     bad_bytes_reason,
@@ -60,6 +59,7 @@ from dx_pipeline.sources.submission_rows import (
     normalise_row,
     reject_duplicates,
 )
+from dx_pipeline.storage.checksums import sha256_file
 
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".csv", *BUNDLE_SUFFIXES)
 csv.field_size_limit(DEFAULT_LIMITS.max_file_bytes)  # long cells become row rejects, not file errors

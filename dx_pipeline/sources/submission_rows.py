@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import quarter_validity, unknown_agency
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import quarter_validity, unknown_agency
 from dx_pipeline.sources.submission_numbers import (
     as_written,
     is_blank,

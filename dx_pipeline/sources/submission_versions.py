@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.schemas import AGENCY_SUBMISSIONS
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.schemas import AGENCY_SUBMISSIONS
 
 DEFAULT_DEADLINE_DAYS = 15
 """Submissions are due this many days after the quarter's last day (inclusive)."""

@@ -15,12 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.schemas import SUBMISSION_REJECTS
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.schemas import SUBMISSION_REJECTS
 from dx_pipeline.sources.reporting_db import read_reporting_db
-from dx_pipeline.sources.submission_readers import list_inbox_files, read_submission_file
+from dx_pipeline.sources.submission_readers import (
+    list_inbox_files,
+    read_submission_file,
+)
 from dx_pipeline.sources.submission_rows import REJECT_EXTRA_COLUMNS, RowRules
-from dx_pipeline.sources.submission_versions import DEFAULT_DEADLINE_DAYS, assign_versions
+from dx_pipeline.sources.submission_versions import (
+    DEFAULT_DEADLINE_DAYS,
+    assign_versions,
+)
 from dx_pipeline.storage import DxHome
 
 REJECT_COLUMNS = SUBMISSION_REJECTS.names + REJECT_EXTRA_COLUMNS
@@ -51,7 +58,6 @@ def default_reporting_db_url(home: DxHome) -> str | None:
 def _catalogue(catalogue: Mapping | None):
     if catalogue is not None:
         return catalogue
-    from dx_pipeline.kpis.catalogue import load_catalogue
 
     return load_catalogue()
 

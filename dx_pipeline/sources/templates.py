@@ -22,8 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import validity_problem
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import validity_problem
 from dx_pipeline.sources.submission_readers import SubmissionLayout, load_layout
 from dx_pipeline.storage import atomic_write_bytes
 
@@ -76,7 +77,6 @@ def _agency_row(registry: pd.DataFrame, agency_code: str, quarter: Quarter) -> p
 def _catalogue(catalogue):
     if catalogue is not None:
         return catalogue
-    from dx_pipeline.kpis.catalogue import load_catalogue
 
     return load_catalogue()
 

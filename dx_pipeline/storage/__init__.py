@@ -1,7 +1,11 @@
 """Storage: the DX_HOME layout, atomic writes and Hive-partitioned Parquet tables (on local disk
 or, with ``DX_WAREHOUSE_URL``, in S3-compatible object storage)."""
 
-from dx_pipeline.storage.atomic import atomic_write_bytes, atomic_write_text, atomic_path
+from dx_pipeline.storage.atomic import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 from dx_pipeline.storage.duck import attach_warehouse, warehouse_duckdb
 from dx_pipeline.storage.home import DxHome
 from dx_pipeline.storage.parquet import (

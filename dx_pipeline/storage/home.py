@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -146,6 +146,11 @@ class DxHome:
     def inbox_for(self, quarter: Quarter | str) -> Path:
         q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
         return self.inbox / q.label
+
+    def dq_reports_for(self, quarter: Quarter | str) -> Path:
+        """``dq_reports/quarter=YYYY-Qn``: the quality report and the per-run JSON results."""
+        q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+        return self.root / "dq_reports" / f"quarter={q.label}"
 
     def ensure(self) -> "DxHome":
         for p in (self.landing, self.published, self.inbox):

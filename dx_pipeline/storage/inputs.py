@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.checksums import sha256_file
 from dx_pipeline.storage.home import DxHome
+
 
 def quarter_input_files(home: DxHome, quarter: Quarter, registry_file: Path | None = None) -> list[dict]:
     """Registry, portal exports or landed pages, and inbox files of ``quarter``: path relative

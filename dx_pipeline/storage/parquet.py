@@ -3,7 +3,7 @@
 One file per partition, replaced atomically, so a backfill of a quarter deletes nothing else
 and a crash mid-write leaves the previous file in place. The ``quarter`` column lives in the
 folder name (Hive style), not inside the file, so DuckDB, pandas, Spark and Power BI all see
-it once. Tables with a contract in :mod:`dx_pipeline.schemas` are cast to it on write.
+it once. Tables with a contract in :mod:`dx_pipeline.reference.schemas` are cast to it on write.
 
 The warehouse may be a local folder (``Path``) or object storage (``UPath``, see
 :mod:`dx_pipeline.storage.home`); the functions here take either. Reads of an object-storage
@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.atomic import atomic_path
 from dx_pipeline.storage.home import DxHome, is_remote
 
@@ -34,7 +35,6 @@ WRITE_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=1_0
 
 def to_arrow(data: "pa.Table | pd.DataFrame", table: str | None = None) -> pa.Table:
     """Convert to Arrow, cast to the table's contract if it has one, and drop ``quarter``."""
-    from dx_pipeline import schemas
 
     if not isinstance(data, pa.Table):
         data = pa.Table.from_pandas(data, preserve_index=False)

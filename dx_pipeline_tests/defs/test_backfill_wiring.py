@@ -11,7 +11,7 @@ import pytest
 from dagster import AssetKey, BackfillPolicy, TimeWindowPartitionMapping
 
 from dx_pipeline.defs import backfill as bf
-from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline_tests.expected_graph import ASSETS
 
 CROSS_QUARTER = {
@@ -107,7 +107,7 @@ def test_a_refused_backfill_says_why():
 
 
 def test_cli_backfill_refuses_unclear_quarters_before_touching_anything(tmp_path, monkeypatch, capsys):
-    from dx_pipeline.cli import main
+    from dx_pipeline.cli.main import main
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     for argv in (["backfill"], ["backfill", "--all", "--from", "2024-Q1"]):

@@ -8,7 +8,7 @@ from dagster import AssetKey, DagsterInstance, MaterializeResult, asset, materia
 from dx_pipeline.defs.checks import build_quality_checks
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxHomeResource
-from dx_pipeline.quality.results import read_dq_results, reports_dir
+from dx_pipeline.quality.results import read_dq_results
 from dx_pipeline.quality.suites import SUITES
 from dx_pipeline.storage import write_partition
 from dx_pipeline_tests.quality import factories
@@ -94,7 +94,7 @@ def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
     row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "dossier_id_unique")].iloc[0]
     assert not row["passed"] and row["failing_rows"] == 10 and row["severity"] == "ERROR"
     assert set(dq["dataset"]) == {"portal_dossiers"}
-    assert (reports_dir(factories_home(tmp_path), factories.Q) / "index.html").exists()
+    assert (factories_home(tmp_path).dq_reports_for(factories.Q) / "index.html").exists()
 
 
 def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from dx_pipeline.defs.cli import print_ranking
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.cli.pipeline import print_ranking
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, write_partition
 
 Q = Quarter.parse("2025-Q2")

@@ -10,7 +10,6 @@ from dx_pipeline.defs.schedules import quarter_just_closed, quarterly_ranking_sc
 from dx_pipeline_tests.expected_graph import ASSETS, INPUTS
 
 
-
 def test_asset_graph_is_the_designed_data_flow():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}

@@ -1,6 +1,12 @@
 """The inbox sensor through Dagster: one run request per new or changed file version."""
 
-from dagster import DagsterInstance, Definitions, asset, build_sensor_context, define_asset_job
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    asset,
+    build_sensor_context,
+    define_asset_job,
+)
 
 from dx_pipeline.defs.inbox_sensor import build_inbox_sensor
 from dx_pipeline.defs.partitions import quarterly_partitions

@@ -15,10 +15,10 @@ from dagster import AssetKey, DagsterInstance
 
 from dx_pipeline.definitions import defs
 from dx_pipeline.index import load_builtin
-from dx_pipeline.publish import verify
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.publish.verify import verify
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import active_agencies
 from dx_pipeline.sample.generate import generate_sample
-from dx_pipeline.sources.registry import active_agencies
 from dx_pipeline.storage import DxHome, read_partition
 
 pytestmark = pytest.mark.slow
@@ -147,7 +147,7 @@ def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
 
 
 def test_explain_tells_why_an_agency_has_its_points(province, capsys):
-    from dx_pipeline.cli import main
+    from dx_pipeline.cli.main import main
 
     home, _, _ = province
     ranking = read_partition(home, "ranking_snapshot", Q2)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+PUBLISHED = Path(__file__).resolve().parents[1] / "published"
+"""Published tables copied into the test folder (see published/README.md for their sources)."""
 
 # qd766 codes the KPI catalogue adds beyond reference/kpi_catalogue.md
 EXTRA_QD766_KPIS = {
@@ -23,7 +23,7 @@ EXTRA_QD766_KPIS = {
 
 
 def reference_kpis() -> set[str]:
-    text = (SHARED_REFERENCE / "kpi_catalogue.md").read_text(encoding="utf-8")
+    text = (PUBLISHED / "kpi_catalogue.md").read_text(encoding="utf-8")
     codes = set(re.findall(r"^\| ([a-z][a-z0-9_]+) \|", text, flags=re.M))
     codes.discard("code")
     return codes | EXTRA_QD766_KPIS

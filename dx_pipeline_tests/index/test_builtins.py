@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dx_pipeline.index import builtin_paths, frameworks_for, load_builtin, score
-from dx_pipeline.kpis.catalogue import load_catalogue
+from dx_pipeline.reference.catalogue import load_catalogue
 
 SHAPES = {  # id: (pillars, indicators, total points)
     "dti_department": (10, 40, 1000),

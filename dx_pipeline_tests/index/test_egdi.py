@@ -1,7 +1,7 @@
 """Golden test: the UN EGDI 2018 and 2022, reproduced through the ordinary framework file and a
 long input table read from CSV (unit = country name, indicator = osi/hci/tii).
 
-The published tables live in ../shared/reference/egdi beside the repository; if they are not
+The published tables live in dx_pipeline_tests/published/egdi (copied with their source); if they are not
 there the test fails (it must not silently skip in CI).
 """
 
@@ -12,19 +12,19 @@ import argparse
 import pandas as pd
 import pytest
 
+from dx_pipeline.cli.index import register
 from dx_pipeline.index import score
-from dx_pipeline.index.cli import register
 from dx_pipeline.index.inputs import read_long_file
-from dx_pipeline_tests.index.conftest import SHARED_REFERENCE
+from dx_pipeline_tests.index.conftest import PUBLISHED
 
-EGDI_DIR = SHARED_REFERENCE / "egdi"
+EGDI_DIR = PUBLISHED / "egdi"
 COMPONENTS = {"osi": "Online Service Index", "hci": "Human Capital Index",
               "tii": "Telecommunication Infrastructure Index"}
 
 
 def published(year: int) -> pd.DataFrame:
     path = EGDI_DIR / f"EGOV_DATA_{year}.csv"
-    assert path.exists(), f"EGDI reference table missing: {path} (shared/ must sit beside the repo)"
+    assert path.exists(), f"EGDI reference table missing: {path} (see dx_pipeline_tests/published/README.md)"
     df = pd.read_csv(path, dtype=str)
     df["unit"] = df["Country Name"].str.strip()
     return df

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from dx_pipeline import schemas
-from dx_pipeline.index import load_framework, score
+from dx_pipeline.index import score
 from dx_pipeline.index.loader import build_framework
+from dx_pipeline.reference import schemas
 from dx_pipeline_tests.index.conftest import MINIMAL, reference_kpis
 
 

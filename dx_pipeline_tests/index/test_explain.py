@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from dx_pipeline.cli.index import register
 from dx_pipeline.index import explain, load_builtin, score
-from dx_pipeline.index.cli import register
 from dx_pipeline.storage import DxHome, write_partition
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from dx_pipeline.index import load_builtin
-from dx_pipeline.kpis.catalogue import load_catalogue
 from dx_pipeline.kpis.dossier_kpis import DOSSIER_MEASURES, PROCEDURE_MEASURES
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sample.province import load_province
-from dx_pipeline.sources.registry import load_registry
 from dx_pipeline.sources.submission_numbers import fold
 from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 from dx_pipeline.storage.home import DxHome

@@ -6,13 +6,13 @@ import datetime as dt
 
 import pandas as pd
 
-from dx_pipeline import schemas
 from dx_pipeline.index.quarter_scoring import (
     framework_metadata,
     kpi_long,
     provincial_frameworks,
     score_quarter,
 )
+from dx_pipeline.reference import schemas
 
 
 def _registry():

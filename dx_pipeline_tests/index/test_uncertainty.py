@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dx_pipeline import schemas
 from dx_pipeline.index import load_builtin, rank_uncertainty, score
+from dx_pipeline.reference import schemas
 
 
 def _data(fw, n_agencies=40, seed=3):

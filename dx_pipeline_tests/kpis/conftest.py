@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 from dx_pipeline.storage import DxHome, write_partition
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dx_pipeline.kpis.catalogue import load_catalogue
+from dx_pipeline.reference.catalogue import load_catalogue
 
 REFERENCE_CODES = {
     "portal": [

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from dx_pipeline import schemas
 from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.reference import schemas
 
 from .conftest import registry
 
@@ -70,7 +70,7 @@ def test_works_without_submissions_or_portal_data(home):
 
 
 def test_lower_is_better_target(home, write_dossiers, tmp_path):
-    from dx_pipeline.kpis.targets import Plan, Target
+    from dx_pipeline.reference.targets import Plan, Target
 
     write_dossiers("2025-Q1", _dossiers("SO_A", 4, 0))
     plan = Plan("p", "", "", "", (Target("overdue_rate", 2025, "all", 0.1),))
@@ -82,9 +82,9 @@ def test_lower_is_better_target(home, write_dossiers, tmp_path):
 def test_a_self_reported_rate_above_100_percent_is_not_scored_but_flagged():
     import datetime as dt
 
-    from dx_pipeline.kpis.catalogue import load_catalogue
     from dx_pipeline.kpis.compute import submission_kpis
-    from dx_pipeline.quarters import Quarter
+    from dx_pipeline.reference.catalogue import load_catalogue
+    from dx_pipeline.reference.quarters import Quarter
 
     subs = pd.DataFrame([
         dict(agency_code="SO_A", indicator_code="staff_digital_trained_rate", value=1.12, numerator=None,

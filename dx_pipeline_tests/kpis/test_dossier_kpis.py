@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from dx_pipeline.kpis.dossier_kpis import judged_dossiers_sql, portal_kpis
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import write_partition
 
 from .conftest import dossier_table

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dx_pipeline.kpis.targets import load_plan, load_plans, target_for
+from dx_pipeline.reference.targets import load_plan, load_plans, target_for
 
 
 def test_hai_duong_is_active_with_tiered_targets():

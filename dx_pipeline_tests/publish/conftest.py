@@ -205,7 +205,7 @@ def make_inputs(quarter: str = "2025-Q2", seed: int = 7, names: dict | None = No
 
 
 def publish(home: DxHome, inputs: dict, **overrides):
-    from dx_pipeline.publish import publish_ranking
+    from dx_pipeline.publish.snapshot import publish_ranking
 
     args = {**inputs, **overrides}
     quarter = args.pop("quarter")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dx_pipeline import docs_gen, schemas
+from dx_pipeline.publish import data_dictionary as docs_gen
+from dx_pipeline.reference import schemas
 
 
 def test_committed_data_dictionary_is_up_to_date():
     assert docs_gen.DEFAULT_OUTPUT.read_text(encoding="utf-8") == docs_gen.render(), (
-        "docs/data_dictionary.md is stale: run python -m dx_pipeline.docs_gen"
+        "docs/data_dictionary.md is stale: run python -m dx_pipeline.publish.data_dictionary"
     )
 
 

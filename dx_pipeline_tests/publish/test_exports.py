@@ -10,8 +10,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dx_pipeline import schemas
-from dx_pipeline.publish import build_bi_database, safe_cell, verify, write_csv, write_excel
+from dx_pipeline.publish.exports import (
+    build_bi_database,
+    safe_cell,
+    write_csv,
+    write_excel,
+)
+from dx_pipeline.publish.verify import verify
+from dx_pipeline.reference import schemas
 from dx_pipeline.storage import write_partition
 
 from .conftest import make_inputs, publish

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from dx_pipeline.publish.periods import Period, combine_quarters
+from dx_pipeline.kpis.periods import combine_quarters
+from dx_pipeline.reference.quarters import Period
 
 
 def test_period_labels():
@@ -91,7 +92,7 @@ def test_ratio_reported_without_parts_keeps_the_latest_value_and_says_so():
 
 
 def test_real_catalogue_and_a_year():
-    from dx_pipeline.kpis.catalogue import load_catalogue
+    from dx_pipeline.reference.catalogue import load_catalogue
 
     rows = [_row(f"2025-Q{q}", "STC", "on_time_rate", 9 * q, 10 * q, target=0.95) for q in range(1, 5)]
     rows += [_row(f"2025-Q{q}", "STC", "ipv6_ready", value=float(q > 2)) for q in range(1, 5)]

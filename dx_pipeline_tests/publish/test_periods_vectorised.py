@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dx_pipeline.publish.periods import combine_quarters
+from dx_pipeline.kpis.periods import combine_quarters
 
 COLUMNS = [
     "agency_code", "kpi_code", "numerator", "denominator", "value", "target", "target_met",

@@ -11,9 +11,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dx_pipeline.publish import get_publication, list_publications
 from dx_pipeline.publish import snapshot as snapshot_module
-from dx_pipeline.publish.snapshot import OUTPUT_FILES
+from dx_pipeline.publish.snapshot import (
+    OUTPUT_FILES,
+    get_publication,
+    list_publications,
+)
 from dx_pipeline.storage import DxHome, read_partition, write_partition
 
 from .conftest import make_inputs, publish

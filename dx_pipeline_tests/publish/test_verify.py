@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from dx_pipeline.publish import cli as publish_cli
-from dx_pipeline.publish import verify
+from dx_pipeline.cli import publish as publish_cli
+from dx_pipeline.publish.verify import verify
 
 from .conftest import make_inputs, publish
 

@@ -7,7 +7,9 @@ import pandas as pd
 
 from dx_pipeline.index.builtins import load_builtin
 from dx_pipeline.index.engine import score
-from dx_pipeline.publish import framework_metadata, publish_ranking, verify
+from dx_pipeline.publish.manifest import framework_metadata
+from dx_pipeline.publish.snapshot import publish_ranking
+from dx_pipeline.publish.verify import verify
 from dx_pipeline.storage import read_partition, write_partition
 
 from .conftest import registry

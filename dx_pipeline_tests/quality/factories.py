@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, write_partition
 
 Q = Quarter.parse("2025-Q2")

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dx_pipeline.quality.report import write_report
-from dx_pipeline.quality.results import read_dq_results, reports_dir, write_dq_results
+from dx_pipeline.quality.results import read_dq_results, write_dq_results
 from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline.storage.parquet import partition_path
@@ -74,7 +74,7 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     schema = pq.read_schema(partition_path(home, "dq_results", f.Q))
     assert schema.names[:7] == ["dataset", "check", "severity", "passed", "observed", "expected", "failing_rows"]
 
-    folder = reports_dir(home, f.Q)
+    folder = home.dq_reports_for(f.Q)
     assert {p.name for p in (folder / "runs").iterdir()} == {
         "r1_portal_dossiers.json", "r2_agencies.json", "r3_portal_dossiers.json"}
     page = write_report(home, f.Q).read_text(encoding="utf-8")

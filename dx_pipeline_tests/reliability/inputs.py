@@ -10,9 +10,9 @@ from pathlib import Path
 
 import openpyxl
 
-from dx_pipeline.kpis.catalogue import load_catalogue
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import registry_frame
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import registry_frame
 from dx_pipeline.sources.submission_rows import RowRules
 
 Q = "2025-Q2"

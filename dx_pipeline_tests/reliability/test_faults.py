@@ -36,8 +36,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from dx_pipeline.publish import verify
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.publish.verify import verify
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sample.portal_server import serve_portal
 from dx_pipeline.storage import DxHome, table_glob

@@ -4,7 +4,6 @@ raises the project's own clear error (a ValueError with a message); nothing else
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import tempfile
 from pathlib import Path

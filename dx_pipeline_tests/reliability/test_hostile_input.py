@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import random
 import string
 import zipfile
@@ -19,7 +18,11 @@ import sqlalchemy as sa
 
 from dx_pipeline.index.loader import FrameworkError, load_framework
 from dx_pipeline.publish.exports import write_csv, write_excel
-from dx_pipeline.sources.file_safety import FileLimits, UnsafeFileError, safe_member_name
+from dx_pipeline.sources.file_safety import (
+    FileLimits,
+    UnsafeFileError,
+    safe_member_name,
+)
 from dx_pipeline.sources.inbox import scan_inbox
 from dx_pipeline.sources.reporting_db import load_mapping, read_reporting_db
 from dx_pipeline.sources.submission_readers import read_submission_file, sha256_of
@@ -28,8 +31,8 @@ from dx_pipeline.storage import DxHome, read_partition, write_partition
 from dx_pipeline.storage.parquet import write_partition_from_query
 from dx_pipeline_tests.reliability.inputs import (
     GOOD_ROWS,
-    Q,
     REGISTRY,
+    Q,
     csv_bytes,
     replace_text,
     rules,

@@ -14,8 +14,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dx_pipeline import schemas
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sample.portal_export import portal_fields
 from dx_pipeline.storage.home import DxHome

@@ -26,15 +26,15 @@ import pandas as pd
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from dx_pipeline import ui_probe
 from dx_pipeline.defs import backfill as bf
-from dx_pipeline.instance import PG_URL_ENV, ensure_instance
-from dx_pipeline.publish import get_publication
-from dx_pipeline.quarters import SAMPLE_QUARTERS
+from dx_pipeline.defs.instance import PG_URL_ENV, ensure_instance
+from dx_pipeline.publish.snapshot import get_publication
+from dx_pipeline.reference.quarters import SAMPLE_QUARTERS
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 from dx_pipeline_tests.scale.conftest import REPO_ROOT
 from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
+from dx_pipeline_tests.support import ui_probe
 
 BIN = Path(sys.executable).parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"

@@ -13,9 +13,14 @@ import uuid
 
 import pytest
 
-from dx_pipeline.instance import ensure_instance
+from dx_pipeline.defs.instance import ensure_instance
 from dx_pipeline_tests.scale.celery_workers import (
-    delete_queue, kill_group, require_broker, start_worker, wait_until_ready, worker_of_each_step,
+    delete_queue,
+    kill_group,
+    require_broker,
+    start_worker,
+    wait_until_ready,
+    worker_of_each_step,
 )
 from dx_pipeline_tests.scale.toy_job import ASSETS, record_path
 

@@ -21,12 +21,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dx_pipeline.instance import PG_URL_ENV, ensure_instance
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.defs.instance import PG_URL_ENV, ensure_instance
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome, read_partition
 from dx_pipeline_tests.scale.celery_workers import (
-    delete_queue, kill_group, require_broker, start_worker, wait_until_ready, worker_of_each_step,
+    delete_queue,
+    kill_group,
+    require_broker,
+    start_worker,
+    wait_until_ready,
+    worker_of_each_step,
 )
 from dx_pipeline_tests.scale.conftest import REPO_ROOT
 from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES

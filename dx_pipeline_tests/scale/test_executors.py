@@ -1,5 +1,8 @@
 """dx_pipeline.defs.executors: names, limits and where Celery settings come from."""
 
+import subprocess
+import sys
+
 import dagster_k8s
 import pytest
 import yaml
@@ -11,6 +14,7 @@ from dx_pipeline.defs.executors import (
     DEFAULT_CELERY_BROKER,
     HIGH_MEMORY_TAG,
     K8S_HOME_MOUNT,
+    PRELOAD_MODULES,
     celery_config,
     dx_celery_executor,
     dx_multiprocess_executor,
@@ -28,7 +32,7 @@ def test_multiprocess_limits_high_memory_steps_to_one():
     assert HIGH_MEMORY_TAG == {"dx/memory": "high"}
     assert multiprocess_config({})["max_concurrent"] == 0  # one per CPU
     assert multiprocess_config({})["start_method"] == {
-        "forkserver": {"preload_modules": ["dx_pipeline.defs.preload"]}
+        "forkserver": {"preload_modules": ["dx_pipeline.definitions", "great_expectations"]}
     }
     assert multiprocess_config({"DX_START_METHOD": "spawn"})["start_method"] == {"spawn": {}}
     with pytest.raises(ValueError, match="DX_MAX_CONCURRENT"):
@@ -124,37 +128,18 @@ def test_shipped_celery_worker_config_is_valid_for_dagster_celery(monkeypatch):
     ]
 
 
-def _imported_inside_functions(path) -> set[str]:
-    """Modules a file imports inside function bodies (the lazy imports of asset bodies)."""
-    import ast
-
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = set()
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for node in ast.walk(func):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                found.add(node.module)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-    return found
-
-
-def test_forkserver_preloads_every_module_the_steps_import_lazily():
+def test_forkserver_preload_imports_every_step_module_and_great_expectations():
     """A step forked from the forkserver re-imports whatever the preload missed, in every step
-    of every run; multiprocessing silently ignores a preload module that fails to import."""
-    import importlib.util
-    from pathlib import Path
-
-    import dx_pipeline.defs as defs_package
-    from dx_pipeline.defs.preload import STEP_MODULES
-
-    folder = Path(defs_package.__file__).parent
-    lazy = _imported_inside_functions(folder / "assets.py") | _imported_inside_functions(
-        folder / "checks.py"
+    of every run; multiprocessing silently ignores a preload module that fails to import. The
+    code location imports every domain module at its top, so preloading it is enough, plus
+    Great Expectations, which the quality runner imports only when a suite runs."""
+    code = (
+        "import sys; import dx_pipeline.definitions; import great_expectations; "
+        "mods = [m for m in ('dx_pipeline.quality.runner', 'dx_pipeline.kpis.compute', "
+        "'dx_pipeline.index.quarter_scoring', 'dx_pipeline.publish.snapshot', "
+        "'dx_pipeline.sources.portal_files', 'great_expectations') if m not in sys.modules]; "
+        "print(mods)"
     )
-    assert lazy, "no lazy imports found: did the asset bodies change?"
-    assert lazy <= set(STEP_MODULES), sorted(lazy - set(STEP_MODULES))
-    for name in STEP_MODULES:
-        assert importlib.util.find_spec(name) is not None, name
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert list(PRELOAD_MODULES) == ["dx_pipeline.definitions", "great_expectations"]

@@ -1,4 +1,4 @@
-"""dx_pipeline.instance: the packaged dagster.yaml templates and how they are written."""
+"""dx_pipeline.defs.instance: the packaged dagster.yaml templates and how they are written."""
 
 import os
 
@@ -6,7 +6,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from dx_pipeline.instance import (
+from dx_pipeline.defs.instance import (
     GENERATED_MARKER,
     PG_URL_ENV,
     dagster_home_for,

@@ -9,10 +9,21 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
-from dx_pipeline.instance import PG_URL_ENV, ensure_instance
-from dx_pipeline_tests.scale.toy_job import ASSETS, BARRIER_ENV, record_path, run_partition
+from dx_pipeline.defs.instance import PG_URL_ENV, ensure_instance
+from dx_pipeline_tests.scale.toy_job import (
+    ASSETS,
+    BARRIER_ENV,
+    record_path,
+    run_partition,
+)
 
 PARTITIONS = {"2025-01": "2025-Q1", "2025-04": "2025-Q2", "2025-07": "2025-Q3"}
 

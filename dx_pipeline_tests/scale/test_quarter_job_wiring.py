@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dx_pipeline.instance import PG_URL_ENV, ensure_instance
-from dx_pipeline.quarters import SAMPLE_QUARTERS
+from dx_pipeline.defs.instance import PG_URL_ENV, ensure_instance
+from dx_pipeline.reference.quarters import SAMPLE_QUARTERS
 from dx_pipeline_tests.scale.conftest import REPO_ROOT
 
 BIN = Path(sys.executable).parent

@@ -2,9 +2,18 @@
 
 import os
 
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.inbox import InboxState, changed_files, quarter_from_path, scan_inbox
-from dx_pipeline_tests.sources.test_submission_readers import CSV_HEADERS, write_csv, write_xlsx
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.inbox import (
+    InboxState,
+    changed_files,
+    quarter_from_path,
+    scan_inbox,
+)
+from dx_pipeline_tests.sources.test_submission_readers import (
+    CSV_HEADERS,
+    write_csv,
+    write_xlsx,
+)
 
 
 def test_new_same_changed(tmp_path):

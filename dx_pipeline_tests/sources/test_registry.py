@@ -4,8 +4,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dx_pipeline import schemas
-from dx_pipeline.sources.registry import (
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.registry import (
     RegistryError,
     active_agencies,
     is_valid_in,

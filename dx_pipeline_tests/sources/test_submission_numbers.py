@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.submission_numbers import (
     parse_bool,
     parse_date,
@@ -10,7 +11,6 @@ from dx_pipeline.sources.submission_numbers import (
     parse_period,
     parse_ratio,
 )
-from dx_pipeline.quarters import Quarter
 
 
 @pytest.mark.parametrize(

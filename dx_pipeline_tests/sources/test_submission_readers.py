@@ -8,9 +8,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dx_pipeline.kpis.catalogue import load_catalogue
-from dx_pipeline.quarters import Quarter
-from dx_pipeline.sources.registry import registry_frame
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import registry_frame
 from dx_pipeline.sources.submission_readers import decode_text, read_submission_file
 from dx_pipeline.sources.submission_rows import RowRules
 

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from dx_pipeline import schemas
+from dx_pipeline.reference import schemas
 from dx_pipeline.sources.reporting_db import load_mapping
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 from dx_pipeline.sources.submission_versions import deadline, submission_time
+from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline_tests.sources.test_reporting_db import make_table
 from dx_pipeline_tests.sources.test_submission_readers import (

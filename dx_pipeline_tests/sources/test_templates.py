@@ -1,5 +1,6 @@
 """Templates: pre-filled, validated, and a filled-in template reads back through the readers."""
 
+import argparse
 import csv
 import io
 import os
@@ -7,11 +8,9 @@ import os
 import openpyxl
 import pytest
 
-from dx_pipeline import schemas
-import argparse
-
-from dx_pipeline.sources import cli as sources_cli
-from dx_pipeline.kpis.catalogue import load_catalogue
+from dx_pipeline.cli import sources as sources_cli
+from dx_pipeline.reference import schemas
+from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.sources.submission_readers import read_submission_file
 from dx_pipeline.sources.templates import applicable_indicators, write_template
 from dx_pipeline_tests.sources.test_submission_readers import REGISTRY, rules, touch

@@ -26,7 +26,11 @@ from dx_pipeline.storage import (
     write_partition,
 )
 from dx_pipeline.storage.home import is_remote
-from dx_pipeline.storage.parquet import parquet_file, partition_path, write_partition_from_query
+from dx_pipeline.storage.parquet import (
+    parquet_file,
+    partition_path,
+    write_partition_from_query,
+)
 
 
 def _kpis(agency: str, value: float) -> pd.DataFrame:
@@ -202,7 +206,7 @@ def test_an_exception_mid_write_uploads_nothing(home, s3, local_temp):
 def test_quality_results_and_bi_database_with_the_warehouse_in_the_bucket(home, s3):
     """dq_results goes to the bucket (its lock and reports stay local); the local BI file's
     views read the bucket's tables."""
-    from dx_pipeline.publish import build_bi_database
+    from dx_pipeline.publish.exports import build_bi_database
     from dx_pipeline.quality.results import lock_path, read_dq_results, write_dq_results
     from dx_pipeline.quality.runner import CheckOutcome
 

@@ -12,11 +12,11 @@ import shutil
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 
 from dx_pipeline.definitions import defs
-from dx_pipeline.publish import verify
-from dx_pipeline.quarters import Quarter
+from dx_pipeline.publish.verify import verify
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome, read_partition, warehouse_duckdb
 from dx_pipeline_tests.storage.conftest import new_bucket, s3_environment

@@ -22,16 +22,15 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from dx_pipeline import ui_probe
 from dx_pipeline.defs import backfill
-from dx_pipeline.instance import ensure_instance
+from dx_pipeline.defs.instance import ensure_instance
 from dx_pipeline.quality.suites import SUITES
-from dx_pipeline.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
-
 from dx_pipeline_tests.expected_graph import ASSETS
 from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
+from dx_pipeline_tests.support import ui_probe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUARTER = Quarter.parse("2025-Q2")

@@ -1,0 +1,41 @@
+"""``python -m benchmarks`` (``make bench``): time a generated quarter stage by stage against
+baselines measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmarks.generate import DEFAULT_QUARTER, DEFAULT_SEED
+from benchmarks.runner import format_table, run_bench
+from dx_pipeline.reference.quarters import Quarter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Generate N dossiers of one quarter in the portal's export format (cached by N "
+        "and seed), run each stage in its own process and print wall time, rows/s and peak memory, "
+        "with a bare-DuckDB and a pandas baseline and each target MET or MISSED.",
+    )
+    p.add_argument("--rows", type=int, default=10_000_000, help="dossiers to generate (default 10,000,000)")
+    p.add_argument("--out", default="bench_out", help="output folder: data cache, logs, JSON (default bench_out/)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
+    p.add_argument("--quarter", default=DEFAULT_QUARTER.label, help="quarter to generate (default %(default)s)")
+    p.add_argument("--keep", action="store_true", help="keep the warehouse/published outputs after the run")
+    p.add_argument("--scale-check", action="store_true", help="also run 3x the rows and compare time and peak")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    report = run_bench(rows=args.rows, out_dir=args.out, seed=args.seed, keep=args.keep,
+                       scale_check=args.scale_check, quarter=Quarter.parse(args.quarter))
+    print()
+    print(format_table(report))
+    print(f"\nJSON: {args.out}/bench.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

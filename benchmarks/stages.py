@@ -1,0 +1,201 @@
+"""The quarter's stages as the Dagster assets run them, callable one per process.
+
+Each function does what the matching asset (or asset check) body in
+:mod:`dx_pipeline.defs.assets` / :mod:`dx_pipeline.defs.checks` does - same domain calls, same
+partitions written - minus Dagster, and returns ``{"rows": ..., ...}`` facts for the table.
+``python -m benchmarks.stages STAGE HOME QUARTER RESULT_JSON`` runs one stage in a
+fresh process: imports happen first, then only the stage itself is timed, so the runner can
+report the stage's wall time and the process's own peak memory separately.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.baselines import duckdb_floor, pandas_kpis
+from dx_pipeline.index.quarter_scoring import (
+    kpi_long,
+    provincial_frameworks,
+    score_quarter,
+)
+from dx_pipeline.index.uncertainty import rank_uncertainty as simulate
+from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.publish.exports import build_bi_database
+from dx_pipeline.publish.snapshot import publish_ranking
+from dx_pipeline.quality.results import write_dq_results
+from dx_pipeline.quality.runner import run_suite
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import load_registry
+from dx_pipeline.sources.portal_files import ingest_portal_files
+from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.storage import DxHome, read_partition, write_partition
+from dx_pipeline.storage.inputs import quarter_input_files
+from dx_pipeline.storage.parquet import parquet_file, partition_path
+
+INPUT_SUITES = ("agencies", "portal_dossiers", "agency_submissions")
+OUTPUT_SUITES = ("agency_kpis", "index_scores")
+
+
+def _dossier_rows(home: DxHome, q: Quarter) -> int:
+
+    return parquet_file(partition_path(home, "portal_dossiers", q)).metadata.num_rows
+
+
+def _try_read(home: DxHome, table: str, q: Quarter) -> pd.DataFrame | None:
+    try:
+        return read_partition(home, table, q)
+    except FileNotFoundError:
+        return None
+
+
+def ingest(home: DxHome, q: Quarter) -> dict:
+    """agencies, portal_dossiers (from the export CSV) and agency_submissions partitions."""
+
+    registry = load_registry(home.registry_file)
+    write_partition(home, "agencies", q, registry)
+    result = ingest_portal_files(home, q)
+    subs = ingest_submissions(home, q, read_partition(home, "agencies", q),
+                              reporting_db_url=default_reporting_db_url(home))
+    write_partition(home, "agency_submissions", q, subs.accepted)
+    write_partition(home, "submission_rejects", q, subs.rejects)
+    return {"rows": result.dossier_rows, "rejected_rows": result.rejected_rows,
+            "submission_rows": len(subs.accepted)}
+
+
+def _run_suites(home: DxHome, q: Quarter, datasets) -> dict:
+
+    outcomes = []
+    for dataset in datasets:
+        outcomes += run_suite(dataset, home, q)
+    write_dq_results(home, q, outcomes, run_id="bench")
+    return {"checks": len(outcomes), "failed": sorted(f"{o.dataset}.{o.check}" for o in outcomes if not o.passed)}
+
+
+def quality(home: DxHome, q: Quarter) -> dict:
+    """The input datasets' suites (the ones that gate the KPIs), written to dq_results."""
+    return {"rows": _dossier_rows(home, q), **_run_suites(home, q, INPUT_SUITES)}
+
+
+def kpis(home: DxHome, q: Quarter) -> dict:
+    """agency_kpis: dossier and procedure KPIs, rolled up, with submissions and targets."""
+
+    registry = read_partition(home, "agencies", q)
+    submissions = read_partition(home, "agency_submissions", q)
+    table = compute_agency_kpis(home, q, registry, submissions)
+    write_partition(home, "agency_kpis", q, table)
+    return {"rows": _dossier_rows(home, q), "kpi_rows": len(table)}
+
+
+def _score(home: DxHome, q: Quarter):
+
+    return score_quarter(
+        q,
+        read_partition(home, "agency_kpis", q),
+        read_partition(home, "agencies", q),
+        previous_kpis=_try_read(home, "agency_kpis", q.previous()),
+        previous_ranking=_try_read(home, "ranking_snapshot", q.previous()),
+    )
+
+
+def scores(home: DxHome, q: Quarter) -> dict:
+    """index_scores and rank_uncertainty (the ranking itself is computed with the scores)."""
+
+    scored = _score(home, q)
+    write_partition(home, "index_scores", q, scored.scores)
+    registry = read_partition(home, "agencies", q)
+    data = kpi_long(read_partition(home, "agency_kpis", q))
+    frames = [simulate(fw, data, registry, quarter=q) for fw in provincial_frameworks(q, registry)]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    write_partition(home, "rank_uncertainty", q, table)
+    return {"rows": len(data), "score_rows": len(scored.scores), "ranked": len(scored.ranking),
+            "uncertainty_rows": len(table)}
+
+
+def publication(home: DxHome, q: Quarter) -> dict:
+    """The output suites, then ranking_snapshot: an immutable revision (manifest with input
+    checksums, report) and the BI database, as the ranking_snapshot asset does."""
+
+    checks = _run_suites(home, q, OUTPUT_SUITES)
+    scored = _score(home, q)
+    stored = read_partition(home, "index_scores", q).drop(columns="quarter")
+    pub = publish_ranking(
+        home, q, scored.ranking, stored,
+        kpis=read_partition(home, "agency_kpis", q),
+        dq=_try_read(home, "dq_results", q),
+        uncertainty=_try_read(home, "rank_uncertainty", q),
+        registry=read_partition(home, "agencies", q),
+        frameworks=scored.frameworks,
+        inputs=quarter_input_files(home, q, home.registry_file),
+        trigger={"by": "bench"},
+        reason="benchmark",
+    )
+    ranking = pub.ranking()
+    write_partition(home, "ranking_snapshot", q, ranking)
+    build_bi_database(home)
+    return {"rows": len(ranking), "revision": pub.revision, "new_revision": pub.created, **checks}
+
+
+def _keep_wide(home: DxHome, name: str, result: dict) -> dict:
+    """Save a baseline's per-agency result beside the warehouse, for the runner to compare."""
+    wide = result.pop("wide")
+    folder = home.root / "bench"
+    folder.mkdir(exist_ok=True)
+    wide.to_parquet(folder / f"{name}.parquet", index=False)
+    return result
+
+
+def floor(home: DxHome, q: Quarter) -> dict:
+
+    return {"rows": _dossier_rows(home, q), **_keep_wide(home, "duckdb_floor", duckdb_floor(home, q))}
+
+
+def pandas(home: DxHome, q: Quarter) -> dict:
+
+    return {"rows": _dossier_rows(home, q), **_keep_wide(home, "pandas", pandas_kpis(home, q))}
+
+
+STAGES = {
+    "ingest": ingest,
+    "quality": quality,
+    "kpis": kpis,
+    "scores": scores,
+    "publication": publication,
+}
+BASELINES = {"duckdb_floor": floor, "pandas": pandas}
+
+# What each process imports before its clock starts (Dagster pays these once per worker).
+WARM_IMPORTS = {
+    "ingest": ("dx_pipeline.sources.portal_files", "dx_pipeline.sources.submissions"),
+    "quality": ("great_expectations", "dx_pipeline.quality.runner", "dx_pipeline.quality.results"),
+    "kpis": ("dx_pipeline.kpis.compute",),
+    "scores": ("dx_pipeline.index.quarter_scoring", "dx_pipeline.index.uncertainty"),
+    "publication": ("great_expectations", "dx_pipeline.quality.runner", "dx_pipeline.publish"),
+    "duckdb_floor": ("duckdb",),
+    "pandas": ("pandas", "pyarrow.parquet"),
+}
+
+
+def main(argv: list[str]) -> int:
+    name, home_dir, quarter, result_file = argv
+    func = {**STAGES, **BASELINES}[name]
+    for module in WARM_IMPORTS.get(name, ()):
+        importlib.import_module(module)
+    home, q = DxHome.local(home_dir), Quarter.parse(quarter)
+    cpu0, t0 = os.times(), time.perf_counter()
+    facts = func(home, q)
+    seconds = time.perf_counter() - t0
+    cpu1 = os.times()
+    facts.update(seconds=seconds, cpu_seconds=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system))
+    Path(result_file).write_text(json.dumps(facts, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""``dx-pipeline template`` and ``dx-pipeline ingest-submissions``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import load_registry
+from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.templates import write_template
+from dx_pipeline.storage import DxHome
+
+
+def _home(args) -> DxHome:
+    return DxHome.from_env(getattr(args, "home", None))
+
+
+def _registry(home: DxHome, path: str | None):
+
+    return load_registry(Path(path or os.environ.get("DX_REGISTRY") or home.registry_file))
+
+
+def _template(args) -> int:
+
+    home = _home(args)
+    q = Quarter.parse(args.quarter)
+    registry = _registry(home, args.registry)
+    output = Path(args.output or f"bao_cao_cds_{args.agency}_{q.label}.{args.format}")
+    path = write_template(registry, args.agency, q, output, fmt=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def _ingest(args) -> int:
+    import pandas as pd
+
+
+    home = _home(args)
+    q = Quarter.parse(args.quarter)
+    registry = _registry(home, args.registry)
+    url = args.reporting_db or (None if args.no_db else default_reporting_db_url(home))
+    result = ingest_submissions(home, q, registry, reporting_db_url=url, deadline_days=args.deadline_days)
+    acc, rej = result.accepted, result.rejects
+    late = int(acc["is_late"].fillna(False).sum()) if len(acc) else 0
+    print(
+        f"{q.label}: {len(result.files)} file(s) in {home.inbox_for(q)}"
+        + (f", reporting DB {result.db_rows} row(s)" if url else "")
+        + f"; accepted {len(acc)} row(s) ({int(acc['is_effective'].sum()) if len(acc) else 0} effective,"
+        f" {late} late); rejected {len(rej)} row(s)"
+    )
+    if len(rej):
+        with pd.option_context("display.max_rows", args.max_rows, "display.max_colwidth", 90,
+                               "display.width", 200):
+            print(rej[["source_ref", "field", "value", "reason"]].to_string(index=False))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "template",
+        help="write an agency's submission workbook (or CSV) for a quarter",
+        description="Pre-filled with the agency, the quarter and the indicators for its level, "
+        "with data validation in the cells.",
+    )
+    p.add_argument("--agency", required=True, help="agency code from the registry")
+    p.add_argument("--quarter", required=True, help="e.g. 2025-Q2")
+    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    p.add_argument("--output", help="file to write (default: ./bao_cao_cds_<AGENCY>_<QUARTER>.<format>)")
+    p.add_argument("--registry", help="registry file (default: $DX_REGISTRY or <home>/registry/agencies.csv)")
+    p.set_defaults(func=_template)
+
+    p = subparsers.add_parser(
+        "ingest-submissions",
+        help="read a quarter's inbox (and reporting DB) and print accepted/rejected counts and rejects",
+    )
+    p.add_argument("--quarter", required=True, help="e.g. 2025-Q2")
+    p.add_argument("--registry", help="registry file (default: $DX_REGISTRY or <home>/registry/agencies.csv)")
+    p.add_argument(
+        "--reporting-db",
+        help="SQLAlchemy URL (default: $DX_REPORTING_DB_URL or the sample's SQLite)",
+    )
+    p.add_argument("--no-db", action="store_true", help="read the inbox only")
+    p.add_argument("--deadline-days", type=int, default=15, help="days after quarter end (default 15)")
+    p.add_argument("--max-rows", type=int, default=200, help="reject rows to print")
+    p.set_defaults(func=_ingest)
