@@ -8,15 +8,26 @@ RUN_QUARTERS ?= 2025-Q3 2025-Q4
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install lint run test ui bench sample clean
+.PHONY: install lock lint run test ui bench sample clean
 
-$(BIN)/.installed: pyproject.toml
+# The environment is pinned by requirements.lock (every package of `.[test]`, exact versions);
+# the project itself is installed on top without resolving anything again.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
 install: $(BIN)/.installed
+
+# Refresh the pins after changing dependencies in pyproject.toml (or to take new releases):
+# `make lock`, run the tests, commit requirements.lock with the change.
+lock:
+	@test -x $(BIN)/pip-compile || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet pip-tools; }
+	$(BIN)/pip-compile --quiet --upgrade --extra test --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
 
 lint: install
 	$(BIN)/ruff check dx_pipeline dx_pipeline_tests benchmarks
