@@ -1,11 +1,13 @@
 """Run the benchmark: generate (or reuse) the quarter, time each stage and baseline in its own
-process, compare with the targets of issue 8, print and save the table.
+process, compare with the targets, print and save the table.
 
-Why a process per stage: peak memory (``ru_maxrss``) is a per-process high-water mark, so a
-stage's peak is only its own when nothing ran before it in that process - and Dagster's
-multiprocess executor runs each step in a fresh process too. ``os.wait4`` gives the exact
-resource usage of that one child. A stage's ``wall s`` is timed inside the child after its
-imports (a long-lived worker pays those once); ``process s`` is the child's whole life.
+Why a process per stage: Dagster's multiprocess executor runs each step in a fresh process, and
+a process's peak memory is only a stage's own when nothing else ran in it. Each child is
+started through :func:`benchmarks.memory.run_measured`, a small launcher whose ``wait4`` gives
+the child's peak RSS without the runner's own high-water mark (which a child started directly
+by the runner would inherit); the data are generated in a child process of their own too, so
+the runner stays small. A stage's ``wall s`` is timed inside the child after its imports (a
+long-lived worker pays those once); ``process s`` is the child's whole life.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
+import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks.baselines import kpi_values
-from benchmarks.generate import DEFAULT_QUARTER, DEFAULT_SEED, MARKER, ensure_dataset
+from benchmarks.generate import DEFAULT_QUARTER, DEFAULT_SEED, MARKER, dataset_dir, ensure_dataset
+from benchmarks.memory import run_measured
 from benchmarks.stages import BASELINES, STAGES
 from dx_pipeline.reference.quarters import Quarter
 
@@ -74,29 +76,31 @@ def run_in_child(name: str, home: Path, quarter: Quarter, log_dir: Path) -> Stag
     result_file = log_dir / f"{name}.result.json"
     result_file.unlink(missing_ok=True)
     load = os.getloadavg()[0]
-    t0 = time.perf_counter()
     with open(log_dir / f"{name}.log", "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.stages", name, str(home), quarter.label, str(result_file)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    process_seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not result_file.exists():
+        run = run_measured([sys.executable, "-m", "benchmarks.stages", name, str(home), quarter.label,
+                            str(result_file)], stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    if run.returncode != 0 or not result_file.exists():
         tail = (log_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise RuntimeError(f"bench stage {name!r} failed (exit {proc.returncode}); log {log_dir / (name + '.log')}:\n{tail}")
+        raise RuntimeError(f"bench stage {name!r} failed (exit {run.returncode}); log {log_dir / (name + '.log')}:\n{tail}")
     facts = json.loads(result_file.read_text(encoding="utf-8"))
     seconds = float(facts.pop("seconds"))
     cpu = float(facts.pop("cpu_seconds"))
     rows = int(facts.get("rows", 0))
+    facts["launcher_mb"] = round(run.launcher_mb, 1)
     return StageRun(
         name=name, label=LABELS.get(name, name), seconds=round(seconds, 2),
-        process_seconds=round(process_seconds, 2), cpu_seconds=round(cpu, 2),
-        peak_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
-        rows=rows, rows_per_s=round(rows / seconds) if seconds > 0 else 0.0,
+        process_seconds=round(run.seconds, 2), cpu_seconds=round(cpu, 2),
+        peak_mb=round(run.peak_mb, 1), rows=rows, rows_per_s=round(rows / seconds) if seconds > 0 else 0.0,
         load_before=round(load, 2), facts=facts,
     )
+
+
+def generate_in_child(out_dir: Path, rows: int, seed: int, quarter: Quarter) -> None:
+    """Generate (or find cached) the dataset in a child process: the runner stays small."""
+    run = run_measured([sys.executable, "-m", "benchmarks.generate", str(out_dir), str(rows), str(seed),
+                        quarter.label], cwd=REPO_ROOT)
+    if run.returncode != 0:
+        raise RuntimeError(f"generating {rows:,} dossiers failed (exit {run.returncode})")
 
 
 def clear_outputs(home: Path) -> None:
@@ -124,9 +128,11 @@ def baselines_agree(home: Path) -> dict:
 
 def measure(rows: int, out_dir: Path, seed: int, quarter: Quarter, keep: bool, log=print) -> dict:
     """Generate/reuse the dataset, run every stage then both baselines; one size's results."""
-    ds = ensure_dataset(out_dir, rows, seed, quarter, log=log)
+    cached = (dataset_dir(out_dir, rows, seed, quarter) / MARKER).exists()
+    generate_in_child(out_dir, rows, seed, quarter)
+    ds = ensure_dataset(out_dir, rows, seed, quarter, log=log)  # generated by now: reads the marker
     log(f"dataset: {ds.rows:,} dossiers, {ds.csv_bytes / 1e9:.2f} GB CSV "
-        f"({'cached' if ds.cached else f'generated in {ds.generated_seconds:.0f} s'}) at {ds.home}")
+        f"({'cached' if cached else f'generated in {ds.generated_seconds:.0f} s'}) at {ds.home}")
     clear_outputs(ds.home)
     runs: list[StageRun] = []
     try:
@@ -146,7 +152,7 @@ def measure(rows: int, out_dir: Path, seed: int, quarter: Quarter, keep: bool, l
         "csv_bytes": ds.csv_bytes,
         "dataset": str(ds.home),
         "generated_seconds": ds.generated_seconds,
-        "generation_cached": ds.cached,
+        "generation_cached": cached,
         "stages": [asdict(r) for r in runs],
         "quarter_wall_s": round(sum(r.seconds for r in stage_runs), 2),
         "quarter_process_s": round(sum(r.process_seconds for r in stage_runs), 2),

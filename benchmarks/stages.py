@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.baselines import duckdb_floor, pandas_kpis
+from benchmarks.memory import own_peak_mb
 from dx_pipeline.index.quarter_scoring import (
     kpi_long,
     provincial_frameworks,
@@ -192,7 +193,8 @@ def main(argv: list[str]) -> int:
     facts = func(home, q)
     seconds = time.perf_counter() - t0
     cpu1 = os.times()
-    facts.update(seconds=seconds, cpu_seconds=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system))
+    facts.update(seconds=seconds, cpu_seconds=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+                 own_peak_mb=round(own_peak_mb(), 1))
     Path(result_file).write_text(json.dumps(facts, default=str), encoding="utf-8")
     return 0
 

@@ -37,6 +37,9 @@ def test_cli_writes_json_with_every_stage_and_both_baselines(bench, capsys):
     for s in main_run["stages"]:
         assert s["seconds"] > 0 and s["process_seconds"] >= s["seconds"]
         assert s["peak_mb"] > 10  # a Python process with pandas/DuckDB loaded
+        # measured by a small launcher: the child's own peak (its VmHWM), not an inherited mark
+        assert s["facts"]["launcher_mb"] < 30
+        assert s["peak_mb"] >= s["facts"]["own_peak_mb"] - 1
         assert s["rows"] > 0
     by = {s["name"]: s for s in main_run["stages"]}
     # Plant defects add a handful of duplicate rows; a few bad ones are rejected at ingest.
