@@ -8,10 +8,10 @@ good agency into a bad one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import yaml
 
@@ -81,6 +81,7 @@ class Catalogue(Mapping[str, KPI]):
 
 
 def default_catalogue_path() -> Path:
+    """The packaged KPI catalogue (``dx_pipeline/config/kpi_catalogue.yaml``)."""
     return Path(str(resources.files("dx_pipeline") / "config" / "kpi_catalogue.yaml"))
 
 

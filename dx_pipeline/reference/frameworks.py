@@ -9,9 +9,10 @@ pillars may nest.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from dx_pipeline.reference.quarters import Quarter
 
@@ -23,6 +24,8 @@ MISSING_POLICIES = ("zero", "carry_forward", "group_mean", "exclude")
 
 @dataclass(frozen=True)
 class Name:
+    """A name in Vietnamese with its English equivalent."""
+
     vi: str
     en: str
 
@@ -72,6 +75,8 @@ class Node:
 
 @dataclass(frozen=True)
 class AppliesTo:
+    """Which agencies a framework or node is scored for: levels, peer groups, public services."""
+
     levels: tuple[str, ...]
     peer_groups: tuple[str, ...] | None = None
     requires_public_services: bool = False
@@ -79,6 +84,8 @@ class AppliesTo:
 
 @dataclass(frozen=True)
 class Band:
+    """A rating band: its code, names and the lowest share of the total points that reaches it."""
+
     code: str
     name_vi: str
     name_en: str
@@ -87,6 +94,8 @@ class Band:
 
 @dataclass(frozen=True)
 class RankingSpec:
+    """How a framework ranks: the groups ranked apart and which units stay unranked."""
+
     groups: str = "peer_group"  # peer_group | all | explicit
     explicit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unranked: Mapping[str, Any] = field(default_factory=dict)  # registry column -> value
@@ -94,6 +103,8 @@ class RankingSpec:
 
 @dataclass(frozen=True)
 class Framework:
+    """A scoring framework (bộ chỉ số): its pillars and indicators, points, bands, policies."""
+
     id: str
     version: str
     title: Name

@@ -163,7 +163,7 @@ def load_registry(path: str | Path) -> pd.DataFrame:
         labels.append(where)
 
     seen: dict[str, str] = {}
-    for rec, where in zip(records, labels):
+    for rec, where in zip(records, labels, strict=False):
         code = rec["agency_code"]
         if code is None:
             continue
@@ -172,7 +172,7 @@ def load_registry(path: str | Path) -> pd.DataFrame:
         else:
             seen[code] = where.split(" (")[0]
     codes = set(seen)
-    for rec, where in zip(records, labels):
+    for rec, where in zip(records, labels, strict=False):
         for col in ("parent_code", "successor_code"):
             ref = rec[col]
             if ref is not None and ref not in codes:
@@ -260,6 +260,7 @@ def quarter_validity(registry: pd.DataFrame, quarter: Quarter | str) -> dict[str
 
 
 def unknown_agency(code: str) -> str:
+    """The error text for an agency code that the registry does not have."""
     return f"agency code {code!r} is not in the agency registry"
 
 
@@ -340,12 +341,14 @@ def restate_to_successors(
     # every other row passes through as it is (most rows, and most of the time)
     moved = df["original_agency_code"] != df["agency_code"]
     touched = df.loc[moved, keys].drop_duplicates()
-    in_touched = df[keys].merge(touched.assign(_t=True), on=keys, how="left")["_t"].fillna(False).to_numpy(dtype=bool)
+    in_touched = (
+        df[keys].merge(touched.assign(_t=True), on=keys, how="left")["_t"].fillna(False).to_numpy(dtype=bool)
+    )
     untouched = df[~in_touched].drop(columns=["original_agency_code"])
     untouched["restated_from"] = None
     out_rows = []
     for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False):
-        base = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        base = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=False))
         originals = sorted(set(grp["original_agency_code"]))
         rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
         rec.update(base)

@@ -17,6 +17,8 @@ TS = pa.timestamp("us")
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a table contract: name, Arrow type, English and Vietnamese meaning."""
+
     name: str
     type: pa.DataType
     en: str
@@ -26,6 +28,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Contract:
+    """A stored table's contract: its columns in order, key and partitioning."""
+
     table: str
     en: str
     vi: str
@@ -55,8 +59,19 @@ AGENCIES = Contract(
         _c("name_en", pa.string(), "English name", "Tên tiếng Anh", False),
         _c("level", pa.string(), "province, department, district or commune", "Cấp", False),
         _c("peer_group", pa.string(), "Group the agency is ranked within", "Nhóm xếp hạng", False),
-        _c("parent_code", pa.string(), "Parent agency (district of a commune, province of a department)", "Đơn vị cấp trên"),
-        _c("provides_public_services", pa.bool_(), "Whether it receives public-service dossiers", "Có cung cấp DVC", False),
+        _c(
+            "parent_code",
+            pa.string(),
+            "Parent agency (district of a commune, province of a department)",
+            "Đơn vị cấp trên",
+        ),
+        _c(
+            "provides_public_services",
+            pa.bool_(),
+            "Whether it receives public-service dossiers",
+            "Có cung cấp DVC",
+            False,
+        ),
         _c("valid_from", pa.date32(), "First day the agency exists", "Hiệu lực từ", False),
         _c("valid_to", pa.date32(), "Last day the agency exists (empty: still exists)", "Hiệu lực đến"),
         _c("successor_code", pa.string(), "Agency that took over its work after a merger", "Đơn vị kế thừa"),
@@ -72,30 +87,100 @@ PORTAL_DOSSIERS = Contract(
         _c("dossier_id", pa.string(), "Dossier id (MaHoSo)", "Mã hồ sơ", False),
         _c("agency_code", pa.string(), "Agency that received the dossier (MaCoQuan)", "Mã cơ quan", False),
         _c("procedure_code", pa.string(), "Administrative procedure (MaTTHC)", "Mã TTHC"),
-        _c("service_level", pa.string(), "full (toàn trình), partial (một phần) or none (MucDoDVC)", "Mức độ DVC"),
+        _c(
+            "service_level",
+            pa.string(),
+            "full (toàn trình), partial (một phần) or none (MucDoDVC)",
+            "Mức độ DVC",
+        ),
         _c("channel", pa.int8(), "1 in person, 2 online, 3 postal (KenhThucHien)", "Kênh thực hiện"),
         _c("received_at", TS, "Received (NgayTiepNhan)", "Ngày tiếp nhận"),
         _c("due_at", TS, "Promised return date (NgayHenTra)", "Ngày hẹn trả"),
         _c("finished_at", TS, "End of processing (NgayKetThucXuLy)", "Ngày kết thúc xử lý"),
-        _c("status", pa.string(), "received, processing, supplement, finished, returned, stopped, withdrawn (TrangThaiHoSo)", "Trạng thái"),
-        _c("supplement_requests", pa.int16(), "Times the citizen was asked to supplement (SoLanBoSung)", "Số lần yêu cầu bổ sung"),
-        _c("supplement_days", pa.float64(), "Days spent by the citizen supplementing (SoNgayBoSung)", "Số ngày bổ sung"),
-        _c("fee_required", pa.bool_(), "Procedure carries a financial obligation (CoNghiaVuTaiChinh)", "Có nghĩa vụ tài chính"),
-        _c("paid_online", pa.bool_(), "Paid online through a portal (DuocThanhToanTrucTuyen in 1, 2)", "Thanh toán trực tuyến"),
-        _c("input_digitized", pa.bool_(), "Component files attached digitised (DaSoHoaThanhPhan)", "Số hóa thành phần"),
+        _c(
+            "status",
+            pa.string(),
+            "received, processing, supplement, finished, returned, stopped, withdrawn (TrangThaiHoSo)",
+            "Trạng thái",
+        ),
+        _c(
+            "supplement_requests",
+            pa.int16(),
+            "Times the citizen was asked to supplement (SoLanBoSung)",
+            "Số lần yêu cầu bổ sung",
+        ),
+        _c(
+            "supplement_days",
+            pa.float64(),
+            "Days spent by the citizen supplementing (SoNgayBoSung)",
+            "Số ngày bổ sung",
+        ),
+        _c(
+            "fee_required",
+            pa.bool_(),
+            "Procedure carries a financial obligation (CoNghiaVuTaiChinh)",
+            "Có nghĩa vụ tài chính",
+        ),
+        _c(
+            "paid_online",
+            pa.bool_(),
+            "Paid online through a portal (DuocThanhToanTrucTuyen in 1, 2)",
+            "Thanh toán trực tuyến",
+        ),
+        _c(
+            "input_digitized",
+            pa.bool_(),
+            "Component files attached digitised (DaSoHoaThanhPhan)",
+            "Số hóa thành phần",
+        ),
         _c("result_digitized", pa.bool_(), "Electronic result issued (CoKetQuaDienTu)", "Có kết quả điện tử"),
-        _c("reused_digitized_data", pa.bool_(), "At least one component reused from digitised data (TaiSuDungDuLieu)", "Tái sử dụng dữ liệu số hóa"),
-        _c("citizen_data_used", pa.bool_(), "Used national population data (SuDungDuLieuDanCu)", "Sử dụng dữ liệu dân cư"),
-        _c("rating", pa.int8(), "1 not satisfied, 2 satisfied, 3 very satisfied (MucDoHaiLong)", "Mức độ hài lòng"),
+        _c(
+            "reused_digitized_data",
+            pa.bool_(),
+            "At least one component reused from digitised data (TaiSuDungDuLieu)",
+            "Tái sử dụng dữ liệu số hóa",
+        ),
+        _c(
+            "citizen_data_used",
+            pa.bool_(),
+            "Used national population data (SuDungDuLieuDanCu)",
+            "Sử dụng dữ liệu dân cư",
+        ),
+        _c(
+            "rating",
+            pa.int8(),
+            "1 not satisfied, 2 satisfied, 3 very satisfied (MucDoHaiLong)",
+            "Mức độ hài lòng",
+        ),
         _c("source_file", pa.string(), "File or landing page the row came from", "Tệp nguồn"),
         _c("returned_at", TS, "Result returned (NgayTraKetQua)", "Ngày trả kết quả"),
         _c("stopped_at", TS, "Processing stopped or refused (NgayDungXuLy)", "Ngày dừng xử lý"),
-        _c("statutory_days", pa.float64(), "Statutory processing time in days (ThoiHanGiaiQuyet)", "Thời hạn giải quyết"),
+        _c(
+            "statutory_days",
+            pa.float64(),
+            "Statutory processing time in days (ThoiHanGiaiQuyet)",
+            "Thời hạn giải quyết",
+        ),
         _c("fee_amount", pa.int64(), "Fees synchronised for the dossier, VND (PhiLePhi)", "Phí, lệ phí"),
-        _c("payment_channel", pa.int8(), "0 none, 1 national portal, 2 provincial payment portal", "Kênh thanh toán"),
-        _c("synced_national", pa.bool_(), "Synchronised to the national portal (DongBoCongQG)", "Đồng bộ Cổng DVCQG"),
+        _c(
+            "payment_channel",
+            pa.int8(),
+            "0 none, 1 national portal, 2 provincial payment portal",
+            "Kênh thanh toán",
+        ),
+        _c(
+            "synced_national",
+            pa.bool_(),
+            "Synchronised to the national portal (DongBoCongQG)",
+            "Đồng bộ Cổng DVCQG",
+        ),
         _c("complaint", pa.bool_(), "A complaint or petition was filed about it (CoPhanAnh)", "Có phản ánh"),
-        _c("updated_at", TS, "Last change on the portal (NgayCapNhat), the incremental cursor", "Ngày cập nhật"),
+        _c(
+            "updated_at",
+            TS,
+            "Last change on the portal (NgayCapNhat), the incremental cursor",
+            "Ngày cập nhật",
+        ),
     ),
     key=("dossier_id",),
 )
@@ -189,7 +274,12 @@ INDEX_SCORES = Contract(
         _c("rule", pa.string(), "Scoring rule with its parameters", "Cách tính"),
         _c("points", pa.float64(), "Points awarded", "Điểm", False),
         _c("max_points", pa.float64(), "Points available", "Điểm tối đa", False),
-        _c("note", pa.string(), "Why: missing data, zero denominator, points to the next threshold", "Giải thích"),
+        _c(
+            "note",
+            pa.string(),
+            "Why: missing data, zero denominator, points to the next threshold",
+            "Giải thích",
+        ),
     ),
     key=("framework_id", "agency_code", "node_id"),
 )
@@ -205,10 +295,20 @@ RANKING_SNAPSHOT = Contract(
         _c("agency_name", pa.string(), "Agency name (Vietnamese)", "Tên đơn vị", False),
         _c("total_points", pa.float64(), "Points", "Tổng điểm", False),
         _c("max_points", pa.float64(), "Points available", "Điểm tối đa", False),
-        _c("rank", pa.int32(), "Competition rank in the peer group (ties share the best rank); empty when not ranked", "Xếp hạng"),
+        _c(
+            "rank",
+            pa.int32(),
+            "Competition rank in the peer group (ties share the best rank); empty when not ranked",
+            "Xếp hạng",
+        ),
         _c("band", pa.string(), "Tốt / Khá / Trung bình / Yếu", "Xếp loại"),
         _c("previous_rank", pa.int32(), "Rank in the previous quarter", "Hạng quý trước"),
-        _c("rank_change", pa.int32(), "Places gained (+) or lost (-) against the previous quarter", "Thay đổi hạng"),
+        _c(
+            "rank_change",
+            pa.int32(),
+            "Places gained (+) or lost (-) against the previous quarter",
+            "Thay đổi hạng",
+        ),
         _c("revision", pa.int32(), "Publication revision", "Lần công bố"),
         _c("published_at", TS, "When the revision was published", "Thời điểm công bố"),
     ),

@@ -9,10 +9,10 @@ that has no target of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -29,6 +29,8 @@ TIER_OF_LEVEL = {
 
 @dataclass(frozen=True)
 class Target:
+    """One plan target: a KPI's target value for a level of agency in a year."""
+
     kpi: str
     year: int
     level: str
@@ -38,6 +40,8 @@ class Target:
 
 @dataclass(frozen=True)
 class Plan:
+    """A province's digital-transformation plan: its targets per KPI, level and year."""
+
     plan_id: str
     province: str
     title_vi: str
@@ -70,6 +74,7 @@ class PlanSet:
 
 
 def default_targets_path() -> Path:
+    """The packaged plan targets (``dx_pipeline/config/plan_targets.yaml``)."""
     return Path(str(resources.files("dx_pipeline") / "config" / "plan_targets.yaml"))
 
 

@@ -20,13 +20,15 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ContextManager, Iterator
+from typing import Any
 
 from dx_pipeline.storage.home import is_remote
 
 
-def atomic_path(target: "str | os.PathLike | Any", suffix: str = ".tmp") -> ContextManager[Path]:
+def atomic_path(target: "str | os.PathLike | Any", suffix: str = ".tmp") -> AbstractContextManager[Path]:
     """Yield a temporary local path; on success it replaces ``target`` atomically.
 
     On any exception the temporary file is removed and ``target`` is left as it was. A local
@@ -110,12 +112,14 @@ def sweep_stale_temps(target: str | os.PathLike, suffix: str = ".tmp") -> list[P
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically (local or object storage); the written path."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return target if is_remote(target) else Path(target)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``target`` atomically (local or object storage); the written path."""
     return atomic_write_bytes(target, text.encode(encoding))
 
 

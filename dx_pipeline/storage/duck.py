@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from dx_pipeline.storage.home import DxHome
 from dx_pipeline.storage.parquet import sql_literal

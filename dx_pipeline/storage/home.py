@@ -94,7 +94,7 @@ class DxHome:
         protocol = url.split("://", 1)[0]
         path = UPath(url, **storage_options(protocol))
         try:
-            path.fs  # the driver is imported here, not at the first read deep inside a step
+            _ = path.fs  # the driver is imported here, not at the first read deep inside a step
         except ImportError as exc:
             raise ImportError(
                 f"{WAREHOUSE_URL_ENV}={url} needs the fsspec driver for {protocol}:// "

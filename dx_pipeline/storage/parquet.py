@@ -75,6 +75,7 @@ def sql_literal(text: "str | Path") -> str:
 
 
 def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> Path:
+    """The Parquet file of one quarter's partition of ``table``."""
     return home.partition_dir(table, quarter) / PARTITION_FILE
 
 

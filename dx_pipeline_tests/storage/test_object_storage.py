@@ -93,7 +93,7 @@ def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3)
 @pytest.mark.skipif(importlib.util.find_spec("gcsfs") is not None, reason="gcsfs is installed")
 def test_a_missing_driver_is_named_with_the_setting(tmp_path):
     with pytest.raises(ImportError, match=r"DX_WAREHOUSE_URL=gs://b/p needs the fsspec driver for gs://"):
-        DxHome(tmp_path, "gs://b/p").warehouse
+        _ = DxHome(tmp_path, "gs://b/p").warehouse
 
 
 def test_partitions_round_trip_through_the_bucket(home, s3, tmp_path, local_temp):
@@ -113,11 +113,16 @@ def test_partitions_round_trip_through_the_bucket(home, s3, tmp_path, local_temp
     assert s3.cat_file(key) == write_partition(local, "agency_kpis", "2025-Q2", _kpis("B", 0.8)).read_bytes()
 
     assert read_partition(home, "agency_kpis", "2025-Q2")["agency_code"].tolist() == ["B"]
-    assert read_partition(home, "agency_kpis", "2025-Q2").equals(read_partition(local, "agency_kpis", "2025-Q2"))
+    assert read_partition(home, "agency_kpis", "2025-Q2").equals(
+        read_partition(local, "agency_kpis", "2025-Q2")
+    )
     both = read_table(home, "agency_kpis")
     assert both["quarter"].tolist() == ["2025-Q1", "2025-Q2"]
     assert both["value"].tolist() == [0.9, 0.8]
-    assert [str(p).split("/")[-2] for p in partition_files(home, "agency_kpis")] == ["quarter=2025-Q1", "quarter=2025-Q2"]
+    assert [str(p).split("/")[-2] for p in partition_files(home, "agency_kpis")] == [
+        "quarter=2025-Q1",
+        "quarter=2025-Q2",
+    ]
     assert parquet_file(path).metadata.num_rows == 1
     with pytest.raises(FileNotFoundError, match="agency_kpis has no partition for 2025-Q3"):
         read_partition(home, "agency_kpis", "2025-Q3")
@@ -141,18 +146,26 @@ def test_duckdb_reads_the_buckets_hive_table_and_copy_uploads(home, s3):
 
         # COPY ... TO writes a local file, which is uploaded in one put
         target = write_partition_from_query(
-            con, f"SELECT agency_code, value * 100 AS pct FROM read_parquet('{table_glob(home, 'agency_kpis')}')",
-            home, "kpi_pct", "2025-Q2",
+            con,
+            f"SELECT agency_code, value * 100 AS pct FROM read_parquet('{table_glob(home, 'agency_kpis')}')",
+            home,
+            "kpi_pct",
+            "2025-Q2",
         )
         assert s3.exists(target.path)
-        assert read_partition(home, "kpi_pct", "2025-Q2").sort_values("agency_code")["pct"].tolist() == [90.0, 80.0]
+        assert read_partition(home, "kpi_pct", "2025-Q2").sort_values("agency_code")["pct"].tolist() == [
+            90.0,
+            80.0,
+        ]
     finally:
         con.close()
 
 
 def _blobs(mib: int, marker: bytes) -> pa.Table:
     """An incompressible table of ``mib`` MiB, so its Parquet file is as large."""
-    return pa.table({"blob": pa.array([marker + os.urandom((1 << 20) - len(marker)) for _ in range(mib)], pa.binary())})
+    return pa.table(
+        {"blob": pa.array([marker + os.urandom((1 << 20) - len(marker)) for _ in range(mib)], pa.binary())}
+    )
 
 
 @pytest.mark.parametrize("fail_on", ["put_object", "upload_part"])
@@ -186,7 +199,9 @@ def test_a_failed_upload_leaves_the_previous_object(home, s3, local_temp, monkey
         assert calls.count("upload_part") >= 2 and "abort_multipart_upload" in calls
         assert s3.call_s3("list_multipart_uploads", Bucket=target.path.split("/")[0]).get("Uploads", []) == []
     assert s3.cat_file(target.path) == before
-    assert read_partition(home, "blobs", "2025-Q2")["blob"].str.slice(0, 3).tolist() == [b"old"] * old.num_rows
+    assert (
+        read_partition(home, "blobs", "2025-Q2")["blob"].str.slice(0, 3).tolist() == [b"old"] * old.num_rows
+    )
     assert list(local_temp.iterdir()) == []
 
 

@@ -72,7 +72,11 @@ def test_the_quarter_runs_with_every_table_in_the_bucket(runs, s3):
         assert result.success, f"{name}: failed steps {failed}"
     home, result = out["s3"]
     assert home.remote_warehouse
-    stored = {k.split("/")[-3] for k in s3.find(f"{bucket}/province-01") if k.endswith("/quarter=2025-Q1/data.parquet")}
+    stored = {
+        k.split("/")[-3]
+        for k in s3.find(f"{bucket}/province-01")
+        if k.endswith("/quarter=2025-Q1/data.parquet")
+    }
     assert stored == set(TABLES)
     assert not (home.root / "warehouse").exists(), "no table was written to the local disk"
     paths = {
@@ -102,14 +106,24 @@ def test_the_bucket_holds_what_the_local_warehouse_computed(runs, s3):
     ranked = ranking_s3.dropna(subset=["rank"])
     assert ranked["framework_id"].nunique() >= 3 and len(ranked) > 50
     pd.testing.assert_frame_equal(
-        ranking_s3.sort_values(keys).reset_index(drop=True)[keys + ["rank", "total_points", "band", "peer_group"]],
-        ranking_local.sort_values(keys).reset_index(drop=True)[keys + ["rank", "total_points", "band", "peer_group"]],
+        ranking_s3.sort_values(keys).reset_index(drop=True)[
+            keys + ["rank", "total_points", "band", "peer_group"]
+        ],
+        ranking_local.sort_values(keys).reset_index(drop=True)[
+            keys + ["rank", "total_points", "band", "peer_group"]
+        ],
     )
 
     # the quality checks read the bucket's partitions and reached the same verdicts
     cols = ["dataset", "check", "severity", "passed", "observed", "failing_rows"]
-    dq_s3 = read_partition(s3_home, "dq_results", Q)[cols].sort_values(["dataset", "check"]).reset_index(drop=True)
-    dq_local = read_partition(local, "dq_results", Q)[cols].sort_values(["dataset", "check"]).reset_index(drop=True)
+    dq_s3 = (
+        read_partition(s3_home, "dq_results", Q)[cols]
+        .sort_values(["dataset", "check"])
+        .reset_index(drop=True)
+    )
+    dq_local = (
+        read_partition(local, "dq_results", Q)[cols].sort_values(["dataset", "check"]).reset_index(drop=True)
+    )
     assert len(dq_s3) > 20 and set(dq_s3["dataset"]) >= {"portal_dossiers", "agency_kpis"}
     pd.testing.assert_frame_equal(dq_s3, dq_local)
 
@@ -125,9 +139,13 @@ def test_publications_and_the_bi_file_stay_local_and_read_the_bucket(runs):
     bi = home.root / "bi" / "dx_pipeline.duckdb"
     con = warehouse_duckdb(home, str(bi))
     try:
-        n, quarters = con.execute("SELECT count(*), list(DISTINCT quarter) FROM ranking_snapshot").fetchall()[0]
+        n, quarters = con.execute("SELECT count(*), list(DISTINCT quarter) FROM ranking_snapshot").fetchall()[
+            0
+        ]
         assert (n, quarters) == (len(read_partition(home, "ranking_snapshot", Q)), ["2025-Q1"])
-        view_sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'agency_kpis'").fetchall()[0][0]
+        view_sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'agency_kpis'").fetchall()[
+            0
+        ][0]
         assert "s3://" in view_sql
         published = con.execute("SELECT count(*) FROM published_ranking_latest").fetchall()[0][0]
         assert published == n
