@@ -79,6 +79,7 @@ def check_inside(path: Path, root: Path, name: str | None = None) -> Path:
 
 
 def is_outside(path: Path, root: Path) -> bool:
+    """Whether ``path`` resolves outside ``root`` (a link or ``..`` escaping the inbox)."""
     try:
         check_inside(path, root)
     except UnsafeFileError:
@@ -87,6 +88,7 @@ def is_outside(path: Path, root: Path) -> bool:
 
 
 def check_size(name: str, size: int, limits: FileLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a file larger than a submission may be, saying how large it is and what to send."""
     if size > limits.max_file_bytes:
         raise UnsafeFileError(
             name,

@@ -43,9 +43,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import requests
@@ -90,6 +91,8 @@ class _Secret:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of the portal API: the raw bytes as received, its records and the next token."""
+
     raw: bytes
     items: list[dict]
     next_token: str | None
@@ -156,7 +159,11 @@ class PortalClient:
             wait = None
             try:
                 resp = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 last = f"{type(exc).__name__} (connection failed, timed out or the body was cut off)"
             else:
                 if resp.status_code == 200:
@@ -198,18 +205,22 @@ class PortalClient:
 
 # ---------------------------------------------------------------------------- landing & state
 def portal_landing(home: DxHome) -> Path:
+    """The landing folder of the portal's pages."""
     return home.landing / "portal"
 
 
 def state_file(home: DxHome) -> Path:
+    """The JSON file with the pull cursors of every quarter."""
     return portal_landing(home) / "state.json"
 
 
 def quarter_landing(home: DxHome, quarter: Quarter) -> Path:
+    """The landing folder of one quarter's portal pages."""
     return portal_landing(home) / f"quarter={quarter.label}"
 
 
 def load_state(home: DxHome) -> dict:
+    """The pull state (cursors per quarter); empty when nothing was pulled yet."""
     path = state_file(home)
     if not path.exists():
         return {"quarters": {}}
@@ -220,6 +231,7 @@ def load_state(home: DxHome) -> dict:
 
 
 def save_state(home: DxHome, state: dict) -> None:
+    """Write the pull state atomically."""
     atomic_write_text(state_file(home), json.dumps(state, indent=2, sort_keys=True))
 
 
@@ -350,7 +362,9 @@ def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = 
             f"{qdir.relative_to(home.root).as_posix()} ({len(labels)} landed pages)",
         )
         latest = pulls[-1]
-        pfiles = [qdir / latest["id"] / f"procedures-p{i:05d}.json" for i in range(1, latest["procedure_pages"] + 1)]
+        pfiles = [
+            qdir / latest["id"] / f"procedures-p{i:05d}.json" for i in range(1, latest["procedure_pages"] + 1)
+        ]
         procedures = [
             json_source(con, pfiles, [f.relative_to(home.root).as_posix() for f in pfiles], pm)
         ] if pfiles else []

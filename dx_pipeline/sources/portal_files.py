@@ -81,7 +81,7 @@ def json_source(
     fields = ", ".join(f"{_ident(n)}" for n in mapping.portal_names)
     columns = ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in mapping.portal_names)
     parts = []
-    for path, label in zip(paths, labels):
+    for path, label in zip(paths, labels, strict=False):
         head = path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"["):
             reader = (
@@ -103,19 +103,19 @@ def json_source(
                 f"FROM {reader})"
             )
         else:
-            raise ValueError(f"{label}: not a JSON export (expected a list of records or {{\"items\": [...]}})")
-    try:
-        for p, label in zip(parts, labels):
+            raise ValueError(f'{label}: not a JSON export (expected a list of records or {{"items": [...]}})')
+    for p, label in zip(parts, labels, strict=True):
+        try:
             con.execute(f"DESCRIBE {p}").fetchall()
-    except duckdb.Error as exc:
-        raise ValueError(f"{label}: cannot read as JSON: {exc}") from exc
+        except duckdb.Error as exc:
+            raise ValueError(f"{label}: cannot read as JSON: {exc}") from exc
     sql = "(" + " UNION ALL ".join(f"({p})" for p in parts) + ")"
     # A field no record carries is absent (as a CSV column would be), not "empty everywhere":
     # yes/no fields the export lacks then stay unknown instead of reading as "no".
     counts = con.execute(
         "SELECT " + ", ".join(f"count({_ident(n)})" for n in mapping.portal_names) + f" FROM {sql}"
     ).fetchall()[0]
-    present = {n for n, c in zip(mapping.portal_names, counts) if c} | set(mapping.required)
+    present = {n for n, c in zip(mapping.portal_names, counts, strict=False) if c} | set(mapping.required)
     return RawSource(sql, frozenset(present), ", ".join(labels))
 
 
@@ -141,7 +141,7 @@ def excel_table(path: Path, label: str) -> pa.Table:
                 records.append(None)
                 continue
             rec = {}
-            for name, v in zip(names, values):
+            for name, v in zip(names, values, strict=False):
                 if isinstance(v, dt.datetime):
                     v = v.strftime("%d/%m/%Y %H:%M:%S")
                 elif isinstance(v, dt.date):

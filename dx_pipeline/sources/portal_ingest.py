@@ -16,9 +16,9 @@ atomically, so a rerun gives the same bytes.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 import pyarrow as pa

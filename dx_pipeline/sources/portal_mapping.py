@@ -13,10 +13,11 @@ becomes one reject entry naming file, row, field, value and reason. Good rows go
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -335,6 +336,7 @@ class MappedTable:
 
 
 def default_fields_path() -> Path:
+    """The packaged portal field mapping (``dx_pipeline/config/portal_fields.yaml``)."""
     return Path(str(resources.files("dx_pipeline") / "config" / "portal_fields.yaml"))
 
 
@@ -442,6 +444,7 @@ def map_table(
 
 
 def empty_rejects() -> pa.Table:
+    """An empty portal_rejects table with its contract's columns."""
     return REJECTS_SCHEMA.empty_table()
 
 

@@ -71,6 +71,8 @@ def load_mapping(path: str | None = None) -> ReportingDbMapping:
 
 @dataclass
 class DbRead:
+    """What a read of the reporting database gave: accepted rows, rejects, rows read, source."""
+
     accepted: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     rows: int = 0

@@ -48,6 +48,7 @@ def fold(text: str) -> str:
 
 
 def is_blank(value) -> bool:
+    """Whether a cell is empty: None, NaN or only whitespace."""
     if value is None:
         return True
     if isinstance(value, float) and value != value:

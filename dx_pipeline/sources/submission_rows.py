@@ -129,6 +129,7 @@ def _text(value) -> str | None:
 
 
 def make_reject(raw: RawRow, *, field: str | None, reason: str, value: str | None) -> dict:
+    """A submission_rejects row naming the source, field, value and what is wrong."""
     return {
         "agency_code": _text(raw.agency_code),
         "indicator_code": _text(raw.indicator_code),

@@ -58,6 +58,7 @@ def applicable_indicators(catalogue: Mapping[str, Any], level: str) -> list:
 
 
 def allowed_text(kpi) -> str:
+    """What a template cell accepts for ``kpi``, in Vietnamese, for the clerk filling it in."""
     if kpi.unit == "ratio":
         return "0–100 % (nhập 85,5 cho 85,5 %; hoặc Tử số/Mẫu số)"
     if kpi.unit in ("bool", "evidence"):

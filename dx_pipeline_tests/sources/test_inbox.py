@@ -53,7 +53,10 @@ def test_edit_with_same_size_and_preserved_mtime_is_seen(tmp_path):
 def test_quarter_from_folder_or_content(tmp_path):
     inbox = tmp_path / "inbox"
     (inbox / "loose").mkdir(parents=True)
-    write_csv(inbox / "loose" / "x.csv", [CSV_HEADERS, ["SO_YTE", "Quý 3/2025", "", "1", "ipv6_ready", "", "", "", "", "Có", ""]])
+    write_csv(
+        inbox / "loose" / "x.csv",
+        [CSV_HEADERS, ["SO_YTE", "Quý 3/2025", "", "1", "ipv6_ready", "", "", "", "", "Có", ""]],
+    )
     write_xlsx(inbox / "y.xlsx", [], quarter="2024-Q4")
     (inbox / "z.txt").write_text("?")
     files = {f.relpath: f for f in scan_inbox(inbox)}

@@ -118,7 +118,9 @@ def test_incremental_pull_takes_latest_version(source, target):
     with serve_portal(source, token=TOKEN) as server:
         pull_portal_quarter(target, Q, server.url, TOKEN, **FAST)
         cursor = load_state(target)["quarters"][Q]["cursor"]
-        recs = server.data.dossiers(__import__("dx_pipeline.reference.quarters", fromlist=["Quarter"]).Quarter.parse(Q))
+        recs = server.data.dossiers(
+            __import__("dx_pipeline.reference.quarters", fromlist=["Quarter"]).Quarter.parse(Q)
+        )
         recs[0]["TrangThaiHoSo"] = "7"
         recs[0]["NgayCapNhat"] = "20250801000000"
         second = pull_portal_quarter(target, Q, server.url, TOKEN, **FAST)

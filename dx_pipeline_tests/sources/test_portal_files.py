@@ -38,8 +38,10 @@ def test_csv_ingest_keeps_duplicates_rejects_bad_rows_and_is_idempotent(home):
 def test_bom_json_and_excel_read_alike(tmp_path, home):
     rows = dossier_rows(12)
     write_exports(home.root, rows=rows, bom=False, bad_rows=False)
-    csv_rows = read_portal_file(home.portal_exports / "quarter=2025-Q2" / "dossiers.csv", quarter="2025-Q2").rows
-    records = [dict(zip(HEADER, r)) for r in rows]
+    csv_rows = read_portal_file(
+        home.portal_exports / "quarter=2025-Q2" / "dossiers.csv", quarter="2025-Q2"
+    ).rows
+    records = [dict(zip(HEADER, r, strict=False)) for r in rows]
     jpath = tmp_path / "dossiers.json"
     jpath.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8-sig")
     xpath = tmp_path / "dossiers.xlsx"
@@ -65,7 +67,12 @@ def test_mapping_codes_and_booleans():
          "CoNghiaVuTaiChinh": "maybe", "SoLanBoSung": "1.5"},
     ], quarter="2025-Q2")
     row = m.rows.to_pylist()[0]
-    assert (row["service_level"], row["status"], row["fee_required"], row["paid_online"]) == ("full", "supplement", True, True)
+    assert (row["service_level"], row["status"], row["fee_required"], row["paid_online"]) == (
+        "full",
+        "supplement",
+        True,
+        True,
+    )
     reasons = {r["field"]: r["reason"] for r in m.rejects.to_pylist()}
     assert set(reasons) == {"TrangThaiHoSo", "CoNghiaVuTaiChinh", "SoLanBoSung"}
     assert reasons["SoLanBoSung"] == "not a whole number"
@@ -77,14 +84,37 @@ def test_mapping_reads_untidy_values_like_clean_ones():
     the same, and values that fail every form must still be rejected with their reason."""
     base = {"MaHoSo": "A", "MaCoQuan": "X", "NgayTiepNhan": "05/04/2025 08:30:00", "MucDoDVC": "toan_trinh",
             "KenhThucHien": "2", "CoNghiaVuTaiChinh": "1", "SoNgayBoSung": "1.5", "TrangThaiHoSo": "4"}
-    untidy = {"MaHoSo": " B ", "MaCoQuan": "X ", "NgayTiepNhan": " 05/04/2025 08:30:00 ", "MucDoDVC": " toan_trinh",
-              "KenhThucHien": " 2.0 ", "CoNghiaVuTaiChinh": " Có ", "SoNgayBoSung": " 1,5", "TrangThaiHoSo": " 4 "}
-    bad = {"MaHoSo": "C", "MaCoQuan": "  ", "NgayTiepNhan": "2025-04-05", "SoLanBoSung": "99999999999999999999",
-           "KenhThucHien": "4", "CoNghiaVuTaiChinh": "maybe", "NgayHenTra": "31/02/2025"}
+    untidy = {
+        "MaHoSo": " B ",
+        "MaCoQuan": "X ",
+        "NgayTiepNhan": " 05/04/2025 08:30:00 ",
+        "MucDoDVC": " toan_trinh",
+        "KenhThucHien": " 2.0 ",
+        "CoNghiaVuTaiChinh": " Có ",
+        "SoNgayBoSung": " 1,5",
+        "TrangThaiHoSo": " 4 ",
+    }
+    bad = {
+        "MaHoSo": "C",
+        "MaCoQuan": "  ",
+        "NgayTiepNhan": "2025-04-05",
+        "SoLanBoSung": "99999999999999999999",
+        "KenhThucHien": "4",
+        "CoNghiaVuTaiChinh": "maybe",
+        "NgayHenTra": "31/02/2025",
+    }
     m = map_table([base, untidy, bad], quarter="2025-Q2")
     rows = m.rows.to_pylist()
     assert [r["dossier_id"] for r in rows] == ["A", "B"]
-    keep = ["agency_code", "received_at", "service_level", "channel", "fee_required", "supplement_days", "status"]
+    keep = [
+        "agency_code",
+        "received_at",
+        "service_level",
+        "channel",
+        "fee_required",
+        "supplement_days",
+        "status",
+    ]
     assert {k: rows[0][k] for k in keep} == {k: rows[1][k] for k in keep}
     assert (rows[0]["channel"], rows[0]["fee_required"], rows[0]["supplement_days"]) == (2, True, 1.5)
     reasons = {r["field"]: r["reason"] for r in m.rejects.to_pylist()}

@@ -19,8 +19,10 @@ from dx_pipeline.reference.registry import (
 HEADER = ",".join(schemas.AGENCIES.names)
 ROWS = [
     "TINH,UBND tỉnh,Provincial People's Committee,province,province,,false,2020-01-01,,",
-    "SO_TTTT,Sở Thông tin và Truyền thông,Dept of Information,department,department,TINH,true,2020-01-01,2025-02-28,SO_KHCN",
-    "SO_KHCN,Sở Khoa học và Công nghệ,Dept of Science and Technology,department,department,TINH,true,2020-01-01,,",
+    "SO_TTTT,Sở Thông tin và Truyền thông,Dept of Information,department,department,TINH,true,"
+    "2020-01-01,2025-02-28,SO_KHCN",
+    "SO_KHCN,Sở Khoa học và Công nghệ,Dept of Science and Technology,department,department,TINH,true,"
+    "2020-01-01,,",
     "HUYEN_A,UBND huyện A,District A,district,district,TINH,true,2020-01-01,2025-06-30,XA_MOI",
     "XA_MOI,UBND xã Mới,New commune,commune,commune,TINH,true,2025-07-01,,",
 ]
@@ -117,7 +119,12 @@ def test_restate_ratios_as_ratio_of_sums(tmp_path):
         {
             "quarter": ["2024-Q4"] * 4,
             "agency_code": ["SO_TTTT", "SO_KHCN", "SO_TTTT", "SO_KHCN"],
-            "kpi_code": ["online_dossier_rate", "online_dossier_rate", "dossiers_received", "dossiers_received"],
+            "kpi_code": [
+                "online_dossier_rate",
+                "online_dossier_rate",
+                "dossiers_received",
+                "dossiers_received",
+            ],
             "numerator": [90.0, 10.0, 100.0, 20.0],
             "denominator": [100.0, 100.0, None, None],
             "value": [0.9, 0.1, 100.0, 20.0],

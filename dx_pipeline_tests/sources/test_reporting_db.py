@@ -51,7 +51,7 @@ def make_table(engine, mapping: ReportingDbMapping):
     md.create_all(engine)
     keys = list(c.values())
     with engine.begin() as con:
-        con.execute(table.insert(), [dict(zip(keys, r)) for r in ROWS])
+        con.execute(table.insert(), [dict(zip(keys, r, strict=False)) for r in ROWS])
     return table
 
 
@@ -112,7 +112,9 @@ def test_postgres():
     with engine.begin() as con:
         con.execute(sa.text(f'create schema "{schema}"'))
     try:
-        mapping = ReportingDbMapping(table=f"{schema}.dx_indicator_reports", columns=dict(load_mapping().columns))
+        mapping = ReportingDbMapping(
+            table=f"{schema}.dx_indicator_reports", columns=dict(load_mapping().columns)
+        )
         make_table(engine, mapping)
         check(read_reporting_db(engine, rules("2025-Q2"), mapping))
         # and through a plain URL string, as the CLI and the asset pass it

@@ -213,9 +213,45 @@ def test_xlsx_header_moved_and_other_sheet_name(tmp_path):
 def test_csv_utf8_bom_semicolon_vietnamese_numbers(tmp_path):
     lines = [
         CSV_HEADERS,
-        ["SO_YTE", "2025-Q2", "05/07/2025", "1", "work_records_online_rate", "Tỷ lệ hồ sơ", "%", "1.234", "1.500", "", ""],
-        ["SO_YTE", "2025-Q2", "05/07/2025", "2", "e_document_exchange_rate", "Tỷ lệ văn bản", "%", "", "", "85,5 %", ""],
-        ["SO_YTE", "2025-Q2", "05/07/2025", "3", "it_staff_qualified", "Cán bộ", "có/không", "", "", "Không", ""],
+        [
+            "SO_YTE",
+            "2025-Q2",
+            "05/07/2025",
+            "1",
+            "work_records_online_rate",
+            "Tỷ lệ hồ sơ",
+            "%",
+            "1.234",
+            "1.500",
+            "",
+            "",
+        ],
+        [
+            "SO_YTE",
+            "2025-Q2",
+            "05/07/2025",
+            "2",
+            "e_document_exchange_rate",
+            "Tỷ lệ văn bản",
+            "%",
+            "",
+            "",
+            "85,5 %",
+            "",
+        ],
+        [
+            "SO_YTE",
+            "2025-Q2",
+            "05/07/2025",
+            "3",
+            "it_staff_qualified",
+            "Cán bộ",
+            "có/không",
+            "",
+            "",
+            "Không",
+            "",
+        ],
     ]
     path = write_csv(tmp_path / "so_yte.csv", lines)
     read = read_submission_file(path, rules())
@@ -232,7 +268,19 @@ def test_csv_cp1258_vietnamese_text(tmp_path):
     evidence = "Kế hoạch số 15/KH-UBND ngày 20/01/2025 của Ủy ban"
     lines = [
         CSV_HEADERS,
-        ["SO_YTE", "2025-Q2", "05/07/2025", "1", "dx_plan_issued", "Kế hoạch chuyển đổi số", "", "", "", "Có", evidence],
+        [
+            "SO_YTE",
+            "2025-Q2",
+            "05/07/2025",
+            "1",
+            "dx_plan_issued",
+            "Kế hoạch chuyển đổi số",
+            "",
+            "",
+            "",
+            "Có",
+            evidence,
+        ],
     ]
     path = write_csv(tmp_path / "cp1258.csv", lines, encoding="cp1258")
     with pytest.raises(UnicodeDecodeError):
@@ -255,7 +303,7 @@ def test_csv_cp1252_western_text_is_not_misread_as_1258(tmp_path):
 
 
 def test_decode_text_order():
-    assert decode_text("Tỷ lệ".encode("utf-8")) == ("Tỷ lệ", "utf-8")
+    assert decode_text("Tỷ lệ".encode()) == ("Tỷ lệ", "utf-8")
     assert decode_text(b"\xef\xbb\xbfabc") == ("abc", "utf-8")
     assert decode_text(to_cp1258("Tỷ lệ hồ sơ")) == ("Tỷ lệ hồ sơ", "cp1258")
 
@@ -284,7 +332,7 @@ def test_csv_comma_delimiter_with_unquoted_decimal_is_a_row_reject(tmp_path):
         ("notes.txt", b"hello", "not an Excel (.xlsx) or CSV file"),
         ("fake.xlsx", b"this is not a zip", "cannot open the workbook"),
         ("binary.csv", b"PK\x03\x04\x00\x00garbage", "binary content"),
-        ("noheader.csv", "a;b\r\n1;2\r\n".encode(), "no header row with the column MaChiSo"),
+        ("noheader.csv", b"a;b\r\n1;2\r\n", "no header row with the column MaChiSo"),
     ],
 )
 def test_unreadable_files_are_one_reject(tmp_path, name, content, reason):

@@ -45,12 +45,40 @@ def inbox(tmp_path):
                 row(2, "it_staff_qualified", "Có")],
                report_date="20/07/2025", when=dt.datetime(2025, 7, 20, 16, 45))
     # cp1258 CSV with ';' and Vietnamese numbers
-    write_csv(folder / "so_khcn.csv", [
-        CSV_HEADERS,
-        ["SO_KHCN", Q, "14/07/2025", "1", "e_document_exchange_rate", "Tỷ lệ văn bản điện tử", "%", "", "", "85,5 %", ""],
-        ["SO_KHCN", Q, "14/07/2025", "2", "dx_plan_issued", "Kế hoạch", "", "", "", "Có", "Kế hoạch 7/KH-SKHCN ngày 3/1/2025"],
-        ["SO_KHCN", Q, "14/07/2025", "3", "staff_digital_trained_rate", "", "%", "", "", "tám mươi", ""],
-    ], encoding="cp1258")
+    write_csv(
+        folder / "so_khcn.csv",
+        [
+            CSV_HEADERS,
+            [
+                "SO_KHCN",
+                Q,
+                "14/07/2025",
+                "1",
+                "e_document_exchange_rate",
+                "Tỷ lệ văn bản điện tử",
+                "%",
+                "",
+                "",
+                "85,5 %",
+                "",
+            ],
+            [
+                "SO_KHCN",
+                Q,
+                "14/07/2025",
+                "2",
+                "dx_plan_issued",
+                "Kế hoạch",
+                "",
+                "",
+                "",
+                "Có",
+                "Kế hoạch 7/KH-SKHCN ngày 3/1/2025",
+            ],
+            ["SO_KHCN", Q, "14/07/2025", "3", "staff_digital_trained_rate", "", "%", "", "", "tám mươi", ""],
+        ],
+        encoding="cp1258",
+    )
     # malformed: truncated workbook, empty file, Excel lock file (ignored)
     good = (folder / "so_yte" / "bao_cao_q2.xlsx").read_bytes()
     (folder / "hong.xlsx").write_bytes(good[:700])

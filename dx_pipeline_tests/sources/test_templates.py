@@ -16,7 +16,15 @@ from dx_pipeline.sources.templates import applicable_indicators, write_template
 from dx_pipeline_tests.sources.test_submission_readers import REGISTRY, rules, touch
 
 CATALOGUE = load_catalogue()
-FILL = {"ratio": "85,5", "bool": "Có", "evidence": "Có", "level": "deputy", "count": 3, "days": 4, "amount": 1500}
+FILL = {
+    "ratio": "85,5",
+    "bool": "Có",
+    "evidence": "Có",
+    "level": "deputy",
+    "count": 3,
+    "days": 4,
+    "amount": 1500,
+}
 
 
 def _fill(k):
