@@ -94,9 +94,9 @@ def compute_agency_kpis(
     if not subs.empty and not portal.empty:
         clash = subs.merge(portal[["agency_code", "kpi_code"]], on=["agency_code", "kpi_code"])
         if not clash.empty:
-            keys = set(zip(clash["agency_code"], clash["kpi_code"]))
-            subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"])]]
-            hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"])]
+            keys = set(zip(clash["agency_code"], clash["kpi_code"], strict=False))
+            subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"], strict=False)]]
+            hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"], strict=False)]
             portal.loc[hit, "flags"] = portal.loc[hit, "flags"].map(
                 lambda f: ",".join(x for x in (f, "self_reported_ignored") if x)
             )
@@ -105,7 +105,11 @@ def compute_agency_kpis(
         return _empty()
     out = pd.concat(frames, ignore_index=True)
 
-    level_of = dict(zip(registry["agency_code"].astype(str), registry["level"].astype(str))) if registry is not None and len(registry) else {}
+    level_of = (
+        dict(zip(registry["agency_code"].astype(str), registry["level"].astype(str), strict=False))
+        if registry is not None and len(registry)
+        else {}
+    )
     targets, met = [], []
     for rec in out[["agency_code", "kpi_code", "value"]].to_dict("records"):
         level = level_of.get(rec["agency_code"])

@@ -281,11 +281,13 @@ def dossier_kpis_from(con: duckdb.DuckDBPyConnection, source: str, quarter: Quar
     """
     wide = con.execute(sql).fetch_df()
     long = _to_long(wide, DOSSIER_MEASURES)
-    unjudged = dict(zip(wide["agency_code"], wide["unjudged"]))
+    unjudged = dict(zip(wide["agency_code"], wide["unjudged"], strict=False))
     mask = long["kpi_code"].isin(["on_time_rate", "overdue_rate", "dossier_satisfaction_rate"]) & (
         long["agency_code"].map(unjudged).fillna(0) > 0
     )
-    long.loc[mask, "flags"] = long.loc[mask, "flags"].map(lambda f: ",".join(x for x in (f, "unjudged_dossiers") if x))
+    long.loc[mask, "flags"] = long.loc[mask, "flags"].map(
+        lambda f: ",".join(x for x in (f, "unjudged_dossiers") if x)
+    )
     return long
 
 
@@ -312,7 +314,9 @@ def procedure_kpis_from(
     return _to_long(con.execute(sql).fetch_df(), measures)
 
 
-def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+def portal_kpis(
+    home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnection | None = None
+) -> pd.DataFrame:
     """Own (not rolled-up) portal and procedure KPIs of every agency for a quarter.
 
     Reads every portal_dossiers partition up to the quarter (dossiers carried over are judged
@@ -330,7 +334,8 @@ def portal_kpis(home: DxHome, quarter: Quarter | str, con: duckdb.DuckDBPyConnec
     glob = table_glob(home, DOSSIERS_TABLE)
     if partition_files(home, DOSSIERS_TABLE):
         dossiers = (
-            f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, union_by_name = true) "
+            f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, "
+            "union_by_name = true) "
             f"WHERE quarter <= '{q.label}')"
         )
         frames.append(dossier_kpis_from(con, dossiers, q))

@@ -20,7 +20,7 @@ def ancestors(registry: pd.DataFrame) -> dict[str, list[str]]:
     """agency_code -> its parents up to the root (nearest first); cycles are refused."""
     parent = {
         str(a): (None if pd.isna(p) or str(p) == "" else str(p))
-        for a, p in zip(registry["agency_code"], registry["parent_code"])
+        for a, p in zip(registry["agency_code"], registry["parent_code"], strict=False)
     }
     out: dict[str, list[str]] = {}
     for code in parent:
@@ -63,7 +63,12 @@ def rollup_kpis(
             numerator=("numerator", lambda s: s.sum(min_count=1)),
             denominator=("denominator", lambda s: s.sum(min_count=1)),
             descendants=("is_self", lambda s: int((~s).sum())),
-            flags=("flags", lambda s: ",".join(sorted({f for v in s for f in str(v or "").split(",") if f and f != "zero_denominator"}))),
+            flags=(
+                "flags",
+                lambda s: ",".join(
+                    sorted({f for v in s for f in str(v or "").split(",") if f and f != "zero_denominator"})
+                ),
+            ),
         )
         .reset_index()
         .rename(columns={"target_agency": "agency_code"})

@@ -38,7 +38,10 @@ def _sample_table(rows: list[dict]) -> str:
     cols = list(rows[0].keys())
     head = "".join(f"<th>{_e(c)}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{_e(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<details><summary>{len(rows)} failing rows (sample)</summary><table><tr>{head}</tr>{body}</table></details>"
+    return (
+        f"<details><summary>{len(rows)} failing rows (sample)</summary>"
+        f"<table><tr>{head}</tr>{body}</table></details>"
+    )
 
 
 def _gx_block(gx: list[dict] | None) -> str:
@@ -52,7 +55,9 @@ def _failing_cell(o: dict) -> str:
     """Failing rows against the rows checked and what the tolerance allows as a WARN."""
     if o.get("checked") is None:  # runs recorded before tolerances existed
         return _e(o["failing_rows"])
-    return f"{_e(o['failing_rows'])} of {_e(o['checked'])}<br><small>(WARN up to {_e(o.get('allowed'))})</small>"
+    return (
+        f"{_e(o['failing_rows'])} of {_e(o['checked'])}<br><small>(WARN up to {_e(o.get('allowed'))})</small>"
+    )
 
 
 def render_report(quarter: Quarter, runs: list[dict]) -> str:
@@ -61,26 +66,38 @@ def render_report(quarter: Quarter, runs: list[dict]) -> str:
     errors = sum(1 for o in outcomes if not o["passed"] and o["severity"] == "ERROR")
     warns = sum(1 for o in outcomes if not o["passed"] and o["severity"] == "WARN")
     verdict = (
-        f'<p class="bad">{errors} ERROR checks failed: the quarter must not be ranked until they are fixed.</p>'
-        if errors else '<p class="ok">No ERROR check failed.</p>'
+        f'<p class="bad">{errors} ERROR checks failed: '
+        "the quarter must not be ranked until they are fixed.</p>"
+        if errors
+        else '<p class="ok">No ERROR check failed.</p>'
     )
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Data quality {quarter.label} — Kiểm tra chất lượng dữ liệu</title><style>{_CSS}</style></head><body>",
+        f"<title>Data quality {quarter.label} — Kiểm tra chất lượng dữ liệu</title>"
+        f"<style>{_CSS}</style></head><body>",
         f"<h1>Data quality, {quarter.label} <small>(Kiểm tra chất lượng dữ liệu)</small></h1>",
         verdict,
         f"<p>{len(outcomes)} checks, {errors} failed ERROR, {warns} failed WARN.</p>",
     ]
     for run in runs:
-        parts.append(f"<h2>{_e(run['dataset'])}</h2><p>run {_e(run['run_id'])}, checked at {_e(run['checked_at'])}</p>")
+        parts.append(
+            f"<h2>{_e(run['dataset'])}</h2><p>run {_e(run['run_id'])}, checked at {_e(run['checked_at'])}</p>"
+        )
         parts.append(
             "<table><tr><th>check</th><th>severity</th><th>result</th><th>observed</th>"
             "<th>expected</th><th>failing rows</th><th>evaluated by</th></tr>"
         )
         for o in run["outcomes"]:
             cls = "" if o["passed"] else f"fail-{o['severity']}"
-            res = '<span class="ok">passed</span>' if o["passed"] else (
-                '<span class="bad">FAILED</span>' if o["severity"] == "ERROR" else '<span class="warn">warning</span>')
+            res = (
+                '<span class="ok">passed</span>'
+                if o["passed"]
+                else (
+                    '<span class="bad">FAILED</span>'
+                    if o["severity"] == "ERROR"
+                    else '<span class="warn">warning</span>'
+                )
+            )
             parts.append(
                 f"<tr class='{cls}'><td><b>{_e(o['check'])}</b><br>{_e(o.get('description'))}</td>"
                 f"<td>{_e(o['severity'])}</td><td>{res}</td>"

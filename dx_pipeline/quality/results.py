@@ -4,9 +4,10 @@ One file per quarter (``warehouse/dq_results/quarter=YYYY-Qn/data.parquet``) hol
 latest run of every check of every dataset. ``severity`` is the one that applied (a failure
 within the check's tolerance is WARN, beyond it ERROR; a passed check shows the severity it
 would fail with) and ``expected`` ends with the tolerance and the rows it allowed. A run of
-one dataset replaces that dataset's rows and keeps the others. Several check steps may finish at once (multiprocess executor), so the
-read-merge-write is serialised with a file lock. Each run's full outcomes (with the GX
-validation results and failing-row samples) are also kept as JSON beside the HTML report, see
+one dataset replaces that dataset's rows and keeps the others. Several check steps may finish
+at once (multiprocess executor), so the read-merge-write is serialised with a file lock. Each
+run's full outcomes (with the GX validation results and failing-row samples) are also kept as
+JSON beside the HTML report, see
 :mod:`dx_pipeline.quality.report`.
 """
 
@@ -16,8 +17,8 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +58,7 @@ def _locked(home: DxHome) -> Iterator[None]:
 
 
 def outcomes_frame(outcomes: Iterable[CheckOutcome], checked_at: dt.datetime, run_id: str) -> pd.DataFrame:
+    """Check outcomes as rows of the dq_results contract."""
     rows = [
         {
             "dataset": o.dataset, "check": o.check, "severity": o.severity, "passed": bool(o.passed),
@@ -105,7 +107,10 @@ def write_dq_results(
         folder = home.dq_reports_for(q)
         for dataset in sorted(datasets):
             payload = {
-                "dataset": dataset, "quarter": q.label, "run_id": run_id, "checked_at": checked_at.isoformat(),
+                "dataset": dataset,
+                "quarter": q.label,
+                "run_id": run_id,
+                "checked_at": checked_at.isoformat(),
                 "outcomes": [o.to_json_dict() for o in outcomes if o.dataset == dataset],
             }
             text = json.dumps(payload, ensure_ascii=False, indent=1)

@@ -10,9 +10,10 @@ rows or groups with the figures behind the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 
@@ -24,6 +25,8 @@ from dx_pipeline.storage.parquet import partition_path, read_arrow, sql_literal
 
 @dataclass
 class RuleContext:
+    """What a custom rule may read: the DuckDB connection, DX_HOME, quarter and dataset."""
+
     con: duckdb.DuckDBPyConnection
     home: DxHome
     quarter: Quarter
@@ -33,6 +36,8 @@ class RuleContext:
 
 @dataclass
 class RuleResult:
+    """A custom rule's verdict with the failing rows' count and a sample of them."""
+
     passed: bool
     observed: str
     failing_rows: int = 0
@@ -48,7 +53,7 @@ def _batch_rows(ctx: RuleContext) -> int:
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     cur = con.execute(sql, params or [])
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
 
 def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> RuleResult:
@@ -57,7 +62,9 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
     registry = partition_path(ctx.home, "agencies", ctx.quarter)
     if not registry.exists():
         n = _batch_rows(ctx)  # no row can be verified: all of them fail, beyond any tolerance
-        return RuleResult(False, f"no agencies registry partition for {ctx.quarter.label} ({registry})", n, checked=n)
+        return RuleResult(
+            False, f"no agencies registry partition for {ctx.quarter.label} ({registry})", n, checked=n
+        )
     rows = _records(
         ctx.con,
         f"""
@@ -79,7 +86,9 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
         return RuleResult(True, "all agency codes valid in the quarter")
     total = sum(r["rows"] for r in rows)
     listed = ", ".join(f"{r['agency_code']} ({r['reason']}, {r['rows']} rows)" for r in rows[:5])
-    return RuleResult(False, f"{len(rows)} invalid agency codes on {total} rows: {listed}", total, rows[: ctx.sample_size])
+    return RuleResult(
+        False, f"{len(rows)} invalid agency codes on {total} rows: {listed}", total, rows[: ctx.sample_size]
+    )
 
 
 def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: int = 20) -> RuleResult:
@@ -125,8 +134,11 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
                           checked=compared)
     listed = ", ".join(f"{r['agency_code']} {r['previous']}->{r['current']}" for r in rows[:5])
     return RuleResult(
-        False, f"{len(rows)} of {compared} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
-        len(rows), rows[: ctx.sample_size], checked=compared,
+        False,
+        f"{len(rows)} of {compared} agencies below {min_ratio:.0%} of their {prev_q.label} volume: {listed}",
+        len(rows),
+        rows[: ctx.sample_size],
+        checked=compared,
     )
 
 
@@ -185,13 +197,18 @@ def reported_vs_portal(
         return RuleResult(True, "no reported counts", checked=0)
     portal = partition_path(ctx.home, "portal_dossiers", ctx.quarter)
     if not portal.exists():
-        return RuleResult(True, f"{len(reported)} reported counts, but no portal_dossiers partition to reconcile with",
-                          checked=0)
+        return RuleResult(
+            True,
+            f"{len(reported)} reported counts, but no portal_dossiers partition to reconcile with",
+            checked=0,
+        )
     ctx.con.register("reported_counts", _as_arrow(reported))
     rows = _records(
         ctx.con,
         f"""
-        WITH portal AS (SELECT agency_code, count(*) AS portal FROM read_parquet({sql_literal(portal)}) GROUP BY 1)
+        WITH portal AS (
+            SELECT agency_code, count(*) AS portal FROM read_parquet({sql_literal(portal)}) GROUP BY 1
+        )
         SELECT r.agency_code, r.reported, coalesce(p.portal, 0) AS portal,
                r.reported - coalesce(p.portal, 0) AS difference
         FROM reported_counts r LEFT JOIN portal p USING (agency_code)
@@ -202,16 +219,23 @@ def reported_vs_portal(
     )
     ctx.con.unregister("reported_counts")
     if not rows:
-        return RuleResult(True, f"{len(reported)} reported counts agree with the portal within {tolerance:.0%}",
-                          checked=len(reported))
-    listed = ", ".join(f"{r['agency_code']} reported {r['reported']:g} vs portal {r['portal']}" for r in rows[:5])
+        return RuleResult(
+            True,
+            f"{len(reported)} reported counts agree with the portal within {tolerance:.0%}",
+            checked=len(reported),
+        )
+    listed = ", ".join(
+        f"{r['agency_code']} reported {r['reported']:g} vs portal {r['portal']}" for r in rows[:5]
+    )
     return RuleResult(
         False, f"{len(rows)} of {len(reported)} reported counts differ from the portal: {listed}",
         len(rows), rows[: ctx.sample_size], checked=len(reported),
     )
 
 
-def no_rejects(ctx: RuleContext, table: str = "submission_rejects", row_key: list[str] | None = None) -> RuleResult:
+def no_rejects(
+    ctx: RuleContext, table: str = "submission_rejects", row_key: list[str] | None = None
+) -> RuleResult:
     """The quarter's rejects partition (``table``, written by the dataset's intake next to the
     dataset) is empty; otherwise count the rejected rows (distinct ``row_key`` when one input
     row may hold several bad values), name the fields and list a sample with file, row, field,
@@ -228,7 +252,10 @@ def no_rejects(ctx: RuleContext, table: str = "submission_rejects", row_key: lis
         total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     if total == 0:
         return RuleResult(True, "no rejected rows", checked=accepted)
-    by_field = _records(ctx.con, f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC, 1")
+    by_field = _records(
+        ctx.con,
+        f"SELECT coalesce(field, '(file)') AS field, count(*) AS n FROM {src} GROUP BY 1 ORDER BY n DESC, 1",
+    )
     sample = _records(ctx.con, f"SELECT * FROM {src} LIMIT {int(ctx.sample_size)}")
     listed = ", ".join(f"{r['field']}: {r['n']}" for r in by_field)
     return RuleResult(False, f"{total} rejected rows of {accepted + total} read ({listed})", total, sample,

@@ -15,9 +15,9 @@ Who evaluates what (so nobody is misled about what "GX validated" means here):
   submissions, KPIs and index scores always do), otherwise ``gx_sample_rows`` rows taken from
   the start of two evenly spaced row groups. On a full batch GX is an independent second
   evaluation; on a sample it checks schema and types fully (they are column properties) and
-  value rules only on the sample. A check passes only when DuckDB finds no failing row AND GX (if run) succeeds, so a
-  disagreement can only make a check stricter, never hide a failure. The GX validation result
-  of each check is kept on the outcome for the HTML report.
+  value rules only on the sample. A check passes only when DuckDB finds no failing row AND GX
+  (if run) succeeds, so a disagreement can only make a check stricter, never hide a failure.
+  The GX validation result of each check is kept on the outcome for the HTML report.
 
 **Severity** is decided here, per run, from the counts: a failed check whose failing rows are
 within its tolerance (:class:`dx_pipeline.quality.suites.Tolerance`, a share of the rows checked
@@ -33,8 +33,9 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -119,6 +120,7 @@ def _lit(value: Any) -> str:
 
 
 def where_sql(where: Where | None) -> str:
+    """A check's ``where`` filter as a DuckDB predicate (TRUE when there is none)."""
     if where is None:
         return "TRUE"
     col = _q(where.column)
@@ -159,7 +161,9 @@ def _plan(check: Check, schema: pa.Schema) -> _Plan:
     cond = where_sql(check.where)
     for exp in check.expectations:
         kw = dict(exp.kwargs)
-        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw] + list(kw.get("column_list", []))
+        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw] + list(
+            kw.get("column_list", [])
+        )
         missing = [c for c in cols if c not in present]
         if missing:
             plan.table_problems.append(f"missing column {', '.join(missing)}")
@@ -184,7 +188,9 @@ def _plan(check: Check, schema: pa.Schema) -> _Plan:
                 parts.append(f"{col} {'>' if kw.get('strict_min') else '>='} {_lit(kw['min_value'])}")
             if kw.get("max_value") is not None:
                 parts.append(f"{col} {'<' if kw.get('strict_max') else '<='} {_lit(kw['max_value'])}")
-            plan.predicates.append(f"({cond}) AND {col} IS NOT NULL AND NOT ({' AND '.join(parts) or 'TRUE'})")
+            plan.predicates.append(
+                f"({cond}) AND {col} IS NOT NULL AND NOT ({' AND '.join(parts) or 'TRUE'})"
+            )
         elif name == "ExpectColumnValuesToBeInSet":
             col = _q(kw["column"])
             values = ", ".join(_lit(v) for v in kw["value_set"])
@@ -204,7 +210,7 @@ def _plan(check: Check, schema: pa.Schema) -> _Plan:
 
 def _records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
 
 def _duplicated_values(con, keys: list[str], cond: str, table: str) -> str:
@@ -390,7 +396,9 @@ class _GxCache:
                 kwargs = dict(exp.kwargs)
                 if condition is not None:
                     kwargs["row_condition"] = condition
-                expectations.append(getattr(gx.expectations, exp.gx_class)(**kwargs, meta={"check": check.name}))
+                expectations.append(
+                    getattr(gx.expectations, exp.gx_class)(**kwargs, meta={"check": check.name})
+                )
         name = f"dx_{dataset}_{len(self._validations)}"
         gx_suite = self._context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         validation = self._context.validation_definitions.add(
@@ -417,15 +425,29 @@ def _gx_validate(dataset: str, checks: list[Check], frame) -> dict[str, list[dic
         meta = r.expectation_config.meta or {}
         item = {
             "expectation": r.expectation_config.type,
-            "kwargs": {k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id", "row_condition")},
+            "kwargs": {
+                k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id", "row_condition")
+            },
             "success": bool(r.success),
-            "result": {k: v for k, v in (r.result or {}).items() if k in (
-                "observed_value", "element_count", "unexpected_count", "unexpected_percent",
-                "missing_count", "partial_unexpected_list")},
+            "result": {
+                k: v
+                for k, v in (r.result or {}).items()
+                if k
+                in (
+                    "observed_value",
+                    "element_count",
+                    "unexpected_count",
+                    "unexpected_percent",
+                    "missing_count",
+                    "partial_unexpected_list",
+                )
+            },
         }
         if r.exception_info and r.exception_info.get("raised_exception"):
             item["exception"] = r.exception_info.get("exception_message")
-        by_check.setdefault(meta.get("check", "?"), []).append(json.loads(json.dumps(item, default=_json_default)))
+        by_check.setdefault(meta.get("check", "?"), []).append(
+            json.loads(json.dumps(item, default=_json_default))
+        )
     return by_check
 
 
@@ -464,7 +486,10 @@ def run_suite(
     with budgeted_connection(QUALITY_MEMORY, home, prefix="dx_quality_") as con:
         if threads:
             con.execute(f"SET threads TO {int(threads)}")
-        con.execute(f"CREATE VIEW batch AS SELECT *{derived} FROM read_parquet({sql_literal(path)}, hive_partitioning = false)")
+        con.execute(
+            f"CREATE VIEW batch AS SELECT *{derived} "
+            f"FROM read_parquet({sql_literal(path)}, hive_partitioning = false)"
+        )
         schema = meta.schema_arrow
         gx_checks = [c for c in selected if c.expectations]
         plans = [_plan(c, schema) for c in gx_checks]
@@ -520,9 +545,13 @@ def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: i
         severity = check.applied_severity(int(failing), checked)
         share = f"{failing / checked:.3%}" if checked else "n/a"
         if severity is Severity.WARN and check.severity is not Severity.WARN:
-            observed += f"; {failing} failing ({share}) within tolerance ({allowed} of {checked} allowed): WARN"
+            observed += (
+                f"; {failing} failing ({share}) within tolerance ({allowed} of {checked} allowed): WARN"
+            )
         elif severity is not Severity.WARN:
-            observed += f"; {failing} failing ({share}) beyond tolerance ({allowed} of {checked} allowed): {severity}"
+            observed += (
+                f"; {failing} failing ({share}) beyond tolerance ({allowed} of {checked} allowed): {severity}"
+            )
     return CheckOutcome(
         dataset, check.name, str(severity), bool(passed), observed,
         f"{check.expected} (allowed {allowed} of {checked})", int(failing), sample, check.description,
@@ -532,7 +561,10 @@ def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: i
 
 def _gx_summary(results: list[dict]) -> str:
     bad = [r for r in results if not r["success"]]
-    return ", ".join(f"{r['expectation']}({r['kwargs'].get('column', '')}): {r['result'].get('observed_value', r['result'].get('unexpected_count'))}" for r in bad[:3])
+    def observed(r: dict) -> object:
+        return r["result"].get("observed_value", r["result"].get("unexpected_count"))
+
+    return ", ".join(f"{r['expectation']}({r['kwargs'].get('column', '')}): {observed(r)}" for r in bad[:3])
 
 
 def _clean(rows: list[dict]) -> list[dict]:

@@ -27,21 +27,21 @@ Check names are stable: they are the Dagster asset-check names and the ``check``
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Mapping
+from enum import StrEnum
+from typing import Any
 
 import pyarrow as pa
 
 from dx_pipeline.reference import schemas
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
+    """How a failed check counts: ERROR blocks the quarter, WARN is shown."""
+
     ERROR = "ERROR"
     WARN = "WARN"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 ERROR, WARN = Severity.ERROR, Severity.WARN
@@ -110,6 +110,8 @@ class Where:
 
 @dataclass(frozen=True)
 class Check:
+    """One named check: GX expectations or a custom rule, its severity, filter and tolerance."""
+
     name: str
     severity: Severity
     """The severity beyond the tolerance (within it, a failing check is a WARN)."""
@@ -156,6 +158,8 @@ class Check:
 
 @dataclass(frozen=True)
 class DatasetSuite:
+    """The checks of one dataset, with the derived columns and other datasets they need."""
+
     dataset: str
     checks: tuple[Check, ...]
     derived: Mapping[str, str] = field(default_factory=dict)
@@ -179,6 +183,7 @@ def _kwargs_text(kwargs: Mapping[str, Any]) -> str:
 
 
 def E(gx_class: str, **kwargs: Any) -> Expectation:
+    """Shorthand for an Expectation: a GX class name and its keyword arguments."""
     return Expectation(gx_class, kwargs)
 
 
@@ -337,11 +342,23 @@ AGENCIES_SUITE = DatasetSuite(
     "agencies",
     contract_checks("agencies")
     + (
-        Check("agency_code_unique", ERROR, "one registry row per agency code",
-              (E("ExpectColumnValuesToBeUnique", column="agency_code"),), tolerance=REGISTRY),
-        _in_set("level_in_set", "level", LEVELS, "level is province, department, district or commune", REGISTRY),
-        _a_ge_b("valid_from_before_valid_to", "valid_to", "valid_from",
-                "an agency stops existing on or after the day it starts", REGISTRY),
+        Check(
+            "agency_code_unique",
+            ERROR,
+            "one registry row per agency code",
+            (E("ExpectColumnValuesToBeUnique", column="agency_code"),),
+            tolerance=REGISTRY,
+        ),
+        _in_set(
+            "level_in_set", "level", LEVELS, "level is province, department, district or commune", REGISTRY
+        ),
+        _a_ge_b(
+            "valid_from_before_valid_to",
+            "valid_to",
+            "valid_from",
+            "an agency stops existing on or after the day it starts",
+            REGISTRY,
+        ),
     ),
     row_label=("agency_code",),
 )
@@ -350,23 +367,59 @@ PORTAL_DOSSIERS_SUITE = DatasetSuite(
     "portal_dossiers",
     contract_checks("portal_dossiers")
     + (
-        Check("dossier_id_unique", ERROR, "each dossier (MaHoSo) appears once; duplicates double-count KPIs",
-              (E("ExpectColumnValuesToBeUnique", column="dossier_id"),), tolerance=EXPORT_GLITCH),
-        _not_null("received_at",
-                  "every dossier has a reception date (NgayTiepNhan); without it the dossier cannot be placed in a period",
-                  EXPORT_GLITCH),
-        _in_set("channel_in_set", "channel", (1, 2, 3), "channel (KenhThucHien) is 1 in person, 2 online, 3 postal",
-                EXPORT_GLITCH),
-        _in_set("status_in_set", "status", STATUSES, "status (TrangThaiHoSo) is a known state", EXPORT_GLITCH),
-        _in_set("service_level_in_set", "service_level", SERVICE_LEVELS,
-                "service level (MucDoDVC) is full, partial or none", EXPORT_GLITCH),
+        Check(
+            "dossier_id_unique",
+            ERROR,
+            "each dossier (MaHoSo) appears once; duplicates double-count KPIs",
+            (E("ExpectColumnValuesToBeUnique", column="dossier_id"),),
+            tolerance=EXPORT_GLITCH,
+        ),
+        _not_null(
+            "received_at",
+            "every dossier has a reception date (NgayTiepNhan); "
+            "without it the dossier cannot be placed in a period",
+            EXPORT_GLITCH,
+        ),
+        _in_set(
+            "channel_in_set",
+            "channel",
+            (1, 2, 3),
+            "channel (KenhThucHien) is 1 in person, 2 online, 3 postal",
+            EXPORT_GLITCH,
+        ),
+        _in_set(
+            "status_in_set", "status", STATUSES, "status (TrangThaiHoSo) is a known state", EXPORT_GLITCH
+        ),
+        _in_set(
+            "service_level_in_set",
+            "service_level",
+            SERVICE_LEVELS,
+            "service level (MucDoDVC) is full, partial or none",
+            EXPORT_GLITCH,
+        ),
         _in_set("rating_in_set", "rating", (1, 2, 3), "rating (MucDoHaiLong) is 1, 2 or 3", RATING_GAP),
-        _between("supplement_counts_non_negative", "supplement_requests", 0, None,
-                 "supplement requests are not negative", EXPORT_GLITCH),
-        _a_ge_b("received_before_due", "due_at", "received_at",
-                "the promised return date (NgayHenTra) is not before reception (NgayTiepNhan)", CLERK_DATE_TYPO),
-        _a_ge_b("received_before_finished", "finished_at", "received_at",
-                "processing ends (NgayKetThucXuLy) on or after reception", CLERK_DATE_TYPO),
+        _between(
+            "supplement_counts_non_negative",
+            "supplement_requests",
+            0,
+            None,
+            "supplement requests are not negative",
+            EXPORT_GLITCH,
+        ),
+        _a_ge_b(
+            "received_before_due",
+            "due_at",
+            "received_at",
+            "the promised return date (NgayHenTra) is not before reception (NgayTiepNhan)",
+            CLERK_DATE_TYPO,
+        ),
+        _a_ge_b(
+            "received_before_finished",
+            "finished_at",
+            "received_at",
+            "processing ends (NgayKetThucXuLy) on or after reception",
+            CLERK_DATE_TYPO,
+        ),
         _valid_agency(EXPORT_GLITCH),
         Check(
             "volume_vs_previous_quarter",
@@ -394,16 +447,33 @@ AGENCY_SUBMISSIONS_SUITE = DatasetSuite(
     "agency_submissions",
     contract_checks("agency_submissions")
     + (
-        Check("submission_version_unique", ERROR, "one row per (agency, indicator, version)",
-              (E("ExpectCompoundColumnsToBeUnique", column_list=["agency_code", "indicator_code", "version"]),),
-              tolerance=WE_ASSIGN),
-        _between("ratio_values_within_0_1", "value", 0, 1,
-                 "rates are fractions 0..1 (a value over 1 is a percentage over 100 % or typed as 0..100); "
-                 "the named agency and indicator must not be ranked on it",
-                 SUBMISSION_TYPO, where=Where("unit", "in", list(RATIO_UNITS))),
-        _between("values_non_negative", "value", 0, None, "reported values are not negative", SUBMISSION_TYPO),
-        _a_ge_b("numerator_le_denominator", "denominator", "numerator",
-                "a reported numerator does not exceed its denominator", SUBMISSION_TYPO),
+        Check(
+            "submission_version_unique",
+            ERROR,
+            "one row per (agency, indicator, version)",
+            (E("ExpectCompoundColumnsToBeUnique", column_list=["agency_code", "indicator_code", "version"]),),
+            tolerance=WE_ASSIGN,
+        ),
+        _between(
+            "ratio_values_within_0_1",
+            "value",
+            0,
+            1,
+            "rates are fractions 0..1 (a value over 1 is a percentage over 100 % or typed as 0..100); "
+            "the named agency and indicator must not be ranked on it",
+            SUBMISSION_TYPO,
+            where=Where("unit", "in", list(RATIO_UNITS)),
+        ),
+        _between(
+            "values_non_negative", "value", 0, None, "reported values are not negative", SUBMISSION_TYPO
+        ),
+        _a_ge_b(
+            "numerator_le_denominator",
+            "denominator",
+            "numerator",
+            "a reported numerator does not exceed its denominator",
+            SUBMISSION_TYPO,
+        ),
         _between("version_positive", "version", 1, None, "versions start at 1", WE_ASSIGN),
         _valid_agency(TYPED_AGENCY_CODE),
         Check(
@@ -417,7 +487,8 @@ AGENCY_SUBMISSIONS_SUITE = DatasetSuite(
         Check(
             "no_rejected_submission_rows",
             ERROR,
-            "no submitted row was rejected at intake (non-numeric value, unknown indicator, malformed or empty file)",
+            "no submitted row was rejected at intake "
+            "(non-numeric value, unknown indicator, malformed or empty file)",
             rule="no_rejects",
             params={"table": "submission_rejects"},
             tolerance=INTAKE_REJECTS,
@@ -431,16 +502,42 @@ AGENCY_KPIS_SUITE = DatasetSuite(
     "agency_kpis",
     contract_checks("agency_kpis")
     + (
-        Check("agency_kpi_unique", ERROR, "one value per (agency, KPI)",
-              (E("ExpectCompoundColumnsToBeUnique", column_list=["agency_code", "kpi_code"]),), tolerance=COMPUTED),
-        _between("rates_within_0_1", "value", 0, 1, "rate KPIs (codes ending _rate) are fractions 0..1",
-                 COMPUTED, where=Where("is_rate", "==", True)),
-        _between("targets_within_0_1", "target", 0, 1, "targets of rate KPIs are fractions 0..1",
-                 COMPUTED, where=Where("is_rate", "==", True)),
-        _between("denominator_non_negative", "denominator", 0, None, "denominators are not negative", COMPUTED),
-        _a_ge_b("numerator_le_denominator", "denominator", "numerator",
-                "for rate KPIs the numerator does not exceed the denominator",
-                COMPUTED, where=Where("is_rate", "==", True)),
+        Check(
+            "agency_kpi_unique",
+            ERROR,
+            "one value per (agency, KPI)",
+            (E("ExpectCompoundColumnsToBeUnique", column_list=["agency_code", "kpi_code"]),),
+            tolerance=COMPUTED,
+        ),
+        _between(
+            "rates_within_0_1",
+            "value",
+            0,
+            1,
+            "rate KPIs (codes ending _rate) are fractions 0..1",
+            COMPUTED,
+            where=Where("is_rate", "==", True),
+        ),
+        _between(
+            "targets_within_0_1",
+            "target",
+            0,
+            1,
+            "targets of rate KPIs are fractions 0..1",
+            COMPUTED,
+            where=Where("is_rate", "==", True),
+        ),
+        _between(
+            "denominator_non_negative", "denominator", 0, None, "denominators are not negative", COMPUTED
+        ),
+        _a_ge_b(
+            "numerator_le_denominator",
+            "denominator",
+            "numerator",
+            "for rate KPIs the numerator does not exceed the denominator",
+            COMPUTED,
+            where=Where("is_rate", "==", True),
+        ),
         _valid_agency(COMPUTED),
     ),
     derived={"is_rate": "kpi_code LIKE '%\\_rate' ESCAPE '\\'"},
@@ -452,11 +549,17 @@ INDEX_SCORES_SUITE = DatasetSuite(
     "index_scores",
     contract_checks("index_scores")
     + (
-        Check("node_unique", ERROR, "one row per (framework, agency, node)",
-              (E("ExpectCompoundColumnsToBeUnique", column_list=["framework_id", "agency_code", "node_id"]),),
-              tolerance=COMPUTED),
+        Check(
+            "node_unique",
+            ERROR,
+            "one row per (framework, agency, node)",
+            (E("ExpectCompoundColumnsToBeUnique", column_list=["framework_id", "agency_code", "node_id"]),),
+            tolerance=COMPUTED,
+        ),
         _between("points_non_negative", "points", 0, None, "points are not negative", COMPUTED),
-        _a_ge_b("points_within_max", "max_points", "points", "points never exceed the points available", COMPUTED),
+        _a_ge_b(
+            "points_within_max", "max_points", "points", "points never exceed the points available", COMPUTED
+        ),
         _in_set("level_in_set", "level", INDEX_LEVELS, "node level is total, pillar or indicator", COMPUTED),
         _valid_agency(COMPUTED),
     ),
@@ -466,12 +569,19 @@ INDEX_SCORES_SUITE = DatasetSuite(
 
 SUITES: dict[str, DatasetSuite] = {
     s.dataset: s
-    for s in (AGENCIES_SUITE, PORTAL_DOSSIERS_SUITE, AGENCY_SUBMISSIONS_SUITE, AGENCY_KPIS_SUITE, INDEX_SCORES_SUITE)
+    for s in (
+        AGENCIES_SUITE,
+        PORTAL_DOSSIERS_SUITE,
+        AGENCY_SUBMISSIONS_SUITE,
+        AGENCY_KPIS_SUITE,
+        INDEX_SCORES_SUITE,
+    )
 }
 """dataset -> suite; the keys are also the Dagster asset keys the checks attach to."""
 
 
 def suite(dataset: str) -> DatasetSuite:
+    """The suite of ``dataset``; a clear error lists the datasets that have one."""
     try:
         return SUITES[dataset]
     except KeyError:

@@ -13,26 +13,152 @@ Q1 = Quarter.parse("2025-Q1")
 
 # (case, dossier fields, expected on_time: True / False / None (not judged this quarter))
 EDGES = [
-    ("due today, finished in the afternoon", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T00:00", finished_at="2025-03-10T16:00"), True),
-    ("one day late", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-11T09:00"), False),
-    ("supplement time not counted", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-13T09:00", supplement_requests=1, supplement_days=4.0), True),
-    ("supplement time too short to save it", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-13T09:00", supplement_requests=1, supplement_days=1.0), False),
-    ("reopened: more than one supplement request is late", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-05T09:00", supplement_requests=2, supplement_days=1.0), False),
-    ("in supplement at quarter end, not yet due", dict(received_at="2025-03-20T08:00", due_at="2025-04-02T17:00", status="supplement", supplement_requests=1, supplement_days=3.0), True),
-    ("open at quarter end, due after it", dict(received_at="2025-03-25T08:00", due_at="2025-04-05T17:00", status="processing"), True),
-    ("open at quarter end, due on its last day", dict(received_at="2025-03-25T08:00", due_at="2025-03-31T17:00", status="processing"), True),
-    ("open at quarter end, past due", dict(received_at="2025-03-01T08:00", due_at="2025-03-20T17:00", status="processing"), False),
-    ("finished after the quarter: judged at its end, past due", dict(received_at="2025-03-01T08:00", due_at="2025-03-20T17:00", finished_at="2025-04-02T10:00"), False),
-    ("finished after the quarter: judged at its end, not yet due", dict(received_at="2025-03-25T08:00", due_at="2025-04-10T17:00", finished_at="2025-04-02T10:00"), True),
-    ("no due date: statutory time met", dict(received_at="2025-03-01T08:00", finished_at="2025-03-05T08:00", statutory_days=5.0), True),
-    ("no due date: statutory time exceeded", dict(received_at="2025-03-01T08:00", finished_at="2025-03-08T08:00", statutory_days=5.0), False),
-    ("no due date: statutory less supplement days", dict(received_at="2025-03-01T08:00", finished_at="2025-03-08T08:00", statutory_days=5.0, supplement_requests=1, supplement_days=3.0), True),
-    ("status priority: finished before returned", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-12T08:00", returned_at="2025-03-09T08:00"), False),
-    ("status priority: returned before stopped", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", returned_at="2025-03-09T08:00", stopped_at="2025-03-20T08:00", status="returned"), True),
-    ("stopped counts as the end when nothing else", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", stopped_at="2025-03-15T08:00", status="stopped"), False),
-    ("withdrawn is not judged", dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", status="withdrawn"), None),
-    ("carried over from Q4, still open, past due", dict(received_at="2024-12-20T08:00", due_at="2025-01-10T17:00", status="processing"), False),
-    ("carried over from Q4 and ended in Q4", dict(received_at="2024-12-02T08:00", due_at="2024-12-10T17:00", finished_at="2024-12-09T08:00"), None),
+    (
+        "due today, finished in the afternoon",
+        dict(received_at="2025-03-01T08:00", due_at="2025-03-10T00:00", finished_at="2025-03-10T16:00"),
+        True,
+    ),
+    (
+        "one day late",
+        dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", finished_at="2025-03-11T09:00"),
+        False,
+    ),
+    (
+        "supplement time not counted",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            finished_at="2025-03-13T09:00",
+            supplement_requests=1,
+            supplement_days=4.0,
+        ),
+        True,
+    ),
+    (
+        "supplement time too short to save it",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            finished_at="2025-03-13T09:00",
+            supplement_requests=1,
+            supplement_days=1.0,
+        ),
+        False,
+    ),
+    (
+        "reopened: more than one supplement request is late",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            finished_at="2025-03-05T09:00",
+            supplement_requests=2,
+            supplement_days=1.0,
+        ),
+        False,
+    ),
+    (
+        "in supplement at quarter end, not yet due",
+        dict(
+            received_at="2025-03-20T08:00",
+            due_at="2025-04-02T17:00",
+            status="supplement",
+            supplement_requests=1,
+            supplement_days=3.0,
+        ),
+        True,
+    ),
+    (
+        "open at quarter end, due after it",
+        dict(received_at="2025-03-25T08:00", due_at="2025-04-05T17:00", status="processing"),
+        True,
+    ),
+    (
+        "open at quarter end, due on its last day",
+        dict(received_at="2025-03-25T08:00", due_at="2025-03-31T17:00", status="processing"),
+        True,
+    ),
+    (
+        "open at quarter end, past due",
+        dict(received_at="2025-03-01T08:00", due_at="2025-03-20T17:00", status="processing"),
+        False,
+    ),
+    (
+        "finished after the quarter: judged at its end, past due",
+        dict(received_at="2025-03-01T08:00", due_at="2025-03-20T17:00", finished_at="2025-04-02T10:00"),
+        False,
+    ),
+    (
+        "finished after the quarter: judged at its end, not yet due",
+        dict(received_at="2025-03-25T08:00", due_at="2025-04-10T17:00", finished_at="2025-04-02T10:00"),
+        True,
+    ),
+    (
+        "no due date: statutory time met",
+        dict(received_at="2025-03-01T08:00", finished_at="2025-03-05T08:00", statutory_days=5.0),
+        True,
+    ),
+    (
+        "no due date: statutory time exceeded",
+        dict(received_at="2025-03-01T08:00", finished_at="2025-03-08T08:00", statutory_days=5.0),
+        False,
+    ),
+    (
+        "no due date: statutory less supplement days",
+        dict(
+            received_at="2025-03-01T08:00",
+            finished_at="2025-03-08T08:00",
+            statutory_days=5.0,
+            supplement_requests=1,
+            supplement_days=3.0,
+        ),
+        True,
+    ),
+    (
+        "status priority: finished before returned",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            finished_at="2025-03-12T08:00",
+            returned_at="2025-03-09T08:00",
+        ),
+        False,
+    ),
+    (
+        "status priority: returned before stopped",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            returned_at="2025-03-09T08:00",
+            stopped_at="2025-03-20T08:00",
+            status="returned",
+        ),
+        True,
+    ),
+    (
+        "stopped counts as the end when nothing else",
+        dict(
+            received_at="2025-03-01T08:00",
+            due_at="2025-03-10T17:00",
+            stopped_at="2025-03-15T08:00",
+            status="stopped",
+        ),
+        False,
+    ),
+    (
+        "withdrawn is not judged",
+        dict(received_at="2025-03-01T08:00", due_at="2025-03-10T17:00", status="withdrawn"),
+        None,
+    ),
+    (
+        "carried over from Q4, still open, past due",
+        dict(received_at="2024-12-20T08:00", due_at="2025-01-10T17:00", status="processing"),
+        False,
+    ),
+    (
+        "carried over from Q4 and ended in Q4",
+        dict(received_at="2024-12-02T08:00", due_at="2024-12-10T17:00", finished_at="2024-12-09T08:00"),
+        None,
+    ),
 ]
 
 
@@ -58,9 +184,38 @@ def test_quarter_kpis_with_numerators_and_denominators(home, write_dossiers):
     write_dossiers("2024-Q4", [EDGES[-2][1], EDGES[-1][1]])
     q1 = [e[1] for e in EDGES[:-2]] + [
         # fee-bearing: paid online, not paid, and a zero fee that must not count
-        dict(received_at="2025-02-01T08:00", due_at="2025-02-10T08:00", finished_at="2025-02-03T08:00", fee_required=True, fee_amount=50000, paid_online=True, payment_channel=1, channel=2, procedure_code="P2", input_digitized=True, result_digitized=True, rating=3),
-        dict(received_at="2025-02-01T08:00", due_at="2025-02-10T08:00", finished_at="2025-02-05T08:00", fee_required=True, fee_amount=20000, procedure_code="P3", complaint=True),
-        dict(received_at="2025-02-01T08:00", due_at="2025-02-10T08:00", finished_at="2025-02-03T08:00", fee_required=True, fee_amount=0, channel=2, rating=1),
+        dict(
+            received_at="2025-02-01T08:00",
+            due_at="2025-02-10T08:00",
+            finished_at="2025-02-03T08:00",
+            fee_required=True,
+            fee_amount=50000,
+            paid_online=True,
+            payment_channel=1,
+            channel=2,
+            procedure_code="P2",
+            input_digitized=True,
+            result_digitized=True,
+            rating=3,
+        ),
+        dict(
+            received_at="2025-02-01T08:00",
+            due_at="2025-02-10T08:00",
+            finished_at="2025-02-05T08:00",
+            fee_required=True,
+            fee_amount=20000,
+            procedure_code="P3",
+            complaint=True,
+        ),
+        dict(
+            received_at="2025-02-01T08:00",
+            due_at="2025-02-10T08:00",
+            finished_at="2025-02-03T08:00",
+            fee_required=True,
+            fee_amount=0,
+            channel=2,
+            rating=1,
+        ),
     ]
     write_dossiers("2025-Q1", q1)
     k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
@@ -83,17 +238,27 @@ def test_quarter_kpis_with_numerators_and_denominators(home, write_dossiers):
 
 
 def test_average_processing_days_excludes_supplement_and_open(home, write_dossiers):
-    write_dossiers("2025-Q1", [
-        dict(received_at="2025-03-01T00:00", finished_at="2025-03-05T00:00"),  # 4 days
-        dict(received_at="2025-03-01T00:00", finished_at="2025-03-11T00:00", supplement_days=2.0, supplement_requests=1),  # 8
-        dict(received_at="2025-03-01T00:00", status="processing"),  # open: not counted
-    ])
+    write_dossiers(
+        "2025-Q1",
+        [
+            dict(received_at="2025-03-01T00:00", finished_at="2025-03-05T00:00"),  # 4 days
+            dict(
+                received_at="2025-03-01T00:00",
+                finished_at="2025-03-11T00:00",
+                supplement_days=2.0,
+                supplement_requests=1,
+            ),  # 8
+            dict(received_at="2025-03-01T00:00", status="processing"),  # open: not counted
+        ],
+    )
     k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
     assert k.loc["avg_processing_days", ["numerator", "denominator", "value"]].tolist() == [12, 2, 6]
 
 
 def test_missing_field_is_missing_not_zero(home, write_dossiers):
-    table = dossier_table([dict(received_at="2025-03-01T08:00", finished_at="2025-03-02T08:00", due_at="2025-03-05T08:00")])
+    table = dossier_table(
+        [dict(received_at="2025-03-01T08:00", finished_at="2025-03-02T08:00", due_at="2025-03-05T08:00")]
+    )
     table = table.set_column(table.schema.get_field_index("citizen_data_used"), "citizen_data_used",
                              __import__("pyarrow").nulls(1, __import__("pyarrow").bool_()))
     write_partition(home, "portal_dossiers", "2025-Q1", table)
@@ -106,11 +271,43 @@ def test_procedure_kpis(home, write_dossiers):
     import pyarrow as pa
 
     write_dossiers("2025-Q1", [dict(received_at="2025-03-01T08:00", procedure_code="P1")])
-    procs = pa.Table.from_pylist([
-        dict(procedure_code="P1", agency_code="SO_A", service_level="full", full_online_eligible=True, fee_required=True, payment_integrated=True, portal_integrated=True, mobile_ready=True, published_on_time=True),
-        dict(procedure_code="P2", agency_code="SO_A", service_level="partial", full_online_eligible=True, fee_required=True, payment_integrated=False, portal_integrated=False, mobile_ready=False, published_on_time=False),
-        dict(procedure_code="P3", agency_code="SO_A", service_level="none", full_online_eligible=False, fee_required=False, payment_integrated=False, portal_integrated=False, mobile_ready=False, published_on_time=True),
-    ])
+    procs = pa.Table.from_pylist(
+        [
+            dict(
+                procedure_code="P1",
+                agency_code="SO_A",
+                service_level="full",
+                full_online_eligible=True,
+                fee_required=True,
+                payment_integrated=True,
+                portal_integrated=True,
+                mobile_ready=True,
+                published_on_time=True,
+            ),
+            dict(
+                procedure_code="P2",
+                agency_code="SO_A",
+                service_level="partial",
+                full_online_eligible=True,
+                fee_required=True,
+                payment_integrated=False,
+                portal_integrated=False,
+                mobile_ready=False,
+                published_on_time=False,
+            ),
+            dict(
+                procedure_code="P3",
+                agency_code="SO_A",
+                service_level="none",
+                full_online_eligible=False,
+                fee_required=False,
+                payment_integrated=False,
+                portal_integrated=False,
+                mobile_ready=False,
+                published_on_time=True,
+            ),
+        ]
+    )
     write_partition(home, "procedures", "2025-Q1", procs)
     k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
     pairs = lambda code: k.loc[code, ["numerator", "denominator"]].tolist()  # noqa: E731

@@ -31,7 +31,7 @@ def agencies() -> pd.DataFrame:
 def dossiers(n_per_agency: int = 30, prefix: str = "HS") -> pd.DataFrame:
     rows = []
     start = dt.datetime(2025, 4, 2, 8, 0)
-    for a, code in enumerate(AGENCY_CODES):
+    for code in AGENCY_CODES:
         for i in range(n_per_agency):
             received = start + dt.timedelta(hours=i)
             rows.append({
@@ -99,11 +99,38 @@ def kpis() -> pd.DataFrame:
 def index_scores() -> pd.DataFrame:
     rows = []
     for code in AGENCY_CODES:
-        rows.append(dict(framework_id="dti", framework_version="1", agency_code=code, node_id="total", parent_id=None,
-                         level="total", kpi_code=None, input_value=None, rule="sum", points=50.0, max_points=100.0, note=None))
-        rows.append(dict(framework_id="dti", framework_version="1", agency_code=code, node_id="p1.i1", parent_id="total",
-                         level="indicator", kpi_code="online_dossier_rate", input_value=0.33, rule="linear",
-                         points=50.0, max_points=100.0, note=None))
+        rows.append(
+            dict(
+                framework_id="dti",
+                framework_version="1",
+                agency_code=code,
+                node_id="total",
+                parent_id=None,
+                level="total",
+                kpi_code=None,
+                input_value=None,
+                rule="sum",
+                points=50.0,
+                max_points=100.0,
+                note=None,
+            )
+        )
+        rows.append(
+            dict(
+                framework_id="dti",
+                framework_version="1",
+                agency_code=code,
+                node_id="p1.i1",
+                parent_id="total",
+                level="indicator",
+                kpi_code="online_dossier_rate",
+                input_value=0.33,
+                rule="linear",
+                points=50.0,
+                max_points=100.0,
+                note=None,
+            )
+        )
     return pd.DataFrame(rows)
 
 

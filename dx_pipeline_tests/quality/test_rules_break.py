@@ -37,7 +37,9 @@ def _only_failure(home, dataset, frame, expected_check):
 def test_valid_partition_passes_every_check(home, dataset):
     outcomes = _outcomes(home, dataset)
     assert len(outcomes) == len(SUITES[dataset].checks)
-    assert all(o.passed for o in outcomes.values()), {n: o.observed for n, o in outcomes.items() if not o.passed}
+    assert all(o.passed for o in outcomes.values()), {
+        n: o.observed for n, o in outcomes.items() if not o.passed
+    }
 
 
 def _dossiers_with(mutate, rows):
@@ -77,7 +79,9 @@ DOSSIER_BREAKS = [
 ]
 
 
-@pytest.mark.parametrize("check,within,beyond,per_row,mutate", DOSSIER_BREAKS, ids=[b[0] for b in DOSSIER_BREAKS])
+@pytest.mark.parametrize(
+    "check,within,beyond,per_row,mutate", DOSSIER_BREAKS, ids=[b[0] for b in DOSSIER_BREAKS]
+)
 def test_dossier_rule_broken_within_and_beyond_tolerance(home, check, within, beyond, per_row, mutate):
     o = _only_failure(home, "portal_dossiers", _dossiers_with(mutate, WITHIN), check)
     assert (o.severity, o.failing_rows, o.checked) == (within, per_row, 90)
@@ -250,12 +254,30 @@ def test_reconciliation_reported_counts_against_portal(home):
 
 
 def test_rejected_submission_rows_warn(home):
-    rejects = pd.DataFrame([
-        dict(agency_code="SO_TC", indicator_code="dx_budget_share", value="mười", source_ref="so_tc.xlsx!A7",
-             field="value", reason="not a number", submitted_at=dt.datetime(2025, 7, 1), source="inbox"),
-        dict(agency_code="SO_TC", indicator_code="no_such_kpi", value="0.5", source_ref="so_tc.xlsx!A8",
-             field="indicator_code", reason="unknown indicator code", submitted_at=dt.datetime(2025, 7, 1), source="inbox"),
-    ])
+    rejects = pd.DataFrame(
+        [
+            dict(
+                agency_code="SO_TC",
+                indicator_code="dx_budget_share",
+                value="mười",
+                source_ref="so_tc.xlsx!A7",
+                field="value",
+                reason="not a number",
+                submitted_at=dt.datetime(2025, 7, 1),
+                source="inbox",
+            ),
+            dict(
+                agency_code="SO_TC",
+                indicator_code="no_such_kpi",
+                value="0.5",
+                source_ref="so_tc.xlsx!A8",
+                field="indicator_code",
+                reason="unknown indicator code",
+                submitted_at=dt.datetime(2025, 7, 1),
+                source="inbox",
+            ),
+        ]
+    )
     write_partition(home, "submission_rejects", f.Q, rejects)
     o = _outcomes(home, "agency_submissions")["no_rejected_submission_rows"]
     assert not o.passed and o.severity == "WARN" and o.failing_rows == 2 and o.checked == 8

@@ -68,11 +68,21 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     # the severity that applied (a duplicate within tolerance is a WARN) and the tolerance itself
     row = dq[(dq["dataset"] == "portal_dossiers") & (dq["check"] == "dossier_id_unique")].iloc[0]
     assert row["severity"] == "WARN" and not row["passed"] and row["failing_rows"] == 2
-    assert row["expected"].endswith("tolerance: WARN up to max(0.1 % of checked, 5); ERROR beyond (allowed 5 of 90)")
+    assert row["expected"].endswith(
+        "tolerance: WARN up to max(0.1 % of checked, 5); ERROR beyond (allowed 5 of 90)"
+    )
     passed = dq[dq["passed"]]
     assert len(passed) and set(passed["severity"]) == {"ERROR"}  # what a failure beyond tolerance would be
     schema = pq.read_schema(partition_path(home, "dq_results", f.Q))
-    assert schema.names[:7] == ["dataset", "check", "severity", "passed", "observed", "expected", "failing_rows"]
+    assert schema.names[:7] == [
+        "dataset",
+        "check",
+        "severity",
+        "passed",
+        "observed",
+        "expected",
+        "failing_rows",
+    ]
 
     folder = home.dq_reports_for(f.Q)
     assert {p.name for p in (folder / "runs").iterdir()} == {

@@ -90,7 +90,9 @@ def _found(defect: dict, outcome) -> bool:
         reason = "unknown agency code" if kind == "unknown_agency" else "agency not valid in"
         return any(r["agency_code"] == defect["value"] and r["reason"].startswith(reason) for r in rows)
     if kind == "volume_drop":
-        return any(r["agency_code"] == defect["agency_code"] and r["current"] == defect["actual"] for r in rows)
+        return any(
+            r["agency_code"] == defect["agency_code"] and r["current"] == defect["actual"] for r in rows
+        )
     if kind == "missing_received_at":
         return any(r["dossier_id"] == defect["dossier_id"] and r["field"] == defect["field"] for r in rows)
     if kind == "percent_over_100":
@@ -103,7 +105,9 @@ def _found(defect: dict, outcome) -> bool:
         return hit and f"{defect['agency_code']}/{defect['indicator_code']}" in outcome.observed
     if kind in ("not_a_number", "unknown_indicator"):
         return any(
-            _same_file(defect, r) and r["agency_code"] == defect["agency_code"] and r["field"] == defect["field"]
+            _same_file(defect, r)
+            and r["agency_code"] == defect["agency_code"]
+            and r["field"] == defect["field"]
             and r["row"] == defect["row"]
             for r in rows
         )
@@ -134,7 +138,9 @@ def test_a_realistic_defect_rate_never_blocks_a_quarter(province):
     for (quarter, dataset), outcomes in province.outcomes.items():
         for name, o in outcomes.items():
             assert o.passed or o.severity == "WARN", f"{quarter} {dataset}.{name}: {o.observed}"
-            assert o.passed or (dataset, name) in expected_failures, f"{quarter} {dataset}.{name}: {o.observed}"
+            assert o.passed or (dataset, name) in expected_failures, (
+                f"{quarter} {dataset}.{name}: {o.observed}"
+            )
 
 
 def test_raised_defect_rates_fail_with_error(province, tmp_path):

@@ -16,7 +16,9 @@ def test_allowed_is_the_larger_of_share_and_count():
 
 
 def test_severity_is_warn_within_and_declared_beyond():
-    check = Check("c", ERROR, "d", (E("ExpectColumnValuesToNotBeNull", column="x"),), tolerance=Tolerance(0.01, 2))
+    check = Check(
+        "c", ERROR, "d", (E("ExpectColumnValuesToNotBeNull", column="x"),), tolerance=Tolerance(0.01, 2)
+    )
     assert check.applied_severity(2, 100) is WARN
     assert check.applied_severity(3, 100) is ERROR
     assert check.applied_severity(10, 1000) is WARN and check.applied_severity(11, 1000) is ERROR
