@@ -1,7 +1,8 @@
 """Explanations: "why does this agency have the points it has?" as plain text.
 
 Reads only the published tables (index_scores and ranking rows), so the answer is the same
-one the warehouse holds; node names come from the framework file when it can be found.
+one the warehouse holds; node names, the framework's provenance (taken from which decision, or
+illustrative) and its indicators not assessed come from the framework file.
 """
 
 from __future__ import annotations
@@ -9,12 +10,24 @@ from __future__ import annotations
 import pandas as pd
 
 from dx_pipeline.index.builtins import load_builtin
-from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.frameworks import Framework, not_assessed_text
 
 
-def _names(framework_id: str, framework: Framework | None) -> dict[str, str]:
-    fw = framework if framework is not None else load_builtin(framework_id)
-    return {n.id: str(n.name) for n in fw.nodes()}
+def _framework(framework_id: str, framework: Framework | None) -> Framework:
+    return framework if framework is not None and framework.id == framework_id else load_builtin(framework_id)
+
+
+def provenance_lines(fw: Framework, scored_version: str) -> list[str]:
+    """Where the framework comes from, and the indicators it does not assess (with where
+    their points went), as ``explain`` prints them under the total."""
+    if str(scored_version) != fw.version:
+        return [f"  source: the scores were made with version {scored_version}; the framework file is "
+                f"version {fw.version}, so its provenance is not shown"]
+    statement = fw.provenance_statement()
+    lines = [f"  source: {statement.en}", f"          {statement.vi}"]
+    for n in fw.not_assessed():
+        lines.append(f"  not assessed: {not_assessed_text(n)}")
+    return lines
 
 
 def _num(x) -> str:
@@ -45,7 +58,8 @@ def explain(
 
 
 def _explain_one(fw_id, rows, ranking_df, agency_code, framework) -> str:
-    names = _names(fw_id, framework)
+    fw = _framework(fw_id, framework)
+    names = {n.id: str(n.name) for n in fw.nodes()}
     total = rows[rows["level"] == "total"].iloc[0]
     quarter = f", {rows['quarter'].iloc[0]}" if "quarter" in rows.columns else ""
     head = f"{agency_code} — {fw_id} v{total['framework_version']}{quarter}"
@@ -68,6 +82,7 @@ def _explain_one(fw_id, rows, ranking_df, agency_code, framework) -> str:
              + (f" · {rank_line}" if rank_line else "")]
     if isinstance(total.get("note"), str):
         lines.append(f"  note: {total['note']}")
+    lines += provenance_lines(fw, total["framework_version"])
 
     ind = rows[rows["level"] == "indicator"].copy()
     ind["lost"] = ind["max_points"].astype(float) - ind["points"].astype(float)

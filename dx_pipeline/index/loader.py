@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -21,12 +22,18 @@ from dx_pipeline.index.rounding import half_up
 from dx_pipeline.index.rules import RULES
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.frameworks import (
+    ILLUSTRATION,
+    PROPORTIONAL,
     TOTAL_ID,
     AppliesTo,
     Band,
+    Document,
     Framework,
     Name,
     Node,
+    NotAssessed,
+    Origin,
+    Provenance,
     RankingSpec,
 )
 
@@ -49,6 +56,7 @@ class FrameworkError(ValueError):
 
 @lru_cache(maxsize=1)
 def framework_schema() -> dict:
+    """The framework files' JSON Schema (config/framework.schema.json)."""
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
@@ -163,6 +171,8 @@ class _Builder:
         agg = raw.get("aggregation", {})
         self.pillar_agg = agg.get("pillar", "sum")
         self.total_agg = agg.get("total", "sum")
+        self.provenance = self.read_provenance(raw["provenance"])
+        self.default_origin = Origin(**raw["provenance"]["origin"])
 
     def problem(self, node: str | None, text: str) -> None:
         self.problems.append(f"node {node}: {text}" if node else text)
@@ -175,8 +185,10 @@ class _Builder:
         if end is not None and end < start:
             self.problem(None, f"effective.to {end} is before effective.from {start}")
         total = float(raw["total_points"])
+        self.check_origin(None, self.default_origin)
         pillars = tuple(self.node(p, TOTAL_ID, "pillar") for p in raw["pillars"])
         self.check_sum(None, self.total_agg, total, pillars, what="total_points")
+        self.check_not_assessed(pillars)
         policies = raw.get("policies", {})
         ranking_raw = raw.get("ranking", {})
         ranking = RankingSpec(
@@ -216,13 +228,15 @@ class _Builder:
             bands=bands,
             aggregation=self.total_agg,
             pillars=pillars,
+            provenance=self.provenance,
             source=self.source,
         )
 
     def node(self, raw: dict, parent: str, level: str) -> Node:
         nid = str(raw["id"])
         if nid in self.seen or nid == TOTAL_ID:
-            self.problem(nid, "id is used more than once" if nid != TOTAL_ID else f"id '{TOTAL_ID}' is reserved")
+            self.problem(nid, "id is used more than once" if nid != TOTAL_ID
+                         else f"id '{TOTAL_ID}' is reserved")
         self.seen.add(nid)
         name = Name(**raw["name"])
         if "indicators" in raw or "pillars" in raw or level == "pillar":
@@ -236,6 +250,7 @@ class _Builder:
         if not kids_raw:
             self.problem(nid, "a pillar needs 'indicators' (or sub-'pillars')")
         level = "indicator" if "indicators" in raw else "pillar"
+        origin = self.origin(nid, raw, pillar=True)
         children = tuple(self.node(k, nid, level) for k in kids_raw)
         agg = raw.get("aggregation", self.pillar_agg)
         if "max_points" in raw:
@@ -246,7 +261,7 @@ class _Builder:
                 self.problem(nid, f"a pillar aggregated by '{agg}' needs its own max_points")
         self.check_sum(nid, agg, mx, children, what="max_points")
         return Node(id=nid, level="pillar", name=name, parent_id=parent, max_points=mx,
-                    weight=raw.get("weight"), children=children, aggregation=agg)
+                    weight=raw.get("weight"), children=children, aggregation=agg, origin=origin)
 
     def check_sum(self, nid: str | None, agg: str, mx: float, children: tuple[Node, ...], what: str) -> None:
         """With sum aggregation the children's max points must add up to the parent's."""
@@ -261,7 +276,8 @@ class _Builder:
     def indicator(self, raw: dict, nid: str, name: Name, parent: str) -> Node:
         kpi, item = raw.get("kpi"), raw.get("item")
         if bool(kpi) == bool(item):
-            self.problem(nid, "an indicator names exactly one input: 'kpi' (catalogue) or 'item' (evidence/external)")
+            self.problem(nid, "an indicator names exactly one input: 'kpi' (catalogue) or 'item' "
+                              "(evidence/external)")
         if kpi and self.known is not None and kpi not in self.known:
             self.problem(nid, f"KPI '{kpi}' is not in the KPI catalogue")
         if "max_points" not in raw:
@@ -277,4 +293,85 @@ class _Builder:
         return Node(id=nid, level="indicator", name=name, parent_id=parent, max_points=mx,
                     weight=raw.get("weight"), kpi=kpi, item=item, rule=rule_name, params=params,
                     direction=direction, zero_denominator=raw.get("zero_denominator"),
-                    missing=raw.get("missing"), evidence=raw.get("evidence"))
+                    missing=raw.get("missing"), evidence=raw.get("evidence"),
+                    origin=self.origin(nid, raw, pillar=False), not_assessed=_not_assessed(raw))
+
+    # ------------------------------------------------------------------ provenance
+    def read_provenance(self, raw: dict) -> Provenance:
+        docs = []
+        for d in raw["documents"]:
+            docs.append(Document(
+                id=d["id"], kind=d["kind"], issuer=Name(**d["issuer"]), title=Name(**d["title"]),
+                number=d.get("number"), date=dt.date.fromisoformat(d["date"]) if d.get("date") else None,
+                consulted=d.get("consulted", "text"),
+            ))
+        ids = [d.id for d in docs]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            self.problem(None, f"provenance: document id '{dup}' is used more than once")
+        self.doc_ids = set(ids)
+        note = Name(**raw["note"]) if raw.get("note") else None
+        prov = Provenance(documents=tuple(docs), bands=raw["bands"], note=note)
+        if prov.bands != ILLUSTRATION and prov.bands not in self.doc_ids:
+            self.problem(None, f"provenance.bands names '{prov.bands}', which is not a provenance document "
+                               f"({', '.join(sorted(self.doc_ids))}) nor '{ILLUSTRATION}'")
+        return prov
+
+    def origin(self, nid: str, raw: dict, pillar: bool) -> Origin:
+        """The node's origin: its own fields over the framework's default."""
+        own = raw.get("origin") or {}
+        if pillar and "rule" in own:
+            self.problem(nid, "origin.rule is for indicators (a pillar has no scoring rule)")
+        base = self.default_origin
+        origin = Origin(
+            name=own.get("name", base.name),
+            points=own.get("points", base.points),
+            rule=None if pillar else own.get("rule", base.rule),
+        )
+        self.check_origin(nid, origin)
+        return origin
+
+    def check_origin(self, nid: str | None, origin: Origin) -> None:
+        where = "origin" if nid else "provenance.origin"
+        for field_name, value in (("name", origin.name), ("points", origin.points), ("rule", origin.rule)):
+            if value is not None and value != ILLUSTRATION and value not in self.doc_ids:
+                self.problem(nid, f"{where}.{field_name} names '{value}', which is not a provenance document "
+                                  f"({', '.join(sorted(self.doc_ids))}) nor '{ILLUSTRATION}'")
+
+    def check_not_assessed(self, pillars: tuple[Node, ...]) -> None:
+        """Not-assessed points go to assessed sibling indicators and add up."""
+        for parent in (n for p in pillars for n in p.walk() if n.children):
+            assessed = [c for c in parent.children if c.not_assessed is None]
+            for child in parent.children:
+                if child.not_assessed is not None:
+                    self.check_redistribution(parent, child, {c.id for c in assessed})
+
+    def check_redistribution(self, parent: Node, node: Node, assessed: set[str]) -> None:
+        na = node.not_assessed
+        assert na is not None
+        if not assessed:
+            self.problem(node.id, f"not_assessed: every indicator of {parent.id} is not assessed; "
+                                  "nothing is left to receive its points")
+            return
+        if na.proportional:
+            return
+        if (parent.aggregation or "sum") != "sum":
+            self.problem(node.id, f"not_assessed: points can be given to named indicators only under a "
+                                  f"'sum' pillar; {parent.id} is aggregated by '{parent.aggregation}' "
+                                  f"(use redistribute: {PROPORTIONAL})")
+        wrong = sorted(set(na.redistribute) - assessed)
+        if wrong:
+            self.problem(node.id, f"not_assessed: redistribute names {', '.join(wrong)}, which are not "
+                                  f"assessed indicators of {parent.id} ({', '.join(sorted(assessed))})")
+        given = sum(na.redistribute.values())
+        if abs(given - node.max_points) > RELATIVE_TOLERANCE * max(1.0, node.max_points):
+            self.problem(node.id, f"not_assessed: redistribute gives {half_up(given, 6):g} points but the "
+                                  f"indicator has {node.max_points:g}")
+
+
+def _not_assessed(raw: dict) -> NotAssessed | None:
+    spec = raw.get("not_assessed")
+    if not spec:
+        return None
+    target = spec["redistribute"]
+    to = {} if target == PROPORTIONAL else {str(k): float(v) for k, v in target.items()}
+    return NotAssessed(reason=Name(**spec["reason"]), redistribute=to)

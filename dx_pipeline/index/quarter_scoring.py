@@ -7,7 +7,6 @@ table, and stacks the per-framework results into one ``index_scores`` and one ra
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -86,26 +85,6 @@ def score_quarter(
     ranking = (pd.concat([r.ranking for r in results.values()], ignore_index=True) if results
                else pd.DataFrame(columns=RANKING_COLUMNS))
     return QuarterScores(used, scores, ranking, results)
-
-
-def framework_metadata(fw: Framework) -> dict:
-    """What a publication manifest records about a framework (and the file's checksum)."""
-    meta = {
-        "id": fw.id,
-        "version": fw.version,
-        "title_vi": fw.title.vi,
-        "title_en": fw.title.en,
-        "effective_from": fw.effective_from.isoformat(),
-        "effective_to": fw.effective_to.isoformat() if fw.effective_to else None,
-        "total_points": fw.total_points,
-        "pillars": len(fw.pillars),
-        "indicators": len(fw.indicators()),
-        "file": fw.source.name if fw.source else None,
-        "sha256": None,
-    }
-    if fw.source and fw.source.exists():
-        meta["sha256"] = hashlib.sha256(fw.source.read_bytes()).hexdigest()
-    return meta
 
 
 def same_points(stored: pd.DataFrame, fresh: pd.DataFrame, tolerance: float = 1e-9) -> bool:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from dx_pipeline import __version__
 from dx_pipeline.reference import schemas
+from dx_pipeline.reference.frameworks import Framework, Node
 from dx_pipeline.storage.checksums import sha256_file
 
 MANIFEST_FILE = "manifest.json"
@@ -79,33 +80,37 @@ def code_version() -> dict[str, str | None]:
     return {"package": __version__, "git_commit": commit}
 
 
-def framework_metadata(fw: Any) -> dict:
-    """What a manifest records of a loaded framework (the index engine's ``Framework``):
-    id, version, sha256 of its YAML file, titles, and every pillar's and indicator's names,
-    so the report can name each node in Vietnamese and English."""
-    source = getattr(fw, "source", None)
-    title = getattr(fw, "title", None)
-    nodes = list(fw.nodes()) if hasattr(fw, "nodes") else []
+def framework_metadata(fw: Framework) -> dict:
+    """What a manifest records of a loaded framework: id, version, sha256 of its YAML file,
+    titles, its provenance (documents, whether it is illustrative, indicators not assessed)
+    and every pillar's and indicator's names, points and origin, so the report can name each
+    node in Vietnamese and English and say where it comes from."""
 
-    def node(n) -> dict:
-        return {
+    def node(n: Node) -> dict:
+        entry = {
             "id": n.id,
-            "name_vi": getattr(n.name, "vi", str(n.name)),
-            "name_en": getattr(n.name, "en", ""),
+            "name_vi": n.name.vi,
+            "name_en": n.name.en,
             "max_points": float(n.max_points),
+            "origin": {"name": n.origin.name, "points": n.origin.points, "rule": n.origin.rule},
         }
+        if n.not_assessed is not None:
+            entry["not_assessed"] = True
+        return entry
 
+    nodes = list(fw.nodes())
     return {
         "id": fw.id,
         "version": str(fw.version),
-        "sha256": sha256_file(Path(source)) if source else None,
-        "title_vi": getattr(title, "vi", str(title or fw.id)),
-        "title_en": getattr(title, "en", ""),
-        "pillars": [node(n) for n in nodes if getattr(n, "level", "") == "pillar"],
-        "indicators": [node(n) for n in nodes if getattr(n, "level", "") == "indicator"],
+        "sha256": sha256_file(Path(fw.source)) if fw.source else None,
+        "title_vi": fw.title.vi,
+        "title_en": fw.title.en,
+        "provenance": fw.provenance_record(),
+        "pillars": [node(n) for n in nodes if not n.is_indicator],
+        "indicators": [node(n) for n in nodes if n.is_indicator],
         "bands": [
             {"code": b.code, "name_vi": b.name_vi, "name_en": b.name_en, "min_share": float(b.min_share)}
-            for b in getattr(fw, "bands", ())
+            for b in fw.bands
         ],
     }
 

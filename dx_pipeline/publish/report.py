@@ -200,6 +200,29 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
     ]
 
 
+def framework_notices(frameworks: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """One notice per framework that is not wholly taken from its documents: its provenance
+    statement (the report's banner) and the indicators it does not assess. A framework whose
+    metadata states no provenance is flagged as such, never presented as official."""
+    out = []
+    for fw in frameworks:
+        prov = fw.get("provenance")
+        title_vi, title_en = fw.get("title_vi") or fw.get("id"), fw.get("title_en") or ""
+        if not isinstance(prov, Mapping):
+            out.append({"id": fw.get("id"), "title_vi": title_vi, "title_en": title_en,
+                        "statement_vi": "Không nêu nguồn gốc của bộ chỉ số.",
+                        "statement_en": "The framework states no provenance.",
+                        "note_vi": None, "note_en": None, "not_assessed": []})
+            continue
+        if prov.get("illustrative") or prov.get("not_assessed"):
+            out.append({"id": fw.get("id"), "title_vi": title_vi, "title_en": title_en,
+                        "illustrative": bool(prov.get("illustrative")),
+                        "statement_vi": prov.get("statement_vi"), "statement_en": prov.get("statement_en"),
+                        "note_vi": prov.get("note_vi"), "note_en": prov.get("note_en"),
+                        "not_assessed": list(prov.get("not_assessed") or [])})
+    return out
+
+
 def build_context(data: ReportInput) -> dict:
     period = data.period
     names = node_names(data.frameworks)
@@ -433,6 +456,7 @@ def build_context(data: ReportInput) -> dict:
         "trigger": data.trigger,
         "code_version": data.code_version,
         "frameworks": data.frameworks,
+        "notices": framework_notices(data.frameworks),
         "inputs": data.inputs,
         "groups": groups,
         "moves": moves,

@@ -43,6 +43,13 @@ MINIMAL = {
     "effective": {"from": "2024-01-01", "to": "2025-06-30"},
     "applies_to": {"levels": ["department"]},
     "total_points": 100,
+    "provenance": {
+        "documents": [{"id": "qd1", "kind": "decision", "number": "1/QĐ-UBND", "date": "2023-12-29",
+                       "issuer": {"vi": "Ủy ban nhân dân tỉnh Mẫu", "en": "Sample People's Committee"},
+                       "title": {"vi": "Bộ chỉ số thử", "en": "Test index"}}],
+        "origin": {"name": "qd1", "points": "qd1", "rule": "qd1"},
+        "bands": "qd1",
+    },
     "rounding": {"decimals": 2, "mode": "half_up"},
     "policies": {"zero_denominator": "full", "missing": "zero"},
     "bands": [

@@ -183,3 +183,21 @@ def test_the_report_renders_in_headless_chromium(report_html, tmp_path):
     assert "<script>alert" not in dom
     if os.environ.get("DX_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["DX_KEEP_SCREENSHOT"])
+
+
+def test_framework_notices_flag_illustrative_and_unstated_provenance_only():
+    from dx_pipeline.publish.report import framework_notices
+
+    official = {"id": "a", "title_vi": "A", "provenance": {"illustrative": False, "not_assessed": []}}
+    illustrative = {"id": "b", "title_vi": "B", "provenance": {
+        "illustrative": True, "statement_vi": "Bộ chỉ số minh họa: …", "statement_en": "Illustrative …",
+        "not_assessed": []}}
+    unstated = {"id": "c", "title_vi": "C"}
+    notices = framework_notices([official, illustrative, unstated])
+    assert [n["id"] for n in notices] == ["b", "c"]
+    assert notices[1]["statement_en"] == "The framework states no provenance."
+
+
+def test_report_without_framework_provenance_says_so(report_html):
+    banner = report_html.read_text(encoding="utf-8").split('<aside class="banner"')[1].split("</aside>")[0]
+    assert "Không nêu nguồn gốc của bộ chỉ số." in banner and "The framework states no provenance." in banner

@@ -41,6 +41,14 @@ def test_engine_output_publishes_verifies_and_names_every_node(home):
     html = (pub.path / "report.html").read_text(encoding="utf-8")
     for node in fw.nodes():
         assert node.name.vi in html, node.id
+    # an illustrative framework is published as one: manifest and a banner at the top
+    assert meta["provenance"]["illustrative"] is True
+    assert meta["provenance"]["documents"][0]["number"] == "3473/QĐ-UBND"
+    assert {n["origin"]["points"] for n in meta["indicators"]} == {"illustration"}
+    banner = html.split('<aside class="banner" id="notice-dti_department">')[1].split("</aside>")[0]
+    assert html.index('class="banner"') < html.index('<nav class="toc">')
+    assert "Bộ chỉ số minh họa: tên, điểm hoặc cách tính của 40/40 chỉ số thành phần" in banner
+    assert "not the text of Decision 3473/QĐ-UBND of 29/12/2023" in banner
     ranked = result.ranking.dropna(subset=["rank"])
     assert len(ranked) == len(result.ranking) == 5  # the five departments
 
