@@ -195,6 +195,7 @@ class _Builder:
             groups=ranking_raw.get("groups", "peer_group"),
             explicit={k: tuple(v) for k, v in ranking_raw.get("explicit", {}).items()},
             unranked=dict(ranking_raw.get("unranked", {})),
+            ties=ranking_raw.get("ties", "shared"),
         )
         if ranking.groups == "explicit" and not ranking.explicit:
             self.problem(None, "ranking.groups is 'explicit' but ranking.explicit lists no groups")

@@ -1,9 +1,12 @@
-"""Ranking: competition ranks within ranking groups, bands, and movement against last quarter.
+"""Ranking: ranks within ranking groups, bands, and movement against last quarter.
 
-Ranks are "competition" ranks (1, 2, 2, 4): tied units share the best rank, as the national DTI,
-QĐ 766 and the UN EGDI publish them. Ranks use the rounded total points, so two agencies that
-look tied in the published table are tied. Units matching the framework's ``unranked`` rule
-(e.g. no public services) are scored and banded but get no rank.
+How tied totals rank is the framework's ``ranking.ties``: ``shared`` (the default) gives
+"competition" ranks (1, 2, 2, 4), as the national DTI, QĐ 766 across provinces and the UN EGDI
+publish them; ``consecutive`` gives tied totals consecutive ranks (1, 2, 3, 4) in agency-code
+order, as the national portal lists one province's units (it does not publish the order it
+uses among tied units, so ours is the code). Ranks use the rounded total points, so two
+agencies that look tied in the published table are tied. Units matching the framework's
+``unranked`` rule (e.g. no public services) are scored and banded but get no rank.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ def competition_rank(values: np.ndarray) -> np.ndarray:
     return 1 + np.searchsorted(-ordered, -values, side="left")
 
 
+def consecutive_rank(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """1 for the largest value; tied values take consecutive ranks in ``keys`` order (1, 2, 3, 4)."""
+    values = np.asarray(values, dtype=float)
+    order = np.lexsort((np.asarray(keys, dtype=str), -values))
+    rank = np.empty(len(values), dtype=float)
+    rank[order] = np.arange(1, len(values) + 1)
+    return rank
+
+
 def rank_units(
     fw: Framework,
     units: pd.DataFrame,
@@ -33,6 +45,8 @@ def rank_units(
     total_max: pd.Series,
     previous_ranking: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """Ranking rows (RANKING_COLUMNS) of the scored units: rank within each ranking group under
+    the framework's tie rule, band, and movement against ``previous_ranking``."""
     df = pd.DataFrame({
         "framework_id": fw.id,
         "peer_group": units["rank_group"].to_numpy(dtype=object),
@@ -43,16 +57,22 @@ def rank_units(
     })
     ranked = units["ranked"].to_numpy(dtype=bool) & (df["max_points"].to_numpy() > 0)
     rank = np.full(len(df), np.nan)
+    totals, codes = df["total_points"].to_numpy(), df["agency_code"].to_numpy(dtype=str)
     for _, idx in df[ranked].groupby("peer_group", sort=True).groups.items():
         pos = df.index.get_indexer(idx)
-        rank[pos] = competition_rank(df["total_points"].to_numpy()[pos])
+        if fw.ranking.ties == "consecutive":
+            rank[pos] = consecutive_rank(totals[pos], codes[pos])
+        else:
+            rank[pos] = competition_rank(totals[pos])
     df["rank"] = pd.array(np.where(np.isnan(rank), None, rank), dtype="Int32")
     mx = df["max_points"].to_numpy()
     share = np.where(mx > 0, df["total_points"].to_numpy() / np.where(mx > 0, mx, 1.0), np.nan)
     df["band"] = pd.array([(b.name_vi if (b := fw.band_for(s)) else None) for s in share], dtype="string")
     prev = _previous_ranks(fw, previous_ranking)
-    df["previous_rank"] = pd.array(df["agency_code"].map(prev).astype("Float64").round(), dtype="Int32") if prev is not None \
-        else pd.array([None] * len(df), dtype="Int32")
+    if prev is not None:
+        df["previous_rank"] = pd.array(df["agency_code"].map(prev).astype("Float64").round(), dtype="Int32")
+    else:
+        df["previous_rank"] = pd.array([None] * len(df), dtype="Int32")
     df["rank_change"] = (df["previous_rank"] - df["rank"]).astype("Int32")
     for col in ("framework_id", "peer_group", "agency_code", "agency_name"):
         df[col] = df[col].astype("string")

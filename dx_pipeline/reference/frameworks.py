@@ -32,6 +32,7 @@ ILLUSTRATION = "illustration"
 DOCUMENT_KINDS = ("decision", "guidance", "publication")
 PROPORTIONAL = "proportional"
 """Not-assessed points shared among the assessed siblings in proportion to their points."""
+TIE_RULES = ("shared", "consecutive")
 
 
 @dataclass(frozen=True)
@@ -187,11 +188,17 @@ class Band:
 
 @dataclass(frozen=True)
 class RankingSpec:
-    """How a framework ranks: the groups ranked apart and which units stay unranked."""
+    """Who is ranked against whom, and how tied totals are ranked.
+
+    ``ties``: ``shared`` gives tied totals the best rank (1, 2, 2, 4: competition ranks, as the
+    UN EGDI and QĐ 766 across provinces publish them); ``consecutive`` gives them consecutive
+    ranks in agency-code order (1, 2, 3, 4: the national portal's list of one province's units).
+    """
 
     groups: str = "peer_group"  # peer_group | all | explicit
     explicit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unranked: Mapping[str, Any] = field(default_factory=dict)  # registry column -> value
+    ties: str = "shared"  # one of TIE_RULES
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,8 @@ RANKING_SNAPSHOT = Contract(
         _c(
             "rank",
             pa.int32(),
-            "Competition rank in the peer group (ties share the best rank); empty when not ranked",
+            "Rank in the peer group (tied totals share the best rank, or take consecutive ranks "
+            "where the framework says so); empty when not ranked",
             "Xếp hạng",
         ),
         _c("band", pa.string(), "Tốt / Khá / Trung bình / Yếu", "Xếp loại"),

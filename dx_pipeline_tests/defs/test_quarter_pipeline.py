@@ -106,15 +106,21 @@ def test_points_stay_within_their_maximum_and_add_up_to_the_total(province):
         assert (pillars.reindex(by_agency.index) - by_agency).abs().max() <= tolerance, framework_id
 
 
-def test_ranks_are_competition_ranks_within_peer_groups(province):
+def test_ranks_follow_each_frameworks_tie_rule_within_peer_groups(province):
+    """Tied totals share the best rank, or (qd766, as the portal lists a province's units) take
+    consecutive ranks in agency-code order."""
     home, _, _ = province
     ranking = read_partition(home, "ranking_snapshot", Q2)
     ranked = ranking.dropna(subset=["rank"])
     assert len(ranked) > 0
-    for _, group in ranked.groupby(["framework_id", "peer_group"]):
-        points = group["total_points"].to_numpy()
-        expected = [1 + int((points > p).sum()) for p in points]
-        assert group["rank"].astype(int).tolist() == expected
+    for (framework_id, _), group in ranked.groupby(["framework_id", "peer_group"]):
+        points, codes = group["total_points"].to_numpy(), group["agency_code"].to_numpy()
+        if load_builtin(framework_id).ranking.ties == "consecutive":
+            ahead = [(points > p) | ((points == p) & (codes < c)) for p, c in zip(points, codes, strict=True)]
+            expected = [1 + int(a.sum()) for a in ahead]
+        else:
+            expected = [1 + int((points > p).sum()) for p in points]
+        assert group["rank"].astype(int).tolist() == expected, framework_id
     assert set(ranking["revision"]) == {1}
 
 

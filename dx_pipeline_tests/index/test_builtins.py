@@ -17,7 +17,7 @@ SHAPES = {  # id: (pillars, indicators, total points)
     "dti_district": (8, 64, 1000),
     "dti_commune_2024": (6, 19, 1000),
     "dx_commune": (8, 30, 1000),
-    "qd766": (6, 20, 100),
+    "qd766": (6, 19, 100),
     "egdi": (3, 3, 1),
 }
 
@@ -105,21 +105,24 @@ def test_builtin_scores_a_small_province(fid, codes):
     assert r.ranking["rank"].notna().all()
 
 
-def test_qd766_rules_from_the_decision():
+def test_qd766_rules_as_the_portal_applies_them():
+    """Spot checks of the rules; test_qd766_portal.py checks them against published figures."""
     fw = load_builtin("qd766")
     data = pd.DataFrame([
-        ("A", "online_service_rate", 0.8), ("A", "online_dossier_rate", 0.5), ("A", "dossier_satisfaction_rate", 0.9),
+        ("A", "online_service_combined_rate", 0.5392), ("A", "dossier_satisfaction_rate", 0.9),
         ("A", "procedures_published_on_time_rate", 0.825), ("A", "digitised_reuse_rate", 0.4),
-        ("B", "online_service_rate", 0.6), ("B", "online_dossier_rate", 0.25), ("B", "dossier_satisfaction_rate", 0.45),
+        ("B", "online_service_combined_rate", 1.0), ("B", "dossier_satisfaction_rate", 0.45),
     ], columns=["agency_code", "kpi_code", "value"])
     data["numerator"], data["denominator"] = np.nan, np.nan
     data.loc[len(data)] = ["B", "on_time_rate", np.nan, 0.0, 0.0]
+    data.loc[len(data)] = ["B", "petition_on_time_rate", np.nan, 0.0, 0.0]
     r = score(fw, data).scores.set_index(["agency_code", "node_id"])
-    assert r.loc[("A", "CLGQ.1"), "points"] == 6 and r.loc[("A", "CLGQ.2"), "points"] == 6  # at 80 % / 50 %
+    assert r.loc[("A", "CLGQ.1"), "points"] == 6.47  # one combined ratio × 12, linear
+    assert r.loc[("B", "CLGQ.1"), "points"] == 12
     assert r.loc[("A", "MDHL.1"), "points"] == 6  # at 90 %
     assert r.loc[("A", "CKMB.1"), "points"] == 4.95  # 0.825 × 6, half up to 2 decimals
     assert r.loc[("A", "MDSH.3"), "points"] == 1  # 0.4 / 0.8 × 2
-    assert r.loc[("B", "CLGQ.1"), "points"] == 4.5 and r.loc[("B", "CLGQ.2"), "points"] == 3
     assert r.loc[("B", "MDHL.1"), "points"] == 3
-    assert r.loc[("B", "TDGQ.1"), "points"] == 20  # 0/0: full points, as the portal does
-    assert "zero denominator" in r.loc[("B", "TDGQ.1"), "note"]
+    assert r.loc[("B", "TDGQ.1"), "points"] == 0  # dossiers at 0/0: 0, as the portal does
+    assert "zero denominator (0/0): scored 0" in r.loc[("B", "TDGQ.1"), "note"]
+    assert r.loc[("B", "MDHL.2"), "points"] == 6  # petitions at 0/0: full points, as the portal does

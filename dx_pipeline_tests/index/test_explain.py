@@ -19,7 +19,8 @@ def _result():
         ("STC", "Sở Tài chính", "Department of Finance", "department", "department", True),
     ], columns=["agency_code", "name_vi", "name_en", "level", "peer_group", "provides_public_services"])
     data = pd.DataFrame([
-        ("SYT", "on_time_rate", 0.7), ("SYT", "online_service_rate", 0.6), ("SYT", "online_dossier_rate", 0.9),
+        ("SYT", "on_time_rate", 0.7), ("SYT", "online_service_combined_rate", 0.6),
+        ("SYT", "digitised_reuse_rate", 0.6), ("SYT", "dossier_satisfaction_rate", 0.95),
         ("STC", "on_time_rate", 0.95),
     ], columns=["agency_code", "kpi_code", "value"])
     prev = pd.DataFrame({"framework_id": ["qd766", "qd766"], "agency_code": ["SYT", "STC"], "rank": [2, 1]})
@@ -29,16 +30,16 @@ def _result():
 def test_explain_tells_where_points_were_lost():
     r = _result()
     text = explain(r.scores, r.ranking, "SYT")
-    assert text.startswith("Sở Y tế (SYT) — qd766 v2022.1")
+    assert text.startswith("Sở Y tế (SYT) — qd766 v2022.2")
     assert "rank 1 in group 'department' (previous 2, +1) · band Yếu" in text
     lines = text.splitlines()
     first_loss = lines.index("Where points were lost (largest first):") + 1
     assert lines[first_loss].split()[:2] == ["CKMB.1", "−6.00"]  # largest loss first, then by id
     assert "TDGQ.1" in text and "on_time_rate = 0.7; linear → 14.00 / 20.00" in text
-    assert "reaching 0.8 (80 %) would add +1.50 points" in text  # CLGQ.1 at 60 %
-    assert "CLGQ.2" not in text.split("By pillar:")[0]  # full points: not a loss
+    assert "reaching 0.8 (80 %) would add +0.50 points" in text  # MDSH.3 at 60 %, full at 80 %
+    assert "MDHL.1" not in text.split("By pillar:")[0]  # full points: not a loss
     clgq = [line for line in text.split("By pillar:")[1].splitlines() if line.strip().startswith("CLGQ")]
-    assert clgq and "10.50 / 12.00" in clgq[0] and "Dịch vụ công trực tuyến (Online services)" in clgq[0]
+    assert clgq and "7.20 / 12.00" in clgq[0] and "Dịch vụ công trực tuyến (Online services)" in clgq[0]
     with pytest.raises(ValueError, match="no scores for agency 'NOPE'"):
         explain(r.scores, r.ranking, "NOPE")
 
@@ -61,7 +62,7 @@ def test_cli_explain_reads_the_warehouse(tmp_path, capsys):
     write_partition(home, "ranking_snapshot", "2025-Q2", ranking)
     assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2"], tmp_path) == 0
     out = capsys.readouterr().out
-    assert "Sở Y tế (SYT) — qd766 v2022.1, 2025-Q2" in out and "Where points were lost" in out
+    assert "Sở Y tế (SYT) — qd766 v2022.2, 2025-Q2" in out and "Where points were lost" in out
     assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2", "--framework", "egdi"], tmp_path) == 1
     assert "framework 'egdi' has no scores" in capsys.readouterr().err
 

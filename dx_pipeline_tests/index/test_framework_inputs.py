@@ -29,6 +29,8 @@ NO_SOURCE_IN_SAMPLE = {
     "e_certified_copy_rate": "certified copies are not in the dossier export",
     "petition_on_time_rate": "petitions (PAKN) come from another system, not exported",
     "petition_satisfaction_rate": "petitions (PAKN) come from another system, not exported",
+    "online_service_combined_rate": "the portal publishes it only as its own Decision-766 evaluation figure "
+                                    "(a ratio, no numerator or denominator); not in the dossier export",
 }
 
 COMPUTED = {m.code for m in DOSSIER_MEASURES} | {m.code for m in PROCEDURE_MEASURES}
