@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from dx_pipeline.index import FrameworkError, builtin_frameworks, explain, load_builtin, score
-from dx_pipeline.index.loader import build_framework
+from dx_pipeline.index.builtins import FRAMEWORKS_DIR
+from dx_pipeline.index.loader import build_framework, load_framework
 from dx_pipeline.reference.frameworks import ILLUSTRATION
 
 from .conftest import MINIMAL, PUBLISHED, reference_kpis
@@ -55,11 +56,18 @@ def test_dti_department_no_longer_claims_decision_3473():
 
 def test_qd766_is_taken_from_the_decision_except_what_the_project_chose():
     fw = load_builtin("qd766")
-    illustrated = {n.id: n.origin.illustrated() for n in fw.illustrated_nodes()}
-    # the formula text gives the online-services group 12 points without a split
-    assert illustrated == {"CLGQ.1": ("points",), "CLGQ.2": ("points",)}
+    # the online-services group is one indicator on the ratio the portal publishes: nothing of
+    # the indicators is the project's own; only the bands are
+    assert fw.illustrated_nodes() == []
+    assert fw.node("CLGQ.1").origin.rule == "portal"
     assert fw.provenance.primary.number == "766/QĐ-TTg" and fw.bands_illustrative
-    assert fw.provenance_statement().en.startswith(
+    assert fw.provenance_statement().en == (
+        "Partly illustrative framework: the bands are this project's illustration.")
+    # the formula text's two-part reading splits the group's 12 points by the project's choice
+    variant = load_framework(FRAMEWORKS_DIR / "variants" / "qd766_clgq_two_part.yaml")
+    illustrated = {n.id: n.origin.illustrated() for n in variant.illustrated_nodes()}
+    assert illustrated == {"CLGQ.1": ("points",), "CLGQ.2": ("points",)}
+    assert variant.provenance_statement().en.startswith(
         "Partly illustrative framework: the name, points or rule of 2 of 20")
 
 
