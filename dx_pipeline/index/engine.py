@@ -25,7 +25,7 @@ from dx_pipeline.index.ranking import rank_units
 from dx_pipeline.index.rounding import floor_to, half_up
 from dx_pipeline.index.rules import get_rule
 from dx_pipeline.index.rules import shares as rule_shares
-from dx_pipeline.reference.frameworks import TOTAL_ID, Framework, Node
+from dx_pipeline.reference.frameworks import TOTAL_ID, Framework, Node, not_assessed_text
 from dx_pipeline.reference.quarters import Quarter
 
 SCORE_COLUMNS = [
@@ -116,9 +116,18 @@ def _lookup(by_code: dict[str, pd.DataFrame], code: str, agencies: pd.Series) ->
     return by_code.get(code, _EMPTY).reindex(agencies.to_numpy())
 
 
+def _not_assessed(n: Node, a: int) -> _Indicator:
+    """An indicator the framework does not assess: not applicable to anyone, and says why."""
+    nothing = np.full(a, np.nan)
+    return _Indicator(n, nothing, nothing.copy(), np.zeros(a, dtype=bool),
+                      [[not_assessed_text(n)] for _ in range(a)], np.zeros(a, dtype=bool))
+
+
 def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame) -> _Indicator:
     code = n.input_code
     a = len(units)
+    if n.not_assessed is not None:
+        return _not_assessed(n, a)
     rows = _lookup(long, code, units["agency_code"])
     value = rows["value"].to_numpy(dtype=float, na_value=np.nan).copy()
     num = rows["numerator"].to_numpy(dtype=float, na_value=np.nan)
@@ -214,15 +223,20 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
         mark(p)
 
     eff: dict[str, np.ndarray] = {}
+    received = fw.received_points()
 
     def spread(children: tuple[Node, ...], parent_eff: np.ndarray, parent_max: float, how: str) -> None:
+        # under a sum, a child's share of its parent is its points plus those it receives from
+        # not-assessed siblings; children not applicable to a unit give theirs to the others
+        weight = {c.id: c.max_points + received.get(c.id, 0.0) for c in children}
         if how == "sum":
-            denom = np.sum([np.where(applicable[c.id], c.max_points, 0.0) for c in children], axis=0)
+            denom = np.sum([np.where(applicable[c.id], weight[c.id], 0.0) for c in children], axis=0)
             factor = np.where(denom > 0, parent_eff / np.where(denom > 0, denom, 1.0), 0.0)
         else:
             factor = parent_eff / parent_max if parent_max else np.zeros(a)
         for c in children:
-            eff[c.id] = np.where(applicable[c.id], c.max_points * factor, 0.0)
+            share = weight[c.id] if how == "sum" else c.max_points
+            eff[c.id] = np.where(applicable[c.id], share * factor, 0.0)
             if c.children:
                 spread(c.children, eff[c.id], c.max_points, c.aggregation or "sum")
 
@@ -253,11 +267,8 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
             how = n.aggregation or "sum"
             points[n.id] = _combine(n.children, kids, e, how, d)
             notes[n.id] = [[] for _ in range(a)]
-        if abs(n.max_points) > 0:
-            moved = applicable[n.id] & ~np.isclose(e, n.max_points)
-            for i in np.flatnonzero(moved):
-                notes[n.id][i].append(
-                    f"max {n.max_points:g} re-weighted to {e[i]:.6g} (points of not-applicable items re-distributed)")
+        for i, text in _reweight_notes(fw, n, e, applicable[n.id]):
+            notes[n.id][i].append(text)
         return points[n.id]
 
     def _combine(children, kids, e, how, d):
@@ -311,6 +322,25 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
         vals = flat[key][order]
         scores[key] = vals if key in ("input_value", "points", "max_points") else pd.array(vals, dtype="string")
     return scores, pd.Series(total_pts, index=units["agency_code"]), pd.Series(total_eff, index=units["agency_code"])
+
+
+def _reweight_notes(fw: Framework, n: Node, e: np.ndarray, applicable: np.ndarray) -> list[tuple[int, str]]:
+    """Why a node's maximum differs from its file's points: points it receives from not-assessed
+    siblings (the framework's declaration), or points of items not applicable to the unit."""
+    if not abs(n.max_points) > 0:
+        return []
+    gifts = [(m.id, m.not_assessed.redistribute[n.id]) for m in fw.not_assessed()
+             if m.not_assessed is not None and n.id in m.not_assessed.redistribute]
+    base = n.max_points + sum(p for _, p in gifts)
+    out = []
+    if gifts:
+        given = ", ".join(f"+{p:g} from {src}" for src, p in gifts)
+        text = f"max {n.max_points:g} {given} (not assessed) = {base:g}"
+        out += [(int(i), text) for i in np.flatnonzero(applicable)]
+    moved = applicable & ~np.isclose(e, base)
+    out += [(int(i), f"max {base:g} re-weighted to {e[i]:.6g} (points of not-applicable items re-distributed)")
+            for i in np.flatnonzero(moved)]
+    return out
 
 
 def _agg_rule(how: str) -> str:

@@ -46,7 +46,11 @@ def _top_pillar_of(fw: Framework) -> tuple[list[str], np.ndarray, np.ndarray, np
 
 
 def _weight(node: Node, fw: Framework, pillar: Node) -> float:
-    return float(node.max_points) if (pillar.aggregation or "sum") == "sum" else node.effective_weight
+    """An indicator's weight: its points (with those it receives from not-assessed siblings)
+    under a sum, its weight in a mean."""
+    if (pillar.aggregation or "sum") != "sum":
+        return node.effective_weight
+    return float(node.max_points) + fw.received_points().get(node.id, 0.0)
 
 
 def _normalised(S: np.ndarray, how: str) -> np.ndarray:
