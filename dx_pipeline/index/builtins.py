@@ -7,8 +7,8 @@ on the quarter and the agency's level.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from dx_pipeline.index.loader import CONFIG_DIR, load_framework
 from dx_pipeline.reference.frameworks import Framework
@@ -23,6 +23,7 @@ def builtin_paths() -> dict[str, Path]:
 
 
 def load_builtin(framework_id: str, known_kpis: Iterable[str] | None = None) -> Framework:
+    """Load the packaged framework ``framework_id``; a clear error lists the built-in ids."""
     paths = builtin_paths()
     if framework_id not in paths:
         raise ValueError(
@@ -32,10 +33,13 @@ def load_builtin(framework_id: str, known_kpis: Iterable[str] | None = None) -> 
 
 
 def builtin_frameworks(known_kpis: Iterable[str] | None = None) -> list[Framework]:
+    """Every packaged framework, loaded and validated."""
     return [load_framework(p, known_kpis) for p in builtin_paths().values()]
 
 
-def resolve_framework(framework: "Framework | str | Path", known_kpis: Iterable[str] | None = None) -> Framework:
+def resolve_framework(
+    framework: "Framework | str | Path", known_kpis: Iterable[str] | None = None
+) -> Framework:
     """A Framework as is; an existing path loaded; otherwise a built-in id."""
     if isinstance(framework, Framework):
         return framework

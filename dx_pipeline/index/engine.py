@@ -62,6 +62,7 @@ class _Indicator:
 
 
 def fmt_value(code: str | None, v: float) -> str:
+    """A KPI value for an explanation: rates and shares also as a percentage; NaN as a dash."""
     if v != v:
         return "–"
     if code and (code.endswith("_rate") or code.endswith("_share")) and 0 <= v <= 1.5:

@@ -105,5 +105,7 @@ def _explain_one(fw_id, rows, ranking_df, agency_code, framework) -> str:
     lines.append("By pillar:")
     for _, p in rows[rows["level"] == "pillar"].iterrows():
         name = names.get(p["node_id"], "")
-        lines.append(f"  {p['node_id']:<10} {_num(p['points']):>8} / {_num(p['max_points']):<8} {name}".rstrip())
+        lines.append(
+            f"  {p['node_id']:<10} {_num(p['points']):>8} / {_num(p['max_points']):<8} {name}".rstrip()
+        )
     return "\n".join(lines)

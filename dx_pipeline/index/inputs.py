@@ -34,7 +34,9 @@ def read_long_file(path: str | Path) -> pd.DataFrame:
 
 def normalise_long(data: pd.DataFrame, source: str = "input") -> pd.DataFrame:
     """Columns agency_code, kpi_code, value, numerator, denominator (floats), raw_value (text)."""
-    df = data.rename(columns={k: v for k, v in ALIASES.items() if k in data.columns and v not in data.columns})
+    df = data.rename(
+        columns={k: v for k, v in ALIASES.items() if k in data.columns and v not in data.columns}
+    )
     missing = [c for c in ("agency_code", "kpi_code") if c not in df.columns]
     if missing:
         raise ValueError(f"{source}: missing column(s) {missing}; expected agency_code (or unit), "
@@ -55,7 +57,12 @@ def normalise_long(data: pd.DataFrame, source: str = "input") -> pd.DataFrame:
             text = raw.astype("string").str.strip()
             bad = out[col].isna().to_numpy() & text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
             out["raw_value"] = np.where(bad, text.fillna("").to_numpy(dtype=object), None)
-    blank = out["agency_code"].isna() | out["kpi_code"].isna() | (out["agency_code"] == "") | (out["kpi_code"] == "")
+    blank = (
+        out["agency_code"].isna()
+        | out["kpi_code"].isna()
+        | (out["agency_code"] == "")
+        | (out["kpi_code"] == "")
+    )
     if blank.any():
         rows = [int(i) + 2 for i in np.flatnonzero(blank.to_numpy())[:5]]
         raise ValueError(f"{source}: rows {rows} (file line numbers) have an empty agency_code or kpi_code")

@@ -11,8 +11,9 @@ and the share it would get there. That is the answer to "what would it take to g
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,8 @@ COMMON_PARAMS = ("cap",)
 
 @dataclass(frozen=True)
 class Rule:
+    """A scoring rule: how an indicator's value becomes a share of its points, and the next step."""
+
     name: str
     share: ShareFn
     next_step: StepFn
@@ -46,7 +49,8 @@ class Rule:
         for key in params:
             if key not in allowed:
                 problems.append(
-                    f"rule '{self.name}' has unknown parameter '{key}' (allowed: {', '.join(sorted(allowed))})"
+                    f"rule '{self.name}' has unknown parameter '{key}' "
+                    f"(allowed: {', '.join(sorted(allowed))})"
                 )
         for key, val in params.items():
             if key not in allowed or key == "levels":
@@ -282,6 +286,7 @@ RULES: dict[str, Rule] = {
 
 
 def get_rule(name: str) -> Rule:
+    """The rule called ``name``; a clear error lists the known rules."""
     try:
         return RULES[name]
     except KeyError:

@@ -41,7 +41,9 @@ def _top_pillar_of(fw: Framework) -> tuple[list[str], np.ndarray, np.ndarray, np
                 member.append(p_idx)
     mem = np.zeros((len(ind_ids), len(fw.pillars)))
     mem[np.arange(len(ind_ids)), member] = 1.0
-    pw = np.array([p.max_points if fw.aggregation == "sum" else p.effective_weight for p in fw.pillars], dtype=float)
+    pw = np.array(
+        [p.max_points if fw.aggregation == "sum" else p.effective_weight for p in fw.pillars], dtype=float
+    )
     return ind_ids, np.array(ind_w, dtype=float), mem, pw
 
 

@@ -67,14 +67,25 @@ def _long(frameworks, agencies, seed=1):
         for c in codes:
             if rng.random() < 0.1:
                 continue  # missing
-            v = float(rng.choice([0, 0.5, 1])) if c == "dx_steering_led_by_head" else round(float(rng.random()), 3)
-            if c in ("avg_processing_days", "digital_tech_enterprises_count", "security_incidents_unresolved"):
+            v = (
+                float(rng.choice([0, 0.5, 1]))
+                if c == "dx_steering_led_by_head"
+                else round(float(rng.random()), 3)
+            )
+            if c in (
+                "avg_processing_days",
+                "digital_tech_enterprises_count",
+                "security_incidents_unresolved",
+            ):
                 v = float(rng.integers(0, 40))
             rows.append((a, c, v))
     rows.append((agencies[0], "zero_case", None))
     df = pd.DataFrame(rows, columns=["agency_code", "kpi_code", "value"])
     df["numerator"], df["denominator"] = np.nan, np.nan
-    df.loc[(df.agency_code == agencies[-1]) & (df.kpi_code == "on_time_rate"), ["value", "denominator"]] = [np.nan, 0]
+    df.loc[(df.agency_code == agencies[-1]) & (df.kpi_code == "on_time_rate"), ["value", "denominator"]] = [
+        np.nan,
+        0,
+    ]
     return df
 
 

@@ -40,7 +40,9 @@ def check(ranking: pd.DataFrame, df: pd.DataFrame) -> None:
     assert len(ranking) == len(df) == 193
     merged = ranking.merge(df, left_on="agency_code", right_on="unit", validate="one_to_one")
     diff = (merged["total_points"] - merged["E-Government Index"].astype(float)).abs()
-    assert diff.max() <= 1e-4 + 1e-9, merged.loc[diff.idxmax(), ["unit", "total_points", "E-Government Index"]]
+    assert diff.max() <= 1e-4 + 1e-9, merged.loc[
+        diff.idxmax(), ["unit", "total_points", "E-Government Index"]
+    ]
     wrong = merged[merged["rank"].astype(int) != merged["E-Government Rank"].astype(int)]
     assert wrong.empty, wrong[["unit", "total_points", "rank", "E-Government Rank"]]
 

@@ -134,7 +134,9 @@ def test_ranking_groups_ties_bands_unranked_and_movement():
         ("C", "Sở C", "C", "department", "g1", True), ("D", "Sở D", "D", "department", "g1", False),
         ("E", "Sở E", "E", "department", "g2", True), ("X", "Huyện X", "X", "district", "g1", True),
     ])
-    data = long([(a, "on_time_rate", v) for a, v in [("A", 1), ("B", 0.5), ("C", 1), ("D", 1), ("E", 0.1), ("X", 1)]])
+    data = long(
+        [(a, "on_time_rate", v) for a, v in [("A", 1), ("B", 0.5), ("C", 1), ("D", 1), ("E", 0.1), ("X", 1)]]
+    )
     prev = pd.DataFrame({"framework_id": ["mini"] * 3, "agency_code": ["A", "B", "C"], "rank": [3, 1, 2]})
     r = score(fw_from(doc), data, reg, previous_ranking=prev)
     rk = r.ranking.set_index("agency_code")
@@ -150,8 +152,15 @@ def test_ranking_groups_ties_bands_unranked_and_movement():
 
 def test_bands_follow_share_of_max():
     doc = copy.deepcopy(MINIMAL)
-    data = long([("A", "on_time_rate", 1), ("A", "online_dossier_rate", 1), ("A", "staff_digital_trained_rate", 1 / 3),
-                 ("B", "on_time_rate", 1), ("B", "online_dossier_rate", 0.25)])
+    data = long(
+        [
+            ("A", "on_time_rate", 1),
+            ("A", "online_dossier_rate", 1),
+            ("A", "staff_digital_trained_rate", 1 / 3),
+            ("B", "on_time_rate", 1),
+            ("B", "online_dossier_rate", 0.25),
+        ]
+    )
     r = score(fw_from(doc), data).ranking.set_index("agency_code")
     assert r.loc["A", "total_points"] == 70 and r.loc["A", "band"] == "Khá"
     assert r.loc["B", "total_points"] == 50 and r.loc["B", "band"] == "Trung bình"

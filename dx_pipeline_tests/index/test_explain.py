@@ -79,10 +79,15 @@ def test_cli_score_with_registry_and_bad_input(tmp_path, capsys):
                    "SYT,Sở Y tế,Health,department,department,true\n"
                    "BDT,Ban Dân tộc,Ethnic,department,department,false\n", encoding="utf-8")
     data = tmp_path / "long.csv"
-    data.write_text("agency_code,kpi_code,value\nSYT,on_time_rate,0.9\nBDT,on_time_rate,0.5\n", encoding="utf-8")
+    data.write_text(
+        "agency_code,kpi_code,value\nSYT,on_time_rate,0.9\nBDT,on_time_rate,0.5\n", encoding="utf-8"
+    )
     assert _cli(["score", "--framework", "qd766", "--input", str(data), "--output", str(tmp_path / "o"),
                  "--registry", str(reg)], tmp_path) == 0
     ranking = pd.read_csv(tmp_path / "o" / "ranking.csv")
     assert ranking.agency_code.tolist() == ["SYT"]  # qd766: agencies with public services only
     with pytest.raises(FileNotFoundError, match="input file not found"):
-        _cli(["score", "--framework", "qd766", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path)], tmp_path)
+        _cli(
+            ["score", "--framework", "qd766", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path)],
+            tmp_path,
+        )

@@ -53,7 +53,9 @@ def test_every_framework_input_has_a_source_or_is_allow_listed():
         if code not in cat:
             problems.append(f"{code} ({where[0]}): not in the KPI catalogue, nobody can report it")
         elif cat[code].source in ("portal", "procedure") and code not in COMPUTED:
-            problems.append(f"{code} ({where[0]}): a {cat[code].source} KPI that dossier_kpis does not compute")
+            problems.append(
+                f"{code} ({where[0]}): a {cat[code].source} KPI that dossier_kpis does not compute"
+            )
     assert problems == []
 
 
@@ -119,7 +121,13 @@ def test_sample_quarter_reports_every_self_reported_input_for_most_agencies(inge
             if not expected:
                 continue
             got = set(acc.loc[acc["indicator_code"] == code, "agency_code"]) & expected
-            assert len(got) >= 0.8 * len(expected), (code, level, len(got), len(expected), code in rejected_codes)
+            assert len(got) >= 0.8 * len(expected), (
+                code,
+                level,
+                len(got),
+                len(expected),
+                code in rejected_codes,
+            )
 
 
 def test_sample_evidence_items_cite_a_document(ingested):

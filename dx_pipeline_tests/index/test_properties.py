@@ -25,12 +25,21 @@ table = st.lists(st.tuples(*[value] * len(CODES)), min_size=1, max_size=8)
 
 
 def _long(rows) -> pd.DataFrame:
-    recs = [(f"A{i}", c, v) for i, vals in enumerate(rows) for c, v in zip(CODES, vals) if v is not None]
+    recs = [
+        (f"A{i}", c, v)
+        for i, vals in enumerate(rows)
+        for c, v in zip(CODES, vals, strict=False)
+        if v is not None
+    ]
     return pd.DataFrame(recs or [("A0", "on_time_rate", None)], columns=["agency_code", "kpi_code", "value"])
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(table, st.sampled_from(["zero", "exclude", "group_mean"]), st.sampled_from(["sum", "arithmetic", "geometric", "harmonic"]))
+@given(
+    table,
+    st.sampled_from(["zero", "exclude", "group_mean"]),
+    st.sampled_from(["sum", "arithmetic", "geometric", "harmonic"]),
+)
 def test_points_within_bounds_and_sums_hold(rows, missing, agg):
     doc = copy.deepcopy(MINIMAL)
     doc["policies"]["missing"] = missing
@@ -39,7 +48,7 @@ def test_points_within_bounds_and_sums_hold(rows, missing, agg):
     r = score(fw, _long(rows))
     s = r.scores
     assert ((s.points >= 0) & (s.points <= s.max_points + 1e-9)).all()
-    for agency, g in s.groupby("agency_code"):
+    for _, g in s.groupby("agency_code"):
         pillars = g[g.level == "pillar"].set_index("node_id")
         kids = g[g.level == "indicator"].groupby("parent_id").points.sum()
         assert np.allclose(pillars.points.loc[kids.index], kids, atol=1e-6)
@@ -90,5 +99,5 @@ def test_rules_monotone_in_own_value(rule, direction, others, who, bump):
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=12))
 def test_competition_rank(values):
     r = competition_rank(np.array(values, dtype=float))
-    for v, k in zip(values, r):
+    for v, k in zip(values, r, strict=False):
         assert k == 1 + sum(x > v for x in values)

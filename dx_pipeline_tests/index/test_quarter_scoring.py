@@ -17,10 +17,42 @@ from dx_pipeline.reference import schemas
 def _registry():
     rows = [
         ("SYT", "Sở Y tế", "Health", "department", "department", None, True, dt.date(2020, 1, 1), None, None),
-        ("H01", "UBND huyện A", "District A", "district", "district", None, True, dt.date(2020, 1, 1),
-         dt.date(2025, 6, 30), "X10"),
-        ("X01", "UBND xã B", "Commune B", "commune", "H01", "H01", True, dt.date(2020, 1, 1), dt.date(2025, 6, 30), "X10"),
-        ("X10", "UBND xã mới", "New commune", "commune", "commune", None, True, dt.date(2025, 7, 1), None, None),
+        (
+            "H01",
+            "UBND huyện A",
+            "District A",
+            "district",
+            "district",
+            None,
+            True,
+            dt.date(2020, 1, 1),
+            dt.date(2025, 6, 30),
+            "X10",
+        ),
+        (
+            "X01",
+            "UBND xã B",
+            "Commune B",
+            "commune",
+            "H01",
+            "H01",
+            True,
+            dt.date(2020, 1, 1),
+            dt.date(2025, 6, 30),
+            "X10",
+        ),
+        (
+            "X10",
+            "UBND xã mới",
+            "New commune",
+            "commune",
+            "commune",
+            None,
+            True,
+            dt.date(2025, 7, 1),
+            None,
+            None,
+        ),
     ]
     return pd.DataFrame(rows, columns=schemas.AGENCIES.names)
 

@@ -37,9 +37,12 @@ def test_goalpost_exactly_at_threshold_and_lower_post():
 
 def test_distance_to_target():
     assert s("distance_to_target", [0.8, 0.6, 0, 1.0], {"target": 0.8}) == pytest.approx([1, 0.75, 0, 1])
-    assert s("distance_to_target", [0.02, 0.03, 0.01], {"target": 0.02, "tolerance": 0.02, "two_sided": True}) == \
-        pytest.approx([1, 0.5, 0.5])
-    assert s("distance_to_target", [10, 12], {"target": 10, "tolerance": 4}, "lower") == pytest.approx([1, 0.5])
+    assert s(
+        "distance_to_target", [0.02, 0.03, 0.01], {"target": 0.02, "tolerance": 0.02, "two_sided": True}
+    ) == pytest.approx([1, 0.5, 0.5])
+    assert s("distance_to_target", [10, 12], {"target": 10, "tolerance": 4}, "lower") == pytest.approx(
+        [1, 0.5]
+    )
 
 
 def test_categorical_boolean_half_credit_manual():
