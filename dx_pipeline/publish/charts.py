@@ -37,6 +37,8 @@ def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar of a bar chart: points against the points available, coloured by band."""
+
     label: str
     value: float
     max_value: float
@@ -67,7 +69,8 @@ def bar_chart(bars: list[Bar], *, label: str, width: int = 900) -> Markup:
         x = left + plot * k / 4
         body.append(
             f'<line x1="{_f(x)}" y1="8" x2="{_f(x)}" y2="{axis_y}" stroke="#bbbbbb" stroke-dasharray="2,3"/>'
-            f'<text x="{_f(x)}" y="{axis_y + 12}" text-anchor="middle" fill="#555555">{_f(scale_max * k / 4)}</text>'
+            f'<text x="{_f(x)}" y="{axis_y + 12}" text-anchor="middle" fill="#555555">'
+            f"{_f(scale_max * k / 4)}</text>"
         )
     return _svg(width, height + 6, body, label)
 
@@ -82,6 +85,8 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Distribution:
+    """One row of a distribution plot: every agency's points in one pillar."""
+
     label: str
     values: tuple[float, ...]  # points of each agency
     max_value: float
@@ -132,6 +137,8 @@ def distribution_plot(groups: list[Distribution], *, label: str, width: int = 90
 
 @dataclass(frozen=True)
 class Interval:
+    """One agency's rank interval (low, median, high) for the uncertainty chart."""
+
     label: str
     low: float
     median: float
@@ -161,7 +168,8 @@ def interval_plot(rows: list[Interval], *, label: str, width: int = 900) -> Mark
         y = 8 + i * row + row / 2
         body.append(
             f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end">{escape(r.label)}</text>'
-            f'<line x1="{X(r.low)}" y1="{_f(y)}" x2="{X(r.high)}" y2="{_f(y)}" stroke="#6a1b9a" stroke-width="3"/>'
+            f'<line x1="{X(r.low)}" y1="{_f(y)}" x2="{X(r.high)}" y2="{_f(y)}" '
+            'stroke="#6a1b9a" stroke-width="3"/>'
             f'<circle cx="{X(r.median)}" cy="{_f(y)}" r="4" fill="#6a1b9a"/>'
         )
         if r.rank is not None:

@@ -28,13 +28,19 @@ MANIFEST_FIELDS = (
     ("inputs", "Input files with their sha256 and row counts"),
     ("row_counts", "Rows of every table that went into the revision"),
     ("outputs", "sha256 and size in bytes of every file of the revision"),
-    ("content, content_sha256", "Fingerprint of every input and result, without time or trigger: equal means an identical rerun"),
+    (
+        "content, content_sha256",
+        "Fingerprint of every input and result, without time or trigger: equal means an identical rerun",
+    ),
 )
 
 PUBLISHED_FILES = (
     ("ranking.parquet", "The ranking rows (`ranking_snapshot` contract, with `revision` and `published_at`)"),
     ("ranking.csv", "The same, UTF-8 with BOM, formula-safe text, `quarter` (or `period`) first"),
-    ("ranking.xlsx", "Sheets `Xếp hạng - Ranking` and `Điểm chi tiết - Scores`, Vietnamese / column-name headers"),
+    (
+        "ranking.xlsx",
+        "Sheets `Xếp hạng - Ranking` and `Điểm chi tiết - Scores`, Vietnamese / column-name headers",
+    ),
     ("index_scores.parquet", "Points per agency and framework node (`index_scores` contract)"),
     ("report.html", "The self-contained report (Vietnamese first, English alongside)"),
     ("manifest.json", "What went in and came out, with checksums (fields below)"),
@@ -42,11 +48,17 @@ PUBLISHED_FILES = (
 
 BI_VIEWS = (
     ("<table>", "One view per warehouse table above, `quarter` first"),
-    ("published_ranking", "Every published quarterly revision (`quarter`, `revision_folder` + ranking columns)"),
+    (
+        "published_ranking",
+        "Every published quarterly revision (`quarter`, `revision_folder` + ranking columns)",
+    ),
     ("published_ranking_latest", "Only each quarter's newest revision"),
     ("published_index_scores[_latest]", "Published index scores, every or newest revision"),
     ("published_period_ranking[_latest]", "Half-year and annual rankings (`period` = `2025-H1`, `2025`)"),
-    ("publications", "One row per revision: period, kind, revision, published_at, reason, trigger, content_sha256"),
+    (
+        "publications",
+        "One row per revision: period, kind, revision, published_at, reason, trigger, content_sha256",
+    ),
     ("data_dictionary", "This dictionary as a table: table_name, column_name, data_type, nullable, vi, en"),
 )
 
@@ -66,22 +78,26 @@ def render() -> str:
     out = [
         "# Data dictionary / Từ điển dữ liệu",
         "",
-        "<!-- Generated from dx_pipeline/reference/schemas.py by `python -m dx_pipeline.publish.data_dictionary`. "
-        "Do not edit by hand. -->",
+        "<!-- Generated from dx_pipeline/reference/schemas.py by "
+        "`python -m dx_pipeline.publish.data_dictionary`. Do not edit by hand. -->",
         "",
-        "Every table is Hive-partitioned Parquet under `$DX_HOME/warehouse/<table>/quarter=YYYY-Qn/data.parquet`",
+        "Every table is Hive-partitioned Parquet under",
+        "`$DX_HOME/warehouse/<table>/quarter=YYYY-Qn/data.parquet`",
         "(or `$DX_WAREHOUSE_URL/<table>/...` in object storage, see docs/scale_out.md);",
         "the `quarter` column (label `2025-Q2`) comes from the folder name. Rates are stored as",
         "fractions 0..1 (0.855 means 85.5 %), targets too. A table may carry extra columns after its",
         "contract columns; a contract column is never dropped or renamed. Read a whole table with",
-        "DuckDB: `SELECT * FROM read_parquet('warehouse/agency_kpis/quarter=*/data.parquet', hive_partitioning=true)`,",
+        "DuckDB: `SELECT * FROM read_parquet('warehouse/agency_kpis/quarter=*/data.parquet',",
+        "hive_partitioning=true)`,",
         "or open the views in `$DX_HOME/bi/dx_pipeline.duckdb` (`dx-pipeline export-bi`).",
         "",
         "| table | vi | en | key |",
         "|---|---|---|---|",
     ]
     for c in schemas.CONTRACTS.values():
-        out.append(f"| [`{c.table}`](#{c.table}) | {_cell(c.vi)} | {_cell(c.en)} | {', '.join(c.key) or '–'} |")
+        out.append(
+            f"| [`{c.table}`](#{c.table}) | {_cell(c.vi)} | {_cell(c.en)} | {', '.join(c.key) or '–'} |"
+        )
     for c in schemas.CONTRACTS.values():
         out += [
             "",
@@ -133,7 +149,10 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dx_pipeline.publish.data_dictionary", description=__doc__)
+    """Write docs/data_dictionary.md, or with --check exit 1 if it is out of date."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dx_pipeline.publish.data_dictionary", description=__doc__
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     args = parser.parse_args(argv)
@@ -141,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
     if args.check:
         if current != text:
-            print(f"{args.output} is out of date: run python -m dx_pipeline.publish.data_dictionary", file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run python -m dx_pipeline.publish.data_dictionary",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if current != text:

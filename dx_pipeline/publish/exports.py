@@ -165,6 +165,7 @@ def _empty_view_sql(contract: schemas.Contract, extra: list[tuple[str, str]]) ->
 
 
 def default_bi_path(home: DxHome) -> Path:
+    """Where the BI DuckDB file with the published views lives: ``DX_HOME/bi/dx_pipeline.duckdb``."""
     return home.root / "bi" / "dx_pipeline.duckdb"
 
 

@@ -28,6 +28,7 @@ MANIFEST_SCHEMA = "dx_pipeline.publication/1"
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -165,6 +166,7 @@ def content_of(
 
 
 def content_sha256(content: Mapping) -> str:
+    """The fingerprint of a manifest's ``content`` part (canonical JSON, so order does not matter)."""
     return sha256_bytes(canonical_json(content).encode("utf-8"))
 
 
@@ -204,6 +206,7 @@ def describe_changes(old: Mapping | None, new: Mapping) -> str:
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest of a revision folder; a clear error when it is missing or not JSON."""
     path = folder / MANIFEST_FILE
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -214,4 +217,5 @@ def read_manifest(folder: Path) -> dict:
 
 
 def manifest_text(manifest: Mapping) -> str:
+    """A manifest as stable, readable JSON text (sorted keys, indented, newline at the end)."""
     return json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"

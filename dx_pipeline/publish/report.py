@@ -54,6 +54,7 @@ def band_key(band: Any) -> str:
 
 
 def band_en(band: Any) -> str:
+    """The English name of a band (the report shows both languages)."""
     if _missing(band):
         return ""
     return BANDS_EN.get(str(band).strip().lower(), "")
@@ -77,6 +78,7 @@ def fmt_num(x: Any, digits: int = 1) -> str:
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
+    """A fraction as a percentage with ``digits`` decimals; a dash when missing."""
     if _missing(x):
         return "–"
     return fmt_num(float(x) * 100, digits) + " %"
@@ -110,7 +112,10 @@ def node_names(frameworks: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str],
         for key in ("pillars", "indicators", "nodes"):
             items = fw.get(key) or []
             if isinstance(items, Mapping):
-                items = [dict(v, id=k) if isinstance(v, Mapping) else {"id": k, "name_vi": v} for k, v in items.items()]
+                items = [
+                    dict(v, id=k) if isinstance(v, Mapping) else {"id": k, "name_vi": v}
+                    for k, v in items.items()
+                ]
             for item in items:
                 nid = _field(item, "id", "node_id")
                 if nid is None:
@@ -224,6 +229,7 @@ def framework_notices(frameworks: Sequence[Mapping[str, Any]]) -> list[dict]:
 
 
 def build_context(data: ReportInput) -> dict:
+    """Everything the report template shows, from the scored tables of one period."""
     period = data.period
     names = node_names(data.frameworks)
     kpi_info = data.kpi_info
@@ -254,7 +260,9 @@ def build_context(data: ReportInput) -> dict:
         )
         r["anchor"] = "agency-" + "".join(ch if ch.isalnum() else "-" for ch in str(r["agency_code"]))
 
-    fw_titles = {str(f["id"]): (f.get("title_vi") or f["id"], f.get("title_en") or "") for f in data.frameworks}
+    fw_titles = {
+        str(f["id"]): (f.get("title_vi") or f["id"], f.get("title_en") or "") for f in data.frameworks
+    }
     groups = []
     for (fid, pg), part in _group(rows, ("framework_id", "peer_group")):
         groups.append(
@@ -298,7 +306,9 @@ def build_context(data: ReportInput) -> dict:
 
     pillar_order_of = {
         str(f["id"]): {
-            str(_field(p, "id", "node_id")): i for i, p in enumerate(f.get("pillars") or []) if isinstance(p, Mapping)
+            str(_field(p, "id", "node_id")): i
+            for i, p in enumerate(f.get("pillars") or [])
+            if isinstance(p, Mapping)
         }
         for f in data.frameworks
     }
@@ -308,7 +318,7 @@ def build_context(data: ReportInput) -> dict:
         dists = []
         order = pillar_order_of.get(fid[0], {})
         part = sorted(part, key=lambda s: (order.get(str(s["node_id"]), 10**6), str(s["node_id"])))
-        for nid, nodes in _group(part, ("node_id",)):
+        for _, nodes in _group(part, ("node_id",)):
             first = nodes[0]
             label = first["name_vi"] + (f" / {first['name_en']}" if first["name_en"] else "")
             dists.append(
@@ -335,7 +345,9 @@ def build_context(data: ReportInput) -> dict:
             {
                 "framework_id": fid[0],
                 "framework_vi": fw_titles.get(fid[0], (fid[0], ""))[0],
-                "chart": charts.distribution_plot(dists, label=f"Phân bố điểm / Pillar distribution {fid[0]}"),
+                "chart": charts.distribution_plot(
+                    dists, label=f"Phân bố điểm / Pillar distribution {fid[0]}"
+                ),
                 "stats": stats,
             }
         )
@@ -384,7 +396,11 @@ def build_context(data: ReportInput) -> dict:
                 "warnings": sum(1 for d in part if not d["passed"] and str(d["severity"]).upper() != "ERROR"),
             }
         )
-    dq_failures = [d for d in sorted(dq_rows, key=lambda d: (str(d["severity"]), str(d["dataset"]), str(d["check"]))) if not d["passed"]]
+    dq_failures = [
+        d
+        for d in sorted(dq_rows, key=lambda d: (str(d["severity"]), str(d["dataset"]), str(d["check"])))
+        if not d["passed"]
+    ]
 
     # rank uncertainty, per peer group, in rank order
     unc = {(str(u["framework_id"]), str(u["agency_code"])): u for u in _records(data.uncertainty)}
@@ -430,7 +446,9 @@ def build_context(data: ReportInput) -> dict:
         indicators = [n for n in nodes if n["level"] == "indicator"]
         pillar_order = {p["node_id"]: i for i, p in enumerate(pillar_nodes)}
         indicators.sort(key=lambda n: (pillar_order.get(n.get("parent_id"), 10**6), str(n["node_id"])))
-        gaps = sorted((n for n in indicators if n["gap"] > 1e-9), key=lambda n: (-n["gap"], str(n["node_id"])))[:5]
+        gaps = sorted(
+            (n for n in indicators if n["gap"] > 1e-9), key=lambda n: (-n["gap"], str(n["node_id"]))
+        )[:5]
         pillar_names = {p["node_id"]: p["name_vi"] for p in pillar_nodes}
         for n in indicators:
             n["pillar_vi"] = pillar_names.get(n.get("parent_id"), n.get("parent_id") or "")
@@ -440,7 +458,9 @@ def build_context(data: ReportInput) -> dict:
                 "pillars": pillar_nodes,
                 "indicators": indicators,
                 "gaps": gaps,
-                "kpis": sorted(by_agency_kpis.get(str(r["agency_code"]), []), key=lambda k: str(k["kpi_code"])),
+                "kpis": sorted(
+                    by_agency_kpis.get(str(r["agency_code"]), []), key=lambda k: str(k["kpi_code"])
+                ),
             }
         )
 

@@ -92,10 +92,12 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def ranking_root(home: DxHome) -> Path:
+    """The folder holding every period's published revisions."""
     return home.published / "ranking"
 
 
 def period_dir(home: DxHome, period: str | Quarter | Period) -> Path:
+    """The folder of one quarter's or period's revisions."""
     return ranking_root(home) / Period.parse(period).folder
 
 
@@ -168,7 +170,7 @@ def _parse_time(text: str) -> dt.datetime:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _trigger_text(trigger: Any) -> str:
@@ -279,7 +281,7 @@ def publish_ranking(
         reason_text = (reason or "").strip() or mf.describe_changes(previous_content, content)
         when = (published_at or _now()).replace(microsecond=0)
         if when.tzinfo is not None:
-            when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
 
         tmp = Path(tempfile.mkdtemp(prefix=f".rev={revision}.", dir=folder))
         try:

@@ -23,6 +23,8 @@ from dx_pipeline.storage import DxHome
 
 @dataclass
 class RevisionCheck:
+    """What verifying one revision found: the files checked and every problem."""
+
     period: str
     revision: int
     path: Path
@@ -36,6 +38,8 @@ class RevisionCheck:
 
 @dataclass
 class VerifyReport:
+    """The verification of every revision checked plus problems of the latest pointers."""
+
     revisions: list[RevisionCheck] = field(default_factory=list)
     pointer_problems: list[str] = field(default_factory=list)
 
@@ -66,6 +70,7 @@ class VerifyReport:
 
 
 def verify_revision(folder: Path, period: Period, revision: int) -> RevisionCheck:
+    """Recheck one revision folder against its manifest: period, revision, every file's hash."""
     check = RevisionCheck(period.label, revision, folder)
     try:
         manifest = mf.read_manifest(folder)
@@ -75,7 +80,9 @@ def verify_revision(folder: Path, period: Period, revision: int) -> RevisionChec
     if manifest.get("period") != period.label:
         check.problems.append(f"manifest names period {manifest.get('period')!r}, folder is {period.label}")
     if manifest.get("revision") != revision:
-        check.problems.append(f"manifest names revision {manifest.get('revision')!r}, folder is rev={revision}")
+        check.problems.append(
+            f"manifest names revision {manifest.get('revision')!r}, folder is rev={revision}"
+        )
     content = manifest.get("content")
     if content is None or mf.content_sha256(content) != manifest.get("content_sha256"):
         check.problems.append("manifest content fingerprint does not match its content")
@@ -91,7 +98,8 @@ def verify_revision(folder: Path, period: Period, revision: int) -> RevisionChec
         actual = mf.sha256_file(path)
         if actual != meta.get("sha256"):
             check.problems.append(
-                f"{name} was modified: sha256 {actual[:12]}… but the manifest says {str(meta.get('sha256'))[:12]}…"
+                f"{name} was modified: sha256 {actual[:12]}… "
+                f"but the manifest says {str(meta.get('sha256'))[:12]}…"
             )
     expected = set(outputs) | {mf.MANIFEST_FILE}
     for child in sorted(folder.iterdir()):
@@ -133,6 +141,7 @@ def verify(home: DxHome, quarter: str | None = None, revision: int | None = None
                 report.pointer_problems.append(f"{per.label}: {LATEST_FILE} is missing")
             elif latest.read_text(encoding="utf-8").strip() != want:
                 report.pointer_problems.append(
-                    f"{per.label}: {LATEST_FILE} says {latest.read_text(encoding='utf-8').strip()!r}, newest is {want}"
+                    f"{per.label}: {LATEST_FILE} says {latest.read_text(encoding='utf-8').strip()!r}, "
+                    f"newest is {want}"
                 )
     return report

@@ -17,7 +17,13 @@ AGENCIES = [
     ("SYT", "Sở Y tế", "Department of Health", "department", "so_nganh"),
     ("SGDDT", "Sở Giáo dục và Đào tạo", "Department of Education and Training", "department", "so_nganh"),
     ("SXD", "Sở Xây dựng", "Department of Construction", "department", "so_nganh"),
-    ("SNNMT", "Sở Nông nghiệp và Môi trường", "Department of Agriculture and Environment", "department", "so_nganh"),
+    (
+        "SNNMT",
+        "Sở Nông nghiệp và Môi trường",
+        "Department of Agriculture and Environment",
+        "department",
+        "so_nganh",
+    ),
     ("XTANTHANH", "UBND xã Tân Thành", "Tan Thanh Commune People's Committee", "commune", "cap_xa"),
     ("XPHUOCLOC", "UBND xã Phước Lộc", "Phuoc Loc Commune People's Committee", "commune", "cap_xa"),
     ("XDAKROSA", "UBND xã Đắk Rơ Sa", "Dak Ro Sa Commune People's Committee", "commune", "cap_xa"),
@@ -31,11 +37,25 @@ PILLARS = [
 INDICATORS = [
     # id, pillar, kpi, max, name_vi, name_en
     ("P1.1", "P1", "network_connected", 100.0, "Kết nối mạng chuyên dùng", "Dedicated network"),
-    ("P1.2", "P1", "endpoint_protection_rate", 200.0, "Thiết bị có phòng chống mã độc", "Endpoints with anti-malware"),
+    (
+        "P1.2",
+        "P1",
+        "endpoint_protection_rate",
+        200.0,
+        "Thiết bị có phòng chống mã độc",
+        "Endpoints with anti-malware",
+    ),
     ("P2.1", "P2", "online_dossier_rate", 200.0, "Hồ sơ trực tuyến", "Online dossiers"),
     ("P2.2", "P2", "on_time_rate", 150.0, "Hồ sơ đúng hạn", "On-time dossiers"),
     ("P2.3", "P2", "work_records_online_rate", 100.0, "Hồ sơ công việc trên mạng", "Work records online"),
-    ("P3.1", "P3", "staff_digital_trained_rate", 250.0, "CBCCVC được bồi dưỡng kỹ năng số", "Officials trained"),
+    (
+        "P3.1",
+        "P3",
+        "staff_digital_trained_rate",
+        250.0,
+        "CBCCVC được bồi dưỡng kỹ năng số",
+        "Officials trained",
+    ),
 ]
 TARGETS = {
     "endpoint_protection_rate": 0.9,
@@ -148,7 +168,9 @@ def make_inputs(quarter: str = "2025-Q2", seed: int = 7, names: dict | None = No
             rank = i + 1
             prev = None if code == "XDAKROSA" else ((rank + 1) % len(ordered)) + 1
             share = totals[code] / 1000
-            band = "Tốt" if share >= 0.8 else "Khá" if share >= 0.65 else "Trung bình" if share >= 0.5 else "Yếu"
+            band = (
+                "Tốt" if share >= 0.8 else "Khá" if share >= 0.65 else "Trung bình" if share >= 0.5 else "Yếu"
+            )
             name = names.get(code, reg.set_index("agency_code").loc[code, "name_vi"])
             rows.append(
                 {

@@ -58,7 +58,7 @@ def test_published_csv_is_utf8_bom_and_formula_safe(home):
     data = (pub.path / "ranking.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(pub.path / "ranking.csv", encoding="utf-8-sig", dtype={"agency_name": str})
-    names = dict(zip(back["agency_code"], back["agency_name"]))
+    names = dict(zip(back["agency_code"], back["agency_name"], strict=False))
     assert names["STC"] == "'=cmd|' /C calc'!A0"
     assert names["SYT"] == "'+Sở Y tế" and names["SXD"] == "'-2+3" and names["SGDDT"] == "'@SUM(1,2)"
     assert names["SNNMT"] == "'\tSở Nông nghiệp và Môi trường"
@@ -79,7 +79,9 @@ def test_published_excel_has_no_formulas_and_vietnamese_headers(home):
     assert all(c.data_type != "f" for c in cells)
     names = {ws.cell(r, 4).value: ws.cell(r, 5).value for r in range(2, ws.max_row + 1)}
     assert names["STC"] == "'=cmd|' /C calc'!A0" and names["SXD"] == "'-2+3"
-    changes = [ws.cell(r, header.index("Thay đổi hạng / rank_change") + 1).value for r in range(2, ws.max_row + 1)]
+    changes = [
+        ws.cell(r, header.index("Thay đổi hạng / rank_change") + 1).value for r in range(2, ws.max_row + 1)
+    ]
     assert any(isinstance(v, (int, float)) and v < 0 for v in changes)
     with zipfile.ZipFile(pub.path / "ranking.xlsx") as z:
         assert "2025-07-10T08:30:00Z" in z.read("docProps/core.xml").decode()
@@ -113,7 +115,9 @@ def test_bi_database_has_views_over_the_warehouse_and_publications(home):
     assert path == home.root / "bi" / "dx_pipeline.duckdb"
     con = duckdb.connect(str(path), read_only=True)
     try:
-        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        views = {
+            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
         assert set(schemas.CONTRACTS) <= views
         assert {"published_ranking", "published_ranking_latest", "published_index_scores",
                 "published_period_ranking", "publications"} <= views
@@ -135,10 +139,13 @@ def test_bi_database_has_views_over_the_warehouse_and_publications(home):
             "SELECT quarter, max(revision), count(*) FROM published_ranking_latest GROUP BY ALL ORDER BY ALL"
         ).fetchall() == [("2025-Q1", 1, 8), ("2025-Q2", 2, 8)]
         assert con.execute(
-            "SELECT agency_name FROM published_ranking_latest WHERE agency_code = 'SYT' AND quarter = '2025-Q2'"
+            "SELECT agency_name FROM published_ranking_latest "
+            "WHERE agency_code = 'SYT' AND quarter = '2025-Q2'"
         ).fetchone() == ("Sở Y tế",)
         assert con.execute("SELECT count(*) FROM published_index_scores_latest").fetchone() == (144,)
-        assert con.execute("SELECT DISTINCT period FROM published_period_ranking").fetchall() == [("2025-H1",)]
+        assert con.execute("SELECT DISTINCT period FROM published_period_ranking").fetchall() == [
+            ("2025-H1",)
+        ]
         pubs = con.execute(
             "SELECT period, revision, reason FROM publications ORDER BY period, revision"
         ).fetchall()

@@ -115,7 +115,9 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="not in period 2025-H2"):
         combine_quarters(_kpis(), CATALOGUE, period="2025-H2")
     with pytest.raises(ValueError, match="span several years"):
-        combine_quarters(pd.DataFrame([_row("2024-Q4", "STC", "x", value=1), _row("2025-Q1", "STC", "x", value=1)]))
+        combine_quarters(
+            pd.DataFrame([_row("2024-Q4", "STC", "x", value=1), _row("2025-Q1", "STC", "x", value=1)])
+        )
     with pytest.raises(ValueError, match="dossiers_received: unknown aggregation 'median'"):
         combine_quarters(_kpis(), {**CATALOGUE, "dossiers_received": {"aggregation": "median"}})
     with pytest.raises(ValueError, match="need a 'quarter' column"):

@@ -80,7 +80,7 @@ def _hand_frame() -> pd.DataFrame:
 def test_every_aggregation_kind_against_figures_worked_out_by_hand():
     out = combine_quarters(_hand_frame(), CATALOGUE, period="2025")
     assert list(out.columns) == COLUMNS
-    keys = list(zip(out["agency_code"], out["kpi_code"]))
+    keys = list(zip(out["agency_code"], out["kpi_code"], strict=False))
     assert keys == sorted(keys) and len(keys) == 10
     r = out.set_index(["agency_code", "kpi_code"])
 
@@ -89,7 +89,10 @@ def test_every_aggregation_kind_against_figures_worked_out_by_hand():
         for name, want in (("numerator", num), ("denominator", den), ("value", value), ("target", target)):
             got = row[name]
             assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), (key, name, got)
-        assert (pd.isna(row["target_met"]) if met is None else row["target_met"] == met), (key, row["target_met"])
+        assert pd.isna(row["target_met"]) if met is None else row["target_met"] == met, (
+            key,
+            row["target_met"],
+        )
         assert row["flags"] == flags or (flags is None and pd.isna(row["flags"])), (key, row["flags"])
         assert (row["quarters"], row["aggregation"], row["source"]) == (quarters, agg, source), key
         assert row["period"] == "2025"

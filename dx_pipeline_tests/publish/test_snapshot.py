@@ -58,7 +58,8 @@ def test_first_publication_is_revision_1_with_a_full_manifest(home, inputs):
         assert not p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), p
 
     rows = duckdb.sql(
-        f"SELECT agency_code, rank, revision, published_at FROM read_parquet('{pub.path / 'ranking.parquet'}') "
+        "SELECT agency_code, rank, revision, published_at "
+        f"FROM read_parquet('{pub.path / 'ranking.parquet'}') "
         "ORDER BY peer_group, agency_code"
     ).fetchall()
     assert len(rows) == 8
@@ -125,7 +126,9 @@ def test_bad_input_is_refused_with_a_clear_message(home, inputs):
     with pytest.raises(ValueError, match=f"agencies twice.*{dup}"):
         publish(home, inputs, ranking=twice)
     wrong = inputs["ranking"].assign(quarter="2025-Q1")
-    with pytest.raises(ValueError, match=r"ranking.quarter holds \['2025-Q1'\], but this publication is 2025-Q2"):
+    with pytest.raises(
+        ValueError, match=r"ranking.quarter holds \['2025-Q1'\], but this publication is 2025-Q2"
+    ):
         publish(home, inputs, ranking=wrong)
     with pytest.raises(ValueError, match="trigger is required"):
         publish(home, inputs, trigger="")
