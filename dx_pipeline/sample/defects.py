@@ -26,10 +26,16 @@ def plant_dossier_defects(df: pd.DataFrame, q: Quarter, registry: pd.DataFrame,
                           rng: np.random.Generator, file: str) -> tuple[pd.DataFrame, list[dict]]:
     """Return the dossiers with defects planted, and the list describing each one."""
     n = len(df)
-    kinds = ["missing_received_at", "due_before_received", "unknown_agency", "agency_not_valid", "duplicate_dossier"]
+    kinds = [
+        "missing_received_at",
+        "due_before_received",
+        "unknown_agency",
+        "agency_not_valid",
+        "duplicate_dossier",
+    ]
     k = _count(n)
     victims = rng.choice(n, size=min(n, k * len(kinds)), replace=False)
-    groups = dict(zip(kinds, np.array_split(victims, len(kinds))))
+    groups = dict(zip(kinds, np.array_split(victims, len(kinds)), strict=False))
     df = df.copy()
     notes: dict[int, dict] = {}
 
@@ -39,7 +45,9 @@ def plant_dossier_defects(df: pd.DataFrame, q: Quarter, registry: pd.DataFrame,
     for i in groups["due_before_received"]:
         due = df.at[i, "received_at"] - pd.Timedelta(days=int(rng.integers(1, 8)))
         df.loc[i, "due_at"] = due
-        notes[i] = dict(kind="due_before_received", field="NgayHenTra", value=due.strftime("%d/%m/%Y %H:%M:%S"))
+        notes[i] = dict(
+            kind="due_before_received", field="NgayHenTra", value=due.strftime("%d/%m/%Y %H:%M:%S")
+        )
     for i in groups["unknown_agency"]:
         code = str(rng.choice(UNKNOWN_AGENCY_CODES))
         df.loc[i, "agency_code"] = code
@@ -74,7 +82,9 @@ def _codes_not_valid_in(registry: pd.DataFrame, q: Quarter) -> list[str]:
     days = [q.start, q.last_day]
     alive = valid_on(registry, q.start) | valid_on(registry, q.last_day)
     vt = registry["valid_to"].map(lambda d: d if isinstance(d, dt.date) else dt.date.max)
-    inside = (registry["valid_from"] > days[0]) & (registry["valid_from"] <= days[1]) | (vt >= days[0]) & (vt < days[1])
+    inside = (registry["valid_from"] > days[0]) & (registry["valid_from"] <= days[1]) | (vt >= days[0]) & (
+        vt < days[1]
+    )
     cand = registry[~alive & ~inside & registry["level"].isin(["district", "commune", "department"])]
     districts = cand[cand.level == "district"]
     return (districts if len(districts) else cand)["agency_code"].tolist()

@@ -89,7 +89,9 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     p_online = level_at(profiles, "online", codes, q)[origin]
     p_online = np.where(level == "toan_trinh", np.minimum(1, p_online * 1.15), p_online * 0.7)
     u = rng.random(n)
-    channel = np.where((level != "khac") & (u < p_online), 2, np.where(rng.random(n) < 0.03, 3, 1)).astype(np.int8)
+    channel = np.where((level != "khac") & (u < p_online), 2, np.where(rng.random(n) < 0.03, 3, 1)).astype(
+        np.int8
+    )
 
     # Received: counter hours on working days, any hour (mostly daytime) online.
     hol = holidays()
@@ -107,7 +109,9 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     agency = origin.copy()
     valid_to = np.array([np.datetime64(d, "D") if isinstance(d, dt.date) else np.datetime64("2100-01-01")
                          for d in registry["valid_to"]])
-    successor = np.array([code_idx.get(s, -1) if isinstance(s, str) else -1 for s in registry["successor_code"]])
+    successor = np.array(
+        [code_idx.get(s, -1) if isinstance(s, str) else -1 for s in registry["successor_code"]]
+    )
     for _ in range(3):
         moved = (day > valid_to[agency]) & (successor[agency] >= 0)
         if not moved.any():
@@ -134,7 +138,9 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     finish_tod = (rng.uniform(8.0, 16.9, n) * HOUR).astype(np.int64)
     finished = np.busday_offset(recv_bus, work, holidays=hol).astype("datetime64[s]") + finish_tod * SECOND
     same_day = work == 0
-    finished = np.where(same_day, received + (rng.uniform(0.5, 4, n) * HOUR).astype(np.int64) * SECOND, finished)
+    finished = np.where(
+        same_day, received + (rng.uniform(0.5, 4, n) * HOUR).astype(np.int64) * SECOND, finished
+    )
     finished = np.maximum(finished, received + 600 * SECOND) + sup_days * DAY * SECOND
     finished = np.where(on_time, np.minimum(finished, due), np.maximum(finished, due + HOUR * SECOND))
 
@@ -187,7 +193,9 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     rated = (status == 5) & (rng.random(n) < 0.47) | (status == 4) & (rng.random(n) < 0.2)
     sat = chance("satisfaction") - np.where(on_time, 0, 0.35)
     u = rng.random(n)
-    rating = np.where(u < 0.04 + (1 - sat) * 0.1, 1, np.where(u < 0.45 * (1.3 - sat), 2, 3)).astype(np.float64)
+    rating = np.where(u < 0.04 + (1 - sat) * 0.1, 1, np.where(u < 0.45 * (1.3 - sat), 2, 3)).astype(
+        np.float64
+    )
     rating[~rated] = np.nan
     complaint = rng.random(n) < np.where(on_time, 0.0012, 0.012)
 

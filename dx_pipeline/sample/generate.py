@@ -79,8 +79,15 @@ def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
     for q in quarters:
         rel = f"portal_exports/quarter={q.label}/dossiers.csv"
         dropping = drop if drop and drop["quarter"] == q.label else None
-        df = generate_dossiers(registry, profiles, catalogue, q, scale, seed,
-                               volume_drop=(dropping["agency_code"], VOLUME_DROP_FACTOR) if dropping else None)
+        df = generate_dossiers(
+            registry,
+            profiles,
+            catalogue,
+            q,
+            scale,
+            seed,
+            volume_drop=(dropping["agency_code"], VOLUME_DROP_FACTOR) if dropping else None,
+        )
         df, found = plant_dossier_defects(df, q, registry, rng_for(seed, "dossier_defects", q.label), rel)
         defects += found
         if dropping:

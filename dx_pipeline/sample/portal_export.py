@@ -24,6 +24,7 @@ EXPORT_DATETIME = "%d/%m/%Y %H:%M:%S"
 
 @lru_cache(maxsize=1)
 def portal_fields() -> dict:
+    """The packaged portal field mapping (``portal_fields.yaml``) as a dict."""
     text = resources.files("dx_pipeline.config").joinpath("portal_fields.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
@@ -78,6 +79,7 @@ def format_datetimes(values: np.ndarray) -> pa.Array:
 
 
 def to_csv_bytes(columns: dict[str, pa.Array]) -> bytes:
+    """Columns as the portal's CSV export: UTF-8 with BOM, a header, quoting when needed."""
     table = pa.table(columns)
     buf = io.BytesIO()
     buf.write(BOM)

@@ -38,13 +38,22 @@ import duckdb
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome
 
-API_DATE_FIELDS = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTraKetQua", "NgayDungXuLy", "NgayCapNhat")
+API_DATE_FIELDS = (
+    "NgayTiepNhan",
+    "NgayHenTra",
+    "NgayKetThucXuLy",
+    "NgayTraKetQua",
+    "NgayDungXuLy",
+    "NgayCapNhat",
+)
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 5000
 
 
 @dataclass
 class Fault:
+    """A fault the sample portal injects on purpose (HTTP error, slowness, bad page) for tests."""
+
     kind: str
     path: str = "/api/v1/dossiers"
     after: int = 0
@@ -107,7 +116,7 @@ class PortalData:
             con.close()
         out = []
         for row in rows:
-            rec = dict(zip(names, row))
+            rec = dict(zip(names, row, strict=False))
             for f in API_DATE_FIELDS:
                 if f in rec:
                     rec[f] = to_api_datetime(rec[f])
@@ -133,6 +142,8 @@ class PortalData:
 
 
 class PortalServer(ThreadingHTTPServer):
+    """The sample portal's export API over DX_HOME/portal_exports, with optional faults."""
+
     daemon_threads = True
     allow_reuse_address = True
 

@@ -52,7 +52,9 @@ def build_catalogue(registry: pd.DataFrame, profiles: pd.DataFrame, seed: int) -
                          pc["commune"]["days"], pc["commune"]["fee_share"], 1, used)
     district_pool = _pool(rng, cfg, pc["district"]["count"], pc["objects"]["district"],
                           pc["district"]["days"], pc["district"]["fee_share"], 2, used)
-    moved = district_pool.sample(frac=DISTRICT_SHARE_TO_NEW_COMMUNES, random_state=rng.integers(1 << 31)).sort_index()
+    moved = district_pool.sample(
+        frac=DISTRICT_SHARE_TO_NEW_COMMUNES, random_state=rng.integers(1 << 31)
+    ).sort_index()
     dept_pools: dict[str, pd.DataFrame] = {}
     dep = pc["department"]
     for _, a in registry[registry.level == "department"].iterrows():

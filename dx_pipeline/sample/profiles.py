@@ -48,11 +48,14 @@ def build_profiles(registry: pd.DataFrame, seed: int) -> pd.DataFrame:
     for code, group in succ.groupby("successor_code"):
         if registry.loc[registry.agency_code == code, "volume"].iloc[0] == 0:
             cols = [c for c in prof.columns if c.endswith("_base")]
-            prof.loc[code, cols] = prof.loc[group["agency_code"], cols].mean().to_numpy() + rng.normal(0, 0.15, len(cols))
+            prof.loc[code, cols] = prof.loc[group["agency_code"], cols].mean().to_numpy() + rng.normal(
+                0, 0.15, len(cols)
+            )
     return prof
 
 
 def logistic(x):
+    """The logistic function, mapping a latent score to a probability."""
     return 1.0 / (1.0 + np.exp(-x))
 
 

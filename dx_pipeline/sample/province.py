@@ -45,8 +45,10 @@ def rng_for(seed: int, *names: object) -> np.random.Generator:
 
 
 def parse_date(text: str | dt.date) -> dt.date:
+    """A date from an ISO text (a date stays as it is)."""
     return text if isinstance(text, dt.date) else dt.date.fromisoformat(str(text))
 
 
 def holidays() -> np.ndarray:
+    """The sample province's public holidays, as numpy days."""
     return np.array(load_province()["holidays"], dtype="datetime64[D]")

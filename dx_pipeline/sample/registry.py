@@ -63,7 +63,9 @@ def build_registry(seed: int) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["number"] = [f"{i + 1:03d}" for i in range(len(df))]
     if df["agency_code"].duplicated().any():
-        raise ValueError(f"duplicate agency codes: {df.loc[df.agency_code.duplicated(), 'agency_code'].tolist()}")
+        raise ValueError(
+            f"duplicate agency codes: {df.loc[df.agency_code.duplicated(), 'agency_code'].tolist()}"
+        )
     return df
 
 
@@ -120,7 +122,11 @@ def _new_communes(cfg, rng, old: list[dict]) -> list[dict]:
         pos += size
         code = f"X-{codes[i]}"
         first = members[0]
-        name = first["name_vi"].split(" ", 1)[1] if not first["name_vi"].startswith("Thị trấn") else first["name_vi"].split(" ", 2)[2]
+        name = (
+            first["name_vi"].split(" ", 1)[1]
+            if not first["name_vi"].startswith("Thị trấn")
+            else first["name_vi"].split(" ", 2)[2]
+        )
         ward = any(m["kind"] == "ward" for m in members)
         vi_kind, en_kind = ("Phường", "Ward") if ward else ("Xã", "Commune")
         for m in members:

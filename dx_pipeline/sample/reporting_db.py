@@ -21,6 +21,7 @@ LEVEL_CREDIT = {"Người đứng đầu": 1.0, "Cấp phó": 0.5, "Không": 0.0
 
 @lru_cache(maxsize=1)
 def db_mapping() -> dict:
+    """The packaged reporting-database mapping (``reporting_db.yaml``) as a dict."""
     text = resources.files("dx_pipeline.config").joinpath("reporting_db.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
@@ -33,6 +34,7 @@ def _value(r: dict):
 
 
 def write_reporting_db(out, rows: list[dict]) -> None:
+    """Write the sample's reporting-database table at ``out`` with the given rows."""
     m = db_mapping()
     cols = m["columns"]  # database column -> logical name
     logical_to_db = {v: k for k, v in cols.items()}

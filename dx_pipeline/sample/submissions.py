@@ -37,7 +37,14 @@ from dx_pipeline.sample.vietnamese import (
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 FIXED_CREATED = dt.datetime(2025, 1, 1)
-UNITS = {"rate": "%", "budget": "%", "yes_no": "có/không", "level": "mức", "evidence": "có/không", "count": "số"}
+UNITS = {
+    "rate": "%",
+    "budget": "%",
+    "yes_no": "có/không",
+    "level": "mức",
+    "evidence": "có/không",
+    "count": "số",
+}
 LEVELS = ("Người đứng đầu", "Cấp phó", "Không")
 LEVEL_CREDIT = {"Người đứng đầu": 1.0, "Cấp phó": 0.5, "Không": 0.0, "Đầy đủ": 1.0, "Một phần": 0.5}
 HEADER_EN = {"STT": "No.", "MaChiSo": "Indicator code", "TenChiSo": "Indicator", "DonViTinh": "Unit",
@@ -48,7 +55,10 @@ NOT_NUMBERS = ["N/A", "tám mươi", "đang cập nhật"]
 
 @lru_cache(maxsize=1)
 def submission_format() -> dict:
-    text = resources.files("dx_pipeline.config").joinpath("submission_format.yaml").read_text(encoding="utf-8")
+    """The packaged submission format (``submission_format.yaml``) as a dict."""
+    text = (
+        resources.files("dx_pipeline.config").joinpath("submission_format.yaml").read_text(encoding="utf-8")
+    )
     return yaml.safe_load(text)
 
 
@@ -60,12 +70,15 @@ def _abbr(code: str) -> str:
 
 
 def applies(ind: dict, agency: pd.Series) -> bool:
+    """Whether an indicator of the submission format is reported by ``agency``."""
     if "at" in ind and agency["level"] not in ind["at"]:
         return False
     if "only" in ind:
         return agency["agency_code"] in ind["only"]
     if "only_sectors" in ind:
-        return agency["sector"] in ind["only_sectors"] or (ind.get("districts") and agency["level"] == "district")
+        return agency["sector"] in ind["only_sectors"] or (
+            ind.get("districts") and agency["level"] == "district"
+        )
     return True
 
 
@@ -86,11 +99,21 @@ def _agency_styles(seed: int, codes: tuple[str, ...]) -> dict[str, dict]:
         fmt = "csv" if rng.random() < share else "xlsx"
         enc = str(rng.choice(["utf-8-sig", "utf-8", "windows-1258", "cp1252"], p=[0.5, 0.15, 0.2, 0.15]))
         delim = str(rng.choice([",", ";"]))
-        styles = ["comma", "comma_pct", "fraction", "number"] if fmt == "xlsx" else ["comma", "comma_pct", "fraction"]
-        out[code] = dict(format=fmt, encoding=enc if fmt == "csv" else "utf-8", delimiter=delim if fmt == "csv" else None,
-                         value_style=str(rng.choice(styles)), counts_only=bool(rng.random() < 0.12),
-                         english_headers=bool(rng.random() < 0.7), counts_scale=float(rng.lognormal(0, 0.3)),
-                         plan_no=int(rng.integers(5, 400)))
+        styles = (
+            ["comma", "comma_pct", "fraction", "number"]
+            if fmt == "xlsx"
+            else ["comma", "comma_pct", "fraction"]
+        )
+        out[code] = dict(
+            format=fmt,
+            encoding=enc if fmt == "csv" else "utf-8",
+            delimiter=delim if fmt == "csv" else None,
+            value_style=str(rng.choice(styles)),
+            counts_only=bool(rng.random() < 0.12),
+            english_headers=bool(rng.random() < 0.7),
+            counts_scale=float(rng.lognormal(0, 0.3)),
+            plan_no=int(rng.integers(5, 400)),
+        )
     return out
 
 
@@ -122,8 +145,20 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
                 if "counts" in ind:
                     lo, hi = ind["counts"]
                     scale = {"commune": 0.15, "district": 0.5}.get(agency["level"], 1.0)
-                    den = lo if lo == hi else int(max(1, round((lo + (hi - lo) * base_count * scale)
-                                                                * style["counts_scale"] * np.exp(noise.normal(0, 0.04)))))
+                    den = (
+                        lo
+                        if lo == hi
+                        else int(
+                            max(
+                                1,
+                                round(
+                                    (lo + (hi - lo) * base_count * scale)
+                                    * style["counts_scale"]
+                                    * np.exp(noise.normal(0, 0.04))
+                                ),
+                            )
+                        )
+                    )
                     num = int(round(den * p))
                     row.update(numerator=num, denominator=den, value=round(100 * num / den, 1))
                 else:
@@ -134,13 +169,18 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
                     row["evidence"] = _evidence_text(ind, code, q, style, u_choice)
             elif ind["kind"] == "level":
                 names = ind.get("choices", LEVELS)
-                row["value"] = names[0] if u_choice < p else names[1] if u_choice < p + (1 - p) * 0.7 else names[2]
+                row["value"] = (
+                    names[0] if u_choice < p else names[1] if u_choice < p + (1 - p) * 0.7 else names[2]
+                )
             elif ind["kind"] == "count":
                 lo, hi = ind["counts"]
                 good = p if ind.get("direction", "higher") == "higher" else 1 - p
                 row["value"] = int(round(lo + (hi - lo) * good * (0.5 + base_count)))
         if row["evidence"] is None and ind["kind"] != "evidence" and noise.random() < 0.25:
-            row["evidence"] = f"Báo cáo số {int(noise.integers(10, 500))}/BC-{_abbr(code)} ngày {q.last_day + dt.timedelta(days=3):%d/%m/%Y}"
+            row["evidence"] = (
+                f"Báo cáo số {int(noise.integers(10, 500))}/BC-{_abbr(code)} "
+                f"ngày {q.last_day + dt.timedelta(days=3):%d/%m/%Y}"
+            )
         rows.append(row)
     return rows
 
@@ -148,7 +188,9 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
 def _evidence_text(ind: dict, code: str, q: Quarter, style: dict, u: float) -> str:
     """The document an evidence item cites, e.g. "Quyết định số 45/QĐ-STP ngày 12/03/2025"."""
     doc, abbr = ind.get("doc", ["Kế hoạch", "KH"])
-    number = style["plan_no"] if abbr == "KH" else 1 + (style["plan_no"] * 31 + sum(map(ord, ind["code"]))) % 450
+    number = (
+        style["plan_no"] if abbr == "KH" else 1 + (style["plan_no"] * 31 + sum(map(ord, ind["code"]))) % 450
+    )
     day = dt.date(q.year, 1, 1) + dt.timedelta(days=int(5 + u * 60))
     return f"{doc} số {number}/{abbr}-{_abbr(code)} ngày {day:%d/%m/%Y}"
 
@@ -179,7 +221,9 @@ def _timing(q: Quarter, rng: np.random.Generator) -> list[dt.datetime]:
         return []
     lo, hi = cfg["late_days"] if u < cfg["missing_share"] + cfg["late_share"] else cfg["on_time_days"]
     day = q.last_day + dt.timedelta(days=int(rng.integers(lo, hi + 1)))
-    first = dt.datetime.combine(day, dt.time(int(rng.integers(7, 17)), int(rng.integers(0, 60)), int(rng.integers(0, 60))))
+    first = dt.datetime.combine(
+        day, dt.time(int(rng.integers(7, 17)), int(rng.integers(0, 60)), int(rng.integers(0, 60)))
+    )
     if rng.random() < cfg["resubmit_share"] / (1 - cfg["missing_share"]):
         return [first, first + dt.timedelta(days=int(rng.integers(2, 21)), hours=int(rng.integers(0, 5)))]
     return [first]
@@ -199,7 +243,11 @@ def _cell_text(row: dict, style: dict, decimal_comma: bool):
     if s == "fraction":
         if row["kind"] == "budget":
             return (vi_number(v, 2) if decimal_comma else f"{v:g}") + " %"
-        return round(v / 100, 4) if style["format"] == "xlsx" else (vi_number(v / 100, 4) if decimal_comma else f"{v / 100:.4g}")
+        return (
+            round(v / 100, 4)
+            if style["format"] == "xlsx"
+            else (vi_number(v / 100, 4) if decimal_comma else f"{v / 100:.4g}")
+        )
     if s == "number" and style["format"] == "xlsx" and not sign:
         return float(v)
     text = vi_number(v, 2) if decimal_comma or s != "number" else f"{v:g}"
@@ -233,7 +281,16 @@ def _xlsx_bytes(code: str, q: Quarter, when: dt.datetime, rows: list[dict], styl
     for j, key in enumerate(fmt["table_columns"]):
         ws.write(header_row, j, f"{key} / {HEADER_EN[key]}" if style["english_headers"] else key, bold)
     for i, r in enumerate(rows):
-        vals = [i + 1, r["code"], r["name"], r["unit"], r["numerator"], r["denominator"], r["cell"], r["evidence"]]
+        vals = [
+            i + 1,
+            r["code"],
+            r["name"],
+            r["unit"],
+            r["numerator"],
+            r["denominator"],
+            r["cell"],
+            r["evidence"],
+        ]
         for j, v in enumerate(vals):
             if v is None:
                 continue
@@ -291,7 +348,9 @@ def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quart
     empty_q = quarters[max(0, len(quarters) // 2 - 1)] if len(quarters) > 1 else quarters[0]
     for q in quarters:
         rng = rng_for(seed, "submissions", q.label)
-        reporters = registry[valid_on(registry, q.last_day).to_numpy() & (registry["level"] != "province").to_numpy()]
+        reporters = registry[
+            valid_on(registry, q.last_day).to_numpy() & (registry["level"] != "province").to_numpy()
+        ]
         files = []
         for _, agency in reporters.iterrows():
             code = agency["agency_code"]
@@ -302,7 +361,7 @@ def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quart
             versions = [rows]
             if len(times) == 2:
                 versions.append(_correct(rows, rng_for(seed, "correction", code, q.label)))
-            for v, (when, vrows) in enumerate(zip(times, versions), start=1):
+            for v, (when, vrows) in enumerate(zip(times, versions, strict=False), start=1):
                 if code in via_db:
                     db_rows += [dict(r, agency_code=code, quarter=q.label, submitted_at=when) for r in vrows]
                 else:
@@ -314,10 +373,23 @@ def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quart
             rel = f"inbox/{q.label}/BC-CDS_{code}_{q.label}{'' if v == 1 else f'_lan{v}'}.{ext}"
             data = (_xlsx_bytes if ext == "xlsx" else _csv_bytes)(code, q, when, rows, st)
             mtime = when.replace(tzinfo=VN_TZ).timestamp()
-            meta = dict(quarter=q.label, agency_code=code, version=v, submitted_at=when.isoformat(),
-                        late=(when.date() - q.last_day).days > load_province()["submissions"]["deadline_days"],
-                        format=ext, encoding=st["encoding"], delimiter=st["delimiter"], value_style=st["value_style"])
-            if q == corrupt_q and v == 1 and ext == "xlsx" and not any(d["kind"] == "corrupt_file" for d in defects):
+            meta = dict(
+                quarter=q.label,
+                agency_code=code,
+                version=v,
+                submitted_at=when.isoformat(),
+                late=(when.date() - q.last_day).days > load_province()["submissions"]["deadline_days"],
+                format=ext,
+                encoding=st["encoding"],
+                delimiter=st["delimiter"],
+                value_style=st["value_style"],
+            )
+            if (
+                q == corrupt_q
+                and v == 1
+                and ext == "xlsx"
+                and not any(d["kind"] == "corrupt_file" for d in defects)
+            ):
                 data = data[: len(data) // 3]
                 defects.append(dict(kind="corrupt_file", quarter=q.label, file=rel, agency_code=code,
                                     row=None, field=None, value=f"xlsx truncated to {len(data)} bytes"))
@@ -340,7 +412,7 @@ def _plant_submission_defects(files: list, q: Quarter, rng: np.random.Generator,
         return []
     defects = []
     picks = rng.choice(len(files), size=3, replace=False)
-    for kind, i in zip(["percent_over_100", "not_a_number", "unknown_indicator"], picks):
+    for kind, i in zip(["percent_over_100", "not_a_number", "unknown_indicator"], picks, strict=False):
         code, v, when, rows = files[i]
         st = styles[code]
         ext = st["format"]
@@ -362,7 +434,8 @@ def _plant_submission_defects(files: list, q: Quarter, rng: np.random.Generator,
             rows[j]["numerator"] = rows[j]["denominator"] = None
             field = "GiaTri"
         row_no = (submission_format()["header_row"] + 1 + j) if ext == "xlsx" else (j + 2)
-        rel = f"inbox/{q.label}/BC-CDS_{code}_{q.label}{'' if v == 1 else f'_lan{v}'}.{'xlsx' if ext == 'xlsx' else 'csv'}"
+        suffix = "" if v == 1 else f"_lan{v}"
+        rel = f"inbox/{q.label}/BC-CDS_{code}_{q.label}{suffix}.{'xlsx' if ext == 'xlsx' else 'csv'}"
         defects.append(dict(kind=kind, quarter=q.label, file=rel, agency_code=code, row=int(row_no),
                             indicator_code=rows[j]["code"], field=field, value=value))
     return defects

@@ -84,15 +84,22 @@ def test_registry_shape(sample):
     assert set(old.successor_code) <= set(new.agency_code) and set(new.agency_code) <= set(old.successor_code)
     assert (reg[reg.level == "district"].valid_to == "2025-06-30").all()
     by_code = reg.set_index("agency_code")
-    for code, succ, valid_to in reg.loc[reg.successor_code != "", ["agency_code", "successor_code", "valid_to"]].itertuples(index=False):
+    for code, succ, valid_to in reg.loc[
+        reg.successor_code != "", ["agency_code", "successor_code", "valid_to"]
+    ].itertuples(index=False):
         s = by_code.loc[succ]
         next_day = (dt.date.fromisoformat(valid_to) + dt.timedelta(days=1)).isoformat()
         assert s.valid_from <= next_day and (s.valid_to == "" or s.valid_to >= next_day), code
-    assert by_code.loc["SO-TTTT", "valid_to"] == "2025-02-28" and by_code.loc["SO-TTTT", "successor_code"] == "SO-KHCN"
+    assert (
+        by_code.loc["SO-TTTT", "valid_to"] == "2025-02-28"
+        and by_code.loc["SO-TTTT", "successor_code"] == "SO-KHCN"
+    )
     assert by_code.loc["SO-TNMT", "successor_code"] == by_code.loc["SO-NNPTNT", "successor_code"] == "SO-NNMT"
     assert by_code.loc["SO-NNMT", "valid_from"] == "2025-03-01"
     assert by_code.loc["BAN-DT", "provides_public_services"] == "false"
-    has_marks = reg.name_vi.map(lambda s: any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", s)))
+    has_marks = reg.name_vi.map(
+        lambda s: any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", s))
+    )
     assert has_marks.mean() > 0.9
     assert reg.peer_group.isin(["province", "department", "district", "commune"]).all()
 
@@ -101,7 +108,9 @@ def test_dossier_exports_use_portal_field_names_and_catalogue(sample):
     home, manifest = sample
     raw = (home.portal_exports / f"quarter={QUARTERS[0].label}" / "dossiers.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    procs = pd.read_csv(home.portal_exports / "procedures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    procs = pd.read_csv(
+        home.portal_exports / "procedures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
     assert list(procs.columns) == list(portal_fields()["procedure_fields"])
     for q in QUARTERS:
         df = _dossiers(home, q)
@@ -144,7 +153,13 @@ def test_every_planted_defect_is_in_the_files(sample):
     for d in defects:
         path = home.root / d["file"]
         assert path.exists(), d
-        if d["kind"] in ("duplicate_dossier", "missing_received_at", "due_before_received", "unknown_agency", "agency_not_valid"):
+        if d["kind"] in (
+            "duplicate_dossier",
+            "missing_received_at",
+            "due_before_received",
+            "unknown_agency",
+            "agency_not_valid",
+        ):
             df = _dossiers(home, Quarter.parse(d["quarter"]))
             row = df.iloc[d["row"] - 1]
             assert row.MaHoSo == d["dossier_id"]
@@ -152,13 +167,17 @@ def test_every_planted_defect_is_in_the_files(sample):
             if d["kind"] == "duplicate_dossier":
                 assert (df.MaHoSo == d["value"]).sum() == 2
             if d["kind"] == "due_before_received":
-                assert pd.to_datetime(row.NgayHenTra, dayfirst=True) < pd.to_datetime(row.NgayTiepNhan, dayfirst=True)
+                assert pd.to_datetime(row.NgayHenTra, dayfirst=True) < pd.to_datetime(
+                    row.NgayTiepNhan, dayfirst=True
+                )
             if d["kind"] == "unknown_agency":
                 assert d["value"] not in set(reg.agency_code)
             if d["kind"] == "agency_not_valid":
                 r = reg.set_index("agency_code").loc[d["value"]]
                 q = Quarter.parse(d["quarter"])
-                assert r.valid_from > q.last_day.isoformat() or (r.valid_to and r.valid_to < q.start.isoformat())
+                assert r.valid_from > q.last_day.isoformat() or (
+                    r.valid_to and r.valid_to < q.start.isoformat()
+                )
         elif d["kind"] == "volume_drop":
             df = _dossiers(home, Quarter.parse(d["quarter"]))
             assert (df.MaCoQuan == d["agency_code"]).sum() < 0.3 * d["expected_about"]
@@ -202,7 +221,9 @@ def test_submissions_mostly_present_some_missing_late_and_resubmitted(sample):
     for q in QUARTERS:
         reporters = reg[(reg.level != "province") & (reg.valid_from <= q.last_day.isoformat())
                         & ((reg.valid_to == "") | (reg.valid_to >= q.last_day.isoformat()))]
-        got = {f["agency_code"] for f in subs if f["quarter"] == q.label} | set(db.agency_code[db.period == q.label])
+        got = {f["agency_code"] for f in subs if f["quarter"] == q.label} | set(
+            db.agency_code[db.period == q.label]
+        )
         assert got <= set(reporters.agency_code)
         assert 0.85 < len(got) / len(reporters) < 0.995
     assert any(f["late"] for f in subs) and any(not f["late"] for f in subs)
