@@ -19,11 +19,17 @@ def build_parser() -> argparse.ArgumentParser:
         "with a bare-DuckDB and a pandas baseline and each target MET or MISSED.",
     )
     p.add_argument("--rows", type=int, default=10_000_000, help="dossiers to generate (default 10,000,000)")
-    p.add_argument("--out", default="bench_out", help="output folder: data cache, logs, JSON (default bench_out/)")
+    p.add_argument(
+        "--out", default="bench_out", help="output folder: data cache, logs, JSON (default bench_out/)"
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
-    p.add_argument("--quarter", default=DEFAULT_QUARTER.label, help="quarter to generate (default %(default)s)")
+    p.add_argument(
+        "--quarter", default=DEFAULT_QUARTER.label, help="quarter to generate (default %(default)s)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the warehouse/published outputs after the run")
-    p.add_argument("--scale-check", action="store_true", help="also run 3x the rows and compare time and peak")
+    p.add_argument(
+        "--scale-check", action="store_true", help="also run 3x the rows and compare time and peak"
+    )
     return p
 
 

@@ -74,8 +74,11 @@ def floor_sql(path: str, q: Quarter) -> str:
     ), k AS (
         SELECT *,
             CASE WHEN coalesce(supplement_requests, 0) > 1 THEN FALSE
-                 WHEN due_at IS NOT NULL THEN CAST(judged_end - to_seconds(CAST(round(supp_days * 86400) AS BIGINT)) AS DATE) <= CAST(due_at AS DATE)
-                 WHEN statutory_days IS NOT NULL THEN (epoch(judged_end) - epoch(received_at)) / 86400.0 - supp_days <= statutory_days
+                 WHEN due_at IS NOT NULL
+                     THEN CAST(judged_end - to_seconds(CAST(round(supp_days * 86400) AS BIGINT)) AS DATE)
+                          <= CAST(due_at AS DATE)
+                 WHEN statutory_days IS NOT NULL
+                     THEN (epoch(judged_end) - epoch(received_at)) / 86400.0 - supp_days <= statutory_days
             END AS on_time,
             CASE WHEN end_raw IS NOT NULL THEN greatest((epoch_ms(end_raw) - epoch_ms(received_at)) // 1000
                  - CAST(round(supp_days * 86400) AS BIGINT), 0) END AS psecs,
@@ -93,10 +96,12 @@ def floor_sql(path: str, q: Quarter) -> str:
         count(psecs) FILTER (WHERE ended) AS ended_d,
         count(*) FILTER (WHERE fee_scope AND paid_online) AS paid_n,
         count(paid_online) FILTER (WHERE fee_scope) AS paid_d,
-        count(*) FILTER (WHERE in_period AND status IN ('finished', 'returned') AND result_digitized) AS result_n,
+        count(*) FILTER (WHERE in_period AND status IN ('finished', 'returned') AND result_digitized)
+            AS result_n,
         count(result_digitized) FILTER (WHERE in_period AND status IN ('finished', 'returned')) AS result_d,
         count(*) FILTER (WHERE in_period AND input_digitized AND result_digitized) AS digitised_n,
-        count(*) FILTER (WHERE in_period AND input_digitized IS NOT NULL AND result_digitized IS NOT NULL) AS digitised_d,
+        count(*) FILTER (WHERE in_period AND input_digitized IS NOT NULL AND result_digitized IS NOT NULL)
+            AS digitised_d,
         count(*) FILTER (WHERE in_period AND reused_digitized_data) AS reuse_n,
         count(reused_digitized_data) FILTER (WHERE in_period) AS reuse_d,
         count(*) FILTER (WHERE in_period AND citizen_data_used) AS population_n,
@@ -104,9 +109,11 @@ def floor_sql(path: str, q: Quarter) -> str:
         count(*) FILTER (WHERE in_period AND synced_national) AS synced_n,
         count(synced_national) FILTER (WHERE in_period) AS synced_d,
         count(*) FILTER (WHERE judged AND on_time)
-            - count(*) FILTER (WHERE judged AND on_time IS NOT NULL AND (complaint OR rating = 1)) AS satisfied_n,
+            - count(*) FILTER (WHERE judged AND on_time IS NOT NULL AND (complaint OR rating = 1))
+            AS satisfied_n,
         count(DISTINCT procedure_code) FILTER (WHERE fee_scope AND paid_online) AS paid_procedures_n,
-        count(DISTINCT procedure_code) FILTER (WHERE fee_scope AND paid_online IS NOT NULL) AS fee_procedures_d
+        count(DISTINCT procedure_code) FILTER (WHERE fee_scope AND paid_online IS NOT NULL)
+            AS fee_procedures_d
     FROM k GROUP BY agency_code ORDER BY agency_code
     """
 
@@ -154,7 +161,9 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     ended = not_withdrawn & (end_raw >= start) & (end_raw < end)
     judged_end = end_raw.where(end_raw.notna() & (end_raw < end), last)
     late_by_requests = df["supplement_requests"].fillna(0) > 1
-    by_due = (judged_end - pd.to_timedelta((supp_days * 86400).round(), unit="s")).dt.floor("D") <= df["due_at"].dt.floor("D")
+    by_due = (judged_end - pd.to_timedelta((supp_days * 86400).round(), unit="s")).dt.floor("D") <= df[
+        "due_at"
+    ].dt.floor("D")
     elapsed = (judged_end - df["received_at"]).dt.total_seconds() / 86400.0 - supp_days
     by_statute = elapsed <= df["statutory_days"]
     on_time = pd.Series(np.nan, index=df.index, dtype="object")
@@ -169,37 +178,44 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     resolved = in_period & df["status"].isin(["finished", "returned"])
     unhappy = known_true("complaint") | (df["rating"] == 1)
 
-    parts = pd.DataFrame({
-        "agency_code": df["agency_code"],
-        "received": in_period,
-        "online_n": in_period & (df["channel"] == 2),
-        "online_d": in_period & df["channel"].notna(),
-        "on_time_n": judged & on_time_known & on_time_true,
-        "judged_d": judged & on_time_known,
-        "overdue_n": judged & on_time_known & ~on_time_true,
-        "processing_days_sum": psecs.where(ended & psecs.notna(), 0.0),
-        "ended_d": ended & psecs.notna(),
-        "paid_n": fee_scope & known_true("paid_online"),
-        "paid_d": fee_scope & df["paid_online"].notna(),
-        "result_n": resolved & known_true("result_digitized"),
-        "result_d": resolved & df["result_digitized"].notna(),
-        "digitised_n": in_period & known_true("input_digitized") & known_true("result_digitized"),
-        "digitised_d": in_period & df["input_digitized"].notna() & df["result_digitized"].notna(),
-        "reuse_n": in_period & known_true("reused_digitized_data"),
-        "reuse_d": in_period & df["reused_digitized_data"].notna(),
-        "population_n": in_period & known_true("citizen_data_used"),
-        "population_d": in_period & df["citizen_data_used"].notna(),
-        "synced_n": in_period & known_true("synced_national"),
-        "synced_d": in_period & df["synced_national"].notna(),
-        # as the pipeline counts it: on time, less every unhappy judged dossier (late ones too)
-        "satisfied_n": (judged & on_time_known & on_time_true).astype(int) - (judged & on_time_known & unhappy).astype(int),
-    })
+    parts = pd.DataFrame(
+        {
+            "agency_code": df["agency_code"],
+            "received": in_period,
+            "online_n": in_period & (df["channel"] == 2),
+            "online_d": in_period & df["channel"].notna(),
+            "on_time_n": judged & on_time_known & on_time_true,
+            "judged_d": judged & on_time_known,
+            "overdue_n": judged & on_time_known & ~on_time_true,
+            "processing_days_sum": psecs.where(ended & psecs.notna(), 0.0),
+            "ended_d": ended & psecs.notna(),
+            "paid_n": fee_scope & known_true("paid_online"),
+            "paid_d": fee_scope & df["paid_online"].notna(),
+            "result_n": resolved & known_true("result_digitized"),
+            "result_d": resolved & df["result_digitized"].notna(),
+            "digitised_n": in_period & known_true("input_digitized") & known_true("result_digitized"),
+            "digitised_d": in_period & df["input_digitized"].notna() & df["result_digitized"].notna(),
+            "reuse_n": in_period & known_true("reused_digitized_data"),
+            "reuse_d": in_period & df["reused_digitized_data"].notna(),
+            "population_n": in_period & known_true("citizen_data_used"),
+            "population_d": in_period & df["citizen_data_used"].notna(),
+            "synced_n": in_period & known_true("synced_national"),
+            "synced_d": in_period & df["synced_national"].notna(),
+            # as the pipeline counts it: on time, less every unhappy judged dossier (late ones too)
+            "satisfied_n": (judged & on_time_known & on_time_true).astype(int)
+            - (judged & on_time_known & unhappy).astype(int),
+        }
+    )
     wide = parts.groupby("agency_code", sort=True).sum().reset_index()
     wide["processing_days_sum"] = wide["processing_days_sum"] / 86400.0
     paid_proc = df.loc[fee_scope & known_true("paid_online"), ["agency_code", "procedure_code"]]
     fee_proc = df.loc[fee_scope & df["paid_online"].notna(), ["agency_code", "procedure_code"]]
-    wide["paid_procedures_n"] = wide["agency_code"].map(paid_proc.groupby("agency_code")["procedure_code"].nunique()).fillna(0)
-    wide["fee_procedures_d"] = wide["agency_code"].map(fee_proc.groupby("agency_code")["procedure_code"].nunique()).fillna(0)
+    wide["paid_procedures_n"] = (
+        wide["agency_code"].map(paid_proc.groupby("agency_code")["procedure_code"].nunique()).fillna(0)
+    )
+    wide["fee_procedures_d"] = (
+        wide["agency_code"].map(fee_proc.groupby("agency_code")["procedure_code"].nunique()).fillna(0)
+    )
     return _result(wide)
 
 
@@ -215,5 +231,7 @@ def kpi_values(wide: pd.DataFrame) -> pd.DataFrame:
             v = (n / d).where(d > 0)
             if code == "dossier_satisfaction_rate":
                 v = v.clip(lower=0)
-        rows.append(pd.DataFrame({"agency_code": wide["agency_code"].astype(str), "kpi_code": code, "value": v}))
+        rows.append(
+            pd.DataFrame({"agency_code": wide["agency_code"].astype(str), "kpi_code": code, "value": v})
+        )
     return pd.concat(rows, ignore_index=True)

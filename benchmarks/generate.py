@@ -80,7 +80,9 @@ def ensure_dataset(out_dir: str | Path, rows: int, seed: int = DEFAULT_SEED,
     marker = folder / MARKER
     if marker.exists():
         meta = json.loads(marker.read_text(encoding="utf-8"))
-        return BenchDataset(folder, quarter, meta["rows"], seed, meta["csv_bytes"], meta["generated_seconds"], True)
+        return BenchDataset(
+            folder, quarter, meta["rows"], seed, meta["csv_bytes"], meta["generated_seconds"], True
+        )
     if folder.exists():
         shutil.rmtree(folder)  # a generation that did not finish
     t0 = time.perf_counter()

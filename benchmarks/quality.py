@@ -73,11 +73,20 @@ def _registry() -> pa.Table:
 
     codes = [f"AG{i:03d}" for i in range(N_AGENCIES)]
     n = len(codes)
-    return pa.table({
-        "agency_code": codes, "name_vi": codes, "name_en": codes, "level": ["department"] * n,
-        "peer_group": ["department"] * n, "parent_code": [None] * n, "provides_public_services": [True] * n,
-        "valid_from": [dt.date(2020, 1, 1)] * n, "valid_to": pa.nulls(n, pa.date32()), "successor_code": [None] * n,
-    })
+    return pa.table(
+        {
+            "agency_code": codes,
+            "name_vi": codes,
+            "name_en": codes,
+            "level": ["department"] * n,
+            "peer_group": ["department"] * n,
+            "parent_code": [None] * n,
+            "provides_public_services": [True] * n,
+            "valid_from": [dt.date(2020, 1, 1)] * n,
+            "valid_to": pa.nulls(n, pa.date32()),
+            "successor_code": [None] * n,
+        }
+    )
 
 
 def _cpu_seconds() -> float:
@@ -98,7 +107,12 @@ def bench_checks(n_rows: int, home: str | Path | None = None, run_gx: bool = Tru
         write_partition(dx, "agencies", BENCH_QUARTER, _registry())
         data = synthetic_dossiers(n_rows)
         write_partition(dx, "portal_dossiers", BENCH_QUARTER, data)
-        write_partition(dx, "portal_dossiers", BENCH_QUARTER.previous(), synthetic_dossiers(n_rows, BENCH_QUARTER.previous(), seed=8))
+        write_partition(
+            dx,
+            "portal_dossiers",
+            BENCH_QUARTER.previous(),
+            synthetic_dossiers(n_rows, BENCH_QUARTER.previous(), seed=8),
+        )
         del data
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
         outcomes = run_suite("portal_dossiers", dx, BENCH_QUARTER, run_gx=run_gx)

@@ -17,8 +17,8 @@ import json
 import os
 import platform
 import shutil
-import sys
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,7 +81,9 @@ def run_in_child(name: str, home: Path, quarter: Quarter, log_dir: Path) -> Stag
                             str(result_file)], stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
     if run.returncode != 0 or not result_file.exists():
         tail = (log_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise RuntimeError(f"bench stage {name!r} failed (exit {run.returncode}); log {log_dir / (name + '.log')}:\n{tail}")
+        raise RuntimeError(
+            f"bench stage {name!r} failed (exit {run.returncode}); log {log_dir / (name + '.log')}:\n{tail}"
+        )
     facts = json.loads(result_file.read_text(encoding="utf-8"))
     seconds = float(facts.pop("seconds"))
     cpu = float(facts.pop("cpu_seconds"))
@@ -117,13 +119,19 @@ def baselines_agree(home: Path) -> dict:
 
     a = kpi_values(pd.read_parquet(home / "bench" / "duckdb_floor.parquet"))
     b = kpi_values(pd.read_parquet(home / "bench" / "pandas.parquet"))
-    m = a.merge(b, on=["agency_code", "kpi_code"], how="outer", suffixes=("_duckdb", "_pandas"), indicator=True)
+    m = a.merge(
+        b, on=["agency_code", "kpi_code"], how="outer", suffixes=("_duckdb", "_pandas"), indicator=True
+    )
     both = m[m["_merge"] == "both"]
     diff = (both["value_duckdb"] - both["value_pandas"]).abs()
     nulls = both["value_duckdb"].isna() != both["value_pandas"].isna()
-    return {"rows_compared": int(len(both)), "unmatched": int((m["_merge"] != "both").sum()),
-            "null_mismatches": int(nulls.sum()), "max_abs_diff": float(diff.max()) if len(diff.dropna()) else 0.0,
-            "agree": bool((m["_merge"] == "both").all() and not nulls.any() and (diff.fillna(0) <= 1e-9).all())}
+    return {
+        "rows_compared": int(len(both)),
+        "unmatched": int((m["_merge"] != "both").sum()),
+        "null_mismatches": int(nulls.sum()),
+        "max_abs_diff": float(diff.max()) if len(diff.dropna()) else 0.0,
+        "agree": bool((m["_merge"] == "both").all() and not nulls.any() and (diff.fillna(0) <= 1e-9).all()),
+    }
 
 
 def measure(rows: int, out_dir: Path, seed: int, quarter: Quarter, keep: bool, log=print) -> dict:
@@ -171,7 +179,11 @@ def machine() -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
+        mem_kb = next(
+            int(x.split()[1])
+            for x in Path("/proc/meminfo").read_text().splitlines()
+            if x.startswith("MemTotal")
+        )
     except (OSError, StopIteration):
         mem_kb = 0
     import duckdb
@@ -233,25 +245,34 @@ def format_table(report: dict) -> str:
     """The report as a plain-text table (also pasted into docs/performance.md)."""
     lines = []
     m = report["machine"]
-    lines.append(f"dx_pipeline bench {report['started']}  quarter {report['quarter']}  "
-                 f"{m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, DuckDB {m['duckdb']}, pandas {m['pandas']}")
+    lines.append(
+        f"dx_pipeline bench {report['started']}  quarter {report['quarter']}  "
+        f"{m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, DuckDB {m['duckdb']}, pandas {m['pandas']}"
+    )
     lines.append(f"load average at start {report['load_average_start']}, at end {report['load_average_end']}")
-    for key, res in (("main", report["main"]), ("scale", report.get("scale"))):
+    for res in (report["main"], report.get("scale")):
         if not res:
             continue
         lines.append("")
         lines.append(f"{res['rows']:,} dossiers ({res['csv_bytes'] / 1e9:.2f} GB export CSV)")
-        head = f"{'stage':<54} {'wall s':>7} {'proc s':>7} {'cpu s':>7} {'rows/s':>9} {'peak MB':>8} {'load':>5}"
+        head = (
+            f"{'stage':<54} {'wall s':>7} {'proc s':>7} {'cpu s':>7} {'rows/s':>9} {'peak MB':>8} {'load':>5}"
+        )
         lines.append(head)
         lines.append("-" * len(head))
-        for i, s in enumerate(res["stages"]):
+        for s in res["stages"]:
             if s["name"] == "duckdb_floor":
-                lines.append(f"{'whole quarter (sum of stages; peak = max)':<54} {res['quarter_wall_s']:>7.1f} "
-                             f"{res['quarter_process_s']:>7.1f} {'':>7} "
-                             f"{_fmt_rate(res['rows'] / res['quarter_wall_s']):>9} {res['quarter_peak_mb']:>8.0f}")
+                lines.append(
+                    f"{'whole quarter (sum of stages; peak = max)':<54} {res['quarter_wall_s']:>7.1f} "
+                    f"{res['quarter_process_s']:>7.1f} {'':>7} "
+                    f"{_fmt_rate(res['rows'] / res['quarter_wall_s']):>9} {res['quarter_peak_mb']:>8.0f}"
+                )
                 lines.append("-" * len(head))
-            lines.append(f"{s['label']:<54} {s['seconds']:>7.1f} {s['process_seconds']:>7.1f} {s['cpu_seconds']:>7.1f} "
-                         f"{_fmt_rate(s['rows_per_s']):>9} {s['peak_mb']:>8.0f} {s['load_before']:>5.1f}")
+            lines.append(
+                f"{s['label']:<54} {s['seconds']:>7.1f} {s['process_seconds']:>7.1f} "
+                f"{s['cpu_seconds']:>7.1f} "
+                f"{_fmt_rate(s['rows_per_s']):>9} {s['peak_mb']:>8.0f} {s['load_before']:>5.1f}"
+            )
         agree = res["baselines_agree"]
         lines.append(f"baselines agree: {agree['agree']} ({agree['rows_compared']} agency-KPI values, "
                      f"max |diff| {agree['max_abs_diff']:.2g})")

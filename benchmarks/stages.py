@@ -76,7 +76,10 @@ def _run_suites(home: DxHome, q: Quarter, datasets) -> dict:
     for dataset in datasets:
         outcomes += run_suite(dataset, home, q)
     write_dq_results(home, q, outcomes, run_id="bench")
-    return {"checks": len(outcomes), "failed": sorted(f"{o.dataset}.{o.check}" for o in outcomes if not o.passed)}
+    return {
+        "checks": len(outcomes),
+        "failed": sorted(f"{o.dataset}.{o.check}" for o in outcomes if not o.passed),
+    }
 
 
 def quality(home: DxHome, q: Quarter) -> dict:

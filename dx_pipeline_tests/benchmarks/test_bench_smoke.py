@@ -49,7 +49,13 @@ def test_cli_writes_json_with_every_stage_and_both_baselines(bench, capsys):
     assert by["publication"]["facts"]["revision"] == 1
     assert main_run["baselines_agree"]["agree"], main_run["baselines_agree"]
     keys = {t["key"] for t in report["targets"]}
-    assert keys == {"kpi_vs_floor", "pandas_vs_kpi", "kpi_peak_vs_pandas", "quarter_wall_s", "quarter_peak_mb"}
+    assert keys == {
+        "kpi_vs_floor",
+        "pandas_vs_kpi",
+        "kpi_peak_vs_pandas",
+        "quarter_wall_s",
+        "quarter_peak_mb",
+    }
     assert all(isinstance(t["met"], bool) for t in report["targets"])
     assert report["load_average_start"] and report["machine"]["cpus"]
 
@@ -79,7 +85,9 @@ def test_baselines_equal_the_pipeline_dossier_kpis(bench):
     ds = ensure_dataset(bench, ROWS)
     home = DxHome.from_env(ds.home)
     own = portal_kpis(home, ds.quarter)
-    own = own[own["kpi_code"].isin(kpi_values(pd.read_parquet(home.root / "bench" / "pandas.parquet"))["kpi_code"])]
+    own = own[
+        own["kpi_code"].isin(kpi_values(pd.read_parquet(home.root / "bench" / "pandas.parquet"))["kpi_code"])
+    ]
     for name in ("duckdb_floor", "pandas"):
         ours = kpi_values(pd.read_parquet(home.root / "bench" / f"{name}.parquet")).dropna(subset=["value"])
         m = own.merge(ours, on=["agency_code", "kpi_code"], how="outer", suffixes=("_pipeline", "_baseline"),
@@ -87,7 +95,9 @@ def test_baselines_equal_the_pipeline_dossier_kpis(bench):
         # The pipeline leaves out a KPI with nothing to count (missing data); the baselines give
         # a null value there, dropped above, so every pipeline value must have its twin.
         both = m[m["_merge"] == "both"]
-        assert (m["_merge"] == "left_only").sum() == 0 or m.loc[m["_merge"] == "left_only", "value_pipeline"].isna().all()
+        assert (m["_merge"] == "left_only").sum() == 0 or m.loc[
+            m["_merge"] == "left_only", "value_pipeline"
+        ].isna().all()
         assert len(both) > 100
         diff = (both["value_pipeline"].astype(float) - both["value_baseline"].astype(float)).abs()
         assert diff.max() < 1e-9, both.loc[diff.idxmax()]
