@@ -25,6 +25,7 @@ from dx_pipeline.storage import DxHome, read_partition
 
 
 def register(subparsers) -> None:
+    """Add the index verbs (score, frameworks, validate-framework) to the command line."""
     p = subparsers.add_parser("score", help="score a long table (unit, indicator, value) under a framework")
     p.add_argument("--framework", required=True, help="built-in id (see 'frameworks') or a YAML file")
     p.add_argument("--input", required=True, help="long table: .csv or .parquet")
@@ -76,7 +77,9 @@ def _read_registry(path: str) -> pd.DataFrame:
         return pd.read_parquet(p)
     reg = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
     if "provides_public_services" in reg.columns:
-        reg["provides_public_services"] = reg["provides_public_services"].str.lower().isin(["true", "1", "yes"])
+        reg["provides_public_services"] = (
+            reg["provides_public_services"].str.lower().isin(["true", "1", "yes"])
+        )
     return reg
 
 

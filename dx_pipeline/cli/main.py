@@ -17,6 +17,7 @@ COMMAND_MODULES = (sample, pipeline, index, sources, portal, quality, publish)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The dx-pipeline argument parser with every verb of COMMAND_MODULES registered."""
     parser = argparse.ArgumentParser(
         prog="dx-pipeline",
         description="Digital-transformation KPIs, index scores and rankings (chuyển đổi số).",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one dx-pipeline command; errors print as one line and give exit code 1."""
     _quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -55,22 +55,31 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("pull", help="pull quarters from the portal's HTTP API (DX_PORTAL_URL, DX_PORTAL_TOKEN)")
+    """Add the portal verbs (pull, ingest-portal, serve-portal) to the command line."""
+    p = subparsers.add_parser(
+        "pull", help="pull quarters from the portal's HTTP API (DX_PORTAL_URL, DX_PORTAL_TOKEN)"
+    )
     p.add_argument("quarter", nargs="+", help="e.g. 2025-Q2")
     p.add_argument("--url", default=None, help="portal base URL (default $DX_PORTAL_URL)")
     p.add_argument("--full", action="store_true", help="ignore the updated-since cursor and pull everything")
     p.add_argument("--page-size", type=int, default=500)
     p.set_defaults(func=_pull)
 
-    p = subparsers.add_parser("ingest-portal", help="read portal export files (CSV, JSON, Excel) for quarters")
+    p = subparsers.add_parser(
+        "ingest-portal", help="read portal export files (CSV, JSON, Excel) for quarters"
+    )
     p.add_argument("quarter", nargs="+", help="e.g. 2025-Q2")
     p.add_argument("--source-dir", default=None, help="default DX_HOME/portal_exports")
     p.set_defaults(func=_ingest)
 
     if "serve-portal" not in subparsers.choices:
-        p = subparsers.add_parser("serve-portal", help="serve DX_HOME/portal_exports through the sample portal API")
+        p = subparsers.add_parser(
+            "serve-portal", help="serve DX_HOME/portal_exports through the sample portal API"
+        )
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8765)
-        p.add_argument("--token", default=None, help="bearer token (default $DX_PORTAL_TOKEN or sample-token)")
+        p.add_argument(
+            "--token", default=None, help="bearer token (default $DX_PORTAL_TOKEN or sample-token)"
+        )
         p.add_argument("--faults", default=None, help='JSON list, e.g. \'[{"kind": "500", "after": 2}]\'')
         p.set_defaults(func=_serve)

@@ -11,6 +11,7 @@ from dx_pipeline.storage import DxHome
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the publication verbs (verify, export-bi) to the command line."""
     p = subparsers.add_parser(
         "verify",
         help="recheck published revisions against their manifests (exit 1 on any difference)",

@@ -13,6 +13,7 @@ from dx_pipeline.storage.parquet import partition_path
 
 
 def register(subparsers) -> None:
+    """Add the ``dq`` verb (data-quality checks of a quarter) to the command line."""
     p = subparsers.add_parser(
         "dq",
         help="run the data-quality checks of a quarter",
@@ -20,18 +21,22 @@ def register(subparsers) -> None:
         "dq_results and the HTML report. Exit code 1 when an ERROR check fails.",
     )
     p.add_argument("--quarter", required=True, help="quarter, e.g. 2025-Q2")
-    p.add_argument("--dataset", action="append", help="dataset to check (repeatable; default: all with a partition)")
+    p.add_argument(
+        "--dataset", action="append", help="dataset to check (repeatable; default: all with a partition)"
+    )
     p.add_argument("--no-gx", action="store_true", help="DuckDB only (skip the Great Expectations pass)")
     p.set_defaults(func=run_dq)
 
 
 def run_dq(args: argparse.Namespace) -> int:
-
+    """Check a quarter's partitions, write dq_results and the report; 1 when an ERROR check fails."""
     home = DxHome.from_env(args.home)
     quarter = Quarter.parse(args.quarter)
     datasets = args.dataset or [d for d in SUITES if partition_path(home, d, quarter).exists()]
     if not datasets:
-        raise FileNotFoundError(f"no checked dataset has a partition for {quarter.label} under {home.warehouse}")
+        raise FileNotFoundError(
+            f"no checked dataset has a partition for {quarter.label} under {home.warehouse}"
+        )
     failed_error = 0
     for dataset in datasets:
         outcomes = run_suite(dataset, home, quarter, run_gx=not args.no_gx)

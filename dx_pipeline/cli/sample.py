@@ -40,12 +40,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-
+    """Add the ``sample`` verb (generate the sample province) to the command line."""
     p = subparsers.add_parser(
-        "sample", help="generate the sample province (Tỉnh Mẫu): registry, portal exports, submissions",
+        "sample",
+        help="generate the sample province (Tỉnh Mẫu): registry, portal exports, submissions",
         description="Deterministically generate the embedded sample province's raw inputs under DX_HOME "
-                    "(registry/, portal_exports/, inbox/<quarter>/, sample/). Never touches warehouse/ or published/.")
+        "(registry/, portal_exports/, inbox/<quarter>/, sample/). Never touches warehouse/ or published/.",
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    p.add_argument("--scale", type=float, default=1.0, help="dossier volume multiplier (1.0 = ~200,000 per quarter)")
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="dossier volume multiplier (1.0 = ~200,000 per quarter)"
+    )
     p.add_argument("--quarters", default=None, help="e.g. 2024-Q1:2025-Q4 (default), or 2025-Q1,2025-Q3")
     p.set_defaults(func=_run)

@@ -58,6 +58,7 @@ def _ingest(args) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the submission verbs (template, ingest-submissions, reporting DB) to the command line."""
     p = subparsers.add_parser(
         "template",
         help="write an agency's submission workbook (or CSV) for a quarter",

@@ -22,9 +22,10 @@ The daemon (``dagster-daemon run``) then launches the runs within the instance's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from dx_pipeline.defs.assets import ALL_ASSETS
 from dx_pipeline.defs.graphql import graphql as post_graphql

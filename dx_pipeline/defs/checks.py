@@ -16,7 +16,8 @@ HTML report.
 """
 
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -82,7 +83,9 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
     @multi_asset_check(
         name=f"{spec.dataset}_quality",
         specs=check_specs,
-        description=f"Data-quality suite of {spec.dataset} (DuckDB over the partition, Great Expectations 1.x)",
+        description=(
+            f"Data-quality suite of {spec.dataset} (DuckDB over the partition, Great Expectations 1.x)"
+        ),
         required_resource_keys={"dx_home"},
         compute_kind="great_expectations",
     )

@@ -16,7 +16,8 @@ location loads, in every process that runs the job), never from run config typed
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 from dagster_celery import celery_executor

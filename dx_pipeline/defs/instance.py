@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 from dx_pipeline.storage import DxHome, atomic_write_text
 

@@ -32,6 +32,7 @@ def describe(table: str) -> str:
 
 
 def table_metadata(table: str, rows: int, path: Path | str, **extra: Any) -> dict[str, Any]:
+    """Dagster metadata of a written table: row count, column schema from its contract, path."""
     meta: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/column_schema": column_schema(table),

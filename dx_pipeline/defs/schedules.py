@@ -33,6 +33,7 @@ def quarter_just_closed(tick_date) -> Quarter:
     ),
 )
 def quarterly_ranking_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """Request the run of the quarter that closed before the scheduled time."""
     quarter = quarter_just_closed(context.scheduled_execution_time)
     return RunRequest(
         run_key=f"schedule:{quarter.label}",

@@ -39,7 +39,11 @@ def _stub_assets(dossiers: pd.DataFrame):
 
 def _run(tmp_path, dossiers):
     # only the dossier suite, to keep the test fast; the factory test covers the rest
-    checks = [c for c in build_quality_checks() if {k.asset_key for k in c.check_keys} == {AssetKey("portal_dossiers")}]
+    checks = [
+        c
+        for c in build_quality_checks()
+        if {k.asset_key for k in c.check_keys} == {AssetKey("portal_dossiers")}
+    ]
     return materialize(
         [*_stub_assets(dossiers), *checks],
         partition_key=KEY,
@@ -50,7 +54,11 @@ def _run(tmp_path, dossiers):
 
 
 def _evaluations(result) -> dict[str, object]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == AssetKey("portal_dossiers")}
+    return {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == AssetKey("portal_dossiers")
+    }
 
 
 def test_factory_covers_every_suite_check_with_its_severity():
@@ -86,7 +94,9 @@ def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
     assert factories.dossiers().loc[0, "dossier_id"] in dup.metadata["failing_sample"].value
     assert evals["received_before_due"].passed
 
-    materialized = {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()}
+    materialized = {
+        m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()
+    }
     assert AssetKey("portal_dossiers") in materialized
     assert AssetKey("agency_kpis") not in materialized  # blocked by the ERROR check
 
@@ -110,9 +120,13 @@ def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):
         assert warn.metadata["failing_rows"].value == failing
         assert warn.metadata["severity"].value == "WARN"
         assert "within tolerance" in warn.metadata["observed"].value
-    assert all(e.passed for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due"))
+    assert all(
+        e.passed for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due")
+    )
 
-    materialized = {m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()}
+    materialized = {
+        m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()
+    }
     assert AssetKey("agency_kpis") in materialized
     dq = read_dq_results(factories_home(tmp_path), factories.Q).set_index("check")
     assert dq.loc["dossier_id_unique", "severity"] == "WARN" and not dq.loc["dossier_id_unique", "passed"]

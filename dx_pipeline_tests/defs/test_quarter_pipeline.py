@@ -133,7 +133,9 @@ def test_movement_is_measured_against_the_previous_quarter(province):
     both = both.dropna(subset=["rank", "rank_before"])
     assert len(both) > 10
     assert (both["previous_rank"].astype(int) == both["rank_before"].astype(int)).all()
-    assert (both["rank_change"].astype(int) == both["rank_before"].astype(int) - both["rank"].astype(int)).all()
+    assert (
+        both["rank_change"].astype(int) == both["rank_before"].astype(int) - both["rank"].astype(int)
+    ).all()
 
 
 def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
@@ -175,7 +177,9 @@ def test_a_blocking_check_failure_stops_the_ranking(province, tmp_path):
         result = run_quarter(instance, Q1, {"dx/trigger": "test-broken"})
         assert not result.success
         materialized = {
-            e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+            e.asset_key.to_user_string()
+            for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"
         }
         assert "portal_dossiers" in materialized
         assert not {"agency_kpis", "index_scores", "ranking_snapshot"} & materialized
@@ -183,7 +187,9 @@ def test_a_blocking_check_failure_stops_the_ranking(province, tmp_path):
         checks = [
             e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
         ]
-        failed = {(c.check_name, str(getattr(c.severity, "value", c.severity))) for c in checks if not c.passed}
+        failed = {
+            (c.check_name, str(getattr(c.severity, "value", c.severity))) for c in checks if not c.passed
+        }
         assert ("dossier_id_unique", "ERROR") in failed
     finally:
         export.write_bytes(original)

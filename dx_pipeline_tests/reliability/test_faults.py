@@ -127,7 +127,9 @@ def _observe_crashed(home: DxHome) -> dict:
         for f in con.execute("SELECT file FROM glob(?)", [table_glob(home, table)]).fetchall():
             seen_by_readers.append(f[0])
         if list((home.warehouse / table).glob("quarter=*/data.parquet")):
-            con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [table_glob(home, table)])
+            con.execute(
+                "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [table_glob(home, table)]
+            )
     con.close()
     published = verify(home) if home.published.exists() else None
     return {

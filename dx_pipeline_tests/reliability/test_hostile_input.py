@@ -145,7 +145,7 @@ def test_zip_bundle_reads_good_members_and_refuses_bad_ones_in_memory(tmp_path):
     refs = set(result.accepted["source_ref"].str.replace(r"( \[\w+\])? row \d+$", "", regex=True))
     assert refs == {f"{Q}/gui_so.zip::so_yte/bao_cao.xlsx", f"{Q}/gui_so.zip::so_khcn.csv"}
     assert len(result.accepted) == 4
-    reasons = dict(zip(result.rejects["file"], result.rejects["reason"]))
+    reasons = dict(zip(result.rejects["file"], result.rejects["reason"], strict=False))
     assert "climbs out" in reasons[f"{Q}/gui_so.zip::../evil.csv"]
     assert "climbs out" in reasons[f"{Q}/gui_so.zip::/abs.csv"]
     assert "zip inside a zip" in reasons[f"{Q}/gui_so.zip::nested.zip"]
@@ -166,7 +166,10 @@ def test_damaged_zip_is_one_reject(tmp_path):
 def _bomb(megabytes: int) -> bytes:
     """A workbook whose sheet XML inflates to ``megabytes`` MB of zeros (a few KB on disk)."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx_bytes())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx_bytes())) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             if info.filename != "xl/worksheets/sheet1.xml":
                 dst.writestr(info, src.read(info))
@@ -193,7 +196,9 @@ def test_workbook_unpacking_too_large_is_refused(tmp_path):
 
 
 def test_workbook_with_too_many_members_is_refused(tmp_path):
-    path = write(tmp_path / "many.xlsx", with_members(xlsx_bytes(), {f"xl/media/p{i}.bin": b"x" for i in range(1001)}))
+    path = write(
+        tmp_path / "many.xlsx", with_members(xlsx_bytes(), {f"xl/media/p{i}.bin": b"x" for i in range(1001)})
+    )
     assert "members" in only_reject(read_submission_file(path, rules()))["reason"]
 
 
@@ -212,8 +217,12 @@ def test_oversized_file_is_refused_unread_and_others_go_on(tmp_path):
 # --- active content --------------------------------------------------------------------------------
 
 def test_macro_workbooks_are_refused_with_the_reason(tmp_path):
-    hidden = write(tmp_path / "vba.xlsx", with_members(xlsx_bytes(), {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0"}))
-    assert "contains macros (xl/vbaProject.bin)" in only_reject(read_submission_file(hidden, rules()))["reason"]
+    hidden = write(
+        tmp_path / "vba.xlsx", with_members(xlsx_bytes(), {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0"})
+    )
+    assert (
+        "contains macros (xl/vbaProject.bin)" in only_reject(read_submission_file(hidden, rules()))["reason"]
+    )
     xlsm = write(tmp_path / "bao_cao.xlsm", xlsx_bytes())
     assert "macro-enabled workbook (.xlsm)" in only_reject(read_submission_file(xlsm, rules()))["reason"]
 
@@ -321,7 +330,12 @@ def test_sql_metacharacters_from_the_reporting_db_stay_text(tmp_path):
     assert "'); DELETE" in bad["agency_code"]
     with engine.connect() as con:  # the table survived, with every row
         assert con.execute(sa.text("select count(*) from dx_indicator_reports")).scalar() == 11
-        assert con.execute(sa.text("select evidence_ref from dx_indicator_reports where report_id = 101")).scalar() == DROP
+        assert (
+            con.execute(
+                sa.text("select evidence_ref from dx_indicator_reports where report_id = 101")
+            ).scalar()
+            == DROP
+        )
     engine.dispose()
 
 

@@ -15,6 +15,7 @@ What one run of this test measured is printed (``pytest -s``) and quoted in docs
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import subprocess
@@ -163,7 +164,7 @@ def test_asset_backfill_of_every_sample_quarter_runs_quarters_in_parallel_and_ra
     assert overlapping and all(a != b for a, b in overlapping), overlapping
 
     # Every quarter and period published, each ranked against the one published before it.
-    for previous, quarter in zip(SAMPLE_QUARTERS, SAMPLE_QUARTERS[1:]):
+    for previous, quarter in itertools.pairwise(SAMPLE_QUARTERS):
         before = get_publication(home, previous).ranking()
         after = get_publication(home, quarter).ranking()
         both = _ranked_against_previous(before, after)
