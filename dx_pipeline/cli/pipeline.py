@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from importlib import resources
 from pathlib import Path
 
 from dx_pipeline.definitions import defs
@@ -26,11 +27,13 @@ from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter, quarter_ran
 from dx_pipeline.sample.portal_server import serve_portal
 from dx_pipeline.storage import DxHome, read_partition
 
-WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
-"""The repository's workspace.yaml: the dx_pipeline code location."""
+WORKSPACE = Path(str(resources.files("dx_pipeline").joinpath("dagster_yaml", "workspace.yaml")))
+"""The packaged workspace.yaml (the dx_pipeline code location), so ``ui`` and ``backfill`` work
+from an installed wheel as from a checkout (whose top-level workspace.yaml links to it)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the pipeline verbs (run, backfill, ui) to the command line."""
     run = sub.add_parser(
         "run",
         help="materialize every asset of one or more quarters through Dagster",
@@ -194,6 +197,7 @@ def _progress_line(record) -> str | None:
 
 
 def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
+    """Print the top of a quarter's published ranking (rank, movement, points, band, agency)."""
     import pandas as pd
 
 
@@ -209,12 +213,16 @@ def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
         for r in rows.head(top).itertuples(index=False):
             rank = "-" if pd.isna(r.rank) else int(r.rank)  # assessed but not ranked
             change = "" if pd.isna(r.rank_change) else f"{int(r.rank_change):+d}"
-            print(f"  {rank:>3} {change:>4}  {r.total_points:8.2f}  {str(r.band):<11} {r.agency_name} ({r.agency_code})")
+            print(
+                f"  {rank:>3} {change:>4}  {r.total_points:8.2f}  {str(r.band):<11} "
+                f"{r.agency_name} ({r.agency_code})"
+            )
         if len(rows) > top:
             print(f"  … {len(rows) - top} more")
 
 
 def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
+    """Print where the warehouse, the publications and the Dagster UI of a run are."""
     print("\nOutputs:")
     print(f"  warehouse (Parquet, Hive-partitioned): {home.warehouse}")
     for quarter in quarters:
@@ -279,7 +287,6 @@ def _ui(args: argparse.Namespace) -> int:
     home = DxHome.from_env(args.home).ensure()
     prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
-    root = WORKSPACE.parent
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-p", str(args.port)]
     print(" ".join(cmd))
-    return subprocess.call(cmd, cwd=root)
+    return subprocess.call(cmd)

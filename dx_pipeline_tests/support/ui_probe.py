@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -125,7 +126,7 @@ class ManagedProcess:
         return _group_members(self.pgid)
 
 
-def _start(
+def start_process(
     name: str, cmd: list[str], env: Mapping[str, str], cwd: Path, log_dir: Path
 ) -> ManagedProcess:
     log_path = log_dir / f"{name}.log"
@@ -147,7 +148,7 @@ def start_daemon(workspace: Path, env: Mapping[str, str], log_dir: Path) -> Mana
     Stop it with :meth:`ManagedProcess.stop`, which takes its code server and runs with it."""
     workspace = Path(workspace).resolve()
     cmd = _console_script("dagster-daemon", "dagster._daemon") + ["run", "-w", str(workspace)]
-    return _start("dagster-daemon", cmd, env, workspace.parent, Path(log_dir))
+    return start_process("dagster-daemon", cmd, env, workspace.parent, Path(log_dir))
 
 
 @dataclass
@@ -223,7 +224,7 @@ def start_ui(
         "-w", str(workspace), "-h", host, "-p", str(port),
     ]
     server = UiServer(f"http://{host}:{port}", env, workspace.parent, workspace, log_dir)
-    webserver = _start("dagster-webserver", cmd, env, workspace.parent, log_dir)
+    webserver = start_process("dagster-webserver", cmd, env, workspace.parent, log_dir)
     server.processes.append(webserver)
     try:
         if before_wait is not None:
