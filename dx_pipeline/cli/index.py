@@ -64,7 +64,7 @@ def _score(args: argparse.Namespace) -> int:
     for name, df in (("index_scores", result.scores), ("ranking", result.ranking)):
         df.to_parquet(out / f"{name}.parquet", index=False)
         df.to_csv(out / f"{name}.csv", index=False)
-    print(f"{fw.label}: scored {len(result.ranking)} units, {len(result.scores)} rows → {out}")
+    print(f"{result.framework.label}: scored {len(result.ranking)} units, {len(result.scores)} rows → {out}")
     print(result.ranking.head(10).to_string(index=False))
     return 0
 

@@ -92,6 +92,8 @@ def score(
     agencies existing in that quarter.
     """
     fw = resolve_framework(framework)
+    if quarter is not None:
+        fw = fw.at(quarter)  # the version in force, with its rounding
     long = normalise_long(data, "data")
     prev = normalise_long(previous, "previous") if previous is not None else None
     units = select_units(fw, long, registry, quarter)
@@ -246,43 +248,53 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
 
     points: dict[str, np.ndarray] = {}
     notes: dict[str, list[list[str]]] = {}
+    # a parent combines its children's rounded points, or (rounding.combine: unrounded) their
+    # unrounded values; either way every node's points are published rounded
+    unrounded = fw.rounding_combine == "unrounded"
 
     def compute(n: Node) -> np.ndarray:
+        """The node's rounded points into ``points``; returns what its parent combines."""
         e = eff[n.id]
         if n.is_indicator:
             ind = ev[n.id]
             share = np.nan_to_num(ind.share, nan=0.0)
-            pts = np.minimum(half_up(share * e, d), floor_to(e, d))
+            raw = np.minimum(share * e, e)
+            pts = np.minimum(half_up(raw, d), floor_to(e, d))
             if "cap" in n.params:
                 cap = float(n.params["cap"]) * np.where(n.max_points > 0, e / (n.max_points or 1), 0.0)
                 capped = pts > floor_to(cap, d)
                 pts = np.where(capped, floor_to(cap, d), pts)
+                raw = np.minimum(raw, cap)
                 for i in np.flatnonzero(capped):
                     ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
             pts = np.where(applicable[n.id], pts, 0.0)
+            raw = np.where(applicable[n.id], raw, 0.0)
             points[n.id] = pts
             notes[n.id] = ind.notes
             _explain_indicator(fw, n, ind, pts, e)
         else:
             kids = [compute(c) for c in n.children]
             how = n.aggregation or "sum"
-            points[n.id] = _combine(n.children, kids, e, how, d)
+            raw, points[n.id] = _combine(n.children, kids, e, how, d)
             notes[n.id] = [[] for _ in range(a)]
         for i, text in _reweight_notes(fw, n, e, applicable[n.id]):
             notes[n.id][i].append(text)
-        return points[n.id]
+        return raw if unrounded else points[n.id]
 
     def _combine(children, kids, e, how, d):
+        """(unrounded, rounded) points of a parent from its children's points."""
         if how == "sum":
-            return half_up(np.sum(kids, axis=0), d)
+            raw = np.sum(kids, axis=0)
+            return raw, half_up(raw, d)
         ch_eff = np.stack([eff[c.id] for c in children], axis=1)
         ch_pts = np.stack(kids, axis=1)
         sh = np.where(ch_eff > 0, ch_pts / np.where(ch_eff > 0, ch_eff, 1.0), 0.0)
         w = np.stack([np.where(applicable[c.id], c.effective_weight, 0.0) for c in children], axis=1)
-        return np.minimum(half_up(_mean(sh, w, how) * e, d), floor_to(e, d))
+        raw = _mean(sh, w, how) * e
+        return raw, np.minimum(half_up(raw, d), floor_to(e, d))
 
     pillar_pts = [compute(p) for p in fw.pillars]
-    total_pts = _combine(fw.pillars, pillar_pts, total_eff, fw.aggregation, d)
+    _, total_pts = _combine(fw.pillars, pillar_pts, total_eff, fw.aggregation, d)
 
     # rows: one block of columns per node, concatenated once
     agencies = units["agency_code"].to_numpy(dtype=object)

@@ -29,6 +29,7 @@ from dx_pipeline.reference.frameworks import (
     Band,
     Document,
     Framework,
+    FrameworkVersion,
     Name,
     Node,
     NotAssessed,
@@ -206,6 +207,7 @@ class _Builder:
         if bands and min(b.min_share for b in bands) > 0:
             self.problem(None, "bands: the lowest band must start at min_share 0 so every unit gets a band")
         applies = raw["applies_to"]
+        versions = self.read_versions(raw.get("versions") or [], start, end)
         if self.problems:
             raise FrameworkError(self.fname, self.problems)
         return Framework(
@@ -231,7 +233,50 @@ class _Builder:
             pillars=pillars,
             provenance=self.provenance,
             source=self.source,
+            rounding_combine=raw.get("rounding", {}).get("combine", "rounded"),
+            versions=versions,
         )
+
+    def read_versions(
+        self, raw: list[dict], start: dt.date, end: dt.date | None
+    ) -> tuple[FrameworkVersion, ...]:
+        """Effective-dated versions, oldest first (see :meth:`check_versions`)."""
+        versions = tuple(
+            FrameworkVersion(
+                version=str(v["version"]),
+                effective_from=dt.date.fromisoformat(v["from"]),
+                effective_to=dt.date.fromisoformat(v["to"]) if v.get("to") else None,
+                decimals=int((v.get("rounding") or {}).get("decimals", self.decimals)),
+            )
+            for v in raw
+        )
+        self.check_versions(versions, start, end)
+        return versions
+
+    def check_versions(
+        self, versions: tuple[FrameworkVersion, ...], start: dt.date, end: dt.date | None
+    ) -> None:
+        """Versions lie inside the framework's effective period and do not overlap; the last one
+        is the current version: the top-level ``version`` and ``rounding.decimals``."""
+        for prev, v in zip(versions, versions[1:], strict=False):
+            if prev.effective_to is None or prev.effective_to >= v.effective_from:
+                self.problem(None, f"versions: {prev.version} must end before {v.version} starts "
+                                   f"({v.effective_from}); list them oldest first, not overlapping")
+        for v in versions:
+            if v.effective_to is not None and v.effective_to < v.effective_from:
+                self.problem(None, f"versions: {v.version} ends ({v.effective_to}) before it starts")
+            after_end = end is not None and (v.effective_to is None or v.effective_to > end)
+            if v.effective_from < start or after_end:
+                self.problem(None, f"versions: {v.version} is not inside the framework's effective period")
+        if not versions:
+            return
+        current, version = versions[-1], str(self.raw["version"])
+        if current.version != version:
+            self.problem(None, f"versions: the last (current) version is {current.version} but the "
+                               f"framework's version is {version}")
+        if current.decimals != self.decimals:
+            self.problem(None, f"versions: the current version {current.version} rounds to "
+                               f"{current.decimals} decimals but rounding.decimals is {self.decimals}")
 
     def node(self, raw: dict, parent: str, level: str) -> Node:
         nid = str(raw["id"])

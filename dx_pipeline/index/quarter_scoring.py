@@ -79,7 +79,7 @@ def score_quarter(
         result = score(fw, data, registry, prev, previous_ranking=previous_ranking, quarter=q)
         if len(result.ranking):
             results[fw.id] = result
-    used = [fw for fw in fws if fw.id in results]
+    used = [results[fw.id].framework for fw in fws if fw.id in results]  # the versions in force
     scores = (pd.concat([r.scores for r in results.values()], ignore_index=True) if results
               else pd.DataFrame(columns=SCORE_COLUMNS))
     ranking = (pd.concat([r.ranking for r in results.values()], ignore_index=True) if results

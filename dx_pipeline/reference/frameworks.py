@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ DOCUMENT_KINDS = ("decision", "guidance", "publication")
 PROPORTIONAL = "proportional"
 """Not-assessed points shared among the assessed siblings in proportion to their points."""
 TIE_RULES = ("shared", "consecutive")
+ROUNDING_COMBINE = ("rounded", "unrounded")
 
 
 @dataclass(frozen=True)
@@ -202,8 +203,30 @@ class RankingSpec:
 
 
 @dataclass(frozen=True)
+class FrameworkVersion:
+    """One effective-dated version of a framework: its label and how it rounds (a survey
+    edition of the UN EGDI, say: 5 decimals up to 2016, 4 from 2018)."""
+
+    version: str
+    effective_from: dt.date
+    effective_to: dt.date | None
+    decimals: int
+
+    def covers(self, day: dt.date) -> bool:
+        """True if the version is in force on ``day``."""
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+@dataclass(frozen=True)
 class Framework:
-    """A loaded, validated framework: header, policies, bands, provenance and the node tree."""
+    """A loaded, validated framework: header, policies, bands, provenance and the node tree.
+
+    ``decimals`` and ``rounding_combine`` say how points are rounded: every node's points are
+    published to ``decimals`` places (half up); a parent combines its children's rounded points
+    (``rounded``, as QĐ 766 adds rounded indicator points) or their unrounded values
+    (``unrounded``, as the UN averages unrounded EGDI components). ``versions`` are the
+    framework's effective-dated versions, if it has several: :meth:`at` gives the one in force.
+    """
 
     id: str
     version: str
@@ -223,6 +246,8 @@ class Framework:
     provenance: Provenance
     description: str = ""
     source: Path | None = None
+    rounding_combine: str = "rounded"  # one of ROUNDING_COMBINE
+    versions: tuple[FrameworkVersion, ...] = ()
 
     def nodes(self) -> Iterator[Node]:
         """Every pillar and indicator, depth first, in file order."""
@@ -259,6 +284,17 @@ class Framework:
     @property
     def label(self) -> str:
         return f"{self.id} v{self.version}"
+
+    def at(self, when: dt.date | Quarter | str) -> Framework:
+        """The framework as in force on a day (a quarter: on its last day): the version covering
+        it, with that version's label and rounding; itself if it has no version there."""
+        if isinstance(when, str):
+            when = Quarter.parse(when)
+        day = when.last_day if isinstance(when, Quarter) else when
+        for v in self.versions:
+            if v.covers(day):
+                return replace(self, version=v.version, decimals=v.decimals)
+        return self
 
     # ------------------------------------------------------------------ provenance
     def illustrated_nodes(self) -> list[Node]:
