@@ -351,8 +351,8 @@ def _reweight_notes(fw: Framework, n: Node, e: np.ndarray, applicable: np.ndarra
         text = f"max {n.max_points:g} {given} (not assessed) = {base:g}"
         out += [(int(i), text) for i in np.flatnonzero(applicable)]
     moved = applicable & ~np.isclose(e, base)
-    out += [(int(i), f"max {base:g} re-weighted to {e[i]:.6g} (points of not-applicable items re-distributed)")
-            for i in np.flatnonzero(moved)]
+    why = "points of not-applicable items re-distributed"
+    out += [(int(i), f"max {base:g} re-weighted to {e[i]:.6g} ({why})") for i in np.flatnonzero(moved)]
     return out
 
 
