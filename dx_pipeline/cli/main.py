@@ -10,9 +10,9 @@ import argparse
 import sys
 import warnings
 
-from dx_pipeline.cli import index, pipeline, portal, publish, quality, sample, sources
+from dx_pipeline.cli import framework, index, pipeline, portal, publish, quality, sample, sources
 
-COMMAND_MODULES = (sample, pipeline, index, sources, portal, quality, publish)
+COMMAND_MODULES = (sample, pipeline, index, framework, sources, portal, quality, publish)
 """Each verb group's module; its ``register(subparsers)`` adds its commands."""
 
 
