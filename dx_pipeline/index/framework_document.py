@@ -17,6 +17,7 @@ from dx_pipeline.reference.frameworks import (
     PROPORTIONAL,
     Document,
     Framework,
+    FrameworkVersion,
     Name,
     Node,
     Origin,
@@ -40,7 +41,9 @@ def framework_document(fw: Framework) -> dict[str, Any]:
     }
     doc["applies_to"] = _applies_to(fw)
     doc["total_points"] = _number(fw.total_points)
-    doc["rounding"] = {"decimals": fw.decimals, "mode": fw.rounding_mode}
+    doc["rounding"] = {"decimals": fw.decimals, "mode": fw.rounding_mode, "combine": fw.rounding_combine}
+    if fw.versions:
+        doc["versions"] = [_version(v) for v in fw.versions]
     doc["policies"] = {"zero_denominator": fw.zero_denominator, "missing": fw.missing}
     doc["ranking"] = _ranking(fw)
     doc["bands"] = [
@@ -50,6 +53,16 @@ def framework_document(fw: Framework) -> dict[str, Any]:
     doc["aggregation"] = {"total": fw.aggregation, "pillar": "sum"}
     doc["pillars"] = [_node(p, default) for p in fw.pillars]
     return doc
+
+
+def _version(v: FrameworkVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {"version": v.version, "from": v.effective_from.isoformat()}
+    if v.effective_to:
+        out["to"] = v.effective_to.isoformat()
+    out["rounding"] = {"decimals": v.decimals}
+    if v.note:
+        out["note"] = v.note
+    return out
 
 
 def _name(name: Name) -> dict[str, str]:

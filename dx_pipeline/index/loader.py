@@ -247,6 +247,7 @@ class _Builder:
                 effective_from=dt.date.fromisoformat(v["from"]),
                 effective_to=dt.date.fromisoformat(v["to"]) if v.get("to") else None,
                 decimals=int((v.get("rounding") or {}).get("decimals", self.decimals)),
+                note=str(v.get("note") or ""),
             )
             for v in raw
         )

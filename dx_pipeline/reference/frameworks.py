@@ -211,6 +211,7 @@ class FrameworkVersion:
     effective_from: dt.date
     effective_to: dt.date | None
     decimals: int
+    note: str = ""
 
     def covers(self, day: dt.date) -> bool:
         """True if the version is in force on ``day``."""
