@@ -23,9 +23,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
-from dx_pipeline.storage.home import is_remote
+from dx_pipeline.storage.home import WarehousePath, is_remote
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 
 def atomic_path(target: "str | os.PathLike | Any", suffix: str = ".tmp") -> AbstractContextManager[Path]:
@@ -111,14 +114,25 @@ def sweep_stale_temps(target: str | os.PathLike, suffix: str = ".tmp") -> list[P
     return removed
 
 
-def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``target`` atomically (local or object storage); the written path."""
+@overload
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path: ...
+@overload
+def atomic_write_bytes(target: UPath, data: bytes) -> UPath: ...
+def atomic_write_bytes(target: str | os.PathLike[str] | UPath, data: bytes) -> WarehousePath:
+    """Write ``data`` to ``target`` atomically (local or object storage); the written path
+    (a ``Path`` for a local target, the ``UPath`` itself for object storage)."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-    return target if is_remote(target) else Path(target)
+    return Path(target) if isinstance(target, (str, os.PathLike)) else target
 
 
-def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+@overload
+def atomic_write_text(target: str | os.PathLike[str], text: str, encoding: str = ...) -> Path: ...
+@overload
+def atomic_write_text(target: UPath, text: str, encoding: str = ...) -> UPath: ...
+def atomic_write_text(
+    target: str | os.PathLike[str] | UPath, text: str, encoding: str = "utf-8"
+) -> WarehousePath:
     """Write ``text`` to ``target`` atomically (local or object storage); the written path."""
     return atomic_write_bytes(target, text.encode(encoding))
 

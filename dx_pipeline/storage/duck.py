@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dx_pipeline.storage.home import DxHome
+from dx_pipeline.storage.home import DxHome, is_remote
 from dx_pipeline.storage.parquet import sql_literal
 
 if TYPE_CHECKING:  # imported when a connection is made: importing storage stays light
@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # imported when a connection is made: importing storage stays
 def attach_warehouse(con: "duckdb.DuckDBPyConnection", home: DxHome) -> "duckdb.DuckDBPyConnection":
     """Let ``con`` read ``home``'s warehouse; a no-op for a local warehouse or when the
     connection already has a file system for the warehouse's protocol. Returns ``con``."""
-    if home.remote_warehouse:
-        fs = home.warehouse.fs
+    warehouse = home.warehouse
+    if is_remote(warehouse):
+        fs = warehouse.fs
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
         if not set(con.list_filesystems()).intersection(protocols):
             con.register_filesystem(fs)

@@ -13,18 +13,23 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from typing_extensions import TypeIs
 
 from dx_pipeline.reference.quarters import Quarter
 
 if TYPE_CHECKING:
     from upath import UPath
 
+WarehousePath: TypeAlias = "Path | UPath"
+"""Where a warehouse file or folder is: a local ``Path`` or an object-storage ``UPath``."""
+
 DEFAULT_HOME = ".dx_home"
 WAREHOUSE_URL_ENV = "DX_WAREHOUSE_URL"
 
 
-def is_remote(path: Any) -> bool:
+def is_remote(path: object) -> TypeIs[UPath]:
     """True for an object-storage path (a ``UPath`` on a non-local file system); local
     ``Path`` objects and plain strings are local, as they always were."""
     return not isinstance(path, (str, os.PathLike))
@@ -79,7 +84,7 @@ class DxHome:
         return cls(Path(root).expanduser().resolve())
 
     @functools.cached_property
-    def warehouse(self) -> "Path | UPath":
+    def warehouse(self) -> WarehousePath:
         """``<root>/warehouse`` (a ``Path``), or the object-storage location of
         ``warehouse_url`` (a ``UPath``; its ``fs`` is the fsspec file system)."""
         url = self.warehouse_url
@@ -136,10 +141,10 @@ class DxHome:
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 
-    def table_dir(self, table: str) -> "Path | UPath":
+    def table_dir(self, table: str) -> WarehousePath:
         return self.warehouse / table
 
-    def partition_dir(self, table: str, quarter: Quarter | str) -> "Path | UPath":
+    def partition_dir(self, table: str, quarter: Quarter | str) -> WarehousePath:
         q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
         return self.table_dir(table) / f"quarter={q.label}"
 

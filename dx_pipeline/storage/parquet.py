@@ -13,7 +13,7 @@ sees the bucket through :func:`dx_pipeline.storage.duck.warehouse_duckdb`.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -23,31 +23,33 @@ import pyarrow.parquet as pq
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.atomic import atomic_path
-from dx_pipeline.storage.home import DxHome, is_remote
+from dx_pipeline.storage.home import DxHome, WarehousePath, is_remote
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
 PARTITION_FILE = "data.parquet"
-WRITE_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=1_000_000)
+WRITE_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, row_group_size=1_000_000)
+"""Keyword arguments of ``pq.write_table`` for every warehouse and published file."""
 
 
 def to_arrow(data: "pa.Table | pd.DataFrame", table: str | None = None) -> pa.Table:
     """Convert to Arrow, cast to the table's contract if it has one, and drop ``quarter``."""
 
-    if not isinstance(data, pa.Table):
-        data = pa.Table.from_pandas(data, preserve_index=False)
-    if "quarter" in data.column_names:
-        data = data.drop_columns(["quarter"])
+    arrow: pa.Table = (
+        data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    )
+    if "quarter" in arrow.column_names:
+        arrow = arrow.drop_columns(["quarter"])
     if table is not None and table in schemas.CONTRACTS:
-        data = schemas.conform(table, data)
-    return data.replace_schema_metadata(None)
+        arrow = schemas.conform(table, arrow)
+    return arrow.replace_schema_metadata(None)
 
 
 def write_partition(
     home: DxHome, table: str, quarter: Quarter | str, data: "pa.Table | pd.DataFrame"
-) -> Path:
+) -> WarehousePath:
     """Write one quarter of a table atomically and return the file's path."""
     arrow = to_arrow(data, table)
     target = home.partition_dir(table, quarter) / PARTITION_FILE
@@ -58,7 +60,7 @@ def write_partition(
 
 def write_partition_from_query(
     con: "duckdb.DuckDBPyConnection", sql: str, home: DxHome, table: str, quarter: Quarter | str
-) -> Path:
+) -> WarehousePath:
     """Stream a DuckDB query straight into a partition file (no pandas in between)."""
     target = home.partition_dir(table, quarter) / PARTITION_FILE
     with atomic_path(target) as tmp:
@@ -68,23 +70,23 @@ def write_partition_from_query(
     return target
 
 
-def sql_literal(text: "str | Path") -> str:
+def sql_literal(text: str | os.PathLike[str] | WarehousePath) -> str:
     """A path or text as a DuckDB string literal. Paths come from DX_HOME, which may contain a
     quote (``/data/tinh's home``); splicing them raw into SQL breaks or injects."""
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> Path:
+def partition_path(home: DxHome, table: str, quarter: Quarter | str) -> WarehousePath:
     """The Parquet file of one quarter's partition of ``table``."""
     return home.partition_dir(table, quarter) / PARTITION_FILE
 
 
-def partition_files(home: DxHome, table: str) -> list[Path]:
+def partition_files(home: DxHome, table: str) -> list[WarehousePath]:
     """The table's partition files (``quarter=*/data.parquet``), in quarter order."""
     return sorted(home.table_dir(table).glob(f"quarter=*/{PARTITION_FILE}"), key=str)
 
 
-def arrow_location(path: "Path | Any") -> tuple[Any, Any]:
+def arrow_location(path: WarehousePath) -> tuple[Any, Any]:
     """``(path, filesystem)`` for pyarrow and pandas readers (``filesystem=``): a local path
     with ``None`` (pyarrow's own local reader, exactly as before), an object-storage path as
     its key with its fsspec file system."""
@@ -93,13 +95,13 @@ def arrow_location(path: "Path | Any") -> tuple[Any, Any]:
     return path, None
 
 
-def parquet_file(path: "Path | Any") -> pq.ParquetFile:
+def parquet_file(path: WarehousePath) -> pq.ParquetFile:
     """``pq.ParquetFile`` of a warehouse file, local or in object storage (metadata, row groups)."""
     source, filesystem = arrow_location(path)
     return pq.ParquetFile(source, filesystem=filesystem)
 
 
-def read_arrow(path: "Path | Any", columns: list[str] | None = None) -> pa.Table:
+def read_arrow(path: WarehousePath, columns: list[str] | None = None) -> pa.Table:
     """One Parquet file of the warehouse, local or in object storage, as an Arrow table."""
     source, filesystem = arrow_location(path)
     return pq.read_table(source, columns=columns, filesystem=filesystem)
