@@ -94,11 +94,11 @@ def compute_agency_kpis(
     if not subs.empty and not portal.empty:
         clash = subs.merge(portal[["agency_code", "kpi_code"]], on=["agency_code", "kpi_code"])
         if not clash.empty:
-            keys = set(zip(clash["agency_code"], clash["kpi_code"], strict=False))
-            subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"], strict=False)]]
-            hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"], strict=False)]
+            keys = set(zip(clash["agency_code"], clash["kpi_code"], strict=True))
+            subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"], strict=True)]]
+            hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"], strict=True)]
             portal.loc[hit, "flags"] = portal.loc[hit, "flags"].map(
-                lambda f: ",".join(x for x in (f, "self_reported_ignored") if x)
+                lambda f: ",".join(str(x) for x in (f, "self_reported_ignored") if x)
             )
     frames = [f for f in (portal, subs) if not f.empty]
     if not frames:
@@ -106,7 +106,7 @@ def compute_agency_kpis(
     out = pd.concat(frames, ignore_index=True)
 
     level_of = (
-        dict(zip(registry["agency_code"].astype(str), registry["level"].astype(str), strict=False))
+        dict(zip(registry["agency_code"].astype(str), registry["level"].astype(str), strict=True))
         if registry is not None and len(registry)
         else {}
     )

@@ -281,12 +281,12 @@ def dossier_kpis_from(con: duckdb.DuckDBPyConnection, source: str, quarter: Quar
     """
     wide = con.execute(sql).fetch_df()
     long = _to_long(wide, DOSSIER_MEASURES)
-    unjudged = dict(zip(wide["agency_code"], wide["unjudged"], strict=False))
+    unjudged = dict(zip(wide["agency_code"], wide["unjudged"], strict=True))
     mask = long["kpi_code"].isin(["on_time_rate", "overdue_rate", "dossier_satisfaction_rate"]) & (
         long["agency_code"].map(unjudged).fillna(0) > 0
     )
     long.loc[mask, "flags"] = long.loc[mask, "flags"].map(
-        lambda f: ",".join(x for x in (f, "unjudged_dossiers") if x)
+        lambda f: ",".join(str(x) for x in (f, "unjudged_dossiers") if x)
     )
     return long
 

@@ -164,7 +164,7 @@ def _group_flags(
     """
     lists: dict[int, list[str]] = {}
     present = flags.notna().to_numpy()
-    for g, text in zip(gid[present].tolist(), flags[present].tolist(), strict=False):
+    for g, text in zip(gid[present].tolist(), flags[present].tolist(), strict=True):
         tokens = [x.strip() for x in str(text).split(",") if x.strip()]
         if tokens:
             lists.setdefault(g, []).extend(tokens)
@@ -184,10 +184,10 @@ def _group_sources(source: pd.Series, gid: np.ndarray, n_groups: int) -> list[st
     pairs = pairs.drop_duplicates()
     out: list[str | None] = [None] * n_groups
     single = ~pairs["g"].duplicated(keep=False)
-    for g, s in zip(pairs["g"][single].tolist(), pairs["s"][single].tolist(), strict=False):
+    for g, s in zip(pairs["g"][single].tolist(), pairs["s"][single].tolist(), strict=True):
         out[g] = s
     several: dict[int, list[str]] = {}
-    for g, s in zip(pairs["g"][~single].tolist(), pairs["s"][~single].tolist(), strict=False):
+    for g, s in zip(pairs["g"][~single].tolist(), pairs["s"][~single].tolist(), strict=True):
         several.setdefault(g, []).append(s)
     for g, names in several.items():
         out[g] = ",".join(sorted(names))

@@ -20,7 +20,7 @@ def ancestors(registry: pd.DataFrame) -> dict[str, list[str]]:
     """agency_code -> its parents up to the root (nearest first); cycles are refused."""
     parent = {
         str(a): (None if pd.isna(p) or str(p) == "" else str(p))
-        for a, p in zip(registry["agency_code"], registry["parent_code"], strict=False)
+        for a, p in zip(registry["agency_code"], registry["parent_code"], strict=True)
     }
     out: dict[str, list[str]] = {}
     for code in parent:

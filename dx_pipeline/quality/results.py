@@ -28,6 +28,7 @@ from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_write_text, write_partition
+from dx_pipeline.storage.home import WarehousePath, is_remote
 from dx_pipeline.storage.parquet import partition_path, read_arrow
 
 TABLE = "dq_results"
@@ -40,9 +41,10 @@ def lock_path(home: DxHome) -> Path:
     warehouse, so every process sharing the folder is serialised; under ``DX_HOME/locks`` when
     the warehouse is in object storage, which has no locks (processes of one machine are
     serialised; see docs/scale_out.md for several machines)."""
-    if home.remote_warehouse:
+    folder = home.table_dir(TABLE)
+    if is_remote(folder):
         return home.root / "locks" / f"{TABLE}.lock"
-    return home.table_dir(TABLE) / ".lock"
+    return folder / ".lock"
 
 
 @contextlib.contextmanager
@@ -86,7 +88,7 @@ def write_dq_results(
     *,
     run_id: str | None = None,
     report: bool = True,
-) -> Path:
+) -> WarehousePath:
     """Replace the rows of the outcomes' datasets in the quarter's dq_results, keep the rest,
     keep this run's full outcomes as JSON and refresh the quarter's HTML report.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -20,6 +19,7 @@ import duckdb
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import active_agencies, successors_in
 from dx_pipeline.storage import DxHome
+from dx_pipeline.storage.home import WarehousePath
 from dx_pipeline.storage.parquet import partition_path, read_arrow, sql_literal
 
 
@@ -53,7 +53,7 @@ def _batch_rows(ctx: RuleContext) -> int:
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     cur = con.execute(sql, params or [])
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> RuleResult:
@@ -142,7 +142,7 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
     )
 
 
-def _register_successors(ctx: RuleContext, prev: Path) -> None:
+def _register_successors(ctx: RuleContext, prev: WarehousePath) -> None:
     """Tables ``prev_successor`` / ``cur_successor`` (agency_code, successor): where the
     previous and this quarter's agencies carry on at the end of this quarter, so a merger
     (Sở TT&TT into Sở KH&CN) is not mistaken for a lost export; and ``dissolved``

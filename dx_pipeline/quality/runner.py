@@ -210,7 +210,7 @@ def _plan(check: Check, schema: pa.Schema) -> _Plan:
 
 def _records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _duplicated_values(con, keys: list[str], cond: str, table: str) -> str:
@@ -251,7 +251,8 @@ def _evaluate_plans(
         if p.predicates:
             slots[(p.check.name, "rows")] = len(exprs)
             exprs.append(f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})")
-    values = con.execute(f"SELECT {', '.join(exprs)} FROM batch").fetchall()[0] if exprs else ()
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM batch").fetchone() if exprs else None
+    values: list[Any] = list(row) if row else []
     out = {}
     for p in plans:
         name = p.check.name
@@ -399,9 +400,12 @@ class _GxCache:
                 expectations.append(
                     getattr(gx.expectations, exp.gx_class)(**kwargs, meta={"check": check.name})
                 )
+        context = self._context
+        if context is None:  # _batch() creates it; a None here is a bug, not bad input
+            raise RuntimeError("the Great Expectations context was not created")
         name = f"dx_{dataset}_{len(self._validations)}"
-        gx_suite = self._context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-        validation = self._context.validation_definitions.add(
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch_definition, suite=gx_suite)
         )
         self._validations[key] = validation
@@ -422,12 +426,13 @@ def _gx_validate(dataset: str, checks: list[Check], frame) -> dict[str, list[dic
         result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     by_check: dict[str, list[dict[str, Any]]] = {}
     for r in result.results:
-        meta = r.expectation_config.meta or {}
+        config = r.expectation_config
+        if config is None:
+            raise RuntimeError(f"GX returned a result of {dataset} without its expectation: {r}")
+        meta = config.meta or {}
         item = {
-            "expectation": r.expectation_config.type,
-            "kwargs": {
-                k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id", "row_condition")
-            },
+            "expectation": config.type,
+            "kwargs": {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "row_condition")},
             "success": bool(r.success),
             "result": {
                 k: v
@@ -520,7 +525,7 @@ def run_suite(
             failing, checked, observed, sample = evaluated[check.name]
             gx = gx_results.get(check.name)
             gx_ok = gx is None or all(r["success"] for r in gx)
-            if not gx_ok and failing == 0:
+            if gx is not None and not gx_ok and failing == 0:
                 observed += "; GX found failures DuckDB did not: " + _gx_summary(gx)
             outcomes.append(_outcome(
                 dataset, check, failing == 0 and gx_ok, observed, failing, checked, _clean(sample),

@@ -122,13 +122,19 @@ class Period:
         """Folder name under ``published/ranking/``: ``quarter=2025-Q2`` or ``period=2025-H1``."""
         return f"quarter={self.label}" if self.kind == "quarter" else f"period={self.label}"
 
+    def _year_half(self) -> tuple[int, int]:
+        """(year, 1 or 2) of a half-year period's label ``2025-H1``."""
+        m = _HALF.match(self.label)
+        if m is None:
+            raise ValueError(f"{self.label!r} is not a half-year label like 2025-H1")
+        return int(m.group(1)), int(m.group(2))
+
     @property
     def quarters(self) -> list[Quarter]:
         if self.kind == "quarter":
             return [Quarter.parse(self.label)]
         if self.kind == "half":
-            m = _HALF.match(self.label)
-            year, half = int(m.group(1)), int(m.group(2))
+            year, half = self._year_half()
             return quarter_range(Quarter(year, 2 * half - 1), Quarter(year, 2 * half))
         year = int(self.label)
         return quarter_range(Quarter(year, 1), Quarter(year, 4))
@@ -138,8 +144,7 @@ class Period:
         if self.kind == "quarter":
             return Period("quarter", Quarter.parse(self.label).previous().label)
         if self.kind == "half":
-            m = _HALF.match(self.label)
-            year, half = int(m.group(1)), int(m.group(2))
+            year, half = self._year_half()
             return Period("half", f"{year - 1}-H2" if half == 1 else f"{year}-H1")
         return Period("year", str(int(self.label) - 1))
 
@@ -149,8 +154,8 @@ class Period:
             q = Quarter.parse(self.label)
             return f"Quý {q.q}/{q.year}"
         if self.kind == "half":
-            m = _HALF.match(self.label)
-            return f"{'6 tháng đầu' if m.group(2) == '1' else '6 tháng cuối'} năm {m.group(1)}"
+            year, half = self._year_half()
+            return f"{'6 tháng đầu' if half == 1 else '6 tháng cuối'} năm {year}"
         return f"Năm {self.label}"
 
     @property
@@ -159,8 +164,8 @@ class Period:
             q = Quarter.parse(self.label)
             return f"Q{q.q} {q.year}"
         if self.kind == "half":
-            m = _HALF.match(self.label)
-            return f"H{m.group(2)} {m.group(1)}"
+            year, half = self._year_half()
+            return f"H{half} {year}"
         return f"Year {self.label}"
 
     def __str__(self) -> str:

@@ -163,7 +163,7 @@ def load_registry(path: str | Path) -> pd.DataFrame:
         labels.append(where)
 
     seen: dict[str, str] = {}
-    for rec, where in zip(records, labels, strict=False):
+    for rec, where in zip(records, labels, strict=True):
         code = rec["agency_code"]
         if code is None:
             continue
@@ -172,7 +172,7 @@ def load_registry(path: str | Path) -> pd.DataFrame:
         else:
             seen[code] = where.split(" (")[0]
     codes = set(seen)
-    for rec, where in zip(records, labels, strict=False):
+    for rec, where in zip(records, labels, strict=True):
         for col in ("parent_code", "successor_code"):
             ref = rec[col]
             if ref is not None and ref not in codes:
@@ -214,8 +214,16 @@ def _as_date(value) -> dt.date | None:
 
 
 def _valid_mask(registry: pd.DataFrame, day: dt.date) -> pd.Series:
-    starts = registry["valid_from"].map(lambda d: _as_date(d) is not None and _as_date(d) <= day)
-    ends = registry["valid_to"].map(lambda d: _as_date(d) is None or _as_date(d) >= day)
+    def started(value: object) -> bool:
+        start = _as_date(value)
+        return start is not None and start <= day
+
+    def not_ended(value: object) -> bool:
+        end = _as_date(value)
+        return end is None or end >= day
+
+    starts = registry["valid_from"].map(started)
+    ends = registry["valid_to"].map(not_ended)
     return (starts & ends).astype(bool)
 
 
@@ -274,10 +282,10 @@ def validity_problem(registry: pd.DataFrame, code: str, quarter: Quarter | str) 
 
 def successor_map(registry: pd.DataFrame) -> dict[str, str]:
     """Every agency with a successor -> its final successor (chains followed to the end)."""
-    direct = {
-        r.agency_code: r.successor_code
-        for r in registry.itertuples()
-        if isinstance(r.successor_code, str) and r.successor_code
+    direct: dict[str, str] = {
+        str(code): successor
+        for code, successor in zip(registry["agency_code"], registry["successor_code"], strict=True)
+        if isinstance(successor, str) and successor
     }
     out = {}
     for code in direct:
@@ -348,13 +356,13 @@ def restate_to_successors(
     untouched["restated_from"] = None
     out_rows = []
     for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False):
-        base = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=False))
+        base = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         originals = sorted(set(grp["original_agency_code"]))
         rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
         rec.update(base)
         den = pd.to_numeric(grp.get("denominator"), errors="coerce") if "denominator" in grp else None
         num = pd.to_numeric(grp.get("numerator"), errors="coerce") if "numerator" in grp else None
-        unit = units.get(base.get("kpi_code"))
+        unit = units.get(str(base.get("kpi_code")))
         if den is not None and den.notna().all() and num is not None and num.notna().all():
             rec["numerator"], rec["denominator"] = float(num.sum()), float(den.sum())
             rec["value"] = rec["numerator"] / rec["denominator"] if rec["denominator"] else None

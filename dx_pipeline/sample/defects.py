@@ -35,7 +35,7 @@ def plant_dossier_defects(df: pd.DataFrame, q: Quarter, registry: pd.DataFrame,
     ]
     k = _count(n)
     victims = rng.choice(n, size=min(n, k * len(kinds)), replace=False)
-    groups = dict(zip(kinds, np.array_split(victims, len(kinds)), strict=False))
+    groups = dict(zip(kinds, np.array_split(victims, len(kinds)), strict=True))
     df = df.copy()
     notes: dict[int, dict] = {}
 

@@ -116,7 +116,7 @@ class PortalData:
             con.close()
         out = []
         for row in rows:
-            rec = dict(zip(names, row, strict=False))
+            rec = dict(zip(names, row, strict=True))
             for f in API_DATE_FIELDS:
                 if f in rec:
                     rec[f] = to_api_datetime(rec[f])

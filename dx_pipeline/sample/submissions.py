@@ -361,7 +361,7 @@ def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quart
             versions = [rows]
             if len(times) == 2:
                 versions.append(_correct(rows, rng_for(seed, "correction", code, q.label)))
-            for v, (when, vrows) in enumerate(zip(times, versions, strict=False), start=1):
+            for v, (when, vrows) in enumerate(zip(times, versions, strict=True), start=1):
                 if code in via_db:
                     db_rows += [dict(r, agency_code=code, quarter=q.label, submitted_at=when) for r in vrows]
                 else:
@@ -412,7 +412,7 @@ def _plant_submission_defects(files: list, q: Quarter, rng: np.random.Generator,
         return []
     defects = []
     picks = rng.choice(len(files), size=3, replace=False)
-    for kind, i in zip(["percent_over_100", "not_a_number", "unknown_indicator"], picks, strict=False):
+    for kind, i in zip(["percent_over_100", "not_a_number", "unknown_indicator"], picks, strict=True):
         code, v, when, rows = files[i]
         st = styles[code]
         ext = st["format"]

@@ -81,7 +81,7 @@ def json_source(
     fields = ", ".join(f"{_ident(n)}" for n in mapping.portal_names)
     columns = ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in mapping.portal_names)
     parts = []
-    for path, label in zip(paths, labels, strict=False):
+    for path, label in zip(paths, labels, strict=True):
         head = path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"["):
             reader = (
@@ -115,7 +115,7 @@ def json_source(
     counts = con.execute(
         "SELECT " + ", ".join(f"count({_ident(n)})" for n in mapping.portal_names) + f" FROM {sql}"
     ).fetchall()[0]
-    present = {n for n, c in zip(mapping.portal_names, counts, strict=False) if c} | set(mapping.required)
+    present = {n for n, c in zip(mapping.portal_names, counts, strict=True) if c} | set(mapping.required)
     return RawSource(sql, frozenset(present), ", ".join(labels))
 
 
@@ -141,7 +141,7 @@ def excel_table(path: Path, label: str) -> pa.Table:
                 records.append(None)
                 continue
             rec = {}
-            for name, v in zip(names, values, strict=False):
+            for name, v in zip(names, values, strict=True):
                 if isinstance(v, dt.datetime):
                     v = v.strftime("%d/%m/%Y %H:%M:%S")
                 elif isinstance(v, dt.date):

@@ -31,6 +31,7 @@ from dx_pipeline.sources.portal_mapping import (
 )
 from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file, write_partition
 from dx_pipeline.storage.duck import configure
+from dx_pipeline.storage.home import WarehousePath
 from dx_pipeline.storage.parquet import sql_literal, write_partition_from_query
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -61,9 +62,9 @@ class PortalIngestResult:
 
     quarter: str
     origin: str  # "files" or "http"
-    dossiers_path: Path
-    rejects_path: Path
-    procedures_path: Path
+    dossiers_path: WarehousePath
+    rejects_path: WarehousePath
+    procedures_path: WarehousePath
     dossier_rows: int
     rejected_rows: int
     reject_count: int

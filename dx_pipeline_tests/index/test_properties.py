@@ -28,7 +28,7 @@ def _long(rows) -> pd.DataFrame:
     recs = [
         (f"A{i}", c, v)
         for i, vals in enumerate(rows)
-        for c, v in zip(CODES, vals, strict=False)
+        for c, v in zip(CODES, vals, strict=True)
         if v is not None
     ]
     return pd.DataFrame(recs or [("A0", "on_time_rate", None)], columns=["agency_code", "kpi_code", "value"])
@@ -99,5 +99,5 @@ def test_rules_monotone_in_own_value(rule, direction, others, who, bump):
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=12))
 def test_competition_rank(values):
     r = competition_rank(np.array(values, dtype=float))
-    for v, k in zip(values, r, strict=False):
+    for v, k in zip(values, r, strict=True):
         assert k == 1 + sum(x > v for x in values)

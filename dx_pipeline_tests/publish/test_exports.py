@@ -58,7 +58,7 @@ def test_published_csv_is_utf8_bom_and_formula_safe(home):
     data = (pub.path / "ranking.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(pub.path / "ranking.csv", encoding="utf-8-sig", dtype={"agency_name": str})
-    names = dict(zip(back["agency_code"], back["agency_name"], strict=False))
+    names = dict(zip(back["agency_code"], back["agency_name"], strict=True))
     assert names["STC"] == "'=cmd|' /C calc'!A0"
     assert names["SYT"] == "'+Sở Y tế" and names["SXD"] == "'-2+3" and names["SGDDT"] == "'@SUM(1,2)"
     assert names["SNNMT"] == "'\tSở Nông nghiệp và Môi trường"

@@ -80,7 +80,7 @@ def _hand_frame() -> pd.DataFrame:
 def test_every_aggregation_kind_against_figures_worked_out_by_hand():
     out = combine_quarters(_hand_frame(), CATALOGUE, period="2025")
     assert list(out.columns) == COLUMNS
-    keys = list(zip(out["agency_code"], out["kpi_code"], strict=False))
+    keys = list(zip(out["agency_code"], out["kpi_code"], strict=True))
     assert keys == sorted(keys) and len(keys) == 10
     r = out.set_index(["agency_code", "kpi_code"])
 

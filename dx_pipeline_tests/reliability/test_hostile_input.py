@@ -145,7 +145,7 @@ def test_zip_bundle_reads_good_members_and_refuses_bad_ones_in_memory(tmp_path):
     refs = set(result.accepted["source_ref"].str.replace(r"( \[\w+\])? row \d+$", "", regex=True))
     assert refs == {f"{Q}/gui_so.zip::so_yte/bao_cao.xlsx", f"{Q}/gui_so.zip::so_khcn.csv"}
     assert len(result.accepted) == 4
-    reasons = dict(zip(result.rejects["file"], result.rejects["reason"], strict=False))
+    reasons = dict(zip(result.rejects["file"], result.rejects["reason"], strict=True))
     assert "climbs out" in reasons[f"{Q}/gui_so.zip::../evil.csv"]
     assert "climbs out" in reasons[f"{Q}/gui_so.zip::/abs.csv"]
     assert "zip inside a zip" in reasons[f"{Q}/gui_so.zip::nested.zip"]

@@ -42,7 +42,7 @@ def test_quarters_run_in_parallel_on_postgres_storage(scale_env, pg_database_url
 
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(PARTITIONS), mp_context=spawn) as pool:
-        outcomes = dict(zip(PARTITIONS, pool.map(run_partition, PARTITIONS), strict=False))
+        outcomes = dict(zip(PARTITIONS, pool.map(run_partition, PARTITIONS), strict=True))
 
     assert all(ok for _, ok in outcomes.values()), outcomes
 

@@ -41,7 +41,7 @@ def test_bom_json_and_excel_read_alike(tmp_path, home):
     csv_rows = read_portal_file(
         home.portal_exports / "quarter=2025-Q2" / "dossiers.csv", quarter="2025-Q2"
     ).rows
-    records = [dict(zip(HEADER, r, strict=False)) for r in rows]
+    records = [dict(zip(HEADER, r, strict=True)) for r in rows]
     jpath = tmp_path / "dossiers.json"
     jpath.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8-sig")
     xpath = tmp_path / "dossiers.xlsx"

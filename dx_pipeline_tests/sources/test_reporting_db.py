@@ -51,7 +51,7 @@ def make_table(engine, mapping: ReportingDbMapping):
     md.create_all(engine)
     keys = list(c.values())
     with engine.begin() as con:
-        con.execute(table.insert(), [dict(zip(keys, r, strict=False)) for r in ROWS])
+        con.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in ROWS])
     return table
 
 
