@@ -52,6 +52,11 @@ def _ts(value) -> str:
 
 
 def floor_sql(path: str, q: Quarter) -> str:
+    """The DuckDB floor: every KPI of a quarter from one Parquet file in one SQL statement.
+
+    Long because: it is one SQL statement (latest version of each dossier, judging window,
+    on-time rule, the aggregates), read top to bottom.
+    """
     start, end = _ts(q.start), _ts(q.end)
     last = _ts(f"{q.last_day} 23:59:59.999999")
     return f"""
