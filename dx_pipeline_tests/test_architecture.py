@@ -258,7 +258,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/sources/submission_readers.py::_raw_rows": "not split yet",
     "dx_pipeline/sample/submissions.py::write_submissions": "not split yet",
     "dx_pipeline/sample/submissions.py::_indicator_values": "not split yet",
-    "dx_pipeline/index/inputs.py::select_units": "not split yet",
     "dx_pipeline/sources/templates.py::_xlsx_bytes": "not split yet",
     "dx_pipeline/sample/procedures.py::build_catalogue": "not split yet",
     "dx_pipeline/sample/portal_server.py::do_GET": "not split yet",

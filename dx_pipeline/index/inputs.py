@@ -56,7 +56,9 @@ def normalise_long(data: pd.DataFrame, source: str = "input") -> pd.DataFrame:
         if col == "value":
             text = raw.astype("string").str.strip()
             bad = out[col].isna().to_numpy() & text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
-            out["raw_value"] = np.where(bad, text.fillna("").to_numpy(dtype=object), None)
+            raw_value = text.fillna("").to_numpy(dtype=object)
+            raw_value[~bad] = None  # the text only where it did not read as a number
+            out["raw_value"] = raw_value
     blank = (
         out["agency_code"].isna()
         | out["kpi_code"].isna()
@@ -90,49 +92,71 @@ def select_units(
         units = pd.DataFrame({"agency_code": codes, "agency_name": codes, "peer_group": ALL_GROUP})
         units["ranked"] = True
     else:
-        reg = registry.copy()
-        reg["agency_code"] = reg["agency_code"].astype("string").str.strip()
-        keep = pd.Series(True, index=reg.index)
-        levels = fw.applies_to.levels
-        if "any" not in levels and "level" in reg.columns:
-            keep &= reg["level"].isin(levels)
-        if fw.applies_to.peer_groups and "peer_group" in reg.columns:
-            keep &= reg["peer_group"].isin(fw.applies_to.peer_groups)
-        if fw.applies_to.requires_public_services and "provides_public_services" in reg.columns:
-            keep &= reg["provides_public_services"].fillna(False).astype(bool)
-        if quarter is not None:
-            q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-            if "valid_from" in reg.columns:
-                vf = pd.to_datetime(reg["valid_from"]).dt.date
-                keep &= vf.isna() | (vf <= q.last_day)
-            if "valid_to" in reg.columns:
-                vt = pd.to_datetime(reg["valid_to"]).dt.date
-                keep &= vt.isna() | (vt >= q.start)
-        reg = reg[keep]
-        if reg["agency_code"].duplicated().any():
-            dups = sorted(reg.loc[reg["agency_code"].duplicated(), "agency_code"].unique())[:5]
-            raise ValueError(f"registry: agency codes listed twice for the same period: {dups}")
-        name = reg["name_vi"] if "name_vi" in reg.columns else reg["agency_code"]
-        peer = reg["peer_group"] if "peer_group" in reg.columns else pd.Series(ALL_GROUP, index=reg.index)
-        units = pd.DataFrame({
-            "agency_code": reg["agency_code"].to_numpy(dtype=object),
-            "agency_name": name.astype("string").fillna(reg["agency_code"]).to_numpy(dtype=object),
-            "peer_group": peer.astype("string").fillna(ALL_GROUP).to_numpy(dtype=object),
-        })
-        ranked = np.ones(len(reg), dtype=bool)
-        if fw.ranking.unranked:
-            match = np.ones(len(reg), dtype=bool)
-            for col, val in fw.ranking.unranked.items():
-                if col not in reg.columns:
-                    match &= False
-                    continue
-                col_vals = reg[col]
-                if isinstance(val, bool):
-                    col_vals = col_vals.fillna(False).astype(bool)
-                match &= (col_vals == val).fillna(False).to_numpy(dtype=bool)
-            ranked = ~match
-        units["ranked"] = ranked
-        units = units.sort_values("agency_code", kind="stable").reset_index(drop=True)
+        units = _registry_units(fw, registry, quarter)
+    return _with_rank_groups(fw, units)
+
+
+def _applicable(fw: Framework, reg: pd.DataFrame, quarter: Quarter | str | None) -> pd.Series:
+    """Registry rows the framework applies to (level, peer group, public services) and, for a
+    quarter, valid during it."""
+    keep = pd.Series(True, index=reg.index)
+    levels = fw.applies_to.levels
+    if "any" not in levels and "level" in reg.columns:
+        keep &= reg["level"].isin(levels)
+    if fw.applies_to.peer_groups and "peer_group" in reg.columns:
+        keep &= reg["peer_group"].isin(fw.applies_to.peer_groups)
+    if fw.applies_to.requires_public_services and "provides_public_services" in reg.columns:
+        keep &= reg["provides_public_services"].fillna(False).astype(bool)
+    if quarter is not None:
+        q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+        if "valid_from" in reg.columns:
+            vf = pd.to_datetime(reg["valid_from"]).dt.date
+            keep &= vf.isna() | (vf <= q.last_day)
+        if "valid_to" in reg.columns:
+            vt = pd.to_datetime(reg["valid_to"]).dt.date
+            keep &= vt.isna() | (vt >= q.start)
+    return keep
+
+
+def _unranked(fw: Framework, reg: pd.DataFrame) -> np.ndarray:
+    """Rows matching every registry condition of the framework's ``unranked`` (scored, not
+    ranked); none when it names no condition, all conditions on a missing column fail."""
+    if not fw.ranking.unranked:
+        return np.zeros(len(reg), dtype=bool)
+    match = np.ones(len(reg), dtype=bool)
+    for col, val in fw.ranking.unranked.items():
+        if col not in reg.columns:
+            match &= False
+            continue
+        col_vals = reg[col]
+        if isinstance(val, bool):
+            col_vals = col_vals.fillna(False).astype(bool)
+        match &= (col_vals == val).fillna(False).to_numpy(dtype=bool)
+    return match
+
+
+def _registry_units(fw: Framework, registry: pd.DataFrame, quarter: Quarter | str | None) -> pd.DataFrame:
+    """The registry's agencies the framework scores, sorted by code, each listed once."""
+    reg = registry.copy()
+    reg["agency_code"] = reg["agency_code"].astype("string").str.strip()
+    reg = reg[_applicable(fw, reg, quarter)]
+    if reg["agency_code"].duplicated().any():
+        dups = sorted(reg.loc[reg["agency_code"].duplicated(), "agency_code"].unique())[:5]
+        raise ValueError(f"registry: agency codes listed twice for the same period: {dups}")
+    name = reg["name_vi"] if "name_vi" in reg.columns else reg["agency_code"]
+    peer = reg["peer_group"] if "peer_group" in reg.columns else pd.Series(ALL_GROUP, index=reg.index)
+    units = pd.DataFrame({
+        "agency_code": reg["agency_code"].to_numpy(dtype=object),
+        "agency_name": name.astype("string").fillna(reg["agency_code"]).to_numpy(dtype=object),
+        "peer_group": peer.astype("string").fillna(ALL_GROUP).to_numpy(dtype=object),
+    })
+    units["ranked"] = ~_unranked(fw, reg)
+    return units.sort_values("agency_code", kind="stable").reset_index(drop=True)
+
+
+def _with_rank_groups(fw: Framework, units: pd.DataFrame) -> pd.DataFrame:
+    """The ranking group of each unit: all in one, the framework's explicit lists (a unit in
+    none is not ranked), or the peer group."""
     spec = fw.ranking
     if spec.groups == "all":
         units["rank_group"] = ALL_GROUP

@@ -39,7 +39,19 @@ class Rule:
     doc: str = ""
 
     def check(self, params: Params, direction: str) -> list[str]:
-        """Problems with a node's params, in words for the loader's error message."""
+        """Problems with a node's params, in words for the loader's error message: first
+        missing, unknown or mistyped parameters; only when there are none, their values."""
+        problems = self._shape_problems(params, direction)
+        if problems:
+            return problems
+        if self.name == "goalpost":
+            problems += _goalpost_problems(params, direction)
+        if self.name == "categorical" and "levels" in params:
+            problems += _level_problems(params["levels"])
+        return problems + self._value_problems(params)
+
+    def _shape_problems(self, params: Params, direction: str) -> list[str]:
+        """Required parameters missing, directions without meaning, unknown or mistyped keys."""
         problems = [f"rule '{self.name}' needs '{p}'" for p in self.required if p not in params]
         if self.name == "goalpost" and direction == "lower" and "upper" not in params:
             problems.append("rule 'goalpost' with direction 'lower' needs 'upper' (the zero-point post)")
@@ -60,30 +72,15 @@ class Rule:
                     problems.append(f"rule '{self.name}': parameter 'two_sided' must be true or false")
             elif isinstance(val, bool) or not isinstance(val, (int, float)):
                 problems.append(f"rule '{self.name}': parameter '{key}' must be a number, got {val!r}")
-        if problems:
-            return problems
-        if self.name == "goalpost" and not problems:
-            thr = float(params["threshold"])
-            if direction == "lower":
-                if float(params["upper"]) <= thr:
-                    problems.append("rule 'goalpost': 'upper' must be above 'threshold' when lower is better")
-            elif float(params.get("lower", 0.0)) >= thr:
-                problems.append("rule 'goalpost': 'lower' must be below 'threshold'")
-        if self.name == "categorical" and "levels" in params:
-            levels = params["levels"]
-            if not isinstance(levels, Mapping) or not levels:
-                problems.append("rule 'categorical': 'levels' must map input values to shares 0..1")
-            else:
-                for k, v in levels.items():
-                    try:
-                        float(k)
-                    except (TypeError, ValueError):
-                        problems.append(f"rule 'categorical': level key {k!r} is not a number")
-                    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
-                        problems.append(f"rule 'categorical': level {k!r} share {v!r} is not within 0..1")
-        for key in ("scale", "tolerance", "clip"):
-            if key in params and params[key] <= 0:
-                problems.append(f"rule '{self.name}': '{key}' must be positive")
+        return problems
+
+    def _value_problems(self, params: Params) -> list[str]:
+        """Scales, tolerances, clips and caps out of range; a zero target without tolerance."""
+        problems = [
+            f"rule '{self.name}': '{key}' must be positive"
+            for key in ("scale", "tolerance", "clip")
+            if key in params and params[key] <= 0
+        ]
         if self.name == "distance_to_target" and params["target"] == 0 and "tolerance" not in params:
             problems.append("rule 'distance_to_target': a target of 0 needs a 'tolerance'")
         if "cap" in params and params["cap"] < 0:
@@ -94,6 +91,32 @@ class Rule:
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
         lower = "" if direction == "higher" else "; lower is better"
         return f"{self.name}({shown}{lower})" if shown or lower else self.name
+
+
+def _goalpost_problems(params: Params, direction: str) -> list[str]:
+    """The goalposts in the wrong order for the direction."""
+    thr = float(params["threshold"])
+    if direction == "lower":
+        if float(params["upper"]) <= thr:
+            return ["rule 'goalpost': 'upper' must be above 'threshold' when lower is better"]
+    elif float(params.get("lower", 0.0)) >= thr:
+        return ["rule 'goalpost': 'lower' must be below 'threshold'"]
+    return []
+
+
+def _level_problems(levels: Any) -> list[str]:
+    """A categorical rule's levels: numeric input values mapped to shares 0..1."""
+    if not isinstance(levels, Mapping) or not levels:
+        return ["rule 'categorical': 'levels' must map input values to shares 0..1"]
+    problems = []
+    for k, v in levels.items():
+        try:
+            float(k)
+        except (TypeError, ValueError):
+            problems.append(f"rule 'categorical': level key {k!r} is not a number")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+            problems.append(f"rule 'categorical': level {k!r} share {v!r} is not within 0..1")
+    return problems
 
 
 def _fmt(v: Any) -> str:
