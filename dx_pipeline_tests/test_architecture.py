@@ -245,7 +245,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/sample/dossiers.py::generate_dossiers": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::_field_sql": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::mapped_sql": "not split yet",
-    "dx_pipeline/reference/registry.py::load_registry": "not split yet",
     "dx_pipeline/reference/registry.py::restate_to_successors": "not split yet",
     "dx_pipeline/sources/submission_rows.py::normalise_row": "not split yet",
     "dx_pipeline/index/uncertainty.py::rank_uncertainty": "not split yet",

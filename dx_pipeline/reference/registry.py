@@ -121,47 +121,57 @@ def load_registry(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"agency registry not found: {path}")
-    raw = _read_raw(path)
     problems: list[str] = []
     records: list[dict] = []
     labels: list[str] = []
-    for label, rec in raw:
-        out: dict = {}
+    for label, rec in _read_raw(path):
         where = f"{path.name} {label}"
         code = _text(rec.get("agency_code"))
         if code:
             where += f" (agency_code={code})"
-        for col in ("agency_code", "name_vi", "name_en", "level", "peer_group",
-                    "parent_code", "successor_code"):
-            out[col] = _text(rec.get(col))
-        for col in _REQUIRED:
-            if col in out and out[col] is None:
-                problems.append(f"{where}: field {col}: required but empty")
-        if out["level"] is not None and out["level"] not in LEVELS:
-            problems.append(
-                f"{where}: field level: {out['level']!r} is not one of {', '.join(LEVELS)}"
-            )
-        try:
-            out["provides_public_services"] = _bool(rec.get("provides_public_services"))
-        except ValueError as exc:
-            problems.append(f"{where}: field provides_public_services: {exc}")
-            out["provides_public_services"] = False
-        for col in ("valid_from", "valid_to"):
-            try:
-                out[col] = _date(rec.get(col))
-            except ValueError as exc:
-                problems.append(f"{where}: field {col}: {exc}")
-                out[col] = None
-        if out["valid_from"] is None and _text(rec.get("valid_from")) is None:
-            problems.append(f"{where}: field valid_from: required but empty")
-        if out["valid_from"] and out["valid_to"] and out["valid_from"] > out["valid_to"]:
-            problems.append(
-                f"{where}: field valid_to: {out['valid_to']} is before valid_from "
-                f"{out['valid_from']}"
-            )
-        records.append(out)
+        records.append(_registry_record(rec, where, problems))
         labels.append(where)
+    problems += _reference_problems(records, labels)
+    problems += _successor_loops(records, path.name)
+    if problems:
+        raise RegistryError(path, problems)
+    return registry_frame(records)
 
+
+def _registry_record(rec: Mapping, where: str, problems: list[str]) -> dict:
+    """One registry row in the contract's columns; what is wrong with it goes to ``problems``
+    (``where`` names the file, row and code) and the field is left empty."""
+    out: dict = {}
+    for col in ("agency_code", "name_vi", "name_en", "level", "peer_group", "parent_code", "successor_code"):
+        out[col] = _text(rec.get(col))
+    for col in _REQUIRED:
+        if col in out and out[col] is None:
+            problems.append(f"{where}: field {col}: required but empty")
+    if out["level"] is not None and out["level"] not in LEVELS:
+        problems.append(f"{where}: field level: {out['level']!r} is not one of {', '.join(LEVELS)}")
+    try:
+        out["provides_public_services"] = _bool(rec.get("provides_public_services"))
+    except ValueError as exc:
+        problems.append(f"{where}: field provides_public_services: {exc}")
+        out["provides_public_services"] = False
+    for col in ("valid_from", "valid_to"):
+        try:
+            out[col] = _date(rec.get(col))
+        except ValueError as exc:
+            problems.append(f"{where}: field {col}: {exc}")
+            out[col] = None
+    if out["valid_from"] is None and _text(rec.get("valid_from")) is None:
+        problems.append(f"{where}: field valid_from: required but empty")
+    if out["valid_from"] and out["valid_to"] and out["valid_from"] > out["valid_to"]:
+        problems.append(
+            f"{where}: field valid_to: {out['valid_to']} is before valid_from {out['valid_from']}"
+        )
+    return out
+
+
+def _reference_problems(records: list[dict], labels: list[str]) -> list[str]:
+    """Duplicate codes, parents and successors that are not in the registry, self-succession."""
+    problems = []
     seen: dict[str, str] = {}
     for rec, where in zip(records, labels, strict=True):
         code = rec["agency_code"]
@@ -171,28 +181,29 @@ def load_registry(path: str | Path) -> pd.DataFrame:
             problems.append(f"{where}: field agency_code: duplicate of {seen[code]}")
         else:
             seen[code] = where.split(" (")[0]
-    codes = set(seen)
     for rec, where in zip(records, labels, strict=True):
         for col in ("parent_code", "successor_code"):
             ref = rec[col]
-            if ref is not None and ref not in codes:
+            if ref is not None and ref not in seen:
                 problems.append(f"{where}: field {col}: {ref!r} is not an agency in the registry")
         if rec["successor_code"] is not None and rec["successor_code"] == rec["agency_code"]:
             problems.append(f"{where}: field successor_code: an agency cannot succeed itself")
+    return problems
+
+
+def _successor_loops(records: list[dict], file_name: str) -> list[str]:
+    """Successor chains that come back to an agency already in them."""
+    problems = []
     succ = {r["agency_code"]: r["successor_code"] for r in records if r["agency_code"]}
     for code in sorted(succ):
         chain, cur = [code], succ.get(code)
         while cur is not None and cur in succ:
             if cur in chain:
-                problems.append(
-                    f"{path.name}: successor chain loops: {' -> '.join(chain + [cur])}"
-                )
+                problems.append(f"{file_name}: successor chain loops: {' -> '.join(chain + [cur])}")
                 break
             chain.append(cur)
             cur = succ.get(cur)
-    if problems:
-        raise RegistryError(path, problems)
-    return registry_frame(records)
+    return problems
 
 
 def registry_frame(records: Iterable[Mapping]) -> pd.DataFrame:
