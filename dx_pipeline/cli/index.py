@@ -1,12 +1,14 @@
 """``dx-pipeline score | explain | frameworks``: the index engine from the command line.
 
 ``score`` works on any long table of (unit, indicator, value) with no Dagster and no DX_HOME;
-``explain`` reads what the pipeline wrote to the warehouse for a quarter.
+it checks its inputs strictly (:mod:`dx_pipeline.index.input_checks`) and its output folder
+before any work. ``explain`` reads what the pipeline wrote to the warehouse for a quarter.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from dx_pipeline.index.builtins import (
 )
 from dx_pipeline.index.engine import score
 from dx_pipeline.index.explain import explain
-from dx_pipeline.index.inputs import read_long_file
+from dx_pipeline.index.input_checks import InputRefused, check_table, read_registry_table, read_table
+from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, read_partition
 
@@ -32,8 +35,14 @@ def register(subparsers) -> None:
     p.add_argument("--output", required=True, help="folder for index_scores and ranking (.parquet and .csv)")
     p.add_argument("--registry", help="agencies CSV/Parquet (names, peer groups, levels)")
     p.add_argument("--previous", help="last quarter's long table (for the carry_forward policy)")
-    p.add_argument("--quarter", help="quarter the data belongs to, e.g. 2025-Q2 (filters the registry)")
-    p.set_defaults(func=_score)
+    p.add_argument("--quarter", help="quarter the data belongs to, e.g. 2025-Q2 (filters the registry, "
+                                     "picks the framework version in force)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--strict", dest="lenient", action="store_false",
+                      help="refuse the input if any row is bad, naming each (the default)")
+    mode.add_argument("--lenient", dest="lenient", action="store_true",
+                      help="score the good rows; write the refused ones to rejects.csv with a warning count")
+    p.set_defaults(func=_score, lenient=False)
 
     p = subparsers.add_parser("explain", help="why an agency has the points it has, for a quarter")
     p.add_argument("--agency", required=True, help="agency code")
@@ -47,40 +56,85 @@ def register(subparsers) -> None:
     p.set_defaults(func=_frameworks)
 
 
-def _read_table(path: str) -> pd.DataFrame:
-
-    return read_long_file(path)
+OUTPUT_NAMES = ("index_scores", "ranking", "rejects")
+"""What ``score`` writes into its output folder (each as .parquet and .csv)."""
 
 
 def _score(args: argparse.Namespace) -> int:
-
-    fw = resolve_framework(args.framework)
-    data = _read_table(args.input)
-    registry = _read_registry(args.registry) if args.registry else None
-    previous = _read_table(args.previous) if args.previous else None
-    result = score(fw, data, registry, previous, quarter=args.quarter)
+    """Check everything before any work; score; write. Refusals are one line each, exit 1."""
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, df in (("index_scores", result.scores), ("ranking", result.ranking)):
-        df.to_parquet(out / f"{name}.parquet", index=False)
-        df.to_csv(out / f"{name}.csv", index=False)
-    print(f"{result.framework.label}: scored {len(result.ranking)} units, {len(result.scores)} rows → {out}")
-    print(result.ranking.head(10).to_string(index=False))
+    problem = _output_problem(out)
+    if problem:
+        print(f"dx-pipeline score: error: --output {out}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        fw = resolve_framework(args.framework)
+        catalogue = load_catalogue()
+        registry = read_registry_table(args.registry) if args.registry else None
+        agencies = set(registry["agency_code"].dropna()) if registry is not None else None
+        data = check_table(read_table(args.input), fw, Path(args.input).name, catalogue=catalogue,
+                           agencies=agencies)
+        prev = (check_table(read_table(args.previous, "previous"), fw, Path(args.previous).name,
+                            catalogue=catalogue, agencies=agencies) if args.previous else None)
+        rejects = pd.concat([data.rejects] + ([prev.rejects] if prev else []), ignore_index=True)
+        if len(rejects) and not args.lenient:
+            raise InputRefused(rejects)
+        if data.data.empty:
+            raise InputRefused(pd.DataFrame([{"file": Path(args.input).name, "row": None, "field": None,
+                                              "value": None, "reason": "no row is left to score"}]))
+    except InputRefused as exc:
+        for line in exc.lines():
+            print(f"dx-pipeline score: error: {line}", file=sys.stderr)
+        if not args.lenient and len(exc.rejects) > 1:
+            print("dx-pipeline score: nothing was scored; --lenient scores the good rows and writes "
+                  "the refused ones to rejects.csv", file=sys.stderr)
+        return 1
+    result = score(fw, data.data, registry, prev.data if prev else None, quarter=args.quarter)
+    _write_outputs(out, result, rejects if args.lenient else None)
+    _report(result, out, data, rejects, lenient=args.lenient)
     return 0
 
 
-def _read_registry(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"registry file not found: {p}")
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    reg = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
-    if "provides_public_services" in reg.columns:
-        reg["provides_public_services"] = (
-            reg["provides_public_services"].str.lower().isin(["true", "1", "yes"])
-        )
-    return reg
+def _output_problem(out: Path) -> str | None:
+    """Why ``score`` could not write into ``out``, checked before any work; None if it can."""
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder"
+    for name in OUTPUT_NAMES:
+        for suffix in (".parquet", ".csv"):
+            if (out / f"{name}{suffix}").is_dir():
+                return f"{name}{suffix} in it is a folder"
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write into {existing}"
+    return None
+
+
+def _write_outputs(out: Path, result, rejects: pd.DataFrame | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tables = [("index_scores", result.scores), ("ranking", result.ranking)]
+    if rejects is not None:
+        tables.append(("rejects", rejects.astype({"row": "Int64"})))
+    for name, df in tables:
+        df.to_parquet(out / f"{name}.parquet", index=False)
+        df.to_csv(out / f"{name}.csv", index=False)
+
+
+def _report(result, out: Path, data, rejects: pd.DataFrame, *, lenient: bool) -> None:
+    print(f"{result.framework.label}: scored {len(result.ranking)} units, {len(result.scores)} rows → {out}")
+    print(result.ranking.head(10).to_string(index=False))
+    if data.skipped:
+        codes = ", ".join(f"{c} ({n})" for c, n in sorted(data.skipped.items()))
+        print(f"skipped rows of catalogue KPIs that {result.framework.id} does not use: {codes}")
+    if data.clipped:
+        print(f"dx-pipeline score: warning: {data.clipped} values outside their unit's range were clipped "
+              f"(the framework's policies.out_of_range is clip)", file=sys.stderr)
+    if lenient:
+        print(f"dx-pipeline score: warning: {len(rejects)} rows refused, written to {out / 'rejects.csv'}",
+              file=sys.stderr)
 
 
 def _explain(args: argparse.Namespace) -> int:

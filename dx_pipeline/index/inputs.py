@@ -1,4 +1,4 @@
-"""Reading the engine's inputs: the long table of values and the agency registry.
+"""The engine's inputs: the long table of values and the agency registry, as the engine reads them.
 
 The long table is one row per (agency, KPI): ``agency_code, kpi_code, value`` and optionally
 ``numerator, denominator``. Any long table of (unit, indicator, value) works too: ``unit`` and
@@ -8,7 +8,6 @@ are scored by the missing-data policy and the raw text is kept in the note.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,18 +17,6 @@ from dx_pipeline.reference.quarters import Quarter
 
 ALIASES = {"unit": "agency_code", "indicator": "kpi_code", "indicator_code": "kpi_code"}
 ALL_GROUP = "all"
-
-
-def read_long_file(path: str | Path) -> pd.DataFrame:
-    """Read a long table from CSV or Parquet (codes kept as text)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"input file not found: {path}")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    raise ValueError(f"{path.name}: input must be .csv or .parquet")
 
 
 def normalise_long(data: pd.DataFrame, source: str = "input") -> pd.DataFrame:

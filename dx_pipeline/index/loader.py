@@ -235,6 +235,8 @@ class _Builder:
             source=self.source,
             rounding_combine=raw.get("rounding", {}).get("combine", "rounded"),
             versions=versions,
+            out_of_range=policies.get("out_of_range", "refuse"),
+            input_codes=policies.get("input_codes", "exact"),
         )
 
     def read_versions(
@@ -334,13 +336,15 @@ class _Builder:
         direction = raw.get("direction", "higher")
         for text in RULES[rule_name].check(params, direction):
             self.problem(nid, text)
+        if kpi and raw.get("unit"):
+            self.problem(nid, f"'unit' is for items; KPI '{kpi}' has its unit in the KPI catalogue")
         mx = float(raw.get("max_points", 0))
         if "cap" in params and not self.problems and params["cap"] > mx:
             self.problem(nid, f"cap {params['cap']} is above max_points {mx:g}")
         return Node(id=nid, level="indicator", name=name, parent_id=parent, max_points=mx,
                     weight=raw.get("weight"), kpi=kpi, item=item, rule=rule_name, params=params,
                     direction=direction, zero_denominator=raw.get("zero_denominator"),
-                    missing=raw.get("missing"), evidence=raw.get("evidence"),
+                    missing=raw.get("missing"), evidence=raw.get("evidence"), unit=raw.get("unit"),
                     origin=self.origin(nid, raw, pillar=False), not_assessed=_not_assessed(raw))
 
     # ------------------------------------------------------------------ provenance

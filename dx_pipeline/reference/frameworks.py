@@ -146,6 +146,7 @@ class Node:
     zero_denominator: str | None = None  # overrides the framework policy
     missing: str | None = None
     evidence: str | None = None  # what the agency must attach for a self-reported item
+    unit: str | None = None  # an item's unit (a catalogue KPI's unit is the catalogue's)
     origin: Origin = field(default_factory=Origin)
     not_assessed: NotAssessed | None = None
 
@@ -249,6 +250,8 @@ class Framework:
     source: Path | None = None
     rounding_combine: str = "rounded"  # one of ROUNDING_COMBINE
     versions: tuple[FrameworkVersion, ...] = ()
+    out_of_range: str = "refuse"  # refuse | clip: input values outside their unit's range
+    input_codes: str = "exact"  # exact | ignore_case: how input tables' codes are matched
 
     def nodes(self) -> Iterator[Node]:
         """Every pillar and indicator, depth first, in file order."""

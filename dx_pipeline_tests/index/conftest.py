@@ -6,8 +6,13 @@ import copy
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
+from dx_pipeline.index.builtins import resolve_framework
+from dx_pipeline.index.input_checks import check_table, read_table
+from dx_pipeline.reference.catalogue import load_catalogue
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "published"
 """Published tables copied into the test folder (see published/README.md for their sources)."""
@@ -20,6 +25,14 @@ EXTRA_QD766_KPIS = {
     "population_connected_procedure_rate", "e_certified_copy_rate", "petition_on_time_rate",
     "petition_satisfaction_rate", "online_service_combined_rate",
 }
+
+
+def read_checked(path, framework) -> pd.DataFrame:
+    """A long table file read the way ``dx-pipeline score`` reads it, every row accepted."""
+    fw = resolve_framework(framework)
+    checked = check_table(read_table(path), fw, Path(path).name, catalogue=load_catalogue())
+    assert checked.rejects.empty, checked.rejects
+    return checked.data
 
 
 def reference_kpis() -> set[str]:

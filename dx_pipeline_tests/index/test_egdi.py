@@ -19,9 +19,8 @@ import yaml
 from dx_pipeline.cli.index import register
 from dx_pipeline.index import load_builtin, score
 from dx_pipeline.index.builtins import FRAMEWORKS_DIR
-from dx_pipeline.index.inputs import read_long_file
 from dx_pipeline.index.loader import FrameworkError, build_framework
-from dx_pipeline_tests.index.conftest import PUBLISHED
+from dx_pipeline_tests.index.conftest import PUBLISHED, read_checked
 
 EGDI_DIR = PUBLISHED / "egdi"
 COMPONENTS = {"osi": "Online Service Index", "hci": "Human Capital Index",
@@ -77,7 +76,7 @@ def test_egdi_reproduced_from_long_csv_under_its_editions_version(year, tmp_path
     df = published(year)
     path = tmp_path / f"egdi_{year}.csv"
     long_csv(df, path)
-    result = score("egdi", read_long_file(path), quarter=quarter)
+    result = score("egdi", read_checked(path, "egdi"), quarter=quarter)
     assert (result.framework.version, result.framework.decimals) == (version, decimals)
     assert set(result.scores["framework_version"]) == {version}
     check(result.ranking, df, tolerance, year)
@@ -97,7 +96,7 @@ def test_older_editions_need_their_five_decimals(year, pair, ranks, tmp_path):
     """Rounded to 4 decimals (the rule from 2018) these pairs tie, which the UN does not have."""
     df = published(year)
     long_csv(df, tmp_path / "long.csv")
-    data = read_long_file(tmp_path / "long.csv")
+    data = read_checked(tmp_path / "long.csv", "egdi")
     own = score("egdi", data, quarter=EDITIONS[year][0]).ranking.set_index("agency_code")
     assert tuple(own.loc[list(pair), "rank"]) == ranks
     later = score("egdi", data, quarter="2018-Q3").ranking.set_index("agency_code")

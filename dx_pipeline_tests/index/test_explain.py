@@ -86,8 +86,9 @@ def test_cli_score_with_registry_and_bad_input(tmp_path, capsys):
                  "--registry", str(reg)], tmp_path) == 0
     ranking = pd.read_csv(tmp_path / "o" / "ranking.csv")
     assert ranking.agency_code.tolist() == ["SYT"]  # qd766: agencies with public services only
-    with pytest.raises(FileNotFoundError, match="input file not found"):
-        _cli(
-            ["score", "--framework", "qd766", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path)],
-            tmp_path,
-        )
+    capsys.readouterr()
+    assert _cli(
+        ["score", "--framework", "qd766", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path)],
+        tmp_path,
+    ) == 1
+    assert capsys.readouterr().err == f"dx-pipeline score: error: {tmp_path / 'x.csv'}: input file not found\n"

@@ -21,9 +21,8 @@ import yaml
 
 from dx_pipeline.index import load_builtin, score
 from dx_pipeline.index.builtins import FRAMEWORKS_DIR
-from dx_pipeline.index.inputs import read_long_file
 from dx_pipeline.index.loader import FrameworkError, build_framework, load_framework
-from dx_pipeline_tests.index.conftest import PUBLISHED
+from dx_pipeline_tests.index.conftest import PUBLISHED, read_checked
 
 SNAPSHOT = PUBLISHED / "qd766_portal_units.json"
 
@@ -117,7 +116,7 @@ def scored(tmp_path_factory):
     units = _snapshot()["units"]
     path = tmp_path_factory.mktemp("qd766") / "portal_long.csv"
     _long_rows(units).to_csv(path, index=False)
-    result = score("qd766", read_long_file(path), _registry(units))
+    result = score("qd766", read_checked(path, "qd766"), _registry(units))
     return units, result
 
 
