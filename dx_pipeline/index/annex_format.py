@@ -157,7 +157,7 @@ DOCUMENT_ORDER = (
     "pillars",
 )
 """The order of a framework file's top-level keys (unknown keys go last, for the schema to name)."""
-SETTINGS = ("direction", "zero_denominator", "missing", "weight")
+SETTINGS = ("direction", "zero_denominator", "missing", "weight", "unit")
 """Indicator settings a scoring method may carry after its rule (``; missing=exclude``)."""
 
 

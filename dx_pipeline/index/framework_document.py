@@ -44,7 +44,8 @@ def framework_document(fw: Framework) -> dict[str, Any]:
     doc["rounding"] = {"decimals": fw.decimals, "mode": fw.rounding_mode, "combine": fw.rounding_combine}
     if fw.versions:
         doc["versions"] = [_version(v) for v in fw.versions]
-    doc["policies"] = {"zero_denominator": fw.zero_denominator, "missing": fw.missing}
+    doc["policies"] = {"zero_denominator": fw.zero_denominator, "missing": fw.missing,
+                       "out_of_range": fw.out_of_range, "input_codes": fw.input_codes}
     doc["ranking"] = _ranking(fw)
     doc["bands"] = [
         {"code": b.code, "name_vi": b.name_vi, "name_en": b.name_en, "min_share": b.min_share}
@@ -151,7 +152,7 @@ def _indicator_fields(n: Node) -> dict[str, Any]:
         out["params"] = dict(n.params)
     if n.direction != "higher":
         out["direction"] = n.direction
-    for key in ("zero_denominator", "missing", "evidence"):
+    for key in ("zero_denominator", "missing", "evidence", "unit"):
         if getattr(n, key) is not None:
             out[key] = getattr(n, key)
     if n.not_assessed is not None:
