@@ -33,7 +33,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -155,56 +155,85 @@ class _Plan:
     table_problems: list[str] = field(default_factory=list)  # whole-table failures (schema)
 
 
+def _column_set_problems(kw: dict[str, Any], schema: pa.Schema) -> list[str]:
+    present = set(schema.names)
+    absent = [c for c in kw["column_set"] if c not in present]
+    extra = [c for c in schema.names if c not in kw["column_set"]] if kw.get("exact_match") else []
+    return ([f"missing columns {absent}"] if absent else []) + (
+        [f"unexpected columns {extra}"] if extra else []
+    )
+
+
+def _type_problems(kw: dict[str, Any], schema: pa.Schema) -> list[str]:
+    actual = gx_type_name(schema.field(kw["column"]).type)
+    return [] if actual == kw["type_"] else [f"{kw['column']} is {actual} (expected {kw['type_']})"]
+
+
+def _not_null_fails(kw: dict[str, Any]) -> str:
+    return f"{_q(kw['column'])} IS NULL"
+
+
+def _between_fails(kw: dict[str, Any]) -> str:
+    col, parts = _q(kw["column"]), []
+    if kw.get("min_value") is not None:
+        parts.append(f"{col} {'>' if kw.get('strict_min') else '>='} {_lit(kw['min_value'])}")
+    if kw.get("max_value") is not None:
+        parts.append(f"{col} {'<' if kw.get('strict_max') else '<='} {_lit(kw['max_value'])}")
+    return f"{col} IS NOT NULL AND NOT ({' AND '.join(parts) or 'TRUE'})"
+
+
+def _in_set_fails(kw: dict[str, Any]) -> str:
+    col = _q(kw["column"])
+    return f"{col} IS NOT NULL AND {col} NOT IN ({', '.join(_lit(v) for v in kw['value_set'])})"
+
+
+def _pair_fails(kw: dict[str, Any]) -> str:
+    a, b = _q(kw["column_A"]), _q(kw["column_B"])
+    op = ">=" if kw.get("or_equal") else ">"
+    return f"{a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({a} {op} {b})"
+
+
+_TABLE_CHECKS: dict[str, Callable[[dict[str, Any], pa.Schema], list[str]]] = {
+    "ExpectTableColumnsToMatchSet": _column_set_problems,
+    "ExpectColumnValuesToBeOfType": _type_problems,
+}
+"""Expectations about the table's schema: problems, not failing rows."""
+
+_ROW_FAILS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ExpectColumnValuesToNotBeNull": _not_null_fails,
+    "ExpectColumnValuesToBeBetween": _between_fails,
+    "ExpectColumnValuesToBeInSet": _in_set_fails,
+    "ExpectColumnPairValuesAToBeGreaterThanB": _pair_fails,
+}
+"""Expectations on each row: the DuckDB condition under which a row fails (nulls ignored)."""
+
+_UNIQUE_KEYS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "ExpectColumnValuesToBeUnique": lambda kw: [kw["column"]],
+    "ExpectCompoundColumnsToBeUnique": lambda kw: list(kw["column_list"]),
+}
+"""Uniqueness expectations: the key whose values must not repeat."""
+
+
 def _plan(check: Check, schema: pa.Schema) -> _Plan:
+    """How DuckDB evaluates ``check``'s expectations on a batch of ``schema`` (the same
+    semantics as GX: nulls ignored by value checks, the check's ``where`` filter applied)."""
     plan = _Plan(check)
     present = set(schema.names)
     cond = where_sql(check.where)
     for exp in check.expectations:
         kw = dict(exp.kwargs)
-        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw] + list(
-            kw.get("column_list", [])
-        )
-        missing = [c for c in cols if c not in present]
+        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
+        missing = [c for c in [*cols, *kw.get("column_list", [])] if c not in present]
         if missing:
             plan.table_problems.append(f"missing column {', '.join(missing)}")
-            continue
-        name = exp.gx_class
-        if name == "ExpectTableColumnsToMatchSet":
-            absent = [c for c in kw["column_set"] if c not in present]
-            extra = [c for c in schema.names if c not in kw["column_set"]] if kw.get("exact_match") else []
-            if absent:
-                plan.table_problems.append(f"missing columns {absent}")
-            if extra:
-                plan.table_problems.append(f"unexpected columns {extra}")
-        elif name == "ExpectColumnValuesToBeOfType":
-            actual = gx_type_name(schema.field(kw["column"]).type)
-            if actual != kw["type_"]:
-                plan.table_problems.append(f"{kw['column']} is {actual} (expected {kw['type_']})")
-        elif name == "ExpectColumnValuesToNotBeNull":
-            plan.predicates.append(f"({cond}) AND {_q(kw['column'])} IS NULL")
-        elif name == "ExpectColumnValuesToBeBetween":
-            col, parts = _q(kw["column"]), []
-            if kw.get("min_value") is not None:
-                parts.append(f"{col} {'>' if kw.get('strict_min') else '>='} {_lit(kw['min_value'])}")
-            if kw.get("max_value") is not None:
-                parts.append(f"{col} {'<' if kw.get('strict_max') else '<='} {_lit(kw['max_value'])}")
-            plan.predicates.append(
-                f"({cond}) AND {col} IS NOT NULL AND NOT ({' AND '.join(parts) or 'TRUE'})"
-            )
-        elif name == "ExpectColumnValuesToBeInSet":
-            col = _q(kw["column"])
-            values = ", ".join(_lit(v) for v in kw["value_set"])
-            plan.predicates.append(f"({cond}) AND {col} IS NOT NULL AND {col} NOT IN ({values})")
-        elif name == "ExpectColumnPairValuesAToBeGreaterThanB":
-            a, b = _q(kw["column_A"]), _q(kw["column_B"])
-            op = ">=" if kw.get("or_equal") else ">"
-            plan.predicates.append(f"({cond}) AND {a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({a} {op} {b})")
-        elif name == "ExpectColumnValuesToBeUnique":
-            plan.unique_keys.append([kw["column"]])
-        elif name == "ExpectCompoundColumnsToBeUnique":
-            plan.unique_keys.append(list(kw["column_list"]))
+        elif exp.gx_class in _TABLE_CHECKS:
+            plan.table_problems += _TABLE_CHECKS[exp.gx_class](kw, schema)
+        elif exp.gx_class in _ROW_FAILS:
+            plan.predicates.append(f"({cond}) AND {_ROW_FAILS[exp.gx_class](kw)}")
+        elif exp.gx_class in _UNIQUE_KEYS:
+            plan.unique_keys.append(_UNIQUE_KEYS[exp.gx_class](kw))
         else:
-            raise ValueError(f"check {check.name}: no DuckDB translation for {name}")
+            raise ValueError(f"check {check.name}: no DuckDB translation for {exp.gx_class}")
     return plan
 
 
