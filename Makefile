@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DX_HOME ?= $(CURDIR)/.dx_home
 export DAGSTER_HOME ?= $(DX_HOME)/dagster
-RUN_QUARTERS ?= 2025-Q3 2025-Q4
+RUN_QUARTERS ?= 2025-Q4 2026-Q1 2026-Q2 2026-Q3
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 

@@ -51,5 +51,5 @@ def register(subparsers) -> None:
     p.add_argument(
         "--scale", type=float, default=1.0, help="dossier volume multiplier (1.0 = ~200,000 per quarter)"
     )
-    p.add_argument("--quarters", default=None, help="e.g. 2024-Q1:2025-Q4 (default), or 2025-Q1,2025-Q3")
+    p.add_argument("--quarters", default=None, help="e.g. 2024-Q1:2026-Q3 (default), or 2025-Q1,2025-Q3")
     p.set_defaults(func=_run)

@@ -17,9 +17,15 @@ Which dossiers count (quarter [start, end), judged at its last day):
   today and finished today is on time); without a due date, processing days (calendar days,
   less supplement days) <= the procedure's statutory days. Neither: not judged ("unjudged").
 - "ended" (average processing days): ended within the quarter, withdrawn excluded.
+- Petitions (PAKN) about dossiers: a petition is judged in the quarter when received before
+  its end and not answered before its start; it is on time when it was answered (or, still
+  open, is judged at the quarter's last day) on or before its due date's calendar day.
+  Satisfaction with petition handling counts the petitions received in the quarter, less
+  those rated "not satisfied" or late.
 
 A KPI whose input field is absent for all of an agency's dossiers is left out (missing data),
-not reported as zero; one with nothing to judge is reported with denominator 0.
+not reported as zero; one with nothing to judge (no certified-copy request, no petition) is
+reported with denominator 0.
 """
 
 from __future__ import annotations
@@ -95,6 +101,33 @@ DOSSIER_MEASURES: tuple[Measure, ...] = (
         aggregate=True,
         denominator="count(DISTINCT procedure_code) FILTER (WHERE {w})",
     ),
+    Measure("e_authenticated_rate", "received", "vneid_authenticated", ("vneid_authenticated",)),
+    Measure("personal_store_shared_rate", "received", "personal_store_shared", ("personal_store_shared",)),
+    Measure(
+        "e_certified_copy_rate",
+        "received",
+        "count(*) FILTER (WHERE {w} AND certified_copy AND coalesce(certified_copy_electronic, FALSE))",
+        ("certified_copy",),
+        aggregate=True,
+        denominator="count(*) FILTER (WHERE {w} AND certified_copy)",
+    ),
+    Measure(
+        "petition_on_time_rate",
+        "petitions",
+        "count(*) FILTER (WHERE {w} AND petition_judged AND petition_on_time)",
+        ("petition_received_at",),
+        aggregate=True,
+        denominator="count(*) FILTER (WHERE {w} AND petition_judged AND petition_on_time IS NOT NULL)",
+    ),
+    Measure(
+        "petition_satisfaction_rate",
+        "petitions",
+        "count(*) FILTER (WHERE {w} AND petition_in_period) - count(*) FILTER (WHERE {w} AND "
+        "petition_in_period AND (petition_rating = 1 OR petition_on_time IS FALSE))",
+        ("petition_received_at",),
+        aggregate=True,
+        denominator="count(*) FILTER (WHERE {w} AND petition_in_period)",
+    ),
 )
 
 PROCEDURE_MEASURES: tuple[Measure, ...] = (
@@ -123,6 +156,8 @@ _DOSSIER_SCOPES = {
     "ended": "ended_in_period",
     "fee_bearing": "in_period AND fee_required AND coalesce(fee_amount, 0) > 0",
     "resolved": "in_period AND status IN ('finished', 'returned')",
+    # every dossier with a petition (CoPhanAnh, or a petition date), whatever its quarter
+    "petitions": "coalesce(complaint, FALSE) OR petition_received_at IS NOT NULL",
 }
 _SCOPE_COLUMNS = {
     "eligible": ("full_online_eligible", "service_level"),
@@ -130,7 +165,7 @@ _SCOPE_COLUMNS = {
     "online": ("service_level",),
     "fee_bearing": ("fee_required",),
 }
-_DERIVED = {"on_time", "processing_seconds", "had_dossiers"}
+_DERIVED = {"on_time", "processing_seconds", "had_dossiers", "personal_store_shared"}
 
 _PROCEDURE_SCOPES = {
     "all": "TRUE",
@@ -151,7 +186,9 @@ JUDGED_INPUT_COLUMNS = (
     "finished_at", "returned_at", "stopped_at", "updated_at", "supplement_requests",
     "supplement_days", "statutory_days", "fee_required", "fee_amount", "paid_online",
     "input_digitized", "result_digitized", "reused_digitized_data", "citizen_data_used",
-    "synced_national", "rating", "complaint", "source_file",
+    "synced_national", "rating", "complaint", "source_file", "vneid_authenticated",
+    "personal_store_component", "personal_store_result", "certified_copy", "certified_copy_electronic",
+    "petition_received_at", "petition_due_at", "petition_answered_at", "petition_rating",
 )
 """portal_dossiers columns the judgement and the dossier KPIs read (and the tie-breakers)."""
 
@@ -216,7 +253,15 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
                 - CAST(round(supp_days * 86400) AS BIGINT),
                 0
             )
-        END AS processing_seconds
+        END AS processing_seconds,
+        CASE WHEN personal_store_component IS NOT NULL OR personal_store_result IS NOT NULL THEN
+            coalesce(personal_store_component, FALSE) OR coalesce(personal_store_result, FALSE)
+        END AS personal_store_shared,
+        petition_received_at < {end}
+            AND (petition_answered_at IS NULL OR petition_answered_at >= {start}) AS petition_judged,
+        petition_received_at >= {start} AND petition_received_at < {end} AS petition_in_period,
+        CAST(CASE WHEN petition_answered_at IS NULL OR petition_answered_at >= {end} THEN {last_moment}
+                  ELSE petition_answered_at END AS DATE) <= CAST(petition_due_at AS DATE) AS petition_on_time
     FROM e
     """
 
@@ -248,6 +293,7 @@ def _aggregates(measures: tuple[Measure, ...], scopes: dict[str, str]) -> str:
             f"CAST(coalesce({num}, 0) AS DOUBLE) AS \"{m.code}__n\"",
             f"CAST({den} AS DOUBLE) AS \"{m.code}__d\"",
             f"CAST(count(*) FILTER (WHERE {scope}) AS DOUBLE) AS \"{m.code}__s\"",
+            f"CAST(count(*) FILTER (WHERE {where}) AS DOUBLE) AS \"{m.code}__k\"",
         ]
     return ",\n        ".join(parts)
 
@@ -258,7 +304,7 @@ def _to_long(wide: pd.DataFrame, measures: tuple[Measure, ...]) -> pd.DataFrame:
     for rec in wide.to_dict("records"):
         for m in measures:
             num, den, scope = rec[f"{m.code}__n"], rec[f"{m.code}__d"], rec[f"{m.code}__s"]
-            if scope > 0 and den == 0:
+            if scope > 0 and rec[f"{m.code}__k"] == 0:
                 continue  # the agency has rows, but none carries the field: missing, not zero
             if m.code == "dossiers_received":
                 rows.append((rec["agency_code"], m.code, num, None, num, ""))

@@ -175,5 +175,6 @@ class Period:
 FIRST_QUARTER = Quarter(2024, 1)
 """The first quarter the pipeline's partitions cover."""
 
-SAMPLE_QUARTERS = quarter_range("2024-Q1", "2025-Q4")
-"""The eight quarters of the embedded sample province."""
+SAMPLE_QUARTERS = quarter_range("2024-Q1", "2026-Q3")
+"""The eleven quarters of the embedded sample province: two years before the 2025-07-01 reform
+and province merger, and the five quarters after it (2026 scored by the frameworks in force)."""

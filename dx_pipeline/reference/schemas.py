@@ -181,6 +181,29 @@ PORTAL_DOSSIERS = Contract(
             "Last change on the portal (NgayCapNhat), the incremental cursor",
             "Ngày cập nhật",
         ),
+        _c("vneid_authenticated", pa.bool_(),
+           "The applicant's account was authenticated with VNeID, the national electronic identity "
+           "(TaiKhoanDuocXacThucVoiVNeID)", "Tài khoản được xác thực với VNeID"),
+        _c("personal_store_component", pa.bool_(),
+           "At least one component taken from the applicant's personal data store on the national "
+           "portal (DuocLayTuKhoDMQG)", "Thành phần lấy từ kho dữ liệu cá nhân"),
+        _c("personal_store_result", pa.bool_(),
+           "The electronic result was synchronised to the applicant's personal data store "
+           "(DongBoKetQuaKhoDMQG)", "Kết quả đồng bộ vào kho dữ liệu cá nhân"),
+        _c("certified_copy", pa.bool_(),
+           "The dossier asks for copies certified from originals (YeuCauChungThuc)",
+           "Yêu cầu chứng thực bản sao"),
+        _c("certified_copy_electronic", pa.bool_(),
+           "The certified copies were issued electronically (CapBanSaoDienTu)", "Cấp bản sao điện tử"),
+        _c("petition_received_at", TS,
+           "A petition (phản ánh, kiến nghị) about the dossier was received (NgayTiepNhanPAKN); empty: none",
+           "Ngày tiếp nhận PAKN"),
+        _c("petition_due_at", TS, "The petition's answer is due (HanXuLyPAKN)", "Hạn xử lý PAKN"),
+        _c("petition_answered_at", TS, "The petition was answered (NgayXuLyPAKN)", "Ngày xử lý PAKN"),
+        _c("petition_rating", pa.int8(),
+           "The petitioner's rating of the answer: 1 not satisfied, 2 satisfied, 3 very satisfied "
+           "(DanhGiaPAKN)",
+           "Đánh giá xử lý PAKN"),
     ),
     key=("dossier_id",),
 )

@@ -225,11 +225,66 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
         "rating": rating,
         "complaint": complaint,
         "updated_at": updated,
+        **_national_index_fields(rng, chance, channel, input_dig, result_dig,
+                                 catalogue["certified_copy"].to_numpy()[proc_row]),
+        **_petitions(rng, complaint, received, finished_out, export, chance("petition_on_time")),
     })
     order = np.lexsort((df["agency_idx"].to_numpy(), received))
     df = df.iloc[order].reset_index(drop=True)
     df.insert(0, "dossier_id", _dossier_ids(df, registry))
     return df.drop(columns=["agency_idx"])
+
+
+def _national_index_fields(rng: np.random.Generator, chance, channel: np.ndarray, input_dig: np.ndarray,
+                           result_dig: np.ndarray, certified_copy: np.ndarray) -> dict[str, np.ndarray]:
+    """VNeID authentication, the personal data store and electronic certified copies.
+
+    Online applicants sign in with VNeID far more often than counter applicants have their chip
+    card checked; only an authenticated applicant can take a component from, or receive a
+    result into, the personal data store, and both stay rare (as on the national portal).
+    """
+    n = len(channel)
+    p = chance("vneid")
+    vneid = rng.random(n) < logistic(np.log(p / (1 - p)) + np.where(channel == 2, 2.0, -1.0))
+    store = chance("personal_store")
+    from_store = vneid & input_dig & (rng.random(n) < store * np.where(channel == 2, 1.5, 0.3))
+    to_store = vneid & result_dig & (rng.random(n) < store * 2.0)
+    e_copy = certified_copy & (rng.random(n) < chance("e_copy"))
+    return {"vneid_authenticated": vneid, "personal_store_component": from_store,
+            "personal_store_result": to_store, "certified_copy": certified_copy.astype(bool),
+            "certified_copy_electronic": e_copy}
+
+
+def _petitions(rng: np.random.Generator, complaint: np.ndarray, received: np.ndarray,
+               finished: np.ndarray, export: np.datetime64, p_on_time: np.ndarray) -> dict[str, np.ndarray]:
+    """A petition (PAKN) for every dossier with a complaint, as the export shows it.
+
+    Filed between receipt and a few days after the result (never after the export moment);
+    due 15 working days later (17:00); answered on time with the agency's probability, else
+    up to 15 working days late; still open when the answer falls after the export. About
+    half of the answered petitions are rated, more often "not satisfied" when late.
+    """
+    n = len(complaint)
+    hol = holidays()
+    upto = np.where(np.isnat(finished), export, np.minimum(finished + 5 * DAY * SECOND, export))
+    span = np.maximum((upto - received).astype(np.int64), HOUR)
+    filed = np.minimum(received + (rng.random(n) * span).astype(np.int64) * SECOND, export - HOUR * SECOND)
+    filed_day = np.busday_offset(filed.astype("datetime64[D]"), 0, roll="forward", holidays=hol)
+    due = np.busday_offset(filed_day, 15, holidays=hol).astype("datetime64[s]") + np.timedelta64(17, "h")
+    on_time = rng.random(n) < p_on_time
+    days = np.where(on_time, rng.integers(1, 16, n), rng.integers(16, 31, n))
+    answered = (np.busday_offset(filed_day, days, holidays=hol).astype("datetime64[s]")
+                + (rng.uniform(8.0, 16.9, n) * HOUR).astype(np.int64) * SECOND)
+    answered = np.maximum(answered, filed + HOUR * SECOND)
+    nat = np.datetime64("NaT", "s")
+    answered_out = np.where(complaint & (answered < export), answered, nat)
+    rated = ~np.isnat(answered_out) & (rng.random(n) < 0.5)
+    unhappy = rng.random(n) < np.where(on_time, 0.12, 0.55)
+    rating = np.where(unhappy, 1.0, np.where(rng.random(n) < 0.6, 2.0, 3.0))
+    return {"petition_received_at": np.where(complaint, filed, nat),
+            "petition_due_at": np.where(complaint, due, nat),
+            "petition_answered_at": answered_out,
+            "petition_rating": np.where(rated, rating, np.nan)}
 
 
 def _dossier_ids(df: pd.DataFrame, registry: pd.DataFrame) -> np.ndarray:

@@ -45,6 +45,9 @@ API_DATE_FIELDS = (
     "NgayTraKetQua",
     "NgayDungXuLy",
     "NgayCapNhat",
+    "NgayTiepNhanPAKN",
+    "HanXuLyPAKN",
+    "NgayXuLyPAKN",
 )
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 5000

@@ -1,8 +1,10 @@
 """The portal's procedure catalogue (DanhMucTTHC): which procedures each agency handles.
 
-Commune and district procedures are national (the same code at every commune); each department
-has its own. A department that absorbed another in 2025 also lists the absorbed procedures, and
-the reform's new communes take over part of the abolished districts' procedures.
+Commune and district procedures are national (the same code at every commune, among them the
+certification of copies from originals); each department has its own, and a department of the
+province merged in on 2025-07-01 handles the same procedures as its counterpart here. A
+department that absorbed another in 2025 also lists the absorbed procedures, and the reform's
+new communes take over part of the abolished districts' procedures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,49 @@ from dx_pipeline.sample.province import load_province, rng_for
 
 SERVICE_LEVELS = np.array(["toan_trinh", "mot_phan", "khac"])
 DISTRICT_SHARE_TO_NEW_COMMUNES = 0.4
+
+
+CERTIFIED_COPY_CODE = "1.000815"
+CERTIFIED_COPY_NAME = "Chứng thực bản sao từ bản chính giấy tờ, văn bản"
+
+
+def _certified_copy_procedure(used: set[int]) -> pd.DataFrame:
+    """The commune procedure most often asked for: copies certified from originals."""
+    used.add(int(CERTIFIED_COPY_CODE.split(".")[1]))
+    return pd.DataFrame({
+        "procedure_code": [CERTIFIED_COPY_CODE], "procedure_name": [CERTIFIED_COPY_NAME],
+        "statutory_days": [1.0], "fee_required": [True], "fee_amount": np.array([10000], dtype=np.int64),
+        "service_level": ["mot_phan"], "popularity": [250.0],
+    })
+
+
+def _department_pools(registry: pd.DataFrame, rng, cfg, used: set[int]) -> dict[str, pd.DataFrame]:
+    """Each department's procedures: its own pool, or (a merged-in province's department) the
+    pool of the department it is like, plus every pool of the departments merged into it."""
+    pc = cfg["procedures"]
+    dep = pc["department"]
+    own: dict[str, pd.DataFrame] = {}
+    for _, a in registry[(registry.level == "department") & (registry.volume > 0)].iterrows():
+        if a["province"] == cfg["province"]["code"]:
+            own[a["agency_code"]] = _pool(
+                rng, cfg, int(rng.integers(dep["min"], dep["max"] + 1)), pc["objects"][a["sector"]],
+                dep["days"], dep["fee_share"], 3, used)
+    like = {d["code"]: d["like"] for d in (cfg.get("merger") or {}).get("departments", []) if d.get("like")}
+    for code, twin in like.items():
+        own[code] = own[twin]
+    absorbed: dict[str, list[str]] = {}
+    for _, a in registry[(registry.level == "department") & registry.successor_code.notna()].iterrows():
+        absorbed.setdefault(a["successor_code"], []).append(a["agency_code"])
+
+    def pool_of(code):
+        parts = [own[code]] if code in own else []
+        parts += [p for p in (pool_of(pred) for pred in absorbed.get(code, [])) if p is not None]
+        if not parts:
+            return None
+        return pd.concat(parts).drop_duplicates("procedure_code").sort_values("procedure_code", kind="stable")
+
+    return {code: pool for code in registry.agency_code[registry.level == "department"]
+            if (pool := pool_of(code)) is not None}
 
 
 def _pool(rng, cfg, count, objects, days, fee_share, prefix, used) -> pd.DataFrame:
@@ -50,37 +95,22 @@ def build_catalogue(registry: pd.DataFrame, profiles: pd.DataFrame, seed: int) -
     used: set[int] = set()
     commune_pool = _pool(rng, cfg, pc["commune"]["count"], pc["objects"]["commune"],
                          pc["commune"]["days"], pc["commune"]["fee_share"], 1, used)
+    commune_pool = pd.concat([commune_pool, _certified_copy_procedure(used)], ignore_index=True)
     district_pool = _pool(rng, cfg, pc["district"]["count"], pc["objects"]["district"],
                           pc["district"]["days"], pc["district"]["fee_share"], 2, used)
     moved = district_pool.sample(
         frac=DISTRICT_SHARE_TO_NEW_COMMUNES, random_state=rng.integers(1 << 31)
     ).sort_index()
-    dept_pools: dict[str, pd.DataFrame] = {}
-    dep = pc["department"]
-    for _, a in registry[registry.level == "department"].iterrows():
-        if a["volume"] > 0:
-            dept_pools[a["agency_code"]] = _pool(
-                rng, cfg, int(rng.integers(dep["min"], dep["max"] + 1)), pc["objects"][a["sector"]],
-                dep["days"], dep["fee_share"], 3, used)
-    absorbed: dict[str, list[str]] = {}
-    for _, a in registry.dropna(subset=["successor_code"]).iterrows():
-        if a["level"] == "department":
-            absorbed.setdefault(a["successor_code"], []).append(a["agency_code"])
-
-    def pool_of(code):
-        parts = [dept_pools[code]] if code in dept_pools else []
-        for pred in absorbed.get(code, []):
-            parts.append(pool_of(pred))
-        return pd.concat(parts) if parts else dept_pools.get(code)
-
+    dept_pools = _department_pools(registry, rng, cfg, used)
+    reform = pd.Timestamp(cfg["reform"]["date"]).date()
     frames = []
     for _, a in registry[registry.provides_public_services].iterrows():
         code, level = a["agency_code"], a["level"]
         if level == "department":
-            pool = pool_of(code)
+            pool = dept_pools.get(code)
         elif level == "district":
             pool = district_pool
-        elif a["valid_from"] >= pd.Timestamp(cfg["reform"]["date"]).date():
+        elif a["valid_from"] >= reform:
             pool = pd.concat([commune_pool, moved])
         else:
             pool = commune_pool
@@ -88,6 +118,7 @@ def build_catalogue(registry: pd.DataFrame, profiles: pd.DataFrame, seed: int) -
             continue
         frames.append(pool.assign(agency_code=code))
     cat = pd.concat(frames, ignore_index=True)
+    cat["certified_copy"] = cat["procedure_code"] == CERTIFIED_COPY_CODE
 
     # Agency-specific flags: better agencies integrate more (as of the latest quarter).
     q = Quarter(2025, 4)

@@ -24,6 +24,12 @@ LATENT = {
     "population": ({"department": 0.0, "district": -0.3, "commune": 0.2}, 0.5, 0.20),
     "satisfaction": ({"department": 0.6, "district": 0.4, "commune": 0.7}, 0.5, 0.05),
     "maturity": ({"department": 0.9, "district": 0.5, "commune": -0.2}, 0.7, 0.15),
+    # VNeID sign-in of the applicant (online) or chip-card check at the counter
+    "vneid": ({"department": 0.2, "district": -0.3, "commune": -0.5}, 0.5, 0.30),
+    # components taken from, and results sent to, the citizen's personal data store (rare)
+    "personal_store": ({"department": -5.0, "district": -5.4, "commune": -5.6}, 0.6, 0.12),
+    "e_copy": ({"department": -1.5, "district": -2.0, "commune": -2.2}, 0.6, 0.25),
+    "petition_on_time": ({"department": 1.8, "district": 1.4, "commune": 1.2}, 0.6, 0.08),
 }
 
 

@@ -23,19 +23,33 @@ def load_province() -> dict[str, Any]:
     """The packaged province description, checked for the invariants the generators rely on."""
     text = resources.files("dx_pipeline.config").joinpath(CONFIG_NAME).read_text(encoding="utf-8")
     cfg = yaml.safe_load(text)
-    reform = cfg["reform"]
-    sizes = {int(k): int(v) for k, v in reform["merge_group_sizes"].items()}
-    old = sum(d["communes"] for d in cfg["districts"])
-    if sum(sizes.values()) != reform["new_communes"] or sum(k * v for k, v in sizes.items()) != old:
-        raise ValueError(
-            f"{CONFIG_NAME}: reform.merge_group_sizes {sizes} must form "
-            f"{reform['new_communes']} new communes from the {old} old communes"
-        )
+    _check_reform("reform", cfg["reform"], cfg["districts"])
     codes = [d["code"] for d in cfg["departments"]]
-    for d in cfg["departments"]:
+    merger = cfg.get("merger")
+    if merger:
+        _check_reform("merger.reform", merger["reform"], merger["districts"])
+        codes += [d["code"] for d in merger["departments"]]
+        own_pools = {d["code"] for d in cfg["departments"] if d["volume"]}
+        for d in merger["departments"]:
+            if d["volume"] and d.get("like") not in own_pools:
+                raise ValueError(
+                    f"{CONFIG_NAME}: merger department {d['code']} handles the procedures of "
+                    f"{d.get('like')!r}, which is not a department of the province with public services"
+                )
+    for d in cfg["departments"] + (merger["departments"] if merger else []):
         if d.get("merged_into") and d["merged_into"] not in codes:
             raise ValueError(f"{CONFIG_NAME}: department {d['code']} merged into unknown {d['merged_into']}")
     return cfg
+
+
+def _check_reform(where: str, reform: dict, districts: list[dict]) -> None:
+    sizes = {int(k): int(v) for k, v in reform["merge_group_sizes"].items()}
+    old = sum(d["communes"] for d in districts)
+    if sum(sizes.values()) != reform["new_communes"] or sum(k * v for k, v in sizes.items()) != old:
+        raise ValueError(
+            f"{CONFIG_NAME}: {where}.merge_group_sizes {sizes} must form "
+            f"{reform['new_communes']} new communes from the {old} old communes"
+        )
 
 
 def rng_for(seed: int, *names: object) -> np.random.Generator:

@@ -343,7 +343,7 @@ def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = 
     dm, pm = load_field_mapping("dossiers"), load_field_mapping("procedures")
     con = duckdb.connect()
     try:
-        parts, labels, pages = [], [], 0
+        parts, labels, pages, present = [], [], 0, set()
         for n, p in enumerate(pulls):
             files = [qdir / p["id"] / f"dossiers-p{i:05d}.json" for i in range(1, p["dossier_pages"] + 1)]
             pages += len(files) + p["procedure_pages"]
@@ -351,6 +351,7 @@ def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = 
             src = json_source(con, files, names, dm)
             parts.append(f"SELECT *, {n} AS _pull FROM {src.sql}")
             labels += names
+            present |= src.present  # a field no page carries stays unknown, as in an export file
         union = " UNION ALL ".join(f"({p})" for p in parts)
         if len(pulls) > 1:
             union = (
@@ -358,7 +359,7 @@ def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = 
             )
         dossiers = RawSource(
             f"(SELECT * EXCLUDE (_pull) FROM ({union}) ORDER BY _pull, _source_file, _row)",
-            frozenset(dm.portal_names),
+            frozenset(present),
             f"{qdir.relative_to(home.root).as_posix()} ({len(labels)} landed pages)",
         )
         latest = pulls[-1]

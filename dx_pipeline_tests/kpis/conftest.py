@@ -22,6 +22,7 @@ DEFAULTS = dict(
     paid_online=False, input_digitized=False, result_digitized=False,
     reused_digitized_data=False, citizen_data_used=False, rating=None, source_file="test",
     statutory_days=None, fee_amount=0, payment_channel=0, synced_national=False, complaint=False,
+    petition_received_at=None, petition_due_at=None, petition_answered_at=None,
 )
 
 
@@ -33,7 +34,8 @@ def dossier_table(rows: list[dict], prefix: str = "D") -> pa.Table:
     full = []
     for i, r in enumerate(rows):
         rec = {**DEFAULTS, "dossier_id": f"{prefix}{i}", **r}
-        for col in ("received_at", "due_at", "finished_at", "returned_at", "stopped_at", "updated_at"):
+        for col in ("received_at", "due_at", "finished_at", "returned_at", "stopped_at", "updated_at",
+                    "petition_received_at", "petition_due_at", "petition_answered_at"):
             rec[col] = ts(rec.get(col))
         full.append(rec)
     return pa.Table.from_pylist(full, schema=schemas.PORTAL_DOSSIERS.arrow_schema())

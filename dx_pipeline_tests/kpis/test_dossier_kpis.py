@@ -352,3 +352,116 @@ def test_dedupe_keeps_unique_ids_and_picks_one_row_per_repeated_id():
         f"SELECT dossier_id, agency_code FROM ({judged_dossiers_sql('d', Q1)}) ORDER BY dossier_id"
     ).fetchall()
     assert out == [("R1", "NEW"), ("R2", "A"), ("R3", "A"), ("U1", "SO_A"), ("U2", "SO_A")]
+
+
+def test_authentication_personal_store_and_certified_copies(home, write_dossiers):
+    done = dict(received_at="2025-02-03T08:00", due_at="2025-02-10T17:00",
+                finished_at="2025-02-05T08:00")
+    write_dossiers("2025-Q1", [
+        dict(done, vneid_authenticated=True, personal_store_component=True, personal_store_result=False),
+        dict(done, vneid_authenticated=True, personal_store_component=False, personal_store_result=True),
+        dict(done, vneid_authenticated=False, personal_store_component=False, personal_store_result=False),
+        # the store flags unknown for this one: it still counts as received, not as shared
+        dict(done, vneid_authenticated=False, certified_copy=True, certified_copy_electronic=True),
+        dict(done, certified_copy=True, certified_copy_electronic=False),
+        dict(done, certified_copy=False, certified_copy_electronic=False),
+    ])
+    k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
+    pairs = lambda code: k.loc[code, ["numerator", "denominator"]].tolist()  # noqa: E731
+    # authenticated over every dossier received whose flag is known (4 of 6)
+    assert pairs("e_authenticated_rate") == [2, 4]
+    # a component from the store or a result into it, over the dossiers received (portal's denominator)
+    assert pairs("personal_store_shared_rate") == [2, 3]
+    # electronic copies over certified-copy requests
+    assert pairs("e_certified_copy_rate") == [1, 2]
+
+
+def test_nothing_to_certify_is_zero_denominator_but_no_field_is_missing(home, write_dossiers):
+    done = dict(received_at="2025-02-03T08:00", due_at="2025-02-10T17:00",
+                finished_at="2025-02-05T08:00")
+    write_dossiers("2025-Q1", [
+        dict(done, agency_code="SO_A", certified_copy=False),
+        dict(done, agency_code="SO_B"),  # the export carries no certification field for it
+    ])
+    k = portal_kpis(home, "2025-Q1").set_index(["agency_code", "kpi_code"])
+    assert k.loc[("SO_A", "e_certified_copy_rate"), "denominator"] == 0
+    assert k.loc[("SO_A", "e_certified_copy_rate"), "flags"] == "zero_denominator"
+    assert ("SO_B", "e_certified_copy_rate") not in k.index
+    assert ("SO_B", "e_authenticated_rate") not in k.index  # no VNeID flag either
+
+
+PETITION = dict(received_at="2025-01-06T08:00", due_at="2025-01-20T17:00",
+                finished_at="2025-01-10T08:00", complaint=True)
+
+
+def _petition(received, due, answered=None, rating=None):
+    return dict(petition_received_at=received, petition_due_at=due, petition_answered_at=answered,
+                petition_rating=rating)
+
+
+# (case, petition fields, judged in Q1, on time, received in Q1)
+PETITIONS = [
+    ("answered before due",
+     _petition("2025-02-03T09:00", "2025-02-24T17:00", "2025-02-20T10:00", 2), True, True, True),
+    ("answered on the due day",
+     _petition("2025-02-03T09:00", "2025-02-24T17:00", "2025-02-24T20:00"), True, True, True),
+    ("answered late, rated satisfied",
+     _petition("2025-02-03T09:00", "2025-02-24T17:00", "2025-02-27T10:00", 3), True, False, True),
+    ("on time but not satisfied",
+     _petition("2025-03-03T09:00", "2025-03-24T17:00", "2025-03-10T10:00", 1), True, True, True),
+    ("open at quarter end, past due",
+     _petition("2025-03-03T09:00", "2025-03-24T17:00"), True, False, True),
+    ("open at quarter end, not yet due",
+     _petition("2025-03-24T09:00", "2025-04-14T17:00"), True, True, True),
+    ("answered after the quarter: judged at its end",
+     _petition("2025-03-24T09:00", "2025-04-14T17:00", "2025-04-10T10:00"), True, True, True),
+    ("received in Q4, answered in Q1 late",
+     _petition("2024-12-20T09:00", "2025-01-13T17:00", "2025-01-15T10:00"), True, False, False),
+    ("received and answered in Q4",
+     _petition("2024-12-02T09:00", "2024-12-23T17:00", "2024-12-10T10:00"), False, None, False),
+    ("received after the quarter",
+     _petition("2025-04-02T09:00", "2025-04-23T17:00"), False, None, False),
+]
+
+
+def test_petition_edges():
+    con = duckdb.connect()
+    rows = [dict(PETITION, **fields) for _, fields, *_ in PETITIONS]
+    con.register("d", dossier_table(rows))
+    out = con.execute(
+        "SELECT dossier_id, coalesce(petition_judged, FALSE), petition_on_time, "
+        f"coalesce(petition_in_period, FALSE) FROM ({judged_dossiers_sql('d', Q1)}) ORDER BY dossier_id"
+    ).fetchall()
+    got = {d: (j, o, r) for d, j, o, r in out}
+    for i, (case, _, is_judged, on_time, in_period) in enumerate(PETITIONS):
+        j, o, r = got[f"D{i}"]
+        assert (j, r) == (is_judged, in_period), case
+        if is_judged:
+            assert o is on_time, case
+
+
+def test_petition_kpis_follow_the_portal_formulas(home, write_dossiers):
+    write_dossiers("2025-Q1", [dict(PETITION, **fields) for _, fields, *_ in PETITIONS]
+                   + [dict(PETITION, complaint=False)])  # a dossier without a petition changes nothing
+    k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
+    judged = [p for p in PETITIONS if p[2]]
+    assert k.loc["petition_on_time_rate", ["numerator", "denominator"]].tolist() == [
+        sum(1 for p in judged if p[3]), len(judged)]
+    received = [p for p in PETITIONS if p[4]]
+    unhappy_or_late = [p for p in received if p[1].get("petition_rating") == 1 or not p[3]]
+    assert k.loc["petition_satisfaction_rate", ["numerator", "denominator"]].tolist() == [
+        len(received) - len(unhappy_or_late), len(received)]
+
+
+def test_petitions_without_their_dates_are_missing_and_no_petition_is_nothing_to_judge(home, write_dossiers):
+    done = dict(received_at="2025-02-03T08:00", due_at="2025-02-10T17:00",
+                finished_at="2025-02-05T08:00")
+    write_dossiers("2025-Q1", [
+        dict(done, agency_code="SO_A", complaint=True),  # a complaint, but the export has no PAKN dates
+        dict(done, agency_code="SO_B", complaint=False),  # no petition at all
+    ])
+    k = portal_kpis(home, "2025-Q1").set_index(["agency_code", "kpi_code"])
+    assert ("SO_A", "petition_on_time_rate") not in k.index
+    assert ("SO_A", "petition_satisfaction_rate") not in k.index
+    assert k.loc[("SO_B", "petition_on_time_rate"), ["numerator", "denominator"]].tolist() == [0, 0]
+    assert k.loc[("SO_B", "petition_satisfaction_rate"), "flags"] == "zero_denominator"

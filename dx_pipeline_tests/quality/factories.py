@@ -62,9 +62,19 @@ def dossiers(n_per_agency: int = 30, prefix: str = "HS") -> pd.DataFrame:
                 "synced_national": True,
                 "complaint": False,
                 "updated_at": received,
+                "vneid_authenticated": i % 3 == 0,
+                "personal_store_component": False,
+                "personal_store_result": False,
+                "certified_copy": False,
+                "certified_copy_electronic": False,
+                "petition_received_at": None,
+                "petition_due_at": None,
+                "petition_answered_at": None,
+                "petition_rating": None,
             })
     df = pd.DataFrame(rows)
-    for col in ("finished_at", "returned_at", "stopped_at"):
+    for col in ("finished_at", "returned_at", "stopped_at", "petition_received_at", "petition_due_at",
+                "petition_answered_at"):
         df[col] = pd.to_datetime(df[col])
     return df
 

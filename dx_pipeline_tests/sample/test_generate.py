@@ -76,11 +76,12 @@ def test_registry_shape(sample):
     assert list(reg.columns) == schemas.AGENCIES.names
     assert reg.agency_code.is_unique
     assert set(reg.provides_public_services) == {"true", "false"}
-    counts = reg.level.value_counts()
+    own = reg[~reg.peer_group.str.endswith("-ps") & (reg.agency_code != "UBND-PS")]
+    counts = own.level.value_counts()
     assert counts["province"] == 1 and 18 <= counts["department"] <= 24 and counts["district"] == 11
     old = reg[(reg.level == "commune") & (reg.valid_to == "2025-06-30")]
     new = reg[(reg.level == "commune") & (reg.valid_from == "2025-07-01")]
-    assert 160 <= len(old) <= 180 and 90 <= len(new) <= 100
+    assert 220 <= len(old) <= 240 and 120 <= len(new) <= 130
     assert set(old.successor_code) <= set(new.agency_code) and set(new.agency_code) <= set(old.successor_code)
     assert (reg[reg.level == "district"].valid_to == "2025-06-30").all()
     by_code = reg.set_index("agency_code")
@@ -101,7 +102,54 @@ def test_registry_shape(sample):
         lambda s: any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", s))
     )
     assert has_marks.mean() > 0.9
-    assert reg.peer_group.isin(["province", "department", "district", "commune"]).all()
+    assert reg.peer_group.isin(["province", "department", "district", "commune",
+                                "department-ps", "district-ps", "commune-ps"]).all()
+
+
+def test_the_neighbouring_province_merges_into_this_one_on_2025_07_01(sample):
+    """Two provinces' units under one registry: the neighbour and everything under it end on
+    2025-06-30; its departments' work passes to this province's departments, its communes to
+    new communes of the merged province; until then its units are ranked apart."""
+    home, _ = sample
+    reg = pd.read_csv(home.registry_file, dtype=str, keep_default_na=False).set_index("agency_code")
+    assert reg.loc["UBND-PS", "level"] == "province" and reg.loc["UBND-PS", "valid_to"] == "2025-06-30"
+    assert reg.loc["UBND-PS", "successor_code"] == "UBND-TINH" and reg.loc["UBND-TINH", "valid_to"] == ""
+
+    def province_of(code):
+        while reg.loc[code, "level"] != "province":
+            code = reg.loc[code, "parent_code"]
+        return code
+
+    theirs = [c for c in reg.index if c != "UBND-PS" and province_of(c) == "UBND-PS"]
+    assert {reg.loc[c, "level"] for c in theirs} == {"department", "district", "commune"}
+    assert all(reg.loc[c, "valid_to"] and reg.loc[c, "valid_to"] <= "2025-06-30" for c in theirs)
+    assert all(reg.loc[c, "peer_group"].endswith("-ps") for c in theirs)
+    ends = {}
+    for c in theirs:
+        code = c
+        while reg.loc[code, "successor_code"]:
+            code = reg.loc[code, "successor_code"]
+        ends[c] = code
+    departments = [c for c in theirs if reg.loc[c, "level"] == "department"]
+    assert len(departments) >= 10
+    assert {province_of(ends[c]) for c in departments} == {"UBND-TINH"}
+    assert all(reg.loc[ends[c], "valid_to"] == "" for c in departments)
+    assert ends["SO-KHDT-PS"] == "SO-TC"  # merged within its own province on 2025-03-01 first
+    communes = [c for c in theirs if reg.loc[c, "level"] == "commune"]
+    assert len(communes) == 60 and all(reg.loc[ends[c], "valid_from"] == "2025-07-01" for c in communes)
+    new_communes = {ends[c] for c in communes}
+    assert len(new_communes) == 30 and {reg.loc[c, "parent_code"] for c in new_communes} == {"UBND-TINH"}
+    # new communes are formed within one former province, never across the border
+    own_old = [c for c in reg.index if reg.loc[c, "level"] == "commune" and reg.loc[c, "valid_to"]
+               and province_of(c) == "UBND-TINH"]
+    assert not new_communes & {reg.loc[c, "successor_code"] for c in own_old}
+
+
+def test_the_merged_provinces_dossiers_go_to_the_successors(sample):
+    home, _ = sample
+    before, after = (_dossiers(home, q) for q in QUARTERS)
+    assert before.MaCoQuan.str.endswith("-PS").any()
+    assert not after.MaCoQuan.str.endswith("-PS").any()
 
 
 def test_dossier_exports_use_portal_field_names_and_catalogue(sample):
