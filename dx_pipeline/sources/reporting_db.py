@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from dx_pipeline.sources.submission_rows import (
     RawRow,
@@ -128,7 +129,7 @@ def read_reporting_db(
         with engine.connect() as con:
             result = con.execute(quarter_query(mapping), {"period": rules.quarter.label})
             records = [dict(r._mapping) for r in result]
-    except sa.exc.SQLAlchemyError as exc:
+    except SQLAlchemyError as exc:
         raise ValueError(
             f"reporting database {shown}: cannot read table {mapping.table!r} with columns "
             f"{sorted(mapping.columns.values())}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
@@ -179,9 +180,9 @@ def read_reporting_db(
             continue
         raw.order = (raw.submitted_at, "", rid if isinstance(rid, int) else 0)
         ok, bad = normalise_row(raw, db_rules)
-        if ok:
+        if ok is not None:
             accepted.append(ok)
-        else:
+        elif bad is not None:
             out.rejects.append(bad)
     keep, dups = reject_duplicates(accepted, "the reporting database at the same submission time")
     out.accepted = keep

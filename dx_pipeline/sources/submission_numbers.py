@@ -101,37 +101,40 @@ def parse_number(value, *, single_dot_is_decimal: bool = False) -> tuple[float, 
     sign = ""
     if s[0] in "+-":
         sign, s = ("-" if s[0] == "-" else ""), s[1:]
+    text = _plain_digits(s, original, single_dot_is_decimal)
+    try:
+        return float(sign + text), percent
+    except ValueError:
+        raise ValueError(f"value {original!r} is not a number") from None
+
+
+def _plain_digits(s: str, original: str, single_dot_is_decimal: bool) -> str:
+    """Unsigned digits with separators as Python reads them: the decimal mark a dot and no
+    thousands separators. Both marks: the last one is decimal. One comma: decimal. Several of
+    one mark: thousands. One dot with three digits after a short whole part: thousands
+    (1.234), unless ``single_dot_is_decimal``."""
     if "," in s and "." in s:
         dec = "," if s.rfind(",") > s.rfind(".") else "."
         thou = "." if dec == "," else ","
         whole, frac = s.rsplit(dec, 1)
         if thou in frac or dec in whole:
             raise ValueError(f"value {original!r} is not a number (mixed '.' and ',')")
-        text = _grouped(whole, thou, original) + "." + frac
-    elif "," in s:
-        if s.count(",") == 1:
-            text = s.replace(",", ".")
-        else:
-            text = _grouped(s, ",", original)
-    elif "." in s:
-        if s.count(".") > 1:
-            text = _grouped(s, ".", original)
-        else:
-            whole, frac = s.split(".")
-            thousands = (
-                not single_dot_is_decimal
-                and len(frac) == 3
-                and whole not in ("", "0")
-                and len(whole) <= 3
-                and not whole.startswith("0")
-            )
-            text = whole + frac if thousands else s
-    else:
-        text = s
-    try:
-        return float(sign + text), percent
-    except ValueError:
-        raise ValueError(f"value {original!r} is not a number") from None
+        return _grouped(whole, thou, original) + "." + frac
+    if "," in s:
+        return s.replace(",", ".") if s.count(",") == 1 else _grouped(s, ",", original)
+    if s.count(".") > 1:
+        return _grouped(s, ".", original)
+    if "." not in s:
+        return s
+    whole, frac = s.split(".")
+    thousands = (
+        not single_dot_is_decimal
+        and len(frac) == 3
+        and whole not in ("", "0")
+        and len(whole) <= 3
+        and not whole.startswith("0")
+    )
+    return whole + frac if thousands else s
 
 
 def parse_ratio(
@@ -200,7 +203,7 @@ def parse_level(value, levels: Mapping[str, float]) -> float:
     if is_blank(value):
         raise ValueError("no value given")
     by_name = {fold(k): v for k, v in levels.items()}
-    key = fold(as_written(value))
+    key = fold(as_written(value) or "")
     if key not in by_name and LEVEL_SYNONYMS.get(key) in levels:
         key = LEVEL_SYNONYMS[key]
     if key in by_name:

@@ -291,7 +291,7 @@ def _read_bundle(path: Path, base: RawRow, rules: RowRules, layout: SubmissionLa
     for member in members:
         if isinstance(member, UnsafeFileError):
             inner = member.name.split("::", 1)[1] if "::" in member.name else None
-            ref = f"{base.file}::{inner}" if inner else base.file
+            ref = f"{base.source_ref}::{inner}" if inner else base.source_ref
             bad = RawRow(source="inbox", source_ref=ref, file=ref, arrived_at=base.arrived_at)
             result.rejects.append(_file_reject(bad, member.reason))
             continue
@@ -343,9 +343,9 @@ def _read_content(data: bytes, suffix: str, base: RawRow, rules: RowRules,
             continue
         rows += 1
         ok, bad = normalise_row(raw, rules_here)
-        if ok:
+        if ok is not None:
             accepted.append(ok)
-        else:
+        elif bad is not None:
             rejects.append(bad)
     if not rows:
         rejects.append(_file_reject(base, "the file has no indicator rows"))
@@ -453,78 +453,97 @@ def _csv_grid_bytes(data: bytes) -> tuple[None, Grid, str]:
     return None, grid, encoding
 
 
-def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: RawRow,
-              is_csv: bool, arrived: dt.datetime, limits: FileLimits = DEFAULT_LIMITS) -> list | str:
+def _raw_rows(grid: Grid, sheet: str | None, layout: SubmissionLayout, base: RawRow, is_csv: bool,
+              arrived: dt.datetime | None, limits: FileLimits = DEFAULT_LIMITS) -> list | str:
     """RawRows (or reject dicts) from a grid, or a string reason when no table is found."""
-    lookup = layout.header_lookup()
     head = [cells for _, cells, _ in grid[:HEADER_SEARCH_ROWS]]
-    found = _find_header(head, lookup)
+    found = _find_header(head, layout.header_lookup())
     if found is None:
         return (
             "no header row with the column MaChiSo (Mã chỉ số) was found; "
             "use the template from `dx-pipeline template`"
         )
     header_idx, columns = found
-    # Labels ("Mã đơn vị / Agency code:") are trusted first, because people insert rows above
-    # the table; the layout's fixed cells are the fallback for a header block without labels.
-    meta: dict[str, Any] = _meta_from_labels(head[:header_idx])
-    if not is_csv:
-        for logical, ref in layout.meta_cells.items():
-            if is_blank(meta.get(logical)):
-                meta[logical] = _cell_at(grid, ref)
-    # header-block values with damaged bytes or absurd length are shown, not trusted: the
-    # rows then fail the registry/period checks with the value in the reject
-    meta = {k: printable(v) if isinstance(v, str) and _cell_problem(v, limits) else v
-            for k, v in meta.items()}
-    short = layout.column_for
+    meta = _header_meta(grid, head[:header_idx], layout, is_csv, limits)
     width = len(grid[header_idx][1])
     where = f" [{sheet}]" if sheet else ""
     out: list = []
     for row_no, cells, formats in grid[header_idx + 1:]:
         if all(is_blank(c) for c in cells):
             continue
-        ref = f"{base.file}{where} row {row_no}"
-        raw = RawRow(source="inbox", source_ref=ref, file=base.file, sheet=sheet, row=row_no,
-                     arrived_at=arrived, **{k: v for k, v in meta.items() if k in
-                                             ("agency_code", "quarter", "report_date")})
-        problem = _row_problem(cells, columns, short, limits)
-        if problem is not None:
-            idx, reason = problem
-            code_idx = next((i for i, name in columns.items() if name == "indicator_code"), None)
-            if code_idx is not None and code_idx < len(cells) and code_idx != idx:
-                raw.indicator_code = cells[code_idx]
-            label = short.get(columns.get(idx, ""), columns.get(idx)) or f"column {idx + 1}"
-            out.append(make_reject(raw, field=label, reason=reason, value=printable(str(cells[idx]))))
+        raw = RawRow(source="inbox", source_ref=f"{base.file}{where} row {row_no}", file=base.file,
+                     sheet=sheet, row=row_no, arrived_at=arrived,
+                     **{k: v for k, v in meta.items() if k in ("agency_code", "quarter", "report_date")})
+        reject = _row_reject(raw, cells, columns, layout, limits, width if is_csv else None)
+        if reject is not None:
+            out.append(reject)
             continue
-        # A row longer than its header has shifted values (an unquoted "85,5" in a
-        # comma-separated file): reading it by position would silently misplace them.
-        if is_csv and len(cells) > width:
-            code_idx = next((i for i, name in columns.items() if name == "indicator_code"), None)
-            if code_idx is not None and code_idx < len(cells):
-                raw.indicator_code = cells[code_idx]
-            out.append(make_reject(
-                raw, field="row",
-                reason=f"row has {len(cells)} fields but the header has {width}: a value "
-                "contains the field separator? (put quotes around values like \"85,5\")",
-                value=" | ".join(cells),
-            ))
-            continue
-        pf = set()
-        for idx, logical in columns.items():
-            value = cells[idx] if idx < len(cells) else None
-            if isinstance(value, str) and not value.strip():
-                value = None
-            if logical in ("row_no", "indicator_name", "unit"):
-                continue
-            if logical in ("agency_code", "quarter", "report_date") and is_blank(value):
-                continue  # keep the header-block value
-            setattr(raw, logical, value)
-            if idx in formats:
-                pf.add(logical)
-        raw.percent_formatted = frozenset(pf)
+        _fill_row(raw, cells, formats, columns)
         raw.order = (arrived, base.file or "", row_no)
         out.append(raw)
     return out
+
+
+def _header_meta(grid: Grid, head: list, layout: SubmissionLayout, is_csv: bool,
+                 limits: FileLimits) -> dict[str, Any]:
+    """Agency, quarter and report date from the block above the table.
+
+    Labels ("Mã đơn vị / Agency code:") are trusted first, because people insert rows above
+    the table; the layout's fixed cells are the fallback for a header block without labels.
+    Values with damaged bytes or absurd length are shown, not trusted: the rows then fail the
+    registry/period checks with the value in the reject.
+    """
+    meta: dict[str, Any] = _meta_from_labels(head)
+    if not is_csv:
+        for logical, ref in layout.meta_cells.items():
+            if is_blank(meta.get(logical)):
+                meta[logical] = _cell_at(grid, ref)
+    return {k: printable(v) if isinstance(v, str) and _cell_problem(v, limits) else v
+            for k, v in meta.items()}
+
+
+def _row_reject(raw: RawRow, cells: list, columns: dict[int, str], layout: SubmissionLayout,
+                limits: FileLimits, csv_width: int | None) -> dict | None:
+    """A reject for a row with an unreadable cell, or (in a CSV of ``csv_width`` header
+    fields) a row longer than its header, whose values would be misplaced; None otherwise."""
+    code_idx = next((i for i, name in columns.items() if name == "indicator_code"), None)
+    problem = _row_problem(cells, columns, layout.column_for, limits)
+    if problem is not None:
+        idx, reason = problem
+        if code_idx is not None and code_idx < len(cells) and code_idx != idx:
+            raw.indicator_code = cells[code_idx]
+        label = layout.column_for.get(columns.get(idx, ""), columns.get(idx)) or f"column {idx + 1}"
+        return make_reject(raw, field=label, reason=reason, value=printable(str(cells[idx])))
+    # A row longer than its header has shifted values (an unquoted "85,5" in a
+    # comma-separated file): reading it by position would silently misplace them.
+    if csv_width is not None and len(cells) > csv_width:
+        if code_idx is not None and code_idx < len(cells):
+            raw.indicator_code = cells[code_idx]
+        return make_reject(
+            raw, field="row",
+            reason=f"row has {len(cells)} fields but the header has {csv_width}: a value "
+            "contains the field separator? (put quotes around values like \"85,5\")",
+            value=" | ".join(cells),
+        )
+    return None
+
+
+def _fill_row(raw: RawRow, cells: list, formats: Any, columns: dict[int, str]) -> None:
+    """The row's cells into ``raw`` by column (blank header-block fields keep the block's
+    value), noting which cells were formatted as percentages."""
+    pf = set()
+    for idx, logical in columns.items():
+        value = cells[idx] if idx < len(cells) else None
+        if isinstance(value, str) and not value.strip():
+            value = None
+        if logical in ("row_no", "indicator_name", "unit"):
+            continue
+        if logical in ("agency_code", "quarter", "report_date") and is_blank(value):
+            continue  # keep the header-block value
+        setattr(raw, logical, value)
+        if idx in formats:
+            pf.add(logical)
+    raw.percent_formatted = frozenset(pf)
 
 
 def _cell_problem(value: str, limits: FileLimits) -> str | None:

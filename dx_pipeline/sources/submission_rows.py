@@ -9,6 +9,7 @@ reject naming every field and every reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,7 +98,9 @@ class RowRules:
             self.validity = quarter_validity(self.registry, self.quarter)
 
     def agency_problem(self, code: str) -> str | None:
-        return self.validity[code] if code in self.validity else unknown_agency(code)
+        """Why ``code`` cannot report this quarter (None when it can)."""
+        validity = self.validity if self.validity is not None else {}
+        return validity[code] if code in validity else unknown_agency(code)
 
 
 class _Problems:
@@ -125,7 +128,7 @@ class _Problems:
 def _text(value) -> str | None:
     if is_blank(value):
         return None
-    return as_written(value).strip()
+    return (as_written(value) or "").strip()
 
 
 def make_reject(raw: RawRow, *, field: str | None, reason: str, value: str | None) -> dict:
@@ -145,69 +148,97 @@ def make_reject(raw: RawRow, *, field: str | None, reason: str, value: str | Non
     }
 
 
+def _count(raw: RawRow, name: str, problems: _Problems) -> float | None:
+    """A ratio's numerator or denominator: a count, not a percentage, not negative."""
+    v = getattr(raw, name)
+    if is_blank(v):
+        return None
+    try:
+        n, had_pct = parse_number(v)
+        if had_pct:
+            raise ValueError(f"value {as_written(v)!r} is a percentage; write the count")
+        if n < 0:
+            raise ValueError(f"value {as_written(v)!r} is negative")
+    except ValueError as exc:
+        problems.add(name, str(exc))
+        return None
+    return n
+
+
+def _written_ratio(raw: RawRow, rules: RowRules, problems: _Problems) -> tuple[float | None, bool]:
+    """(the ratio written in the value cell or None, readable?)."""
+    if is_blank(raw.value):
+        return None, True
+    try:
+        written = parse_ratio(
+            raw.value,
+            percent_formatted="value" in raw.percent_formatted,
+            bare_is_percent=rules.bare_is_percent,
+        )
+    except ValueError as exc:
+        problems.add("value", str(exc))
+        return None, False
+    if written < 0:
+        problems.add("value", f"value {as_written(raw.value)!r} is negative")
+    return written, True
+
+
+def _check_written_ratio(
+    raw: RawRow, rules: RowRules, problems: _Problems, written: float, num: float, den: float
+) -> None:
+    """A value written beside numerator and denominator must be their ratio (any reading)."""
+    ratio = num / den
+    readings = ratio_readings(raw.value, percent_formatted="value" in raw.percent_formatted)
+    if rules.bare_is_percent is not None:
+        readings = [written]
+    if not any(abs(r - ratio) <= RATIO_TOLERANCE for r in readings):
+        problems.add(
+            "value",
+            f"value {as_written(raw.value)!r} does not match "
+            f"{rules.field_names.get('numerator')}/{rules.field_names.get('denominator')}"
+            f" = {num:g}/{den:g} = {ratio:.1%}",
+        )
+
+
 def _ratio_value(raw: RawRow, rules: RowRules, problems: _Problems, out: dict) -> None:
-    pf = raw.percent_formatted
-    num = den = None
-    for name in ("numerator", "denominator"):
-        v = getattr(raw, name)
-        if is_blank(v):
-            continue
-        try:
-            n, had_pct = parse_number(v)
-            if had_pct:
-                raise ValueError(f"value {as_written(v)!r} is a percentage; write the count")
-            if n < 0:
-                raise ValueError(f"value {as_written(v)!r} is negative")
-            if name == "numerator":
-                num = n
-            else:
-                den = n
-        except ValueError as exc:
-            problems.add(name, str(exc))
+    """A ratio KPI from numerator and denominator, or the value written, or both (agreeing)."""
+    num, den = _count(raw, "numerator", problems), _count(raw, "denominator", problems)
     out["numerator"], out["denominator"] = num, den
-    written = None
-    if not is_blank(raw.value):
-        try:
-            written = parse_ratio(
-                raw.value, percent_formatted="value" in pf, bare_is_percent=rules.bare_is_percent
-            )
-            if written < 0:
-                problems.add("value", f"value {as_written(raw.value)!r} is negative")
-        except ValueError as exc:
-            problems.add("value", str(exc))
-            return
+    written, readable = _written_ratio(raw, rules, problems)
+    if not readable:
+        return
     if num is not None and den is not None:
         if den == 0:
             out["value"] = None  # zero denominator: kept, the KPI step applies its policy
             if written is not None and written != 0:
                 problems.add("value", f"value {as_written(raw.value)!r} given but MauSo is 0")
             return
-        ratio = num / den
-        out["value"] = ratio
+        out["value"] = num / den
         if written is not None:
-            readings = ratio_readings(raw.value, percent_formatted="value" in pf)
-            if rules.bare_is_percent is not None:
-                readings = [written]
-            if not any(abs(r - ratio) <= RATIO_TOLERANCE for r in readings):
-                problems.add(
-                    "value",
-                    f"value {as_written(raw.value)!r} does not match "
-                    f"{rules.field_names.get('numerator')}/{rules.field_names.get('denominator')}"
-                    f" = {num:g}/{den:g} = {ratio:.1%}",
-                )
+            _check_written_ratio(raw, rules, problems, written, num, den)
         return
-    if written is None:
-        if num is not None:
-            problems.add("denominator", "numerator given without denominator, and no value")
-        elif den is not None:
-            problems.add("numerator", "denominator given without numerator, and no value")
-        else:
-            problems.add("value", "no value given")
-        return
-    out["value"] = written
+    if written is not None:
+        out["value"] = written
+    elif num is not None:
+        problems.add("denominator", "numerator given without denominator, and no value")
+    elif den is not None:
+        problems.add("numerator", "denominator given without numerator, and no value")
+    else:
+        problems.add("value", "no value given")
 
 
-def _plain_value(raw: RawRow, unit: str, kpi, problems: _Problems, out: dict) -> None:
+def _plain_number(v: Any, unit: str, kpi: Any) -> float:
+    """A count, number of days or amount: a plain number, not a percentage, not negative."""
+    number, had_pct = parse_number(v)
+    if had_pct:
+        raise ValueError(f"value {as_written(v)!r} is a percentage but {kpi.code} is a {unit}")
+    if number < 0:
+        raise ValueError(f"value {as_written(v)!r} is negative")
+    return number
+
+
+def _plain_value(raw: RawRow, unit: str, kpi: Any, problems: _Problems, out: dict) -> None:
+    """A yes/no, level, evidence, count, days or amount KPI's value (parts kept if given)."""
     for name in ("numerator", "denominator"):
         v = getattr(raw, name)
         out[name] = None
@@ -218,98 +249,99 @@ def _plain_value(raw: RawRow, unit: str, kpi, problems: _Problems, out: dict) ->
                 problems.add(name, str(exc))
     v = raw.value
     try:
-        if unit == "bool":
-            if is_blank(v) and out["numerator"] is not None:
-                out["value"] = 1.0 if out["numerator"] > 0 else 0.0
-            else:
-                out["value"] = parse_bool(v)
+        if unit == "bool" and is_blank(v) and out["numerator"] is not None:
+            out["value"] = 1.0 if out["numerator"] > 0 else 0.0
         elif unit == "level":
             out["value"] = parse_level(v, getattr(kpi, "levels", {}) or {})
-        elif unit == "evidence":
-            if is_blank(v):
-                if is_blank(raw.evidence_ref):
-                    raise ValueError("no value and no evidence given")
-                out["value"] = 1.0
-            else:
-                out["value"] = parse_bool(v)
+        elif unit == "evidence" and is_blank(v):
+            if is_blank(raw.evidence_ref):
+                raise ValueError("no value and no evidence given")
+            out["value"] = 1.0
+        elif unit in ("bool", "evidence"):
+            out["value"] = parse_bool(v)
         else:  # count, days, amount
-            number, had_pct = parse_number(v)
-            if had_pct:
-                raise ValueError(f"value {as_written(v)!r} is a percentage but {kpi.code} is a {unit}")
-            if number < 0:
-                raise ValueError(f"value {as_written(v)!r} is negative")
-            out["value"] = number
+            out["value"] = _plain_number(v, unit, kpi)
     except ValueError as exc:
         problems.add("value", str(exc))
 
 
-def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict | None, dict | None]:
-    """``(accepted, None)`` or ``(None, reject)`` for one row."""
-    problems = _Problems(raw, rules.field_names)
-    out: dict = {}
+def _indicator(raw: RawRow, rules: RowRules, problems: _Problems) -> tuple[str | None, Any]:
+    """(indicator code, its catalogue entry) when agencies report it; problems otherwise."""
     code = _text(raw.indicator_code)
-    kpi = None
     if code is None:
         problems.add("indicator_code", "indicator code is empty")
-    else:
-        kpi = rules.catalogue.get(code)
-        if kpi is None:
-            problems.add("indicator_code", f"indicator code {code!r} is not in the KPI catalogue")
-        elif getattr(kpi, "source", "submission") != "submission":
-            problems.add(
-                "indicator_code",
-                f"indicator {code!r} is computed from the {kpi.source}, agencies do not report it",
-            )
-            kpi = None
-    agency = _text(raw.agency_code)
-    if agency is None:
-        problems.add("agency_code", "agency code is empty")
-    quarter_ok = True
+        return None, None
+    kpi = rules.catalogue.get(code)
+    if kpi is None:
+        problems.add("indicator_code", f"indicator code {code!r} is not in the KPI catalogue")
+    elif getattr(kpi, "source", "submission") != "submission":
+        problems.add(
+            "indicator_code",
+            f"indicator {code!r} is computed from the {kpi.source}, agencies do not report it",
+        )
+        kpi = None
+    return code, kpi
+
+
+def _quarter_ok(raw: RawRow, rules: RowRules, problems: _Problems) -> bool:
+    """Whether the row reports the quarter the file belongs to (problems say why not)."""
     qtext = _text(raw.quarter)
     if qtext is None:
         problems.add("quarter", "reporting period is empty")
-        quarter_ok = False
-    else:
-        try:
-            q = parse_period(qtext)
-        except ValueError as exc:
-            q = None
-            problems.add("quarter", str(exc))
-        if q is None:
-            quarter_ok = False
-        elif q != rules.quarter:
-            problems.add(
-                "quarter",
-                f"file reports period {q.label} but belongs to {rules.quarter.label} "
-                f"({rules.where_quarter_from})",
-            )
-            quarter_ok = False
-    if agency is not None and quarter_ok:
+        return False
+    try:
+        q = parse_period(qtext)
+    except ValueError as exc:
+        problems.add("quarter", str(exc))
+        return False
+    if q != rules.quarter:
+        problems.add(
+            "quarter",
+            f"file reports period {q.label} but belongs to {rules.quarter.label} "
+            f"({rules.where_quarter_from})",
+        )
+        return False
+    return True
+
+
+def _report_date(raw: RawRow, problems: _Problems) -> dt.date | None:
+    """The report's date when one is written (a problem when it is not a date)."""
+    if is_blank(raw.report_date):
+        return None
+    try:
+        return parse_date(raw.report_date)
+    except ValueError as exc:
+        problems.add("report_date", f"report {exc}")
+        return None
+
+
+def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict, None] | tuple[None, dict]:
+    """``(accepted, None)`` or ``(None, reject)`` for one row."""
+    problems = _Problems(raw, rules.field_names)
+    out: dict = {}
+    code, kpi = _indicator(raw, rules, problems)
+    agency = _text(raw.agency_code)
+    if agency is None:
+        problems.add("agency_code", "agency code is empty")
+    if _quarter_ok(raw, rules, problems) and agency is not None:
         why = rules.agency_problem(agency)
         if why:
             problems.add("agency_code", why)
-    report_date = None
-    if not is_blank(raw.report_date):
-        try:
-            report_date = parse_date(raw.report_date)
-        except ValueError as exc:
-            problems.add("report_date", f"report {exc}")
+    report_date = _report_date(raw, problems)
     if kpi is not None:
         if kpi.unit == "ratio":
             _ratio_value(raw, rules, problems, out)
         else:
             _plain_value(raw, kpi.unit, kpi, problems, out)
-    if raw.submitted_at is None and problems.items == []:
-        raw.submitted_at = submission_time(report_date, raw.arrived_at)
-    if problems.items:
+    if problems.items or kpi is None:
         if raw.submitted_at is None:
-            try:
+            with contextlib.suppress(ValueError):  # the reject keeps the arrival time then
                 raw.submitted_at = submission_time(report_date, raw.arrived_at)
-            except ValueError:
-                pass
         return None, problems.reject()
+    if raw.submitted_at is None:
+        raw.submitted_at = submission_time(report_date, raw.arrived_at)
     value = out.get("value")
-    accepted = {
+    return {
         "agency_code": agency,
         "indicator_code": code,
         "value": None if value is None else float(value),
@@ -322,8 +354,7 @@ def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict | None, dict | Non
         "denominator": out.get("denominator"),
         "_order": raw.order,
         "_raw": raw,
-    }
-    return accepted, None
+    }, None
 
 
 def reject_duplicates(accepted: list[dict], what: str = "this file") -> tuple[list[dict], list[dict]]:

@@ -59,7 +59,12 @@ def is_late(
 def _sort_key(rec: dict) -> tuple:
     submitted = rec.get("submitted_at")
     ts = pd.Timestamp(submitted) if submitted is not None and not pd.isna(submitted) else pd.Timestamp.min
-    return (ts, rec.get("_order") or (), _SOURCE_ORDER.get(rec.get("source"), 9), rec.get("source_ref") or "")
+    return (
+        ts,
+        rec.get("_order") or (),
+        _SOURCE_ORDER.get(str(rec.get("source")), 9),
+        rec.get("source_ref") or "",
+    )
 
 
 def assign_versions(

@@ -66,7 +66,7 @@ def rejects_frame(rows: list[dict]) -> pd.DataFrame:
     """Rejects in a stable column order and row order."""
     df = pd.DataFrame(rows, columns=REJECT_COLUMNS)
     df["submitted_at"] = pd.to_datetime(df["submitted_at"]).astype("datetime64[us]")
-    df["row"] = pd.array(df["row"], dtype="Int64")
+    df["row"] = df["row"].astype("Int64")
     for col in ("agency_code", "indicator_code", "value", "source_ref", "field", "reason",
                 "source", "file", "sheet"):
         df[col] = df[col].astype(object).where(df[col].notna(), None)
