@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from dx_pipeline.reference import schemas
 from dx_pipeline.storage import DxHome, atomic_path, warehouse_duckdb
-from dx_pipeline.storage.parquet import PARTITION_FILE
+from dx_pipeline.storage.parquet import PARTITION_FILE, sql_literal
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -150,10 +150,6 @@ _DUCK_TYPES = {
 }
 
 
-def _sql_str(text: str | Path) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -212,19 +208,19 @@ def _create_views(con, home: DxHome) -> None:
             files = list(folder.glob(f"quarter=*/{PARTITION_FILE}"))
             glob = folder / "quarter=*" / PARTITION_FILE
             src = (
-                f"read_parquet({_sql_str(glob)}, hive_partitioning=true, union_by_name=true, "
+                f"read_parquet({sql_literal(glob)}, hive_partitioning=true, union_by_name=true, "
                 "hive_types={'quarter': 'VARCHAR'})"
             )
             select = f"SELECT quarter, * EXCLUDE (quarter) FROM {src}"
             extra = [("quarter", "VARCHAR")]
         else:
             files = list(folder.glob("*.parquet"))
-            select = f"SELECT * FROM read_parquet({_sql_str(folder / '*.parquet')}, union_by_name=true)"
+            select = f"SELECT * FROM read_parquet({sql_literal(folder / '*.parquet')}, union_by_name=true)"
             extra = []
         sql = select if files else _empty_view_sql(contract, extra)
         con.execute(f"CREATE OR REPLACE VIEW {_ident(contract.table)} AS {sql}")
         desc = f"{contract.vi} / {contract.en}"
-        con.execute(f"COMMENT ON VIEW {_ident(contract.table)} IS {_sql_str(desc)}")
+        con.execute(f"COMMENT ON VIEW {_ident(contract.table)} IS {sql_literal(desc)}")
 
     root = home.published / "ranking"
     hive = "hive_partitioning=true, union_by_name=true, hive_types={'quarter': 'VARCHAR', 'rev': 'INTEGER'}"
@@ -239,7 +235,7 @@ def _create_views(con, home: DxHome) -> None:
         if list(root.glob(pattern)):
             sql = (
                 f"SELECT {key}, rev AS revision_folder, * EXCLUDE ({key}, rev) "
-                f"FROM read_parquet({_sql_str(root / pattern)}, {opts})"
+                f"FROM read_parquet({sql_literal(root / pattern)}, {opts})"
             )
         else:
             sql = _empty_view_sql(contract, [(key, "VARCHAR"), ("revision_folder", "INTEGER")])
@@ -258,7 +254,8 @@ def _create_views(con, home: DxHome) -> None:
         )
         sql = (
             "SELECT period, kind, revision, CAST(published_at AS TIMESTAMP) AS published_at, "
-            f"reason, trigger, content_sha256 FROM read_json({_sql_str(root / '*=*/rev=*/manifest.json')}, "
+            "reason, trigger, content_sha256 "
+            f"FROM read_json({sql_literal(root / '*=*/rev=*/manifest.json')}, "
             f"columns={cols}, format='auto')"
         )
     else:

@@ -39,7 +39,7 @@ def canonical_json(obj: Any) -> str:
 
 def arrow_for(table: str | None, df: pd.DataFrame | pa.Table) -> pa.Table:
     """A DataFrame as Arrow, cast to its contract (if any), without pandas metadata."""
-    data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    data: pa.Table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     if "quarter" in data.column_names:
         data = data.drop_columns(["quarter"])
     if table in schemas.CONTRACTS:

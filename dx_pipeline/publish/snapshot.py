@@ -44,7 +44,8 @@ OUTPUT_FILES = (
 )
 """Every file of a revision besides manifest.json, in the order they are written."""
 
-PARQUET_OPTIONS = dict(compression="zstd", compression_level=3)
+PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3)
+"""Keyword arguments of ``pq.write_table`` for the published Parquet files."""
 RANKING_INPUT_COLUMNS = [
     c for c in schemas.RANKING_SNAPSHOT.names if c not in ("revision", "published_at")
 ]
@@ -243,9 +244,10 @@ def publish_ranking(
     defaults to a description of what changed. ``published_at`` (UTC, naive) and
     ``code_version`` are for tests and replays; normally the clock and the running code.
     """
-    if period is None and quarter is None:
+    which = period if period is not None else quarter
+    if which is None:
         raise ValueError("publish_ranking: give a quarter or a period")
-    per = Period.parse(period if period is not None else quarter)
+    per = Period.parse(which)
     _validate(per, ranking, index_scores)
     trigger_text = _trigger_text(trigger)
     fws = mf.normalise_frameworks(frameworks)
