@@ -16,6 +16,7 @@ Excel: the first sheet, header in the first row; ``row_number`` is the sheet row
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.portal_ingest import (
+    INGEST_MEMORY,
     PortalIngestResult,
     RawSource,
     write_quarter,
@@ -34,7 +36,9 @@ from dx_pipeline.sources.portal_mapping import (
     load_field_mapping,
     records_to_table,
 )
+from dx_pipeline.sources.portal_typed import TypedDossiers, write_typed_dossiers
 from dx_pipeline.storage import DxHome
+from dx_pipeline.storage.duck import configure
 
 EXPORT_SUFFIXES = (".csv", ".json", ".xlsx")
 _names = itertools.count(1)
@@ -198,13 +202,31 @@ def _label(path: Path, home: DxHome) -> str:
         return path.resolve().as_posix()
 
 
+def _typed_scan(
+    con: duckdb.DuckDBPyConnection, home: DxHome, q: Quarter, files: list[Path], mapping: FieldMapping,
+    scratch: Path,
+) -> tuple[TypedDossiers | None, list[str]]:
+    """portal_dossiers by the typed scan when there is one CSV export and the scan gives the
+    mapping's result; else None, with a note saying why the mapping reads the file instead."""
+    if len(files) != 1 or files[0].suffix.lower() != ".csv":
+        return None, []
+    configure(con, scratch / "spill", INGEST_MEMORY)
+    typed = write_typed_dossiers(con, home, q, files[0], _label(files[0], home), mapping, scratch)
+    if isinstance(typed, str):
+        label = _label(files[0], home)
+        return None, [f"{label}: read through the field mapping, not the typed scan ({typed})"]
+    return typed, []
+
+
 def ingest_portal_files(
-    home: DxHome, quarter: Quarter | str, source_dir: str | Path | None = None
+    home: DxHome, quarter: Quarter | str, source_dir: str | Path | None = None, *, typed_scan: bool = True
 ) -> PortalIngestResult:
     """Read a quarter's portal export files and write portal_dossiers, portal_rejects, procedures.
 
-    Rerunning on the same files writes the same bytes. Raises ``FileNotFoundError`` naming the
-    folder when the quarter has no dossier export.
+    A single CSV dossier export is read by the typed scan (:mod:`portal_typed`) when that gives
+    the mapping's result, else (and with ``typed_scan=False``) through the mapping. Rerunning on
+    the same files writes the same bytes. Raises ``FileNotFoundError`` naming the folder when
+    the quarter has no dossier export.
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     src_dir = Path(source_dir) if source_dir else home.portal_exports
@@ -217,11 +239,16 @@ def ingest_portal_files(
     dm, pm = load_field_mapping("dossiers"), load_field_mapping("procedures")
     con = duckdb.connect()
     try:
-        d_sources = [file_source(con, p, _label(p, home), dm, numbered=False) for p in dossier_files]
-        p_sources = [file_source(con, p, _label(p, home), pm, numbered=False) for p in procedure_files]
-        return write_quarter(
-            con, home, q, d_sources, p_sources, "files", dossier_mapping=dm, procedure_mapping=pm
-        )
+        with tempfile.TemporaryDirectory(prefix="dx_portal_typed_") as tmp:
+            typed, notes = (_typed_scan(con, home, q, dossier_files, dm, Path(tmp)) if typed_scan
+                            else (None, []))
+            d_sources = [] if typed else [file_source(con, p, _label(p, home), dm, numbered=False)
+                                          for p in dossier_files]
+            p_sources = [file_source(con, p, _label(p, home), pm, numbered=False) for p in procedure_files]
+            return write_quarter(
+                con, home, q, d_sources, p_sources, "files", notes=notes, dossier_mapping=dm,
+                procedure_mapping=pm, typed=typed,
+            )
     finally:
         con.close()
 

@@ -29,6 +29,7 @@ from dx_pipeline.sources.portal_mapping import (
     FieldMapping,
     load_field_mapping,
 )
+from dx_pipeline.sources.portal_typed import TypedDossiers
 from dx_pipeline.storage import DxHome, attach_warehouse, parquet_file, write_partition
 from dx_pipeline.storage.duck import configure
 from dx_pipeline.storage.home import WarehousePath
@@ -135,14 +136,17 @@ def write_quarter(
     notes: Sequence[str] = (),
     dossier_mapping: FieldMapping | None = None,
     procedure_mapping: FieldMapping | None = None,
+    typed: TypedDossiers | None = None,
 ) -> PortalIngestResult:
     """Map the raw sources and write the quarter's three partitions; return the counts.
 
+    ``typed``: portal_dossiers already written by the typed scan (:mod:`portal_typed`); its
+    rejected lines, already mapped, join the rejects (``dossier_sources`` is then empty).
     Sets the connection's threads, memory budget and spill directory (:func:`configure`).
     """
     dm = dossier_mapping or load_field_mapping("dossiers")
     pm = procedure_mapping or load_field_mapping("procedures")
-    for src in dossier_sources:
+    for src in dossier_sources if typed is None else ():
         dm.check_columns(src.present, src.label)
     for src in procedure_sources:
         pm.check_columns(src.present, src.label)
@@ -151,14 +155,16 @@ def write_quarter(
     with tempfile.TemporaryDirectory(prefix="dx_portal_ingest_") as tmp:
         scratch = Path(tmp)
         configure(con, scratch / "spill", INGEST_MEMORY)
-        mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
-        mapped_p = _map_once(con, pm, procedure_sources, None, scratch, "procedures")
-
-        if mapped_d is None:
-            good = f"SELECT * FROM ({dm.good_rows_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"
+        if typed is None:
+            mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
+            if mapped_d is None:
+                good = f"SELECT * FROM ({dm.good_rows_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"
+            else:
+                good = dm.output_sql(mapped_d)
+            dossiers_path = write_partition_from_query(con, good, home, DOSSIERS_TABLE, quarter)
         else:
-            good = dm.output_sql(mapped_d)
-        dossiers_path = write_partition_from_query(con, good, home, DOSSIERS_TABLE, quarter)
+            mapped_d, dossiers_path = typed.mapped_rejects, typed.path
+        mapped_p = _map_once(con, pm, procedure_sources, None, scratch, "procedures")
 
         if mapped_p is None:
             notes.append("no procedure catalogue export found: procedures partition is empty")
@@ -196,7 +202,8 @@ def write_quarter(
         rejected_rows=int(rejected_rows),
         reject_count=int(reject_count),
         procedure_rows=procedure_rows,
-        sources=tuple(s.label for s in (*dossier_sources, *procedure_sources)),
+        sources=(*(s.label for s in dossier_sources), *((typed.label,) if typed else ()),
+                 *(s.label for s in procedure_sources)),
         landed_pages=landed_pages,
         notes=tuple(notes),
     )

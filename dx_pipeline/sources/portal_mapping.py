@@ -198,6 +198,17 @@ class FieldMapping:
             reason_sql = f"CASE WHEN NOT {nonempty} THEN 'required field is empty' ELSE {reason_sql} END"
         return value, if_value, if_null, reason_sql
 
+    def value_sql(self, spec: FieldSpec, x: str, present: Collection[str]) -> str:
+        """The value the mapping reads from raw text ``x`` for one field, before an empty
+        cell's default (``empty:``): NULL for an empty or unreadable value."""
+        return self._field_sql(spec, x, present)[0]
+
+    def typed_value_sql(self, spec: FieldSpec, x: str, present: Collection[str]) -> str:
+        """The field's typed value (the ``v_`` column of :meth:`mapped_sql`) from raw text ``x``."""
+        default = _empty_default(spec)
+        value = self.value_sql(spec, x, present)
+        return f"COALESCE({value}, {default})" if default else value
+
     def mapped_sql(
         self, relation: str, present: Collection[str], quarter: Quarter | None = None
     ) -> str:
@@ -220,8 +231,7 @@ class FieldMapping:
             else:
                 bad = f"CASE WHEN {{p}} IS NULL THEN {if_null} ELSE coalesce({if_value}, FALSE) END"
             values.append(f"{value} AS _p{i}")
-            default = "" if spec.empty is None or spec.type not in ("int", "float") else (
-                str(int(spec.empty)) if spec.type == "int" else repr(float(spec.empty)))
+            default = _empty_default(spec)
             typed.append(
                 f"COALESCE(_p{i}, {default}) AS {_ident('v_' + spec.column)}" if default
                 else f"_p{i} AS {_ident('v_' + spec.column)}"
@@ -456,6 +466,13 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _empty_default(spec: FieldSpec) -> str:
+    """SQL of the value an empty int/float cell reads as (``empty:`` in the mapping), or ''."""
+    if spec.empty is None or spec.type not in ("int", "float"):
+        return ""
+    return str(int(spec.empty)) if spec.type == "int" else repr(float(spec.empty))
 
 
 def _ident(name: str) -> str:

@@ -58,6 +58,10 @@ def write_partition(
     return target
 
 
+QUERY_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000"
+"""How a DuckDB query is written to a partition file (every writer of a query uses these)."""
+
+
 def write_partition_from_query(
     con: "duckdb.DuckDBPyConnection", sql: str, home: DxHome, table: str, quarter: Quarter | str
 ) -> WarehousePath:
@@ -65,7 +69,7 @@ def write_partition_from_query(
     target = home.partition_dir(table, quarter) / PARTITION_FILE
     with atomic_path(target) as tmp:
         con.execute(
-            f"COPY ({sql}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+            f"COPY ({sql}) TO {sql_literal(tmp)} ({QUERY_COPY_OPTIONS})"
         )
     return target
 
