@@ -43,6 +43,7 @@ from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.portal_mapping import FieldMapping, FieldSpec
 from dx_pipeline.storage import DxHome
 from dx_pipeline.storage.atomic import atomic_path
+from dx_pipeline.storage.home import WarehousePath
 from dx_pipeline.storage.parquet import PARTITION_FILE, QUERY_COPY_OPTIONS, sql_literal
 
 DOSSIERS_TABLE = "portal_dossiers"
@@ -59,7 +60,7 @@ class TypedDossiers:
     """What the typed scan wrote: the partition, and the rejected lines as mapped by the reference
     mapping (a FROM-able relation of :meth:`FieldMapping.mapped_sql` rows, all bad; None: none)."""
 
-    path: Path
+    path: WarehousePath
     label: str
     mapped_rejects: str | None
     typed_rows: int

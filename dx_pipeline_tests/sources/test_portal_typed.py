@@ -100,13 +100,19 @@ def test_a_rerun_writes_the_same_bytes(tmp_path, sample_exports):
 
 # ------------------------------------------------------------------ files written by the test
 CLEAN = {
-    "MaHoSo": lambda r, i: f"H{i:05d}", "MaCoQuan": lambda r, i: r.choice(["SO_TP", "XA_01"]),
-    "MaTTHC": lambda r, i: r.choice(["P1", "2.009521", ""]), "MucDoDVC": lambda r, i: r.choice(["toan_trinh", "mot_phan", "khac", ""]),
+    "MaHoSo": lambda r, i: f"H{i:05d}",
+    "MaCoQuan": lambda r, i: r.choice(["SO_TP", "XA_01"]),
+    "MaTTHC": lambda r, i: r.choice(["P1", "2.009521", ""]),
+    "MucDoDVC": lambda r, i: r.choice(["toan_trinh", "mot_phan", "khac", ""]),
     "KenhThucHien": lambda r, i: r.choice(["1", "2", "3", ""]),
-    "NgayTiepNhan": lambda r, i: f"{r.randint(1, 28):02d}/0{r.randint(4, 6)}/2025 {r.randint(0, 23):02d}:30:00",
-    "TrangThaiHoSo": lambda r, i: r.choice(["1", "4", "5", "7", ""]), "SoLanBoSung": lambda r, i: r.choice(["0", "2", ""]),
-    "SoNgayBoSung": lambda r, i: r.choice(["0", "1.5", ""]), "ThoiHanGiaiQuyet": lambda r, i: r.choice(["10", "0.5", ""]),
-    "PhiLePhi": lambda r, i: r.choice(["0", "50000", ""]), "DuocThanhToanTrucTuyen": lambda r, i: r.choice(["0", "1", "2", ""]),
+    "NgayTiepNhan": lambda r, i: f"{r.randint(1, 28):02d}/0{r.randint(4, 6)}/2025 {r.randint(0, 23):02d}:30:0"
+                                 + str(r.randint(0, 9)),
+    "TrangThaiHoSo": lambda r, i: r.choice(["1", "4", "5", "7", ""]),
+    "SoLanBoSung": lambda r, i: r.choice(["0", "2", ""]),
+    "SoNgayBoSung": lambda r, i: r.choice(["0", "1.5", ""]),
+    "ThoiHanGiaiQuyet": lambda r, i: r.choice(["10", "0.5", ""]),
+    "PhiLePhi": lambda r, i: r.choice(["0", "50000", ""]),
+    "DuocThanhToanTrucTuyen": lambda r, i: r.choice(["0", "1", "2", ""]),
     "MucDoHaiLong": lambda r, i: r.choice(["1", "2", "3", ""]),
 }
 DATES = ["NgayHenTra", "NgayKetThucXuLy", "NgayTraKetQua", "NgayDungXuLy", "NgayCapNhat"]
@@ -121,20 +127,21 @@ ODD = {
     "int": ["1.5", "1e2", " 3", "+3", "3.0", "99999999999999999999", "x", "1_0"],
     "float": ["1,5", "nan", "1e3", " 2.5", "x", "inf", "1_000", ".5"],
     "bool": ["true", "Có", "x", "maybe", "TRUE", " 1", "co", "không", "2"],
-    "date": ["05/04/2025", "20250405083000", "2025-04-05 08:30:00", " 05/04/2025 08:30:00", "31/02/2025 08:00:00",
-             "x", "5/4/2025 8:30:00", "05/04/2025 08:30"],
+    "date": ["05/04/2025", "20250405083000", "2025-04-05 08:30:00", " 05/04/2025 08:30:00",
+             "31/02/2025 08:00:00", "x", "5/4/2025 8:30:00", "05/04/2025 08:30"],
     "NgayTiepNhan": ["", "  ", "05/07/2025 08:30:00", "05/03/2025 08:30:00", "2025-04-05 08:30:00", "bad"],
 }
 # values the reader cannot type and the mapping rejects: such files stay on the fast way
 READER_BAD = {
     "string": [], "MucDoDVC": ["x"], "TrangThaiHoSo": ["9"], "int_allowed": ["4", "x"], "int": [],
-    "float": ["x", "0x10"], "bool": ["maybe", "2"], "date": ["31/02/2025 08:00:00", "x"], "NgayTiepNhan": ["", "bad"],
+    "float": ["x", "0x10"], "bool": ["maybe", "2"], "date": ["31/02/2025 08:00:00", "x"],
+    "NgayTiepNhan": ["", "bad"],
 }
 KIND = {"MaHoSo": "string", "MaCoQuan": "string", "MaTTHC": "string", "MucDoDVC": "MucDoDVC",
-        "TrangThaiHoSo": "TrangThaiHoSo", "KenhThucHien": "int_allowed", "DuocThanhToanTrucTuyen": "int_allowed",
-        "MucDoHaiLong": "int_allowed", "SoLanBoSung": "int", "PhiLePhi": "int", "SoNgayBoSung": "float",
-        "ThoiHanGiaiQuyet": "float", "NgayTiepNhan": "NgayTiepNhan"} | {d: "date" for d in DATES} | {
-        b: "bool" for b in BOOLS}
+        "TrangThaiHoSo": "TrangThaiHoSo", "KenhThucHien": "int_allowed", "DuocThanhToanTrucTuyen":
+        "int_allowed", "MucDoHaiLong": "int_allowed", "SoLanBoSung": "int", "PhiLePhi": "int",
+        "SoNgayBoSung": "float", "ThoiHanGiaiQuyet": "float", "NgayTiepNhan": "NgayTiepNhan"} | {
+        d: "date" for d in DATES} | {b: "bool" for b in BOOLS}
 
 
 def _cell(r: random.Random, field: str, i: int, mess: float, odd: dict[str, list[str]]) -> str:
@@ -187,8 +194,9 @@ def test_clean_exports_are_read_the_fast_way(tmp_path, seed):
 @pytest.mark.parametrize("seed", range(30))
 def test_untidy_and_bad_exports_read_the_same_both_ways(tmp_path, seed):
     r = random.Random(1000 + seed)
-    exports = write_export(tmp_path / "exports", seed, rows=r.randint(1, 15), mess=r.choice([0.01, 0.05, 0.2]),
-                           crlf=r.random() < 0.3, bom=r.random() < 0.5, quote_all=r.random() < 0.3,
+    exports = write_export(tmp_path / "exports", seed, rows=r.randint(1, 15),
+                           mess=r.choice([0.01, 0.05, 0.2]), crlf=r.random() < 0.3, bom=r.random() < 0.5,
+                           quote_all=r.random() < 0.3,
                            blank_at=r.choice([None, None, None, 2, 5]), trailing_blank=r.random() < 0.15)
     _assert_same(*_ingest_both(tmp_path, exports))
 
@@ -197,7 +205,8 @@ def test_untidy_and_bad_exports_read_the_same_both_ways(tmp_path, seed):
 def test_bad_values_on_the_fast_way_are_rejected_as_the_mapping_rejects_them(tmp_path, seed):
     r = random.Random(2000 + seed)
     exports = write_export(tmp_path / "exports", seed, rows=r.randint(5, 30), mess=r.choice([0.02, 0.1, 0.3]),
-                           crlf=r.random() < 0.3, bom=r.random() < 0.5, quote_all=r.random() < 0.3, odd=READER_BAD)
+                           crlf=r.random() < 0.3, bom=r.random() < 0.5, quote_all=r.random() < 0.3,
+                           odd=READER_BAD)
     typed, reference = _ingest_both(tmp_path, exports)
     _assert_same(typed, reference)
     assert _typed_used(typed[0]), typed[0].notes
