@@ -202,6 +202,9 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
 
     ``source`` is a FROM-able relation with the portal_dossiers columns (and, when reading the
     whole table, a ``quarter`` column used only to prune partitions).
+
+    Long because: it is one SQL statement (the needed columns, de-duplication of repeated ids,
+    the judging window and the qd766 judgement), read top to bottom with its comments.
     """
     start, end = _ts(quarter.start), _ts(quarter.end)
     last_moment = _ts(f"{quarter.last_day} 23:59:59.999999")

@@ -134,6 +134,42 @@ def test_rows_without_agency_or_kpi_code_are_left_out_and_none_at_all_is_an_erro
 _AGG = {"ratio": "ratio", "sum": "sum", "latest": "latest", "mean": "mean", "max": "max", "min": "min"}
 
 
+def _loop_ratio(rows: pd.DataFrame, known: pd.DataFrame) -> tuple[float, float, float, list[str]]:
+    """(numerator, denominator, value, flags) of one ratio group, the obvious way."""
+    parts = rows[rows["numerator"].notna() & rows["denominator"].notna()]
+    if len(parts):
+        num, den = parts["numerator"].sum(), parts["denominator"].sum()
+        extra = [] if den != 0 else ["zero_denominator"]
+        if len(parts) < len(known):
+            extra.append("ratio_parts_missing_some_quarters")
+        return num, den, (num / den if den != 0 else np.nan), extra
+    if len(known):
+        return np.nan, np.nan, known["value"].iloc[-1], ["ratio_without_parts_latest_value"]
+    return np.nan, np.nan, np.nan, []
+
+
+def _loop_values(rows: pd.DataFrame, agg: str) -> tuple[float, float, float, list[str]]:
+    """(numerator, denominator, value, flags) of one group under ``agg``."""
+    known = rows[rows["value"].notna()]
+    if agg == "ratio":
+        return _loop_ratio(rows, known)
+    if agg == "sum":
+        return rows["numerator"].sum(min_count=1), np.nan, rows["value"].sum(min_count=1), []
+    if agg == "latest":
+        pick = known.iloc[-1] if len(known) else rows.iloc[-1]
+        return pick["numerator"], pick["denominator"], pick["value"], []
+    return np.nan, np.nan, getattr(rows["value"], agg)(), []
+
+
+def _loop_met(rows: pd.DataFrame, value: float, direction: str | None) -> tuple[float, object]:
+    """(the latest target, whether the value meets it or NA)."""
+    targets = rows["target"].dropna()
+    target = targets.iloc[-1] if len(targets) else np.nan
+    if pd.isna(value) or pd.isna(target) or direction is None:
+        return target, pd.NA
+    return target, bool(value >= target) if direction == "higher" else bool(value <= target)
+
+
 def _loop_reference(df: pd.DataFrame, catalogue: dict, period: str, n_period: int) -> pd.DataFrame:
     """The combination rules, one (agency, KPI) group at a time, the obvious way."""
     records = []
@@ -144,37 +180,8 @@ def _loop_reference(df: pd.DataFrame, catalogue: dict, period: str, n_period: in
         agg = _AGG.get(entry.get("aggregation"))
         if agg is None:
             agg = "ratio" if rows["denominator"].notna().any() else "latest"
-        num = den = value = np.nan
-        extra = []
-        known = rows[rows["value"].notna()]
-        if agg == "ratio":
-            parts = rows[rows["numerator"].notna() & rows["denominator"].notna()]
-            if len(parts):
-                num, den = parts["numerator"].sum(), parts["denominator"].sum()
-                if den != 0:
-                    value = num / den
-                else:
-                    extra.append("zero_denominator")
-                if len(parts) < len(known):
-                    extra.append("ratio_parts_missing_some_quarters")
-            elif len(known):
-                value = known["value"].iloc[-1]
-                extra.append("ratio_without_parts_latest_value")
-        elif agg == "sum":
-            value = rows["value"].sum(min_count=1)
-            num = rows["numerator"].sum(min_count=1)
-        elif agg == "latest":
-            pick = known.iloc[-1] if len(known) else rows.iloc[-1]
-            num, den, value = pick["numerator"], pick["denominator"], pick["value"]
-        else:
-            value = getattr(rows["value"], agg)()
-        targets = rows["target"].dropna()
-        target = targets.iloc[-1] if len(targets) else np.nan
-        direction = entry.get("direction")
-        if pd.isna(value) or pd.isna(target) or direction is None:
-            met = pd.NA
-        else:
-            met = bool(value >= target) if direction == "higher" else bool(value <= target)
+        num, den, value, extra = _loop_values(rows, agg)
+        target, met = _loop_met(rows, value, entry.get("direction"))
         flags = [t.strip() for f in rows["flags"].dropna() for t in str(f).split(",") if t.strip()]
         flags += extra
         if rows["quarter"].nunique() < n_period:
