@@ -48,7 +48,7 @@ REJECT_COLUMNS = ["file", "row", "field", "value", "reason"]
 VALUE_COLUMNS = ("value", "numerator", "denominator")
 RATIO_AGREEMENT = 0.0005
 """How far a given value may be from numerator/denominator (rounding of a written rate)."""
-SHOWN_CODES = 40
+SHOWN_CODES = 100
 """At most this many known codes are listed in a refusal."""
 _AMBIGUOUS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")
 _RANGES = {  # unit -> (lowest, highest, what it is)

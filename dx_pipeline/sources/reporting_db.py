@@ -8,7 +8,9 @@ exactly the inbox's rules (``submission_rows``), except that rates are on the 0.
 mapping declares, and the submission time is the row's own ``submitted_at``.
 
 A database that cannot be reached, or lacks the table or a column, raises: a missing source
-must fail the run loudly instead of producing a quarter with no submissions.
+must fail the run loudly instead of producing a quarter with no submissions. A quarter without
+a single row is one reject naming the table and the period the query asked for (usually the
+period column is written otherwise), not a quiet "nobody reported".
 """
 
 from __future__ import annotations
@@ -148,6 +150,16 @@ def read_reporting_db(
         validity=rules.validity,
     )
     out = DbRead(source_label=label)
+    if not records:
+        # an empty quarter is refused, not read as "nobody reported": the usual cause is a
+        # period written otherwise than the query asks (e.g. "Q2/2025" for "2025-Q2")
+        where = RawRow(source="reporting_db", source_ref=label, file=label)
+        out.rejects.append(make_reject(
+            where, field=names["quarter"], value=rules.quarter.label,
+            reason=f"the reporting database {shown} has no rows for {rules.quarter.label} in table "
+                   f"{mapping.table!r} (column {names['quarter']!r} must hold periods written "
+                   f"{rules.quarter.label})"))
+        return out
     accepted = []
     for rec in records:
         out.rows += 1

@@ -20,8 +20,8 @@ Rates (unit ``ratio``) are stored as fractions 0..1. The scale is decided, in th
    says rates are 0..100);
 3. otherwise the magnitude: a bare number above 1 is a percentage (85.5 -> 0.855), a number
    from 0 to 1 is already a fraction (0.855 -> 0.855). So "1" means 100 %; a rate under 1 %
-   must be written with its sign ("0,5 %") or as numerator/denominator. Above 100 % is kept as
-   read (120 % -> 1.2) for the quality gate to flag, never clipped.
+   must be written with its sign ("0,5 %") or as numerator/denominator. Above 100 % is parsed
+   as read (120 % -> 1.2); the row then refuses it (``submission_rows``), never clips it.
 """
 
 from __future__ import annotations

@@ -3,14 +3,19 @@
 Shared by the inbox readers (Excel, CSV) and the reporting-database reader so both sources
 follow the same rules: the indicator must be a self-reported KPI of the catalogue, the agency
 valid in the quarter (agency registry), the period the quarter being ingested, and the value
-readable for the indicator's unit (``submission_numbers``). A row with several problems is one
-reject naming every field and every reason.
+readable for the indicator's unit (``submission_numbers``) and within its range (a rate above
+100 % or a numerator above its denominator is refused, never clipped). Codes and names are
+NFC-normalised and trimmed before they are looked up; a code known in another case, or nearly
+so, is named in the refusal, and an unknown one is refused with the codes agencies report. A
+row with several problems is one reject naming every field and every reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,9 +103,15 @@ class RowRules:
             self.validity = quarter_validity(self.registry, self.quarter)
 
     def agency_problem(self, code: str) -> str | None:
-        """Why ``code`` cannot report this quarter (None when it can)."""
+        """Why ``code`` cannot report this quarter (None when it can); a code the registry has
+        in another case is named, since codes are case-sensitive."""
         validity = self.validity if self.validity is not None else {}
-        return validity[code] if code in validity else unknown_agency(code)
+        if code in validity:
+            return validity[code]
+        same = [known for known in validity if known.casefold() == code.casefold()]
+        if same:
+            return f"{unknown_agency(code)}: codes are case-sensitive, did you mean {same[0]!r}?"
+        return unknown_agency(code)
 
 
 class _Problems:
@@ -126,9 +137,11 @@ class _Problems:
 
 
 def _text(value) -> str | None:
+    """A cell as text that identifies something (a code, a name): NFC-normalised and trimmed,
+    so a code typed with combining accents or padded with spaces is the code."""
     if is_blank(value):
         return None
-    return (as_written(value) or "").strip()
+    return unicodedata.normalize("NFC", as_written(value) or "").strip() or None
 
 
 def make_reject(raw: RawRow, *, field: str | None, reason: str, value: str | None) -> dict:
@@ -180,6 +193,10 @@ def _written_ratio(raw: RawRow, rules: RowRules, problems: _Problems) -> tuple[f
         return None, False
     if written < 0:
         problems.add("value", f"value {as_written(raw.value)!r} is negative")
+    elif written > 1:
+        problems.add("value", f"value {as_written(raw.value)!r} is above 100 %: a rate cannot exceed "
+                              f"100 % (check the figure; it is refused, never clipped)")
+        return None, False
     return written, True
 
 
@@ -212,6 +229,11 @@ def _ratio_value(raw: RawRow, rules: RowRules, problems: _Problems, out: dict) -
             out["value"] = None  # zero denominator: kept, the KPI step applies its policy
             if written is not None and written != 0:
                 problems.add("value", f"value {as_written(raw.value)!r} given but MauSo is 0")
+            return
+        if num > den:
+            names = rules.field_names
+            problems.add("numerator", f"{names.get('numerator')} {num:g} is above {names.get('denominator')} "
+                                      f"{den:g}: a rate cannot exceed 100 %")
             return
         out["value"] = num / den
         if written is not None:
@@ -273,7 +295,7 @@ def _indicator(raw: RawRow, rules: RowRules, problems: _Problems) -> tuple[str |
         return None, None
     kpi = rules.catalogue.get(code)
     if kpi is None:
-        problems.add("indicator_code", f"indicator code {code!r} is not in the KPI catalogue")
+        problems.add("indicator_code", unknown_indicator(code, rules.catalogue))
     elif getattr(kpi, "source", "submission") != "submission":
         problems.add(
             "indicator_code",
@@ -355,6 +377,25 @@ def normalise_row(raw: RawRow, rules: RowRules) -> tuple[dict, None] | tuple[Non
         "_order": raw.order,
         "_raw": raw,
     }, None
+
+
+SHOWN_CODES = 100
+"""At most this many known codes are listed in a reject's reason."""
+
+
+def unknown_indicator(code: str, catalogue: Mapping[str, Any]) -> str:
+    """Why ``code`` is refused, with the codes agencies report: the one meant, if the code is
+    one of them in another case or nearly so, and the known ones."""
+    known = sorted(c for c, k in catalogue.items() if getattr(k, "source", "submission") == "submission")
+    same = [c for c in known if c.casefold() == code.casefold()]
+    if same:
+        return (f"indicator code {code!r} is not in the KPI catalogue: codes are case-sensitive, "
+                f"did you mean {same[0]!r}?")
+    close = difflib.get_close_matches(code.casefold(), known, n=1, cutoff=0.8)
+    meant = f"; did you mean {close[0]!r}?" if close else ""
+    more = f", ... ({len(known)} in all)" if len(known) > SHOWN_CODES else ""
+    listed = ", ".join(known[:SHOWN_CODES]) + more
+    return f"indicator code {code!r} is not in the KPI catalogue{meant} (codes agencies report: {listed})"
 
 
 def reject_duplicates(accepted: list[dict], what: str = "this file") -> tuple[list[dict], list[dict]]:

@@ -35,7 +35,8 @@ DEFECT_CHECKS: dict[str, tuple[str, str]] = {
     "unknown_agency": ("portal_dossiers", "agency_valid_in_quarter"),
     "agency_not_valid": ("portal_dossiers", "agency_valid_in_quarter"),
     "volume_drop": ("portal_dossiers", "volume_vs_previous_quarter"),
-    "percent_over_100": ("agency_submissions", "ratio_values_within_0_1"),
+    # a rate over 100 % is refused at intake (never kept, so never clipped when scored)
+    "percent_over_100": ("agency_submissions", "no_rejected_submission_rows"),
     "not_a_number": ("agency_submissions", "no_rejected_submission_rows"),
     "unknown_indicator": ("agency_submissions", "no_rejected_submission_rows"),
     "empty_file": ("agency_submissions", "no_rejected_submission_rows"),
@@ -71,11 +72,6 @@ def province(tmp_path_factory):
     return SimpleNamespace(home=home, defects=defects, outcomes=outcomes)
 
 
-def _percent(text: str) -> float:
-    """'126,3 %' (Vietnamese decimal comma) -> 1.263."""
-    return float(text.replace("%", "").replace(".", "").replace(",", ".").strip()) / 100
-
-
 def _same_file(defect: dict, reject: dict) -> bool:
     """Defects name files from DX_HOME (inbox/2024-Q3/x.csv), rejects from the inbox (2024-Q3/x.csv)."""
     return bool(reject.get("file")) and defect["file"].endswith("/" + reject["file"])
@@ -95,15 +91,7 @@ def _found(defect: dict, outcome) -> bool:
         )
     if kind == "missing_received_at":
         return any(r["dossier_id"] == defect["dossier_id"] and r["field"] == defect["field"] for r in rows)
-    if kind == "percent_over_100":
-        hit = any(
-            r["agency_code"] == defect["agency_code"] and r["indicator_code"] == defect["indicator_code"]
-            and r["value"] == pytest.approx(_percent(defect["value"]))
-            for r in rows
-        )
-        # the KPI stage reads the observed text: the agency and indicator must be named there
-        return hit and f"{defect['agency_code']}/{defect['indicator_code']}" in outcome.observed
-    if kind in ("not_a_number", "unknown_indicator"):
+    if kind in ("percent_over_100", "not_a_number", "unknown_indicator"):
         return any(
             _same_file(defect, r)
             and r["agency_code"] == defect["agency_code"]

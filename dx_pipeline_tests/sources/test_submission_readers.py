@@ -108,9 +108,11 @@ def test_xlsx_good_rows_all_units(tmp_path):
     ]
     path = write_xlsx(tmp_path / "so_yte.xlsx", rows, percent_cells=["G10"])
     read = read_submission_file(path, rules())
-    assert read.rejects == []
+    # a rate above 100 % is refused, never clipped (nor kept to be clipped when scored)
+    assert [(r["row"], r["field"], r["value"]) for r in read.rejects] == [(17, "GiaTri", "120 %")]
+    assert "is above 100 %: a rate cannot exceed 100 %" in read.rejects[0]["reason"]
     got = by_code(read)
-    assert len(got) == 10 and read.rows == 10
+    assert len(got) == 9 and read.rows == 10
     assert got["work_records_online_rate"]["value"] == pytest.approx(0.8)
     assert got["work_records_online_rate"]["numerator"] == 80
     assert got["e_document_exchange_rate"]["value"] == pytest.approx(0.855)
@@ -122,7 +124,6 @@ def test_xlsx_good_rows_all_units(tmp_path):
     assert got["dx_plan_issued"]["value"] == 1.0
     assert got["dx_plan_issued"]["evidence_ref"].startswith("Số 12/KH-SYT")
     assert got["dx_budget_amount"]["value"] == 1234.5
-    assert got["endpoint_protection_rate"]["value"] == pytest.approx(1.2)  # not clipped
     rec = got["e_document_exchange_rate"]
     assert rec["agency_code"] == "SO_YTE" and rec["unit"] == "ratio"
     assert rec["source"] == "inbox" and rec["source_ref"] == "so_yte.xlsx [BaoCao] row 9"
