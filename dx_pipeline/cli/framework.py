@@ -1,19 +1,24 @@
-"""``dx-pipeline framework import | export | diff``: a framework and its decision's annex.
+"""``dx-pipeline framework import | export | diff | check``: a framework and its decision's annex.
 
 ``import`` turns an annex workbook into a framework file (validated as every framework file
 is), ``export`` writes the review workbook a council reads, ``diff`` says in words what changed
-between two versions. The work is done in ``dx_pipeline.index`` (annex, framework_diff); this
+between two versions, ``check`` whether every indicator can be filled by this installation's
+sources. The work is done in ``dx_pipeline.index`` (annex, framework_diff, coverage); this
 module parses arguments and prints.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 from dx_pipeline.index.annex import import_annex, write_annex
-from dx_pipeline.index.builtins import resolve_framework
+from dx_pipeline.index.builtins import builtin_paths, resolve_framework
+from dx_pipeline.index.coverage import coverage_problems, coverage_rows, packaged_sources
 from dx_pipeline.index.framework_diff import framework_diff
+from dx_pipeline.index.loader import load_framework
+from dx_pipeline.reference.frameworks import Framework
 
 
 def register(subparsers) -> None:
@@ -35,6 +40,11 @@ def register(subparsers) -> None:
     v.add_argument("a", help="built-in id or framework file (the older version)")
     v.add_argument("b", help="built-in id or framework file (the newer version)")
     v.set_defaults(func=_diff)
+
+    v = verbs.add_parser("check", help="can every indicator be filled, at every level it scores?")
+    v.add_argument("frameworks", nargs="*", help="built-in ids or framework files (default: every built-in)")
+    v.add_argument("--detail", action="store_true", help="each indicator's source, per level")
+    v.set_defaults(func=_check)
 
 
 def _checked_output(path: str, suffix: str) -> Path:
@@ -71,3 +81,34 @@ def _export(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     print("\n".join(framework_diff(resolve_framework(args.a), resolve_framework(args.b))))
     return 0
+
+
+KIND_WORDS = {"computed": "computed", "form": "on a form", "appraisal": "appraised",
+              "not assessed": "not assessed", "none": "WITHOUT A SOURCE"}
+
+
+def _unchecked(ref: str) -> Framework:
+    """A framework loaded and validated, but not yet checked for coverage (check reports it)."""
+    paths = builtin_paths()
+    return load_framework(paths[ref]) if ref in paths else load_framework(ref)
+
+
+def _check(args: argparse.Namespace) -> int:
+    sources = packaged_sources()
+    failed = 0
+    for ref in args.frameworks or list(builtin_paths()):
+        fw = _unchecked(ref)
+        rows = coverage_rows(fw, sources)
+        kinds = Counter(KIND_WORDS[kind] for _, _, kind, _ in rows)
+        counted = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        levels = len({level for _, level, _, _ in rows})
+        print(f"{fw.label}: {len(fw.indicators())} indicators at {levels} level(s): "
+              f"{counted or 'not scored at any level the pipeline has data for'}")
+        if args.detail:
+            for node_id, level, kind, detail in rows:
+                print(f"  {node_id:<10} {level:<11} {kind:<13} {detail}")
+        problems = coverage_problems(fw, sources)
+        for problem in problems:
+            print(f"  error: {problem}")
+        failed += bool(problems)
+    return 1 if failed else 0

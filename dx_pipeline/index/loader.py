@@ -114,6 +114,8 @@ def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) ->
     except UnicodeDecodeError as exc:
         raise FrameworkError(fname, [f"not UTF-8 text (byte {exc.start}): save it as UTF-8"]) from None
     except yaml.constructor.ConstructorError as exc:
+        if "tag" not in str(exc.problem or ""):  # e.g. a mapping used as a key: {{a: 1}}
+            raise FrameworkError(fname, [f"not valid YAML: {exc}"]) from None
         raise FrameworkError(fname, [_unsafe_tag_message(exc)]) from None
     except yaml.YAMLError as exc:
         raise FrameworkError(fname, [f"not valid YAML: {exc}"]) from None

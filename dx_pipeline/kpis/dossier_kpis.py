@@ -395,3 +395,20 @@ def portal_kpis(
     if not frames:
         return pd.DataFrame(columns=KPI_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+
+DOSSIER_SCOPE_COLUMNS = {"fee_bearing": ("fee_required", "fee_amount"), "resolved": ("status",)}
+"""portal_dossiers columns a dossier scope reads beyond the receipt date every dossier has."""
+
+
+def computed_kpis() -> dict[str, tuple[str, frozenset[str]]]:
+    """Every KPI this module computes -> (the warehouse table it reads, the columns that must be
+    filled for it to have a value). Columns derived here (on time, processing time, a procedure
+    having dossiers) are computed from dates every row carries and are not listed."""
+    out = {}
+    for table, measures, scopes in ((DOSSIERS_TABLE, DOSSIER_MEASURES, DOSSIER_SCOPE_COLUMNS),
+                                    (PROCEDURES_TABLE, PROCEDURE_MEASURES, _SCOPE_COLUMNS)):
+        for m in measures:
+            needed = (set(m.needs) | set(scopes.get(m.scope, ()))) - _DERIVED
+            out[m.code] = (table, frozenset(needed))
+    return out

@@ -40,6 +40,8 @@ _DUCK_TYPES = {
     schemas.TS: "TIMESTAMP",
 }
 
+DERIVED_COLUMNS = {"paid_online": ("payment_channel", "v_payment_channel IN (1, 2)")}
+"""Output column -> (the mapped column it is derived from, its SQL)."""
 REJECT_COLUMNS = (
     ("source_file", pa.string()),
     ("row_number", pa.int64()),
@@ -282,21 +284,28 @@ class FieldMapping:
             f"FROM ({flagged_sel})"
         )
 
+    def _column_expr(self, name: str, mapped: set[str]) -> str | None:
+        """SQL filling output column ``name`` from the mapped fields, or None: left empty."""
+        if name in mapped:
+            return _ident("v_" + name)
+        source, expr = DERIVED_COLUMNS.get(name, (None, None))
+        if source in mapped:
+            return expr
+        return "_source_file" if name == "source_file" else None
+
+    def filled_columns(self) -> frozenset[str]:
+        """The output columns this mapping fills: mapped fields and what is derived from them
+        (the others are written empty, and KPIs reading them are missing data)."""
+        mapped = {f.column for f in self.fields}
+        return frozenset(n for n, _ in self.output_columns() if self._column_expr(n, mapped) is not None)
+
     def output_sql(self, mapped: str, where: str = "NOT _bad") -> str:
         """SELECT of the output columns (contract types) from a :meth:`mapped_sql` relation."""
-        by_column = {f.column: f for f in self.fields}
+        fields = {f.column for f in self.fields}
         cols = []
         for name, typ in self.output_columns():
-            duck = _DUCK_TYPES[typ]
-            if name in by_column:
-                expr = _ident("v_" + name)
-            elif name == "paid_online":
-                expr = "v_payment_channel IN (1, 2)"
-            elif name == "source_file":
-                expr = "_source_file"
-            else:
-                expr = "NULL"
-            cols.append(f"CAST({expr} AS {duck}) AS {_ident(name)}")
+            expr = self._column_expr(name, fields) or "NULL"
+            cols.append(f"CAST({expr} AS {_DUCK_TYPES[typ]}) AS {_ident(name)}")
         return f"SELECT {', '.join(cols)} FROM {mapped} WHERE {where}"
 
     @staticmethod

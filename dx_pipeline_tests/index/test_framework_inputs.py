@@ -22,12 +22,9 @@ from dx_pipeline.storage.home import DxHome
 
 PROVINCIAL_FRAMEWORKS = ["dti_department", "dti_district", "dti_commune_2024", "dx_commune", "qd766"]
 
-# Portal KPIs that no export the pipeline reads can carry: the portal publishes them only as its
-# own evaluation figure. Nothing else belongs here: a KPI a framework scores comes with its field.
-NO_SOURCE_IN_SAMPLE = {
-    "online_service_combined_rate": "the portal publishes it only as its own Decision-766 evaluation figure "
-                                    "(a ratio, no numerator or denominator); not in the dossier export",
-}
+# Portal KPIs that no export the pipeline reads can carry. None since the online-services ratio the
+# portal publishes is reported by the units: a KPI a framework scores comes with its field or form item.
+NO_SOURCE_IN_SAMPLE: dict[str, str] = {}
 
 COMPUTED = {m.code for m in DOSSIER_MEASURES} | {m.code for m in PROCEDURE_MEASURES}
 

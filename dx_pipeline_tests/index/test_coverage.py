@@ -1,0 +1,113 @@
+"""Coverage: whether every indicator of a framework can be filled by this installation's
+sources (a computed KPI whose columns the portal mapping fills, an item of the level's
+submission form, an appraisal step), and why not."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+
+import pandas as pd
+import pytest
+import yaml
+
+from dx_pipeline.cli.framework import register
+from dx_pipeline.index import FrameworkError
+from dx_pipeline.index.coverage import build_sources, check_coverage, coverage_problems, packaged_sources
+from dx_pipeline.index.loader import build_framework
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.sources.portal_mapping import load_field_mapping
+from dx_pipeline.sources.templates import template_rows
+
+from .conftest import MINIMAL
+
+REASON = {"vi": "Không có nguồn", "en": "nothing reports it"}
+
+
+def _mini(levels=("department",), **indicator_over):
+    """The test framework with P2.1 replaced by an indicator of the given input."""
+    doc = copy.deepcopy(MINIMAL)
+    doc["applies_to"] = {"levels": list(levels)}
+    doc["pillars"][1]["indicators"][0] = {"id": "P2.1", "name": {"vi": "Thử", "en": "Test"}, "max_points": 10,
+                                          "rule": "boolean", **indicator_over}
+    return build_framework(doc, "mini.yaml")
+
+
+@pytest.mark.parametrize("over,levels,expected", [
+    ({"kpi": "ehealth_record_rate"}, ["commune"],
+     "node P2.1: nothing can fill it for commune units: the KPI catalogue says ehealth_record_rate applies "
+     "to department, not commune"),
+    ({"item": "dx_plan_evidence"}, ["department"],
+     "node P2.1: nothing can fill it for department units: 'dx_plan_evidence' is an input of the "
+     "framework's own (item), which only a table given to `dx-pipeline score` provides"),
+    ({"item": "council_points", "rule": "manual"}, ["department"],
+     "node P2.1: nothing can fill it for department units: it is appraisal-only (rule manual) and the "
+     "pipeline has no appraisal step that fills it"),
+])
+def test_an_indicator_nothing_fills_is_an_error_naming_why(over, levels, expected):
+    fw = _mini(levels, **over)
+    with pytest.raises(FrameworkError) as err:
+        check_coverage(fw, packaged_sources())
+    problems = [p for p in err.value.problems if p.startswith("node P2.1")]
+    suggestion = "give it a source, or declare it not_assessed with where its 10 points go"
+    assert problems == [f"{expected}; {suggestion}"]
+    assert str(err.value).startswith("mini: node ")  # built in memory: named by its id
+
+
+def test_an_appraisal_step_fills_appraisal_only_indicators():
+    fw = _mini(item="council_points", rule="manual")
+    assert [p for p in coverage_problems(fw, packaged_sources()) if p.startswith("node P2.1")]
+    with_appraisal = build_sources(load_catalogue(), {}, appraisal=True)
+    assert not [p for p in coverage_problems(fw, with_appraisal) if p.startswith("node P2.1")]
+
+
+def test_a_computed_kpi_needs_the_portal_mapping_to_fill_its_columns():
+    filled = {"portal_dossiers": load_field_mapping("dossiers").filled_columns() - {"channel"},
+              "procedures": load_field_mapping("procedures").filled_columns()}
+    fw = _mini(kpi="dx_plan_issued")  # P1.2 scores online_dossier_rate, computed from the channel
+    assert coverage_problems(fw, build_sources(load_catalogue(), filled)) == [
+        "node P1.2: nothing can fill it for department units: online_dossier_rate is computed from "
+        "portal_dossiers columns channel, which the portal field mapping does not fill; give it a source, or "
+        "declare it not_assessed with where its 20 points go"]
+    assert coverage_problems(fw, packaged_sources()) == []
+
+
+def test_a_not_assessed_declaration_that_became_untrue_is_an_error():
+    fw = _mini(kpi="dx_plan_issued", not_assessed={"reason": REASON, "redistribute": {"P2.2": 10}})
+    assert coverage_problems(fw, packaged_sources()) == [
+        "node P2.1: declared not assessed, but it can be filled (item dx_plan_issued of the department "
+        "submission form); remove not_assessed"]
+
+
+def test_the_form_the_check_trusts_is_the_template_agencies_fill_in():
+    reg = pd.DataFrame(
+        [("D1", "Sở A", "Dept A", "department", "department", None, True, dt.date(2020, 1, 1), None, None),
+         ("C1", "Xã B", "Commune B", "commune", "commune", None, True, dt.date(2020, 1, 1), None, None)],
+        columns=["agency_code", "name_vi", "name_en", "level", "peer_group", "parent_code",
+                 "provides_public_services", "valid_from", "valid_to", "successor_code"])
+    for code, level in (("D1", "department"), ("C1", "commune")):
+        _, rows = template_rows(reg, code, "2025-Q3")
+        assert {r["MaChiSo"] for r in rows} == packaged_sources().forms[level]
+
+
+def _cli(*argv):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_cli_check_lists_sources_and_fails_on_a_gap(tmp_path, capsys):
+    assert _cli("framework", "check", "dti_district", "--detail") == 0
+    out = capsys.readouterr().out
+    assert "dti_district v" in out and "2 not assessed" in out
+    assert "  HT.3       district    not assessed  the district submission form never asked for it" in out
+    assert "  HT.1       district    form          item network_connected of the district submission form" \
+        in out
+    doc = copy.deepcopy(MINIMAL)
+    doc["applies_to"] = {"levels": ["commune"]}
+    doc["pillars"][1]["indicators"][1]["kpi"] = "ehealth_record_rate"
+    (tmp_path / "gap.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    assert _cli("framework", "check", str(tmp_path / "gap.yaml")) == 1
+    assert "  error: node P2.2: nothing can fill it for commune units" in capsys.readouterr().out
