@@ -95,7 +95,6 @@ def ensure_dataset(out_dir: str | Path, rows: int, seed: int = DEFAULT_SEED,
 
 
 def _generate(home: DxHome, rows: int, seed: int, q: Quarter, log) -> tuple[int, int]:
-
     registry = build_registry(seed)
     profiles = build_profiles(registry, seed)
     catalogue = build_catalogue(registry, profiles, seed)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchmarks.baselines import duckdb_floor, pandas_kpis
 from benchmarks.memory import own_peak_mb
+from dx_pipeline.app.settings import Settings
 from dx_pipeline.index.quarter_scoring import (
     kpi_long,
     provincial_frameworks,
@@ -35,7 +36,7 @@ from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, read_partition, write_partition
 from dx_pipeline.storage.inputs import quarter_input_files
 from dx_pipeline.storage.parquet import parquet_file, partition_path
@@ -45,7 +46,6 @@ OUTPUT_SUITES = ("agency_kpis", "index_scores")
 
 
 def _dossier_rows(home: DxHome, q: Quarter) -> int:
-
     return parquet_file(partition_path(home, "portal_dossiers", q)).metadata.num_rows
 
 
@@ -63,7 +63,7 @@ def ingest(home: DxHome, q: Quarter) -> dict:
     write_partition(home, "agencies", q, registry)
     result = ingest_portal_files(home, q)
     subs = ingest_submissions(home, q, read_partition(home, "agencies", q),
-                              reporting_db_url=default_reporting_db_url(home))
+                              reporting_db_url=Settings(home).reporting_db())
     write_partition(home, "agency_submissions", q, subs.accepted)
     write_partition(home, "submission_rejects", q, subs.rejects)
     return {"rows": result.dossier_rows, "rejected_rows": result.rejected_rows,
@@ -71,7 +71,6 @@ def ingest(home: DxHome, q: Quarter) -> dict:
 
 
 def _run_suites(home: DxHome, q: Quarter, datasets) -> dict:
-
     outcomes = []
     for dataset in datasets:
         outcomes += run_suite(dataset, home, q)
@@ -98,7 +97,6 @@ def kpis(home: DxHome, q: Quarter) -> dict:
 
 
 def _score(home: DxHome, q: Quarter):
-
     return score_quarter(
         q,
         read_partition(home, "agency_kpis", q),
@@ -156,12 +154,10 @@ def _keep_wide(home: DxHome, name: str, result: dict) -> dict:
 
 
 def floor(home: DxHome, q: Quarter) -> dict:
-
     return {"rows": _dossier_rows(home, q), **_keep_wide(home, "duckdb_floor", duckdb_floor(home, q))}
 
 
 def pandas(home: DxHome, q: Quarter) -> dict:
-
     return {"rows": _dossier_rows(home, q), **_keep_wide(home, "pandas", pandas_kpis(home, q))}
 
 

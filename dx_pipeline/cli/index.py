@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.index.builtins import (
     builtin_frameworks,
     frameworks_for,
@@ -24,7 +25,7 @@ from dx_pipeline.index.explain import explain
 from dx_pipeline.index.input_checks import InputRefused, check_table, read_registry_table, read_table
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
-from dx_pipeline.storage import DxHome, read_partition
+from dx_pipeline.storage import read_partition
 
 
 def register(subparsers) -> None:
@@ -138,8 +139,7 @@ def _report(result, out: Path, data, rejects: pd.DataFrame, *, lenient: bool) ->
 
 
 def _explain(args: argparse.Namespace) -> int:
-
-    home = DxHome.from_env(getattr(args, "home", None))
+    home = home_from_environment(getattr(args, "home", None))
     q = Quarter.parse(args.quarter)
     try:
         scores = read_partition(home, "index_scores", q)
@@ -162,7 +162,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _frameworks(args: argparse.Namespace) -> int:
-
     fws = frameworks_for(args.quarter, args.level) if args.quarter else builtin_frameworks()
     if args.level and not args.quarter:
         fws = [f for f in fws if args.level in f.applies_to.levels]

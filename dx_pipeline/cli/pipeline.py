@@ -19,8 +19,12 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-from dx_pipeline.definitions import defs
+import pandas as pd
+from dagster import DagsterInstance
+
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.defs import backfill as bf
+from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.defs.instance import prepare_dagster_home
 from dx_pipeline.defs.partitions import quarterly_partitions
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter, quarter_range
@@ -82,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    home = DxHome.from_env(args.home).ensure()
+    home = home_from_environment(args.home).ensure()
     quarters = SAMPLE_QUARTERS if args.all else [Quarter.parse(q) for q in args.quarter]
     dagster_home = prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
@@ -91,7 +95,6 @@ def _run(args: argparse.Namespace) -> int:
     server = None
     source = "files"
     if args.portal == "sample-server":
-
         token = os.environ.get("DX_PORTAL_TOKEN") or uuid.uuid4().hex
         server = serve_portal(home, token=token)
         os.environ["DX_PORTAL_URL"], os.environ["DX_PORTAL_TOKEN"] = server.url, token
@@ -99,10 +102,12 @@ def _run(args: argparse.Namespace) -> int:
         source = "http"
     elif args.portal == "http":
         source = "http"
+    # the code location is built now, from the environment this command has just set up
+    job = build_definitions().resolve_job_def("quarter_job")
     failed = []
     try:
         for quarter in quarters:
-            ok = run_quarter(quarter, source)
+            ok = run_quarter(job, quarter, source)
             if not ok:
                 failed.append(quarter.label)
     finally:
@@ -118,12 +123,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_quarter(quarter: Quarter, portal_source: str = "files") -> bool:
+def run_quarter(job, quarter: Quarter, portal_source: str = "files") -> bool:
     """Execute the quarter job in process on the persistent instance, printing progress."""
-    from dagster import DagsterInstance
-
-
-    job = defs.resolve_job_def("quarter_job")
     instance = DagsterInstance.get()
     run_id = str(uuid.uuid4())
     print(f"\n== {quarter.label} (partition {quarter.partition_key}, run {run_id[:8]}) ==")
@@ -198,9 +199,6 @@ def _progress_line(record) -> str | None:
 
 def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
     """Print the top of a quarter's published ranking (rank, movement, points, band, agency)."""
-    import pandas as pd
-
-
     try:
         ranking = read_partition(home, "ranking_snapshot", quarter)
     except FileNotFoundError:
@@ -233,7 +231,6 @@ def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-
     if args.last and not args.first:
         raise ValueError("--to goes with --from")
     quarters = None if args.all or args.status else _quarters_from(args.first, args.last)
@@ -246,9 +243,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 backfill_id = bf.launch_backfill(graphql, params)
             progress = functools.partial(bf.progress_from_graphql, graphql, backfill_id)
         else:  # this machine's DAGSTER_HOME, the code location of workspace.yaml
-            from dagster import DagsterInstance
-
-            home = DxHome.from_env(args.home).ensure()
+            home = home_from_environment(args.home).ensure()
             print(f"DAGSTER_HOME {prepare_dagster_home(home)}")
             if params is not None:
                 with bf.in_process_graphql(WORKSPACE) as graphql:
@@ -275,7 +270,6 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _quarters_from(first: str, last: str | None) -> list[Quarter]:
-
     end = Quarter.parse(last or quarterly_partitions.get_last_partition_key())
     quarters = quarter_range(first, end)
     if not quarters:
@@ -284,7 +278,7 @@ def _quarters_from(first: str, last: str | None) -> list[Quarter]:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    home = DxHome.from_env(args.home).ensure()
+    home = home_from_environment(args.home).ensure()
     prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-p", str(args.port)]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
+from dx_pipeline.cli.environment import home_from_environment, settings_from_environment
 from dx_pipeline.sample.portal_server import serve_portal
-from dx_pipeline.sources.portal_client import pull_portal_quarter
+from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.storage import DxHome
 
 
 def _result(r) -> int:
@@ -22,28 +23,25 @@ def _result(r) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-
-    home = DxHome.from_env(args.home)
+    settings = settings_from_environment(args.home, portal_url=args.url)
+    url, token = settings.portal.require()
+    client = PortalClient(url, token)
     for q in args.quarter:
-        _result(pull_portal_quarter(home, q, args.url, None, full=args.full, page_size=args.page_size))
+        _result(pull_portal_quarter(settings.home, q, full=args.full, page_size=args.page_size, client=client))
     return 0
 
 
 def _ingest(args: argparse.Namespace) -> int:
-
-    home = DxHome.from_env(args.home)
+    home = home_from_environment(args.home)
     for q in args.quarter:
         _result(ingest_portal_files(home, q, args.source_dir))
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
-
-
     token = args.token or os.environ.get("DX_PORTAL_TOKEN") or "sample-token"
     faults = json.loads(args.faults) if args.faults else []
-    server = serve_portal(DxHome.from_env(args.home), args.host, args.port, token, faults)
+    server = serve_portal(home_from_environment(args.home), args.host, args.port, token, faults)
     print(f"sample portal serving {server.url} (token from --token or DX_PORTAL_TOKEN); Ctrl-C stops it",
           flush=True)
     try:

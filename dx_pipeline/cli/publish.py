@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.publish.exports import build_bi_database
 from dx_pipeline.publish.snapshot import list_publications
 from dx_pipeline.publish.verify import verify
-from dx_pipeline.storage import DxHome
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,17 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _verify(args) -> int:
-
     if args.rev is not None and not args.quarter:
         raise ValueError("--rev needs --quarter")
-    report = verify(DxHome.from_env(args.home), args.quarter, args.rev)
+    report = verify(home_from_environment(args.home), args.quarter, args.rev)
     print(report.summary())
     return 0 if report.ok else 1
 
 
 def _publications(args) -> int:
-
-    pubs = list_publications(DxHome.from_env(args.home), args.quarter)
+    pubs = list_publications(home_from_environment(args.home), args.quarter)
     if not pubs:
         print("nothing published yet")
         return 0
@@ -62,7 +60,6 @@ def _publications(args) -> int:
 
 
 def _export_bi(args) -> int:
-
-    path = build_bi_database(DxHome.from_env(args.home), args.output)
+    path = build_bi_database(home_from_environment(args.home), args.output)
     print(path)
     return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.quality.suites import SUITES
 from dx_pipeline.reference.quarters import Quarter
-from dx_pipeline.storage import DxHome
 from dx_pipeline.storage.parquet import partition_path
 
 
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 def run_dq(args: argparse.Namespace) -> int:
     """Check a quarter's partitions, write dq_results and the report; 1 when an ERROR check fails."""
-    home = DxHome.from_env(args.home)
+    home = home_from_environment(args.home)
     quarter = Quarter.parse(args.quarter)
     datasets = args.dataset or [d for d in SUITES if partition_path(home, d, quarter).exists()]
     if not datasets:

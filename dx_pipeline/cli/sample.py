@@ -6,9 +6,9 @@ import argparse
 import json
 import time
 
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter, quarter_range
 from dx_pipeline.sample.generate import DEFAULT_SEED, generate_sample
-from dx_pipeline.storage.home import DxHome
 
 
 def parse_quarters(text: str | None) -> list[Quarter]:
@@ -25,8 +25,7 @@ def parse_quarters(text: str | None) -> list[Quarter]:
 
 
 def _run(args: argparse.Namespace) -> int:
-
-    home = DxHome.from_env(args.home)
+    home = home_from_environment(args.home)
     started = time.perf_counter()
     manifest = generate_sample(home, seed=args.seed, scale=args.scale, quarters=parse_quarters(args.quarters))
     took = time.perf_counter() - started

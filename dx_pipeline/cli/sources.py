@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+import pandas as pd
+
+from dx_pipeline.app.settings import Settings
+from dx_pipeline.cli.environment import settings_from_environment
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.sources.templates import write_template
-from dx_pipeline.storage import DxHome
 
 
-def _home(args) -> DxHome:
-    return DxHome.from_env(getattr(args, "home", None))
-
-
-def _registry(home: DxHome, path: str | None):
-
-    return load_registry(Path(path or os.environ.get("DX_REGISTRY") or home.registry_file))
+def _settings(args) -> Settings:
+    return settings_from_environment(
+        getattr(args, "home", None),
+        registry=getattr(args, "registry", None),
+        reporting_db_url=getattr(args, "reporting_db", None),
+    )
 
 
 def _template(args) -> int:
-
-    home = _home(args)
+    settings = _settings(args)
     q = Quarter.parse(args.quarter)
-    registry = _registry(home, args.registry)
+    registry = load_registry(settings.registry)
     output = Path(args.output or f"bao_cao_cds_{args.agency}_{q.label}.{args.format}")
     path = write_template(registry, args.agency, q, output, fmt=args.format)
     print(f"wrote {path}")
@@ -34,13 +34,11 @@ def _template(args) -> int:
 
 
 def _ingest(args) -> int:
-    import pandas as pd
-
-
-    home = _home(args)
+    settings = _settings(args)
+    home = settings.home
     q = Quarter.parse(args.quarter)
-    registry = _registry(home, args.registry)
-    url = args.reporting_db or (None if args.no_db else default_reporting_db_url(home))
+    registry = load_registry(settings.registry)
+    url = None if args.no_db else settings.reporting_db()
     result = ingest_submissions(home, q, registry, reporting_db_url=url, deadline_days=args.deadline_days)
     acc, rej = result.accepted, result.rejects
     late = int(acc["is_late"].fillna(False).sum()) if len(acc) else 0

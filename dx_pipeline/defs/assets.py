@@ -1,17 +1,17 @@
-"""The quarter's assets: thin wiring from the domain modules to the warehouse.
+"""The quarter's assets: one Dagster step per stage of :mod:`dx_pipeline.app.quarter`.
 
-Each asset reads its inputs from the warehouse partition of the same quarter, calls one domain
-function, writes its own partition atomically through :mod:`dx_pipeline.storage` and returns
-metadata for the UI. Nothing flows through an IO manager, so a 10-million-row dossier table is
-never held in memory between steps, and every output is a plain Parquet file BI tools can read.
-Domain imports are inside the asset bodies to keep ``dagster dev`` start-up fast.
+Every table the pipeline stores is an asset here, with its contract as column schema: a step
+that writes several tables is a ``multi_asset`` with one ``AssetSpec`` per table. Each body
+translates the run's context into arguments, calls one stage function and turns the record it
+returns into metadata for the UI. Nothing flows through an IO manager: a 10-million-row dossier
+table is never held in memory between steps, and every output is a plain Parquet file.
+``dq_results`` is written by the quality checks (:mod:`dx_pipeline.defs.checks`) and declared
+here as an asset they report materializations of.
 """
 
 
-import os
-from pathlib import Path
+from typing import Any
 
-import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -25,37 +25,43 @@ from dagster import (
     multi_asset,
 )
 
-from dx_pipeline.defs.metadata import describe, markdown_preview, table_metadata
-from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
-from dx_pipeline.defs.resources import DxHomeResource
-from dx_pipeline.index.period_scoring import periods_closing_with, score_period
-from dx_pipeline.index.quarter_scoring import (
-    kpi_long,
-    provincial_frameworks,
-    same_points,
-    score_quarter,
+from dx_pipeline.app.period import publish_periods_closing_with
+from dx_pipeline.app.quarter import (
+    PORTAL_SOURCES,
+    Written,
+    compute_quarter_kpis,
+    ingest_portal,
+    ingest_quarter_submissions,
+    load_agencies,
+    publish_quarter,
+    score_quarter_kpis,
+    simulate_rank_uncertainty,
 )
-from dx_pipeline.index.uncertainty import rank_uncertainty as simulate
-from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.defs.metadata import column_schema, describe, markdown_preview, written_metadata
+from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
+from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.publish.exports import build_bi_database
-from dx_pipeline.publish.snapshot import get_publication, publish_ranking
-from dx_pipeline.reference.registry import active_agencies, load_registry
-from dx_pipeline.reference.schemas import contract_columns
-from dx_pipeline.sources.portal_client import pull_portal_quarter
-from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
-from dx_pipeline.storage import DxHome, read_partition, write_partition
-from dx_pipeline.storage.inputs import quarter_input_files
+from dx_pipeline.reference.quarters import Quarter
 
 SOURCES = "sources"
+QUALITY = "quality"
 KPIS = "kpis"
 INDEX = "index"
 PUBLISH = "publish"
 
 
-def registry_path(home: DxHome) -> Path:
-    """The registry file: ``$DX_REGISTRY`` if set, else ``<DX_HOME>/registry/agencies.csv``."""
-    return Path(os.environ.get("DX_REGISTRY") or home.registry_file)
+def _spec(table: str, group: str, deps: list, kinds: set[str], **extra: Any) -> AssetSpec:
+    """An asset spec for a warehouse table: contract description and column schema."""
+    return AssetSpec(
+        table,
+        partitions_def=quarterly_partitions,
+        group_name=group,
+        kinds=kinds,
+        deps=deps,
+        description=describe(table),
+        metadata={"dagster/column_schema": column_schema(table)},
+        **extra,
+    )
 
 
 @asset(
@@ -63,20 +69,15 @@ def registry_path(home: DxHome) -> Path:
     group_name=SOURCES,
     kinds={"parquet", "csv"},
     description=describe("agencies"),
+    metadata={"dagster/column_schema": column_schema("agencies")},
 )
-def agencies(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    registry = load_registry(registry_path(home))
-    path = write_partition(home, "agencies", quarter, registry)
-    active = active_agencies(registry, quarter)
+def agencies(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    loaded = load_agencies(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
-        metadata=table_metadata(
-            "agencies",
-            len(registry),
-            path,
-            active_in_quarter=len(active),
-            active_by_level=MetadataValue.json(active["level"].value_counts().sort_index().to_dict()),
+        metadata=written_metadata(
+            loaded.agencies,
+            active_in_quarter=sum(loaded.active_by_level.values()),
+            active_by_level=MetadataValue.json(loaded.active_by_level),
         )
     )
 
@@ -89,98 +90,99 @@ class PortalSourceConfig(Config):
     source: str = "files"
 
 
-@asset(
+@multi_asset(
+    name="portal_dossiers",
     partitions_def=quarterly_partitions,
-    group_name=SOURCES,
-    kinds={"parquet", "duckdb"},
-    deps=[agencies],
-    description=describe("portal_dossiers"),
     op_tags={"dx/memory": "high"},
+    specs=[
+        _spec("portal_dossiers", SOURCES, ["agencies"], {"parquet", "duckdb"}),
+        _spec("portal_rejects", SOURCES, ["agencies"], {"parquet"}),
+        _spec("procedures", SOURCES, ["agencies"], {"parquet"}),
+    ],
 )
-def portal_dossiers(
-    context: AssetExecutionContext, config: PortalSourceConfig, dx_home: DxHomeResource
-) -> MaterializeResult:
-
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    if config.source == "http":
-        result = pull_portal_quarter(home, quarter)
-    elif config.source == "files":
-        result = ingest_portal_files(home, quarter)
-    else:
-        raise ValueError(f"portal source must be 'files' or 'http', got {config.source!r}")
-    return MaterializeResult(
-        metadata=table_metadata(
-            "portal_dossiers",
-            result.dossier_rows,
-            result.dossiers_path,
+def portal_dossiers(context: AssetExecutionContext, config: PortalSourceConfig, dx: DxResource):
+    """The portal's dossiers, the values it exported that could not be read, and its
+    procedure catalogue, from one pass over the quarter's exports."""
+    if config.source not in PORTAL_SOURCES:
+        raise ValueError(f"portal source must be one of {', '.join(PORTAL_SOURCES)}, got {config.source!r}")
+    result = ingest_portal(dx.settings(), quarter_of(context.partition_key), config.source)
+    yield MaterializeResult(
+        asset_key="portal_dossiers",
+        metadata=written_metadata(
+            Written("portal_dossiers", result.dossiers_path, result.dossier_rows),
             source=config.source,
             rejected_rows=result.rejected_rows,
-            bad_values=result.reject_count,
-            procedures=result.procedure_rows,
             landed_pages=result.landed_pages,
-            rejects_path=MetadataValue.path(str(result.rejects_path)),
-        )
+        ),
+    )
+    yield MaterializeResult(
+        asset_key="portal_rejects",
+        metadata=written_metadata(
+            Written("portal_rejects", result.rejects_path, result.reject_count),
+            rows_with_a_bad_value=result.rejected_rows,
+        ),
+    )
+    yield MaterializeResult(
+        asset_key="procedures",
+        metadata=written_metadata(Written("procedures", result.procedures_path, result.procedure_rows)),
     )
 
 
-@asset(
+@multi_asset(
+    name="agency_submissions",
     partitions_def=quarterly_partitions,
-    group_name=SOURCES,
-    kinds={"parquet", "excel", "sql"},
-    deps=[agencies],
-    description=describe("agency_submissions"),
+    specs=[
+        _spec("agency_submissions", SOURCES, ["agencies"], {"parquet", "excel", "sql"}),
+        _spec("submission_rejects", SOURCES, ["agencies"], {"parquet"}),
+    ],
 )
-def agency_submissions(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
+def agency_submissions(context: AssetExecutionContext, dx: DxResource):
+    """Agencies' self-reported figures from the inbox and the reporting database, and the
+    rows that could not be taken in, with their reasons."""
+    ingested = ingest_quarter_submissions(dx.settings(), quarter_of(context.partition_key))
+    yield MaterializeResult(
+        asset_key="agency_submissions",
+        metadata=written_metadata(
+            ingested.accepted,
+            agencies_reporting=ingested.agencies_reporting,
+            late_rows=ingested.late_rows,
+            rejected_rows=ingested.rejects.rows,
+            files_read=ingested.files_read,
+        ),
+    )
+    yield MaterializeResult(
+        asset_key="submission_rejects",
+        metadata=written_metadata(ingested.rejects, preview=markdown_preview(ingested.reject_sample)),
+    )
 
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    registry = read_partition(home, "agencies", quarter)
-    result = ingest_submissions(
-        home, quarter, registry, reporting_db_url=default_reporting_db_url(home)
-    )
-    path = write_partition(home, "agency_submissions", quarter, result.accepted)
-    rejects_path = write_partition(home, "submission_rejects", quarter, result.rejects)
-    accepted = result.accepted
-    return MaterializeResult(
-        metadata=table_metadata(
-            "agency_submissions",
-            len(accepted),
-            path,
-            agencies_reporting=int(accepted["agency_code"].nunique()) if len(accepted) else 0,
-            late_rows=int(accepted["is_late"].fillna(False).sum()) if len(accepted) else 0,
-            rejected_rows=len(result.rejects),
-            rejects_path=MetadataValue.path(str(rejects_path)),
-            rejects_preview=markdown_preview(
-                result.rejects[["source_ref", "field", "value", "reason"]] if len(result.rejects) else None
-            ),
-            files_read=len(result.files),
-        )
-    )
+
+dq_results = _spec(
+    "dq_results",
+    QUALITY,
+    ["agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores"],
+    {"parquet", "great_expectations"},
+)
+"""Written by the quality checks of the five checked tables, each run replacing its dataset's
+rows; they report its materializations (it has no step of its own)."""
 
 
 @asset(
     partitions_def=quarterly_partitions,
     group_name=KPIS,
     kinds={"parquet", "duckdb"},
-    deps=[portal_dossiers, agency_submissions],
+    deps=["portal_dossiers", "procedures", "agency_submissions"],
     description=describe("agency_kpis"),
+    metadata={"dagster/column_schema": column_schema("agency_kpis")},
     op_tags={"dx/memory": "high"},
 )
-def agency_kpis(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    registry = read_partition(home, "agencies", quarter)
-    submissions = read_partition(home, "agency_submissions", quarter)
-    kpis = compute_agency_kpis(home, quarter, registry, submissions)
-    path = write_partition(home, "agency_kpis", quarter, kpis)
-    met = kpis["target_met"].dropna()
+def agency_kpis(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    computed = compute_quarter_kpis(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
-        metadata=table_metadata(
-            "agency_kpis",
-            len(kpis),
-            path,
-            agencies=int(kpis["agency_code"].nunique()),
-            kpis=int(kpis["kpi_code"].nunique()),
-            share_of_targets_met=float(met.mean()) if len(met) else None,
+        metadata=written_metadata(
+            computed.kpis,
+            agencies=computed.agencies,
+            kpis=computed.kpi_codes,
+            share_of_targets_met=computed.share_of_targets_met,
         )
     )
 
@@ -193,28 +195,6 @@ _PREVIOUS_QUARTER = TimeWindowPartitionMapping(
 )
 
 
-def _try_read(home: DxHome, table: str, quarter) -> pd.DataFrame | None:
-    """A partition if it has been materialized, else None (first quarter, optional inputs)."""
-    try:
-        return read_partition(home, table, quarter)
-    except FileNotFoundError:
-        return None
-
-
-def _score(home: DxHome, quarter):
-    """The quarter's scores under every framework in force; what index_scores stores and
-    what the ranking ranks."""
-
-    previous = quarter.previous()
-    return score_quarter(
-        quarter,
-        read_partition(home, "agency_kpis", quarter),
-        read_partition(home, "agencies", quarter),
-        previous_kpis=_try_read(home, "agency_kpis", previous),
-        previous_ranking=_try_read(home, "ranking_snapshot", previous),
-    )
-
-
 @asset(
     partitions_def=quarterly_partitions,
     group_name=INDEX,
@@ -222,24 +202,15 @@ def _score(home: DxHome, quarter):
     # this quarter's KPIs, and last quarter's for the carry-forward missing-data policy
     deps=[AssetDep(agency_kpis, partition_mapping=_THIS_AND_PREVIOUS_QUARTER)],
     description=describe("index_scores"),
+    metadata={"dagster/column_schema": column_schema("index_scores")},
 )
-def index_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    scored = _score(home, quarter)
-    scores = scored.scores
-    path = write_partition(home, "index_scores", quarter, scores)
-    totals = scores[scores["level"] == "total"]
+def index_scores(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    scored = score_quarter_kpis(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
-        metadata=table_metadata(
-            "index_scores",
-            len(scores),
-            path,
-            frameworks=MetadataValue.json(
-                {fw.id: fw.version for fw in scored.frameworks}
-            ),
-            agencies_scored=MetadataValue.json(
-                totals.groupby("framework_id")["agency_code"].nunique().to_dict()
-            ),
+        metadata=written_metadata(
+            scored.scores,
+            frameworks=MetadataValue.json(scored.frameworks),
+            agencies_scored=MetadataValue.json(scored.agencies_scored),
         )
     )
 
@@ -250,24 +221,11 @@ def index_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> Mat
     kinds={"parquet", "numpy"},
     deps=[agency_kpis],
     description=describe("rank_uncertainty"),
+    metadata={"dagster/column_schema": column_schema("rank_uncertainty")},
 )
-def rank_uncertainty(context: AssetExecutionContext, dx_home: DxHomeResource) -> MaterializeResult:
-
-    home, quarter = dx_home.home(), quarter_of(context.partition_key)
-    registry = read_partition(home, "agencies", quarter)
-    data = kpi_long(read_partition(home, "agency_kpis", quarter))
-    frames = [
-        simulate(fw, data, registry, quarter=quarter)
-        for fw in provincial_frameworks(quarter, registry)
-    ]
-    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    path = write_partition(home, "rank_uncertainty", quarter, table)
-    width = table["rank_p95"] - table["rank_p05"]
-    return MaterializeResult(
-        metadata=table_metadata(
-            "rank_uncertainty", len(table), path, median_interval_width=float(width.median())
-        )
-    )
+def rank_uncertainty(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    written, median_width = simulate_rank_uncertainty(dx.settings(), quarter_of(context.partition_key))
+    return MaterializeResult(metadata=written_metadata(written, median_interval_width=median_width))
 
 
 _CHAIN_POLICY = BackfillPolicy.single_run()
@@ -276,15 +234,9 @@ _CHAIN_POLICY = BackfillPolicy.single_run()
 An asset backfill advances a self-dependent asset one partition per backfill-daemon tick, and
 the daemon sleeps 30 s between ticks (dagster-io/dagster#11649): eight quarters would spend
 minutes waiting. Publishing is cheap (agency-level tables), so a backfill publishes its whole
-range in one step, quarter after quarter in time order (:func:`_quarters`). Single-quarter
-runs (schedule, sensor, ``dx-pipeline run``) are ranges of one.
+range in one step, quarter after quarter in time order. Single-quarter runs (schedule, sensor,
+``dx-pipeline run``) are ranges of one.
 """
-
-
-def _quarters(context: AssetExecutionContext) -> list:
-    """The quarters of this run's partition range, oldest first."""
-    return sorted(quarter_of(key) for key in context.partition_keys)
-
 
 _PERIOD_RANKINGS_DESCRIPTION = (
     "Xếp hạng 6 tháng và cả năm: công bố khi quý 2 (6 tháng đầu) và quý 4 (6 tháng cuối, cả "
@@ -302,20 +254,16 @@ _PERIOD_RANKINGS_DESCRIPTION = (
     backfill_policy=_CHAIN_POLICY,
     can_subset=False,  # a quarter's periods are republished with it, in the same pass
     specs=[
-        AssetSpec(
+        _spec(
             "ranking_snapshot",
-            partitions_def=quarterly_partitions,
-            group_name=PUBLISH,
-            kinds={"parquet", "html", "excel"},
+            PUBLISH,
             # movement is measured against last quarter's published ranking
-            deps=[
+            [
                 index_scores,
                 rank_uncertainty,
                 AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
             ],
-            description=describe("ranking_snapshot")
-            + "\n\nPublished once per content as an immutable revision under "
-            "`published/ranking/quarter=YYYY-Qn/rev=N/` with a manifest and report.html.",
+            {"parquet", "html", "excel"},
         ),
         AssetSpec(
             "period_rankings",
@@ -343,123 +291,67 @@ _PERIOD_RANKINGS_DESCRIPTION = (
         ),
     ],
 )
-def publish_rankings(context: AssetExecutionContext, dx_home: DxHomeResource):
+def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     """ranking_snapshot and period_rankings, quarter after quarter: each quarter's ranking,
     then the half-year and year that close with it, so every publication is ranked against
     the one published before it."""
-
-    home = dx_home.home()
-    quarters, periods = [], {}
-    for quarter in _quarters(context):
-        quarters.append(_publish_quarter(context, home, quarter))
-        periods.update(_publish_periods(context, home, quarter))
-    bi = {"bi_database": MetadataValue.path(str(build_bi_database(home)))}
+    settings = dx.settings()
+    trigger = {"by": context.run.tags.get("dx/trigger", "dagster"), "run_id": context.run_id}
+    reason = context.run.tags.get("dx/reason")
+    quarters: list[tuple[Quarter, dict[str, Any], dict[str, Any]]] = []
+    periods: dict[str, Any] = {}
+    for quarter in sorted(quarter_of(key) for key in context.partition_keys):
+        published = publish_quarter(settings, quarter, trigger, reason)
+        quarters.append((quarter, _quarter_metadata(published), _quarter_summary(published)))
+        for p in publish_periods_closing_with(settings, quarter, trigger):
+            periods[p.period.label] = {
+                "revision": p.publication.revision,
+                "new_revision": p.publication.created,
+                "path": str(p.publication.path),
+                "quarters_combined": p.quarters_combined,
+            }
+    bi = {"bi_database": MetadataValue.path(str(build_bi_database(settings.home)))}
     if len(quarters) == 1:  # one quarter: its own table, preview and links
         ranking_metadata = quarters[0][1]
     else:  # a range: every partition gets this same record, so one line per quarter
-        ranking_metadata = {"quarters": MetadataValue.json({q: s for q, _, s in quarters})}
+        ranking_metadata = {"quarters": MetadataValue.json({q.label: s for q, _, s in quarters})}
     yield MaterializeResult(asset_key="ranking_snapshot", metadata={**ranking_metadata, **bi})
-    labels = ", ".join(label for label, _, _ in quarters)
+    labels = ", ".join(q.label for q, _, _ in quarters)
     yield MaterializeResult(
         asset_key="period_rankings",
         metadata={"periods": MetadataValue.json(periods) if periods else "none close with " + labels},
     )
 
 
-def _publish_quarter(
-    context: AssetExecutionContext, home: DxHome, quarter
-) -> tuple[str, dict, dict]:
-    """Rank and publish one quarter: its label, its metadata and a one-line summary."""
-
-    scored = _score(home, quarter)
-    stored = read_partition(home, "index_scores", quarter).drop(columns="quarter")
-    if not same_points(stored, scored.scores):
-        raise RuntimeError(
-            f"index_scores of {quarter.label} no longer match its inputs; "
-            "rematerialize index_scores before publishing"
-        )
-    tags = context.run.tags
-    publication = publish_ranking(
-        home,
-        quarter,
-        scored.ranking,
-        stored,
-        kpis=read_partition(home, "agency_kpis", quarter),
-        dq=contract_columns(_try_read(home, "dq_results", quarter), "dq_results"),
-        uncertainty=_try_read(home, "rank_uncertainty", quarter),
-        registry=read_partition(home, "agencies", quarter),
-        frameworks=scored.frameworks,
-        inputs=quarter_input_files(home, quarter, registry_path(home)),
-        trigger={"by": tags.get("dx/trigger", "dagster"), "run_id": context.run_id},
-        reason=tags.get("dx/reason"),
-    )
-    ranking = publication.ranking()
-    path = write_partition(home, "ranking_snapshot", quarter, ranking)
-    preview = ranking.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
-    summary = {
-        "rows": len(ranking),
+def _quarter_summary(published) -> dict[str, Any]:
+    publication = published.publication
+    return {
+        "rows": published.ranking.rows,
         "revision": publication.revision,
         "new_revision": publication.created,
         "published_folder": str(publication.path),
     }
-    metadata = table_metadata(
-        "ranking_snapshot",
-        len(ranking),
-        path,
+
+
+def _quarter_metadata(published) -> dict[str, Any]:
+    publication = published.publication
+    preview = published.preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]]
+    return written_metadata(
+        published.ranking,
         revision=publication.revision,
         new_revision=publication.created,
         reason=publication.reason,
         published_folder=MetadataValue.path(str(publication.path)),
-        report=MetadataValue.url(publication.path.joinpath("report.html").as_uri()),
-        preview=markdown_preview(
-            preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]],
-            limit=40,
-        ),
+        report=MetadataValue.path(str(publication.path / "report.html")),
+        preview=markdown_preview(preview, limit=40),
     )
-    return quarter.label, metadata, summary
-
-
-def _publish_periods(context: AssetExecutionContext, home: DxHome, quarter) -> dict:
-    """Rank and publish the periods that close with ``quarter``; {period: what was published}."""
-
-    periods = periods_closing_with(quarter)
-    if not periods:
-        return {}
-    registry = read_partition(home, "agencies", quarter)
-    frames = [_try_read(home, "agency_kpis", q) for q in periods[-1].quarters]
-    kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
-    published = {}
-    for period in periods:
-        try:
-            previous = get_publication(home, period.previous).ranking()
-        except FileNotFoundError:
-            previous = None
-        combined, scored = score_period(period, kpis, registry, previous_ranking=previous)
-        publication = publish_ranking(
-            home,
-            None,
-            scored.ranking,
-            scored.scores,
-            kpis=combined.drop(columns=["period", "quarters", "aggregation"], errors="ignore"),
-            registry=registry,
-            frameworks=scored.frameworks,
-            inputs=[],
-            trigger={"by": context.run.tags.get("dx/trigger", "dagster"), "run_id": context.run_id},
-            period=period.label,
-        )
-        published[period.label] = {
-            "revision": publication.revision,
-            "new_revision": publication.created,
-            "path": str(publication.path),
-            "quarters_combined": sorted(set(kpis["quarter"]) & {q.label for q in period.quarters}),
-        }
-    return published
 
 
 ALL_ASSETS = [
     agencies,
     portal_dossiers,
     agency_submissions,
+    dq_results,
     agency_kpis,
     index_scores,
     rank_uncertainty,

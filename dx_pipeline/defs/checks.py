@@ -11,8 +11,11 @@ Dagster blocks only on a failed, blocking result with severity ERROR
 (``dagster/_core/execution/plan/execute_step.py``), so a few duplicate dossiers are shown and
 recorded while the quarter goes on, and a broken export stops the assets below the dataset
 (KPIs, scores, the ranking) for that quarter. Each execution writes the dataset's rows of
-``dq_results`` (with the severity that applied and the tolerance) and refreshes the quarter's
-HTML report.
+``dq_results`` (with the severity that applied and the tolerance), reports that as a
+materialization of the ``dq_results`` asset, and refreshes the quarter's HTML report.
+
+``index_scores_reproducible`` is the one check that is not a suite: the ranking is published
+from the stored scores, so before it is, the scores must still follow from the stored KPIs.
 """
 
 
@@ -26,14 +29,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    AssetMaterialization,
     MetadataValue,
+    asset_check,
     multi_asset_check,
 )
 
+from dx_pipeline.app.quarter import quality_report_path, run_quality_suite, scores_reproduce
+from dx_pipeline.defs.metadata import written_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
-from dx_pipeline.defs.resources import DxHomeResource
-from dx_pipeline.quality.results import write_dq_results
-from dx_pipeline.quality.runner import run_suite
+from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
 
 SAMPLE_CELL_CHARS = 40
@@ -86,16 +91,20 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
         description=(
             f"Data-quality suite of {spec.dataset} (DuckDB over the partition, Great Expectations 1.x)"
         ),
-        required_resource_keys={"dx_home"},
         compute_kind="great_expectations",
     )
-    def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
-
-        resource: DxHomeResource = context.resources.dx_home
-        home, quarter = resource.home(), quarter_of(context.partition_key)
-        outcomes = run_suite(spec.dataset, home, quarter)
-        write_dq_results(home, quarter, outcomes, run_id=context.run.run_id)
-        report = home.dq_reports_for(quarter) / "index.html"
+    def _checks(context: AssetCheckExecutionContext, dx: DxResource) -> Iterator[AssetCheckResult]:
+        settings, quarter = dx.settings(), quarter_of(context.partition_key)
+        outcomes, written = run_quality_suite(settings, quarter, spec.dataset, context.run.run_id)
+        report = quality_report_path(settings, quarter)
+        context.op_execution_context.log_event(
+            AssetMaterialization(
+                asset_key="dq_results",
+                partition=context.partition_key,
+                metadata={**written_metadata(written), "dataset": spec.dataset,
+                          "report": MetadataValue.path(str(report))},
+            )
+        )
         for o in outcomes:
             yield AssetCheckResult(
                 asset_key=asset_key,
@@ -119,6 +128,26 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
     return _checks
 
 
+@asset_check(
+    asset="index_scores",
+    name="index_scores_reproducible",
+    blocking=True,
+    partitions_def=quarterly_partitions,
+    additional_deps=["agency_kpis", "agencies"],
+    description="Điểm đã lưu khớp với điểm tính lại từ KPI đã lưu. / The stored scores are what "
+    "the stored KPIs give today: the ranking is published from them.",
+)
+def index_scores_reproducible(context: AssetCheckExecutionContext, dx: DxResource) -> AssetCheckResult:
+    ok, text = scores_reproduce(dx.settings(), quarter_of(context.partition_key))
+    return AssetCheckResult(
+        passed=ok,
+        severity=AssetCheckSeverity.ERROR,
+        description=text,
+        metadata={"quarter": quarter_of(context.partition_key).label},
+    )
+
+
 def build_quality_checks() -> list[AssetChecksDefinition]:
-    """Every dataset's quality checks; add them to ``Definitions(asset_checks=...)``."""
-    return [build_dataset_checks(spec) for spec in SUITES.values()]
+    """Every dataset's quality checks and the scores' reproducibility check; add them to
+    ``Definitions(asset_checks=...)``."""
+    return [build_dataset_checks(spec) for spec in SUITES.values()] + [index_scores_reproducible]

@@ -8,11 +8,9 @@ whose quarter is unknown, or not a partition yet, are logged and skipped (they a
 on every tick until they can run).
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
 
 from dagster import (
     DefaultSensorStatus,
@@ -24,9 +22,9 @@ from dagster import (
     sensor,
 )
 
+from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.reference.quarters import FIRST_QUARTER, Quarter
 from dx_pipeline.sources.inbox import InboxState, changed_files
-from dx_pipeline.storage import DxHome
 
 MINIMUM_INTERVAL_SECONDS = 30
 
@@ -58,13 +56,12 @@ def _run_request(quarter: Quarter, files: list) -> RunRequest:
 
 def build_inbox_sensor(
     job,
-    home_resolver: Callable[[], DxHome],
     name: str = "inbox_sensor",
     minimum_interval_seconds: int = MINIMUM_INTERVAL_SECONDS,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
 ) -> SensorDefinition:
-    """A sensor on ``home_resolver().inbox`` that requests ``job`` for the quarter of every new
-    or changed file version (one request per quarter and tick)."""
+    """A sensor on the ``dx`` resource's inbox that requests ``job`` for the quarter of every
+    new or changed file version (one request per quarter and tick)."""
 
     @sensor(
         name=name,
@@ -76,8 +73,8 @@ def build_inbox_sensor(
             "A new or changed file in the inbox re-runs its quarter, once per file version."
         ),
     )
-    def _inbox_sensor(context: SensorEvaluationContext):
-        home = home_resolver()
+    def _inbox_sensor(context: SensorEvaluationContext, dx: DxResource):
+        home = dx.settings().home
         state = InboxState.from_cursor(context.cursor)
         changed, new_state = changed_files(home.inbox, state)
         today = dt.date.today()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from dx_pipeline.app.quarter import Written
 from dx_pipeline.reference import schemas
 
 
@@ -31,12 +31,12 @@ def describe(table: str) -> str:
     return f"{contract.vi}\n\n{contract.en}.\n\nWarehouse: `warehouse/{table}/quarter=YYYY-Qn/data.parquet`."
 
 
-def table_metadata(table: str, rows: int, path: Path | str, **extra: Any) -> dict[str, Any]:
-    """Dagster metadata of a written table: row count, column schema from its contract, path."""
+def written_metadata(written: Written, **extra: Any) -> dict[str, Any]:
+    """Row count, column schema and path of a partition a stage wrote, plus ``extra``."""
     meta: dict[str, Any] = {
-        "dagster/row_count": rows,
-        "dagster/column_schema": column_schema(table),
-        "path": MetadataValue.path(str(path)),
+        "dagster/row_count": written.rows,
+        "dagster/column_schema": column_schema(written.table),
+        "path": MetadataValue.path(str(written.path)),
     }
     meta.update(extra)
     return meta

@@ -8,7 +8,6 @@ are scored by the missing-data policy and the raw text is kept in the note.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from dx_pipeline.index.builtins import frameworks_for
 from dx_pipeline.index.engine import SCORE_COLUMNS, ScoreResult, score
-from dx_pipeline.index.ranking import RANKING_COLUMNS
+from dx_pipeline.index.inputs import select_units
+from dx_pipeline.index.ranking import RANKING_COLUMNS, rank_units
 from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Quarter
 
@@ -85,6 +86,45 @@ def score_quarter(
     ranking = (pd.concat([r.ranking for r in results.values()], ignore_index=True) if results
                else pd.DataFrame(columns=RANKING_COLUMNS))
     return QuarterScores(used, scores, ranking, results)
+
+
+def rank_scored(
+    frameworks: list[Framework],
+    scores: pd.DataFrame,
+    registry: pd.DataFrame,
+    quarter: Quarter | str,
+    previous_ranking: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rank stored ``index_scores`` (their total rows) under each framework, without scoring
+    again: what is published is exactly what was scored and quality-checked.
+
+    The units, their names, peer and ranking groups come from the registry as the engine chose
+    them; a scored agency the registry no longer selects (or the reverse) is an error.
+    """
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    registry = registry.drop(columns=["quarter"], errors="ignore")
+    frames = []
+    for fw in frameworks:
+        totals = scores[(scores["framework_id"] == fw.id) & (scores["level"] == "total")]
+        totals = totals.set_index(totals["agency_code"].astype(str))
+        units = select_units(fw, pd.DataFrame({"agency_code": []}), registry, q)
+        codes = units["agency_code"].astype(str)
+        if set(codes) != set(totals.index):
+            extra = sorted(set(totals.index) ^ set(codes))[:5]
+            raise ValueError(
+                f"index_scores of {q.label} under {fw.id} do not cover the agencies the registry "
+                f"selects (e.g. {extra}): rematerialize index_scores"
+            )
+        frames.append(rank_units(
+            fw,
+            units,
+            totals["points"].reindex(codes).astype(float),
+            totals["max_points"].reindex(codes).astype(float),
+            previous_ranking,
+        ))
+    if not frames:
+        return pd.DataFrame(columns=RANKING_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
 
 
 def same_points(stored: pd.DataFrame, fresh: pd.DataFrame, tolerance: float = 1e-9) -> bool:

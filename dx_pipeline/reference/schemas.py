@@ -208,6 +208,47 @@ PORTAL_DOSSIERS = Contract(
     key=("dossier_id",),
 )
 
+PORTAL_REJECTS = Contract(
+    "portal_rejects",
+    "Values of the portal's exports that could not be read, one row per bad value, with the reason",
+    "Giá trị không đọc được trong dữ liệu xuất từ Cổng dịch vụ công và lý do",
+    (
+        _c("dataset", pa.string(), "Which export: dossiers or procedures", "Loại dữ liệu xuất", False),
+        _c("source_file", pa.string(), "File or landing page the value came from", "Tệp nguồn"),
+        _c("row_number", pa.int64(), "Row of that file (1 = first data row)", "Dòng"),
+        _c("dossier_id", pa.string(), "Dossier id as written, when readable", "Mã hồ sơ"),
+        _c("agency_code", pa.string(), "Agency code as written, when readable", "Mã cơ quan"),
+        _c("field", pa.string(), "Column of the warehouse table the value was meant for", "Trường"),
+        _c("column", pa.string(), "The portal's own field name", "Tên trường của Cổng"),
+        _c("value", pa.string(), "The value exactly as exported", "Giá trị gốc"),
+        _c("reason", pa.string(), "What is wrong, in plain words", "Lý do", False),
+    ),
+)
+
+PROCEDURES = Contract(
+    "procedures",
+    "The portal's administrative-procedure catalogue (DanhMucTTHC), one row per procedure and agency",
+    "Danh mục thủ tục hành chính theo cơ quan",
+    (
+        _c("procedure_code", pa.string(), "Administrative procedure (MaTTHC)", "Mã TTHC", False),
+        _c("agency_code", pa.string(), "Agency that handles it (MaCoQuan)", "Mã cơ quan", False),
+        _c("procedure_name", pa.string(), "Name (TenTTHC)", "Tên thủ tục"),
+        _c("service_level", pa.string(), "full, partial or none (MucDoDVC)", "Mức độ DVC"),
+        _c("full_online_eligible", pa.bool_(), "Eligible to be offered fully online", "Đủ điều kiện toàn trình"),
+        _c("fee_required", pa.bool_(), "Carries a financial obligation", "Có nghĩa vụ tài chính"),
+        _c("payment_integrated", pa.bool_(), "Online payment integrated", "Tích hợp thanh toán"),
+        _c("portal_integrated", pa.bool_(), "Integrated with the national portal", "Tích hợp Cổng DVCQG"),
+        _c("mobile_ready", pa.bool_(), "Usable on mobile devices", "Dùng trên thiết bị di động"),
+        _c("population_db_connected", pa.bool_(), "Connected to the national population database", "Kết nối CSDL dân cư"),
+        _c("published_on_time", pa.bool_(), "Published on time", "Công khai đúng hạn"),
+        _c("updated_on_time", pa.bool_(), "Updated on time", "Cập nhật đúng hạn"),
+        _c("full_content", pa.bool_(), "Published with full content", "Đầy đủ nội dung"),
+        _c("statutory_days", pa.float64(), "Statutory processing time in days", "Thời hạn giải quyết"),
+        _c("source_file", pa.string(), "File or landing page the row came from", "Tệp nguồn"),
+    ),
+    key=("procedure_code", "agency_code"),
+)
+
 _SUBMISSION_COLUMNS = (
     _c("agency_code", pa.string(), "Reporting agency", "Mã đơn vị", False),
     _c("indicator_code", pa.string(), "KPI code from the catalogue", "Mã chỉ số", False),
@@ -357,6 +398,8 @@ CONTRACTS: dict[str, Contract] = {
     for c in (
         AGENCIES,
         PORTAL_DOSSIERS,
+        PORTAL_REJECTS,
+        PROCEDURES,
         AGENCY_SUBMISSIONS,
         SUBMISSION_REJECTS,
         DQ_RESULTS,

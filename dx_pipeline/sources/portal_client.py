@@ -40,7 +40,6 @@ import email.utils
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -114,12 +113,10 @@ class PortalClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ):
-        base_url = base_url or os.environ.get("DX_PORTAL_URL")
-        token = token or os.environ.get("DX_PORTAL_TOKEN")
         if not base_url:
-            raise ValueError("portal URL missing: pass base_url or set DX_PORTAL_URL")
+            raise ValueError("portal URL missing (DX_PORTAL_URL)")
         if not token:
-            raise ValueError("portal token missing: pass token or set DX_PORTAL_TOKEN")
+            raise ValueError("portal token missing (DX_PORTAL_TOKEN)")
         self.base_url = base_url.rstrip("/")
         self._token = _Secret(token)
         self.timeout = timeout

@@ -210,7 +210,7 @@ def _typed_scan(
     mapping's result; else None, with a note saying why the mapping reads the file instead."""
     if len(files) != 1 or files[0].suffix.lower() != ".csv":
         return None, []
-    configure(con, scratch / "spill", INGEST_MEMORY)
+    configure(con, scratch / "spill", home.memory_for(INGEST_MEMORY))
     typed = write_typed_dossiers(con, home, q, files[0], _label(files[0], home), mapping, scratch)
     if isinstance(typed, str):
         label = _label(files[0], home)

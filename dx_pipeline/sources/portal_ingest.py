@@ -154,7 +154,7 @@ def write_quarter(
 
     with tempfile.TemporaryDirectory(prefix="dx_portal_ingest_") as tmp:
         scratch = Path(tmp)
-        configure(con, scratch / "spill", INGEST_MEMORY)
+        configure(con, scratch / "spill", home.memory_for(INGEST_MEMORY))
         if typed is None:
             mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
             if mapped_d is None:

@@ -42,18 +42,9 @@ _DUCK_TYPES = {
 
 DERIVED_COLUMNS = {"paid_online": ("payment_channel", "v_payment_channel IN (1, 2)")}
 """Output column -> (the mapped column it is derived from, its SQL)."""
-REJECT_COLUMNS = (
-    ("source_file", pa.string()),
-    ("row_number", pa.int64()),
-    ("dossier_id", pa.string()),
-    ("agency_code", pa.string()),
-    ("field", pa.string()),
-    ("column", pa.string()),
-    ("value", pa.string()),
-    ("reason", pa.string()),
-)
+REJECT_COLUMNS = tuple((c.name, c.type) for c in schemas.PORTAL_REJECTS.columns if c.name != "dataset")
 REJECTS_SCHEMA = pa.schema([pa.field(n, t) for n, t in REJECT_COLUMNS])
-"""Schema of ``portal_rejects`` and ``procedure_rejects``: one row per bad value."""
+"""One row per bad value of one export (``portal_rejects`` adds the ``dataset`` it came from)."""
 
 PROCEDURE_TYPES = {
     "string": pa.string(),

@@ -8,7 +8,6 @@ read is in ``rejects`` with its reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +43,6 @@ class SubmissionIngestResult:
     rejects: pd.DataFrame
     files: list[tuple[Path, str, int]] = field(default_factory=list)
     db_rows: int = 0
-
-
-def default_reporting_db_url(home: DxHome) -> str | None:
-    """``$DX_REPORTING_DB_URL``, else the sample province's SQLite file if present, else None."""
-    url = os.environ.get("DX_REPORTING_DB_URL")
-    if url:
-        return url
-    sample = home.sample / "reporting.db"
-    return f"sqlite:///{sample}" if sample.exists() else None
 
 
 def _catalogue(catalogue: Mapping | None):

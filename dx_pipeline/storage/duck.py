@@ -1,7 +1,7 @@
 """DuckDB connections for the pipeline's stages: they see the warehouse, and stay in budget.
 
 Seeing the warehouse. On a local warehouse a connection needs nothing: local scans run exactly
-as they always did. With the warehouse in object storage (``DX_WAREHOUSE_URL=s3://...``) the
+as they always did. With the warehouse in object storage (``DxHome.warehouse_url``, ``DX_WAREHOUSE_URL`` at the entry points) the
 warehouse's fsspec file system is registered on the connection (``con.register_filesystem``),
 so ``read_parquet('s3://bucket/prefix/<table>/quarter=*/data.parquet', hive_partitioning =
 true)`` globs and reads the bucket through s3fs with the same credentials as pyarrow, and no
@@ -12,8 +12,9 @@ Staying in budget. DuckDB's own default memory limit is 80 % of RAM, so a query 
 national-size quarter (a GROUP BY over every dossier id, a de-duplication window) grows with
 the data until the machine runs out. With a fixed budget and a spill directory the peak stays
 flat as the quarter grows and the surplus goes to disk: 3x the dossiers must cost at most 1.2x
-the peak memory (issue 8). Each stage states the budget it was measured with;
-``DX_DUCKDB_MEMORY`` overrides them all (e.g. ``4GB`` on a big machine, ``400MB`` on a small one).
+the peak memory. Each stage states the budget it was measured with; ``DxHome.duckdb_memory``
+(``DX_DUCKDB_MEMORY`` at the entry points) overrides them all (e.g. ``4GB`` on a big machine,
+``400MB`` on a small one).
 """
 
 from __future__ import annotations
@@ -52,25 +53,17 @@ def warehouse_duckdb(home: DxHome, database: str = ":memory:") -> "duckdb.DuckDB
     return attach_warehouse(duckdb.connect(database), home)
 
 
-MEMORY_ENV = "DX_DUCKDB_MEMORY"
-
-
-def memory_budget(default: str) -> str:
-    """``$DX_DUCKDB_MEMORY`` if set, else the stage's measured ``default`` (e.g. ``"600MB"``)."""
-    return os.environ.get(MEMORY_ENV) or default
-
-
 def configure(
     con: "duckdb.DuckDBPyConnection", scratch: str | os.PathLike, memory: str, *, keep_order: bool = True
 ) -> None:
-    """Give ``con`` every core, ``memory`` (or ``$DX_DUCKDB_MEMORY``) and ``scratch`` to spill to.
+    """Give ``con`` every core, ``memory`` (e.g. ``"600MB"``) and ``scratch`` to spill to.
 
     ``keep_order=False`` lets DuckDB drop insertion order, which saves memory in aggregations;
     keep it wherever a result's row order (or which rows a ``LIMIT`` returns) is published.
     """
     Path(scratch).mkdir(parents=True, exist_ok=True)
     con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
-    con.execute(f"SET memory_limit = {sql_literal(memory_budget(memory))}")
+    con.execute(f"SET memory_limit = {sql_literal(memory)}")
     con.execute(f"SET temp_directory = {sql_literal(scratch)}")
     # the progress bar is for a terminal; in a step's captured output it is only noise
     con.execute("SET enable_progress_bar = false")
@@ -82,15 +75,16 @@ def configure(
 def budgeted_connection(
     memory: str, home: DxHome | None = None, *, keep_order: bool = True, prefix: str = "dx_duckdb_"
 ) -> Iterator["duckdb.DuckDBPyConnection"]:
-    """A new in-memory connection under :func:`configure`'s budget, spilling to a private
-    temporary folder, that sees ``home``'s warehouse (if given); closed, and the folder
-    removed, on exit."""
+    """A new in-memory connection under :func:`configure`'s budget (``memory``, or ``home``'s
+    override), spilling to a private temporary folder, that sees ``home``'s warehouse (if
+    given); closed, and the folder removed, on exit."""
     import duckdb
 
     with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         con = duckdb.connect()
         try:
-            configure(con, scratch, memory, keep_order=keep_order)
+            budget = home.memory_for(memory) if home is not None else memory
+            configure(con, scratch, budget, keep_order=keep_order)
             if home is not None:
                 attach_warehouse(con, home)
             yield con

@@ -1,8 +1,8 @@
 """The DX_HOME folder: where the warehouse, landing zone, inbox and publications live.
 
-Everything is a local folder under ``DX_HOME`` except, optionally, the warehouse: with
-``DX_WAREHOUSE_URL=s3://bucket/prefix`` (any fsspec URL whose driver is installed) the Parquet
-tables live in object storage and ``DxHome.warehouse`` is a :class:`upath.UPath` on that URL.
+Everything is a local folder under ``DX_HOME`` except, optionally, the warehouse: with a
+warehouse URL such as ``s3://bucket/prefix`` (``DX_WAREHOUSE_URL`` at the entry points; any
+fsspec URL whose driver is installed) the Parquet tables live in object storage and ``DxHome.warehouse`` is a :class:`upath.UPath` on that URL.
 The working folders that need a local disk (inbox, landing, portal exports, published
 revisions, the BI file, dq reports, Dagster's home) stay under ``DX_HOME``.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 WarehousePath: TypeAlias = "Path | UPath"
 """Where a warehouse file or folder is: a local ``Path`` or an object-storage ``UPath``."""
 
-DEFAULT_HOME = ".dx_home"
-WAREHOUSE_URL_ENV = "DX_WAREHOUSE_URL"
-
 
 def is_remote(path: object) -> TypeIs[UPath]:
     """True for an object-storage path (a ``UPath`` on a non-local file system); local
@@ -35,53 +33,40 @@ def is_remote(path: object) -> TypeIs[UPath]:
     return not isinstance(path, (str, os.PathLike))
 
 
-def storage_options(protocol: str) -> dict[str, Any]:
-    """fsspec options for the warehouse's file system, from the environment only.
-
-    Credentials and region are found by the driver itself (for S3: ``AWS_ACCESS_KEY_ID``,
-    ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, ``AWS_PROFILE``,
-    instance roles). The S3 endpoint (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``: MinIO, a
-    provincial data centre) is passed explicitly so that file systems on two endpoints are
-    never confused in fsspec's instance cache. Directory listings are never cached: another
-    process or machine may have written a partition since the last listing.
-    """
-    options: dict[str, Any] = {"use_listings_cache": False}
-    if protocol in ("s3", "s3a"):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            options["endpoint_url"] = endpoint
-    return options
-
-
 @dataclass(frozen=True)
 class DxHome:
-    """Paths under one DX_HOME. Creating the object touches nothing on disk or in a bucket.
+    """Paths under one DX_HOME and how the storage layer works there. Creating the object
+    touches nothing on disk or in a bucket, and nothing here reads the environment: the
+    entry points (``cli``, ``defs/resources.py``) build it from theirs.
 
     ``warehouse_url``: where the warehouse lives when not in ``<root>/warehouse``; a URL such
     as ``s3://bucket/prefix`` (object storage), or a local folder (a path or ``file://``).
+    ``warehouse_options``: fsspec options of the warehouse's file system (for S3, e.g.
+    ``endpoint_url``; credentials are found by the driver itself).
+    ``duckdb_memory``: overrides every stage's measured DuckDB memory budget (e.g. ``"4GB"``).
     """
 
     root: Path
     warehouse_url: str | None = None
+    warehouse_options: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    duckdb_memory: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
         url = str(self.warehouse_url).strip() if self.warehouse_url is not None else ""
         object.__setattr__(self, "warehouse_url", url.rstrip("/") or None)
-
-    @classmethod
-    def from_env(cls, root: str | os.PathLike | None = None, warehouse_url: str | None = None) -> "DxHome":
-        """``root`` if given, else ``$DX_HOME``, else ``./.dx_home``; the warehouse at
-        ``warehouse_url`` if given, else ``$DX_WAREHOUSE_URL``, else ``<root>/warehouse``."""
-        chosen = root or os.environ.get("DX_HOME") or DEFAULT_HOME
-        url = warehouse_url or os.environ.get(WAREHOUSE_URL_ENV) or None
-        return cls(Path(chosen).expanduser().resolve(), url)
+        object.__setattr__(self, "warehouse_options", dict(self.warehouse_options or {}))
+        object.__setattr__(self, "duckdb_memory", (self.duckdb_memory or "").strip() or None)
 
     @classmethod
     def local(cls, root: str | os.PathLike) -> "DxHome":
-        """``root`` with its own warehouse folder, whatever ``$DX_WAREHOUSE_URL`` says: for the
-        benchmarks' scratch homes, which must never write into the shared warehouse."""
-        return cls(Path(root).expanduser().resolve())
+        """``root`` with its own local warehouse folder: for scratch homes (benchmarks, tests)
+        that must never write into a shared warehouse."""
+        return cls(Path(root))
+
+    def memory_for(self, budget: str) -> str:
+        """The DuckDB memory limit of a stage measured at ``budget``: the override if set."""
+        return self.duckdb_memory or budget
 
     @functools.cached_property
     def warehouse(self) -> WarehousePath:
@@ -97,12 +82,13 @@ class DxHome:
         from upath import UPath
 
         protocol = url.split("://", 1)[0]
-        path = UPath(url, **storage_options(protocol))
+        # listings are never cached: another process or machine may have written a partition
+        path = UPath(url, use_listings_cache=False, **self.warehouse_options)
         try:
             _ = path.fs  # the driver is imported here, not at the first read deep inside a step
         except ImportError as exc:
             raise ImportError(
-                f"{WAREHOUSE_URL_ENV}={url} needs the fsspec driver for {protocol}:// "
+                f"warehouse {url} needs the fsspec driver for {protocol}:// "
                 "(for S3: pip install 'dx_pipeline[s3]', which installs s3fs)"
             ) from exc
         return path

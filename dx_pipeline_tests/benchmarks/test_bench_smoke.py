@@ -73,7 +73,7 @@ def test_table_printed(bench, capsys):
 def test_outputs_kept_and_generation_cached(bench):
     ds = ensure_dataset(bench, ROWS)
     assert ds.cached
-    home = DxHome.from_env(ds.home)
+    home = DxHome(ds.home)
     assert (home.root / "warehouse" / "agency_kpis").is_dir()
     assert list((home.root / "published").rglob("report.html"))
 
@@ -83,7 +83,7 @@ def test_baselines_equal_the_pipeline_dossier_kpis(bench):
     from dx_pipeline.kpis.dossier_kpis import portal_kpis
 
     ds = ensure_dataset(bench, ROWS)
-    home = DxHome.from_env(ds.home)
+    home = DxHome(ds.home)
     own = portal_kpis(home, ds.quarter)
     own = own[
         own["kpi_code"].isin(kpi_values(pd.read_parquet(home.root / "bench" / "pandas.parquet"))["kpi_code"])

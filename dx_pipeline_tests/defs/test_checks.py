@@ -7,7 +7,7 @@ from dagster import AssetKey, DagsterInstance, MaterializeResult, asset, materia
 
 from dx_pipeline.defs.checks import build_quality_checks
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
-from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.quality.results import read_dq_results
 from dx_pipeline.quality.suites import SUITES
 from dx_pipeline.storage import write_partition
@@ -20,18 +20,18 @@ def _stub_assets(dossiers: pd.DataFrame):
     """Stand-ins for the real assets: write small partitions through dx_pipeline.storage."""
 
     @asset(partitions_def=quarterly_partitions)
-    def agencies(context, dx_home: DxHomeResource) -> MaterializeResult:
-        write_partition(dx_home.home(), "agencies", quarter_of(context.partition_key), factories.agencies())
+    def agencies(context, dx: DxResource) -> MaterializeResult:
+        write_partition(dx.settings().home, "agencies", quarter_of(context.partition_key), factories.agencies())
         return MaterializeResult()
 
     @asset(partitions_def=quarterly_partitions, deps=[agencies])
-    def portal_dossiers(context, dx_home: DxHomeResource) -> MaterializeResult:
-        write_partition(dx_home.home(), "portal_dossiers", quarter_of(context.partition_key), dossiers)
+    def portal_dossiers(context, dx: DxResource) -> MaterializeResult:
+        write_partition(dx.settings().home, "portal_dossiers", quarter_of(context.partition_key), dossiers)
         return MaterializeResult()
 
     @asset(partitions_def=quarterly_partitions, deps=[portal_dossiers])
-    def agency_kpis(context, dx_home: DxHomeResource) -> MaterializeResult:
-        write_partition(dx_home.home(), "agency_kpis", quarter_of(context.partition_key), factories.kpis())
+    def agency_kpis(context, dx: DxResource) -> MaterializeResult:
+        write_partition(dx.settings().home, "agency_kpis", quarter_of(context.partition_key), factories.kpis())
         return MaterializeResult()
 
     return [agencies, portal_dossiers, agency_kpis]
@@ -48,7 +48,7 @@ def _run(tmp_path, dossiers):
         [*_stub_assets(dossiers), *checks],
         partition_key=KEY,
         instance=DagsterInstance.ephemeral(),
-        resources={"dx_home": DxHomeResource(root=str(tmp_path))},
+        resources={"dx": DxResource(home=str(tmp_path))},
         raise_on_error=False,
     )
 
@@ -65,7 +65,7 @@ def test_factory_covers_every_suite_check_with_its_severity():
     checks = build_quality_checks()
     specs = {(k.asset_key.path[0], k.name) for c in checks for k in c.check_keys}
     declared = {(s.dataset, c.name) for s in SUITES.values() for c in s.checks}
-    assert specs == declared
+    assert specs == declared | {("index_scores", "index_scores_reproducible")}
     # every spec is declared blocking; the result's severity (decided by the observed rate
     # against the tolerance) is what decides whether Dagster blocks
     blocking = {(spec.asset_key.path[0], spec.name): spec.blocking for c in checks for spec in c.check_specs}
@@ -128,9 +128,14 @@ def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):
         m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()
     }
     assert AssetKey("agency_kpis") in materialized
+    # the check step reports the dq_results table it wrote as that asset's materialization
+    assert AssetKey("dq_results") in materialized
+    dq_event = next(m.event_specific_data.materialization for m in result.get_asset_materialization_events()
+                    if m.event_specific_data.materialization.asset_key == AssetKey("dq_results"))
+    assert dq_event.partition == KEY and dq_event.metadata["dataset"].value == "portal_dossiers"
     dq = read_dq_results(factories_home(tmp_path), factories.Q).set_index("check")
     assert dq.loc["dossier_id_unique", "severity"] == "WARN" and not dq.loc["dossier_id_unique", "passed"]
 
 
 def factories_home(tmp_path):
-    return DxHomeResource(root=str(tmp_path)).home()
+    return DxResource(home=str(tmp_path)).settings().home

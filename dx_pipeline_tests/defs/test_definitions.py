@@ -7,7 +7,8 @@ from dagster import AssetKey, build_schedule_context
 
 from dx_pipeline.definitions import defs
 from dx_pipeline.defs.schedules import quarter_just_closed, quarterly_ranking_schedule
-from dx_pipeline_tests.expected_graph import ASSETS, INPUTS
+from dx_pipeline.reference.schemas import CONTRACTS
+from dx_pipeline_tests.expected_graph import ASSETS, INPUTS, TABLES
 
 
 def test_asset_graph_is_the_designed_data_flow():
@@ -17,12 +18,24 @@ def test_asset_graph_is_the_designed_data_flow():
     parents = {
         k: {p.to_user_string() for p in graph.get(AssetKey(k)).parent_keys} for k in ASSETS
     }
-    assert parents["agency_kpis"] == {"portal_dossiers", "agency_submissions"}
+    assert parents["agency_kpis"] == {"portal_dossiers", "procedures", "agency_submissions"}
+    assert parents["dq_results"] == {
+        "agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores"}
+    # one step writes the dossiers, their rejects and the procedure catalogue; another the
+    # submissions and theirs
+    by_step = {}
+    for key in ("portal_dossiers", "portal_rejects", "procedures", "agency_submissions", "submission_rejects"):
+        by_step.setdefault(graph.get(AssetKey(key)).assets_def.node_def.name, set()).add(key)
+    assert sorted(map(sorted, by_step.values())) == [
+        ["agency_submissions", "submission_rejects"], ["portal_dossiers", "portal_rejects", "procedures"]]
     # ranking movement reads last quarter's ranking: a self-dependency one quarter back
     assert parents["ranking_snapshot"] == {"index_scores", "rank_uncertainty", "ranking_snapshot"}
     for key in ASSETS:
         node = graph.get(AssetKey(key))
         assert node.partitions_def is not None, key
+        if key in TABLES:  # the column schema is there before the first materialization
+            columns = [c.name for c in node.metadata["dagster/column_schema"].columns]
+            assert columns == CONTRACTS[key].names, key
         # bilingual: Vietnamese first, English alongside
         assert re.search("[ăâđêôơưạảấầẩậắằẳặẹẻếềểệịọỏốồổộớờởợụủứừửựỳỵỷỹ]", node.description.lower()), key
         assert re.search(r"\b(the|of|and|per|quarter)\b", node.description.lower()), key
@@ -56,3 +69,10 @@ def test_quarter_job_and_schedule_target_the_quarter_that_just_closed():
 def test_inbox_sensor_is_registered_for_the_quarter_job():
     sensor = defs.resolve_sensor_def("inbox_sensor")
     assert sensor.job_name == "quarter_job"
+
+
+def test_the_scores_are_checked_to_reproduce_before_anything_is_published():
+    graph = defs.resolve_asset_graph()
+    specs = {graph.get_check_spec(k).name: graph.get_check_spec(k) for k in graph.asset_check_keys}
+    check = specs["index_scores_reproducible"]
+    assert check.asset_key == AssetKey("index_scores") and check.blocking

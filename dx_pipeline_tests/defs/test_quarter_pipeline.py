@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from dx_pipeline.definitions import defs
+from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.index import load_builtin
 from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Quarter
@@ -27,7 +27,7 @@ Q1, Q2 = Quarter.parse("2025-Q1"), Quarter.parse("2025-Q2")
 
 
 def run_quarter(instance, quarter: Quarter, tags: dict | None = None, assets: list[str] | None = None):
-    job = defs.resolve_job_def("quarter_job")
+    job = build_definitions().resolve_job_def("quarter_job")
     return job.execute_in_process(
         instance=instance,
         partition_key=quarter.partition_key,

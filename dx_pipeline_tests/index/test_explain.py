@@ -53,7 +53,7 @@ def _cli(argv, home):
 
 
 def test_cli_explain_reads_the_warehouse(tmp_path, capsys):
-    home = DxHome.from_env(tmp_path)
+    home = DxHome(tmp_path)
     assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2"], tmp_path) == 1
     assert "no index scores for 2025-Q2" in capsys.readouterr().err
     r = _result()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from dx_pipeline.app.settings import Settings
 from dx_pipeline.index import load_builtin
 from dx_pipeline.kpis.dossier_kpis import DOSSIER_MEASURES, PROCEDURE_MEASURES, portal_kpis
 from dx_pipeline.reference.catalogue import load_catalogue
@@ -17,7 +18,7 @@ from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sample.province import load_province
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.submission_numbers import fold
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage.home import DxHome
 
 PROVINCIAL_FRAMEWORKS = ["dti_department", "dti_district", "dti_commune_2024", "dx_commune", "qd766"]
@@ -135,7 +136,7 @@ def ingested(tmp_path_factory):
     q = Quarter(2024, 4)  # before the reform: departments, districts and communes all report
     generate_sample(home, seed=11, scale=0.01, quarters=[q])
     registry = load_registry(home.registry_file)
-    result = ingest_submissions(home, q, registry, reporting_db_url=default_reporting_db_url(home))
+    result = ingest_submissions(home, q, registry, reporting_db_url=Settings(home).reporting_db())
     return registry, result
 
 

@@ -4,6 +4,7 @@ import duckdb
 import pytest
 
 from dx_pipeline.kpis.dossier_kpis import judged_dossiers_sql, portal_kpis
+from dx_pipeline.reference import schemas
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import write_partition
 
@@ -271,8 +272,11 @@ def test_procedure_kpis(home, write_dossiers):
     import pyarrow as pa
 
     write_dossiers("2025-Q1", [dict(received_at="2025-03-01T08:00", procedure_code="P1")])
+    blank = dict.fromkeys(schemas.PROCEDURES.names)  # every contract column, unset
     procs = pa.Table.from_pylist(
         [
+            blank | row
+            for row in [
             dict(
                 procedure_code="P1",
                 agency_code="SO_A",
@@ -306,6 +310,7 @@ def test_procedure_kpis(home, write_dossiers):
                 mobile_ready=False,
                 published_on_time=True,
             ),
+            ]
         ]
     )
     write_partition(home, "procedures", "2025-Q1", procs)

@@ -16,7 +16,7 @@ from dx_pipeline_tests.quality import factories as f
 
 @pytest.fixture()
 def home(tmp_path) -> DxHome:
-    h = DxHome.from_env(tmp_path)
+    h = DxHome(tmp_path)
     f.write_valid_quarter(h)
     return h
 
@@ -367,4 +367,4 @@ def test_missing_contract_column_fails_schema_checks(home, tmp_path):
 
 def test_missing_partition_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="portal_dossiers has no partition for 2025-Q2"):
-        run_suite("portal_dossiers", DxHome.from_env(tmp_path), f.Q)
+        run_suite("portal_dossiers", DxHome(tmp_path), f.Q)

@@ -15,7 +15,7 @@ from dx_pipeline_tests.quality import factories as f
 
 
 def _broken_home(tmp_path) -> DxHome:
-    home = DxHome.from_env(tmp_path)
+    home = DxHome(tmp_path)
     f.write_valid_quarter(home)
     d = f.dossiers()
     d.loc[1, "dossier_id"] = d.loc[0, "dossier_id"]

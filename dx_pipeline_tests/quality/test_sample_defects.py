@@ -17,12 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dx_pipeline.app.settings import Settings
 from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline.storage.parquet import partition_path
 
@@ -54,14 +55,14 @@ SAMPLE_ROWS = 100
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    home = DxHome.from_env(tmp_path_factory.mktemp("province"))
+    home = DxHome(tmp_path_factory.mktemp("province"))
     generate_sample(home, scale=0.01, quarters=QUARTERS)
     defects = json.loads((home.sample / "defects.json").read_text(encoding="utf-8"))
     registry = load_registry(home.registry_file)
     for q in QUARTERS:
         write_partition(home, "agencies", q, registry)
         ingest_portal_files(home, q)
-        intake = ingest_submissions(home, q, registry, reporting_db_url=default_reporting_db_url(home))
+        intake = ingest_submissions(home, q, registry, reporting_db_url=Settings(home).reporting_db())
         write_partition(home, "agency_submissions", q, intake.accepted)
         write_partition(home, "submission_rejects", q, intake.rejects)
     outcomes = {
@@ -135,7 +136,7 @@ def test_raised_defect_rates_fail_with_error(province, tmp_path):
     """The 2024-Q4 dossiers with 1 % more of them exported twice and 10 more rows on an unknown
     agency code: the same checks now fail beyond their tolerance, with ERROR."""
     q = QUARTERS[1]
-    home = DxHome.from_env(tmp_path)
+    home = DxHome(tmp_path)
     write_partition(home, "agencies", q, pq.read_table(partition_path(province.home, "agencies", q)))
     dossiers = pq.read_table(partition_path(province.home, "portal_dossiers", q))
     extra = dossiers.num_rows // 100

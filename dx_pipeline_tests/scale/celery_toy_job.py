@@ -5,11 +5,11 @@ when it is built: the test sets ``DX_CELERY_QUEUE`` to a queue of its own before
 Celery workers import it too (the run ships a pointer to ``get_toy_celery_job``, not code).
 """
 
-from dagster import Definitions, define_asset_job
+from dagster import Definitions, EnvVar, define_asset_job
 
 from dx_pipeline.defs.executors import executor_for
 from dx_pipeline.defs.partitions import quarterly_partitions
-from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.defs.resources import DxResource
 from dx_pipeline_tests.scale.toy_job import ASSETS, toy_dossiers, toy_kpis, toy_scores
 
 toy_celery_job = define_asset_job(
@@ -22,7 +22,7 @@ toy_celery_job = define_asset_job(
 defs = Definitions(
     assets=[toy_dossiers, toy_kpis, toy_scores],
     jobs=[toy_celery_job],
-    resources={"dx_home": DxHomeResource()},
+    resources={"dx": DxResource(home=EnvVar("DX_HOME"))},
 )
 
 

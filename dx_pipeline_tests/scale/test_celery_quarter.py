@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.defs.instance import PG_URL_ENV, ensure_instance
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
@@ -122,12 +123,10 @@ def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(
     assert len(spread) > 100
 
     # ... and it is the ranking one process gives for the same inputs.
-    from dx_pipeline.definitions import defs
-
     alone = DxHome(tmp_path / "in_process").ensure()
     generate_sample(alone, **SAMPLE)
     monkeypatch.setenv("DX_HOME", str(alone.root))
-    result = defs.resolve_job_def("quarter_job").execute_in_process(
+    result = build_definitions().resolve_job_def("quarter_job").execute_in_process(
         instance=DagsterInstance.ephemeral(), partition_key=QUARTER.partition_key,
         raise_on_error=False,
     )

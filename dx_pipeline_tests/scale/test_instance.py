@@ -88,7 +88,7 @@ def test_render_rejects_a_nonsense_run_limit():
 def test_storage_and_home_are_chosen_from_the_environment(tmp_path, monkeypatch):
     assert storage_from_env({}) == "sqlite"
     assert storage_from_env({PG_URL_ENV: "postgresql://x@y/z"}) == "postgres"
-    home = DxHome.from_env(tmp_path / "dx")
+    home = DxHome(tmp_path / "dx")
     assert dagster_home_for(home, {}) == home.dagster_home
     assert dagster_home_for(home, {"DAGSTER_HOME": str(tmp_path / "elsewhere")}) == (
         tmp_path / "elsewhere"

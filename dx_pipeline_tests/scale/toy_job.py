@@ -13,11 +13,11 @@ import socket
 import time
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Definitions, asset, define_asset_job
+from dagster import AssetExecutionContext, Definitions, EnvVar, asset, define_asset_job
 
 from dx_pipeline.defs.executors import HIGH_MEMORY_TAG, dx_multiprocess_executor
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
-from dx_pipeline.defs.resources import DxHomeResource
+from dx_pipeline.defs.resources import DxResource
 
 ASSETS = ("toy_dossiers", "toy_kpis", "toy_scores")
 
@@ -29,9 +29,9 @@ def record_path(root: Path, asset_name: str, quarter_label: str) -> Path:
     return Path(root) / "toy" / asset_name / f"{quarter_label}.json"
 
 
-def _write_record(context: AssetExecutionContext, dx_home: DxHomeResource, upstream: str | None):
+def _write_record(context: AssetExecutionContext, dx: DxResource, upstream: str | None):
     quarter = quarter_of(context.partition_key)
-    root = dx_home.home().root
+    root = dx.settings().home.root
     rows = 0
     if upstream is not None:
         previous = json.loads(record_path(root, upstream, quarter.label).read_text())
@@ -59,20 +59,20 @@ def _wait_for_peers(root: Path, expected: int, timeout_s: float = 90.0) -> None:
 
 
 @asset(partitions_def=quarterly_partitions)
-def toy_dossiers(context: AssetExecutionContext, dx_home: DxHomeResource) -> None:
-    _write_record(context, dx_home, None)
+def toy_dossiers(context: AssetExecutionContext, dx: DxResource) -> None:
+    _write_record(context, dx, None)
     if os.environ.get(BARRIER_ENV):
-        _wait_for_peers(dx_home.home().root, int(os.environ[BARRIER_ENV]))
+        _wait_for_peers(dx.settings().home.root, int(os.environ[BARRIER_ENV]))
 
 
 @asset(partitions_def=quarterly_partitions, deps=[toy_dossiers], op_tags=HIGH_MEMORY_TAG)
-def toy_kpis(context: AssetExecutionContext, dx_home: DxHomeResource) -> None:
-    _write_record(context, dx_home, "toy_dossiers")
+def toy_kpis(context: AssetExecutionContext, dx: DxResource) -> None:
+    _write_record(context, dx, "toy_dossiers")
 
 
 @asset(partitions_def=quarterly_partitions, deps=[toy_kpis])
-def toy_scores(context: AssetExecutionContext, dx_home: DxHomeResource) -> None:
-    _write_record(context, dx_home, "toy_kpis")
+def toy_scores(context: AssetExecutionContext, dx: DxResource) -> None:
+    _write_record(context, dx, "toy_kpis")
 
 
 toy_quarter_job = define_asset_job(
@@ -85,7 +85,7 @@ toy_quarter_job = define_asset_job(
 defs = Definitions(
     assets=[toy_dossiers, toy_kpis, toy_scores],
     jobs=[toy_quarter_job],
-    resources={"dx_home": DxHomeResource()},
+    resources={"dx": DxResource(home=EnvVar("DX_HOME"))},
 )
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from dx_pipeline.reference import schemas
 from dx_pipeline.sources.reporting_db import load_mapping
 from dx_pipeline.sources.submission_versions import deadline, submission_time
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline_tests.sources.test_reporting_db import make_table
 from dx_pipeline_tests.sources.test_submission_readers import (
@@ -173,17 +173,6 @@ def test_submission_time_rule_and_deadline():
     assert submission_time(None, arrived) == arrived
     assert deadline(Q) == dt.date(2025, 7, 15)
     assert deadline("2025-Q4", 10) == dt.date(2026, 1, 10)
-
-
-def test_default_reporting_db_url(tmp_path, monkeypatch):
-    home = DxHome(tmp_path)
-    monkeypatch.delenv("DX_REPORTING_DB_URL", raising=False)
-    assert default_reporting_db_url(home) is None
-    home.sample.mkdir()
-    (home.sample / "reporting.db").write_bytes(b"")
-    assert default_reporting_db_url(home) == f"sqlite:///{home.sample / 'reporting.db'}"
-    monkeypatch.setenv("DX_REPORTING_DB_URL", "postgresql://x@h/db")
-    assert default_reporting_db_url(home) == "postgresql://x@h/db"
 
 
 def test_empty_quarter(tmp_path):

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.storage import (
     DxHome,
     attach_warehouse,
@@ -67,7 +68,7 @@ def local_temp(tmp_path, monkeypatch) -> Path:
 def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3):
     monkeypatch.setenv("DX_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DX_WAREHOUSE_URL", f"s3://{bucket}/province-01/")
-    home = DxHome.from_env().ensure()
+    home = home_from_environment().ensure()
     assert is_remote(home.warehouse) and home.remote_warehouse
     assert str(home.warehouse) == f"s3://{bucket}/province-01"
     assert str(partition_path(home, "agency_kpis", "2025-Q2")) == (
@@ -82,8 +83,8 @@ def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3)
 
     # unset: exactly the local layout as before; a local folder or file:// stays a plain Path
     monkeypatch.delenv("DX_WAREHOUSE_URL")
-    assert DxHome.from_env().warehouse == tmp_path / "home" / "warehouse"
-    assert type(DxHome.from_env().warehouse) is type(tmp_path)
+    assert home_from_environment().warehouse == tmp_path / "home" / "warehouse"
+    assert type(home_from_environment().warehouse) is type(tmp_path)
     nfs = tmp_path / "nfs" / "warehouse"
     for url in (str(nfs), f"file://{nfs}"):
         local = DxHome(tmp_path / "home", url)
@@ -92,7 +93,7 @@ def test_the_setting_moves_only_the_warehouse(tmp_path, bucket, monkeypatch, s3)
 
 @pytest.mark.skipif(importlib.util.find_spec("gcsfs") is not None, reason="gcsfs is installed")
 def test_a_missing_driver_is_named_with_the_setting(tmp_path):
-    with pytest.raises(ImportError, match=r"DX_WAREHOUSE_URL=gs://b/p needs the fsspec driver for gs://"):
+    with pytest.raises(ImportError, match=r"warehouse gs://b/p needs the fsspec driver for gs://"):
         _ = DxHome(tmp_path, "gs://b/p").warehouse
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
-from dx_pipeline.definitions import defs
+from dx_pipeline.cli.environment import home_from_environment
+from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
@@ -49,11 +50,11 @@ def runs(tmp_path_factory, s3_endpoint):
             mp.setenv("DX_HOME", str(base / name))
             if url:
                 mp.setenv("DX_WAREHOUSE_URL", url)
-            result = defs.resolve_job_def("quarter_job").execute_in_process(
+            result = build_definitions().resolve_job_def("quarter_job").execute_in_process(
                 instance=DagsterInstance.ephemeral(), partition_key=Q.partition_key,
                 raise_on_error=False, tags={"dx/trigger": "test"},
             )
-            out[name] = (DxHome.from_env(), result)
+            out[name] = (home_from_environment(), result)
         yield out, bucket
 
 

@@ -1,0 +1,275 @@
+"""The stages of one quarter, each a function of the settings and the quarter.
+
+Every stage reads its inputs from the warehouse partitions of the same quarter (and, where a
+rule needs it, the previous quarter's, which the Dagster wiring declares as a dependency),
+calls one domain function, writes its outputs atomically and returns a plain record of what
+it wrote. The Dagster assets (:mod:`dx_pipeline.defs.assets`) and the command line call these
+functions and nothing else, so a quarter is computed the same way from either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dx_pipeline.app.settings import Settings
+from dx_pipeline.index.quarter_scoring import (
+    QuarterScores,
+    kpi_long,
+    provincial_frameworks,
+    rank_scored,
+    same_points,
+    score_quarter,
+)
+from dx_pipeline.index.uncertainty import rank_uncertainty
+from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.publish.snapshot import Publication, publish_ranking
+from dx_pipeline.quality.results import write_dq_results
+from dx_pipeline.quality.runner import CheckOutcome, run_suite
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import active_agencies, load_registry
+from dx_pipeline.reference.schemas import contract_columns
+from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
+from dx_pipeline.sources.portal_files import ingest_portal_files
+from dx_pipeline.sources.portal_ingest import PortalIngestResult
+from dx_pipeline.sources.submissions import ingest_submissions
+from dx_pipeline.storage import read_partition, write_partition
+from dx_pipeline.storage.home import DxHome
+from dx_pipeline.storage.inputs import quarter_input_files
+
+PORTAL_SOURCES = ("files", "http")
+"""Where a quarter's dossiers come from: the export files or the portal's API."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """One warehouse partition a stage wrote."""
+
+    table: str
+    path: Any  # Path, or UPath for a warehouse in object storage
+    rows: int
+
+
+@dataclass(frozen=True)
+class AgenciesLoaded:
+    """The registry as of a quarter: every row written, and who is active in the quarter."""
+
+    agencies: Written
+    active_by_level: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SubmissionsIngested:
+    """Accepted and rejected submission rows of a quarter, with what a clerk needs to know."""
+
+    accepted: Written
+    rejects: Written
+    agencies_reporting: int
+    late_rows: int
+    files_read: int
+    reject_sample: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class KpisComputed:
+    """The quarter's agency KPIs."""
+
+    kpis: Written
+    agencies: int
+    kpi_codes: int
+    share_of_targets_met: float | None
+
+
+@dataclass(frozen=True)
+class ScoresComputed:
+    """The quarter's index scores under every framework in force."""
+
+    scores: Written
+    frameworks: dict[str, str]
+    agencies_scored: dict[str, int]
+
+
+@dataclass(frozen=True)
+class QuarterPublished:
+    """A quarter's ranking: the publication (new revision or the unchanged latest) and the
+    ``ranking_snapshot`` partition that mirrors it."""
+
+    ranking: Written
+    publication: Publication
+    preview: pd.DataFrame = field(repr=False)
+
+
+def _quarter(quarter: Quarter | str) -> Quarter:
+    return quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+
+
+def try_read(home: DxHome, table: str, quarter: Quarter) -> pd.DataFrame | None:
+    """A partition if it has been materialized, else None (first quarter, optional inputs)."""
+    try:
+        return read_partition(home, table, quarter)
+    except FileNotFoundError:
+        return None
+
+
+def load_agencies(settings: Settings, quarter: Quarter | str) -> AgenciesLoaded:
+    """Read the registry file and store it as the quarter's ``agencies`` partition."""
+    q = _quarter(quarter)
+    registry = load_registry(settings.registry)
+    path = write_partition(settings.home, "agencies", q, registry)
+    active = active_agencies(registry, q)
+    by_level = {str(k): int(v) for k, v in active["level"].value_counts().sort_index().items()}
+    return AgenciesLoaded(Written("agencies", path, len(registry)), by_level)
+
+
+def ingest_portal(settings: Settings, quarter: Quarter | str, source: str = "files") -> PortalIngestResult:
+    """Read the quarter's dossiers from export files or the portal API into ``portal_dossiers``,
+    ``portal_rejects`` and ``procedures``."""
+    q = _quarter(quarter)
+    if source == "http":
+        url, token = settings.portal.require()
+        return pull_portal_quarter(settings.home, q, client=PortalClient(url, token))
+    if source == "files":
+        return ingest_portal_files(settings.home, q)
+    raise ValueError(f"portal source must be one of {', '.join(PORTAL_SOURCES)}, got {source!r}")
+
+
+def ingest_quarter_submissions(settings: Settings, quarter: Quarter | str) -> SubmissionsIngested:
+    """Read the quarter's inbox and the reporting database into ``agency_submissions`` and
+    ``submission_rejects``."""
+    q = _quarter(quarter)
+    registry = read_partition(settings.home, "agencies", q)
+    result = ingest_submissions(settings.home, q, registry, reporting_db_url=settings.reporting_db())
+    accepted, rejects = result.accepted, result.rejects
+    accepted_path = write_partition(settings.home, "agency_submissions", q, accepted)
+    rejects_path = write_partition(settings.home, "submission_rejects", q, rejects)
+    sample = rejects[["source_ref", "field", "value", "reason"]] if len(rejects) else rejects
+    return SubmissionsIngested(
+        accepted=Written("agency_submissions", accepted_path, len(accepted)),
+        rejects=Written("submission_rejects", rejects_path, len(rejects)),
+        agencies_reporting=int(accepted["agency_code"].nunique()) if len(accepted) else 0,
+        late_rows=int(accepted["is_late"].fillna(False).sum()) if len(accepted) else 0,
+        files_read=len(result.files),
+        reject_sample=sample,
+    )
+
+
+def compute_quarter_kpis(settings: Settings, quarter: Quarter | str) -> KpisComputed:
+    """Every agency's KPIs of the quarter, from its dossiers and its submissions."""
+    q = _quarter(quarter)
+    home = settings.home
+    registry = read_partition(home, "agencies", q)
+    submissions = read_partition(home, "agency_submissions", q)
+    kpis = compute_agency_kpis(home, q, registry, submissions)
+    path = write_partition(home, "agency_kpis", q, kpis)
+    met = kpis["target_met"].dropna()
+    return KpisComputed(
+        kpis=Written("agency_kpis", path, len(kpis)),
+        agencies=int(kpis["agency_code"].nunique()),
+        kpi_codes=int(kpis["kpi_code"].nunique()),
+        share_of_targets_met=round(float(met.mean()), 4) if len(met) else None,
+    )
+
+
+def _score(home: DxHome, quarter: Quarter) -> QuarterScores:
+    """The quarter's scores under every framework in force, from its stored KPIs."""
+    return score_quarter(
+        quarter,
+        read_partition(home, "agency_kpis", quarter),
+        read_partition(home, "agencies", quarter),
+        previous_kpis=try_read(home, "agency_kpis", quarter.previous()),
+    )
+
+
+def score_quarter_kpis(settings: Settings, quarter: Quarter | str) -> ScoresComputed:
+    """Score the quarter's KPIs under every framework in force into ``index_scores``."""
+    q = _quarter(quarter)
+    scored = _score(settings.home, q)
+    scores = scored.scores
+    path = write_partition(settings.home, "index_scores", q, scores)
+    totals = scores[scores["level"] == "total"]
+    scored_by = totals.groupby("framework_id")["agency_code"].nunique()
+    return ScoresComputed(
+        scores=Written("index_scores", path, len(scores)),
+        frameworks={fw.id: fw.version for fw in scored.frameworks},
+        agencies_scored={str(k): int(v) for k, v in scored_by.items()},
+    )
+
+
+def scores_reproduce(settings: Settings, quarter: Quarter | str) -> tuple[bool, str]:
+    """Whether the stored ``index_scores`` are what the stored KPIs give today: a ranking is
+    published from the stored scores, so they must still follow from their inputs."""
+    q = _quarter(quarter)
+    stored = read_partition(settings.home, "index_scores", q).drop(columns="quarter")
+    fresh = _score(settings.home, q).scores
+    if same_points(stored, fresh):
+        return True, f"{len(stored)} score rows of {q.label} reproduce from agency_kpis"
+    return False, (
+        f"index_scores of {q.label} no longer match agency_kpis ({len(stored)} stored rows, "
+        f"{len(fresh)} recomputed): rematerialize index_scores before publishing"
+    )
+
+
+def simulate_rank_uncertainty(settings: Settings, quarter: Quarter | str) -> tuple[Written, float | None]:
+    """Monte Carlo ranks under perturbed weights, per framework: ``rank_uncertainty``."""
+    q = _quarter(quarter)
+    home = settings.home
+    registry = read_partition(home, "agencies", q)
+    data = kpi_long(read_partition(home, "agency_kpis", q))
+    frames = [rank_uncertainty(fw, data, registry, quarter=q) for fw in provincial_frameworks(q, registry)]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    path = write_partition(home, "rank_uncertainty", q, table)
+    width = table["rank_p95"] - table["rank_p05"]
+    median = round(float(width.median()), 2) if len(width) else None
+    return Written("rank_uncertainty", path, len(table)), median
+
+
+def run_quality_suite(
+    settings: Settings, quarter: Quarter | str, dataset: str, run_id: str
+) -> tuple[list[CheckOutcome], Written]:
+    """Run one dataset's quality suite on the quarter, store its rows of ``dq_results`` and
+    refresh the quarter's data-quality report."""
+    q = _quarter(quarter)
+    outcomes = run_suite(dataset, settings.home, q)
+    path = write_dq_results(settings.home, q, outcomes, run_id=run_id)
+    rows = len(read_partition(settings.home, "dq_results", q))
+    return outcomes, Written("dq_results", path, rows)
+
+
+def quality_report_path(settings: Settings, quarter: Quarter | str) -> Path:
+    """The quarter's data-quality report (HTML)."""
+    return settings.home.dq_reports_for(_quarter(quarter)) / "index.html"
+
+
+def publish_quarter(
+    settings: Settings, quarter: Quarter | str, trigger: dict[str, Any], reason: str | None = None
+) -> QuarterPublished:
+    """Rank the quarter's stored scores and publish them as an immutable revision (a new one
+    only when something changed), then mirror it in ``ranking_snapshot``."""
+    q = _quarter(quarter)
+    home = settings.home
+    registry = read_partition(home, "agencies", q)
+    stored = read_partition(home, "index_scores", q).drop(columns="quarter")
+    frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in set(stored["framework_id"])]
+    previous = try_read(home, "ranking_snapshot", q.previous())
+    ranking = rank_scored(frameworks, stored, registry, q, previous_ranking=previous)
+    publication = publish_ranking(
+        home,
+        q,
+        ranking,
+        stored,
+        kpis=read_partition(home, "agency_kpis", q),
+        dq=contract_columns(try_read(home, "dq_results", q), "dq_results"),
+        uncertainty=try_read(home, "rank_uncertainty", q),
+        registry=registry,
+        frameworks=frameworks,
+        inputs=quarter_input_files(home, q, settings.registry),
+        trigger=trigger,
+        reason=reason,
+    )
+    table = publication.ranking()
+    path = write_partition(home, "ranking_snapshot", q, table)
+    preview = table.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
+    return QuarterPublished(Written("ranking_snapshot", path, len(table)), publication, preview)

@@ -1,0 +1,36 @@
+"""The code location's ``Definitions``, built from the environment the code location runs in.
+
+:func:`build_definitions` is called once at import by :mod:`dx_pipeline.definitions` (what
+``dagster dev``, the daemon and the code server load) and again by ``dx-pipeline run`` after it
+has set up its environment, so the ``dx`` resource's ``EnvVar`` wiring sees the same variables
+as the run it launches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from dagster import Definitions
+
+from dx_pipeline.defs.assets import ALL_ASSETS
+from dx_pipeline.defs.checks import build_quality_checks
+from dx_pipeline.defs.executors import executor_for
+from dx_pipeline.defs.inbox_sensor import build_inbox_sensor
+from dx_pipeline.defs.jobs import quarter_job
+from dx_pipeline.defs.resources import dx_resource
+from dx_pipeline.defs.schedules import quarterly_ranking_schedule
+
+
+def build_definitions(environ: Mapping[str, str] | None = None) -> Definitions:
+    """Every asset, check, job, schedule and sensor, with the ``dx`` resource wired to
+    ``environ`` (default: the process environment)."""
+    return Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=build_quality_checks(),
+        jobs=[quarter_job],
+        schedules=[quarterly_ranking_schedule],
+        sensors=[build_inbox_sensor(quarter_job)],
+        resources={"dx": dx_resource(environ)},
+        executor=executor_for((environ if environ is not None else os.environ).get("DX_EXECUTOR")),
+    )
