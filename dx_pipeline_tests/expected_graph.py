@@ -11,5 +11,7 @@ TABLES = frozenset(CONTRACTS)
 """Every table the warehouse stores."""
 
 ASSETS = TABLES | {"period_rankings"}
+MATERIALIZED = ASSETS - {"dq_results"}
+"""Assets a step materializes (and a backfill targets); the quality checks write dq_results."""
 INPUTS = frozenset({"agencies", "portal_dossiers", "agency_submissions"})
 """Assets that take data from outside; each must have a blocking quality check."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dagster import AssetsDefinition
+
 from dx_pipeline.defs.assets import ALL_ASSETS
 from dx_pipeline.defs.graphql import graphql as post_graphql
 from dx_pipeline.reference.quarters import Quarter
@@ -70,9 +72,9 @@ class BackfillError(ValueError):
 
 
 def quarter_asset_paths() -> list[list[str]]:
-    """Asset keys (as GraphQL paths) of every quarter asset, upstream first."""
-
-    return [list(key.path) for asset in ALL_ASSETS for key in asset.keys]
+    """Asset keys (as GraphQL paths) of every quarter asset a step materializes, upstream
+    first (``dq_results`` has no step: its checks write it as they run)."""
+    return [list(key.path) for asset in ALL_ASSETS if isinstance(asset, AssetsDefinition) for key in asset.keys]
 
 
 def backfill_params(

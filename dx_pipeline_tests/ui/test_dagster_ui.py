@@ -28,7 +28,7 @@ from dx_pipeline.quality.suites import SUITES
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
-from dx_pipeline_tests.expected_graph import ASSETS
+from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED
 from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 from dx_pipeline_tests.support import ui_probe
 
@@ -130,7 +130,7 @@ def test_an_asset_backfill_launched_through_the_ui_targets_exactly_its_quarters(
         info = backfill.backfill_info(graphql, backfill_id)
         assert info["isAssetBackfill"] and info["status"] == "REQUESTED", info
         assert sorted(info["partitionNames"]) == keys
-        assert {"/".join(a["path"]) for a in info["assetSelection"]} == ASSETS
+        assert {"/".join(a["path"]) for a in info["assetSelection"]} == MATERIALIZED
         assert {"key": "dx/trigger", "value": "ui-test"} in info["tags"]
         assert info["runs"] == []
     finally:
