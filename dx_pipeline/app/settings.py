@@ -37,7 +37,8 @@ class PortalSettings:
 
     def require(self) -> tuple[str, str]:
         """``(url, token)``, or a ValueError naming the settings that are missing."""
-        missing = [name for name, v in (("DX_PORTAL_URL", self.url), ("DX_PORTAL_TOKEN", self.token)) if not v]
+        pairs = (("DX_PORTAL_URL", self.url), ("DX_PORTAL_TOKEN", self.token))
+        missing = [name for name, value in pairs if not value]
         if missing:
             raise ValueError(
                 f"the portal API needs {' and '.join(missing)} "

@@ -17,7 +17,9 @@ from dx_pipeline.storage.home import DxHome
 DEFAULT_HOME = ".dx_home"
 
 
-def home_from_environment(root: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> DxHome:
+def home_from_environment(
+    root: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None
+) -> DxHome:
     """``root`` (``--home``) if given, else ``$DX_HOME``, else ``./.dx_home``; the warehouse,
     its S3 endpoint and the DuckDB memory override from their variables."""
     env = os.environ if environ is None else environ
@@ -45,5 +47,7 @@ def settings_from_environment(
         home=home_from_environment(root, env),
         registry_file=Path(registry_file) if registry_file else None,
         reporting_db_url=reporting_db_url or env.get("DX_REPORTING_DB_URL") or None,
-        portal=PortalSettings(portal_url or env.get("DX_PORTAL_URL") or None, env.get("DX_PORTAL_TOKEN") or None),
+        portal=PortalSettings(
+            portal_url or env.get("DX_PORTAL_URL") or None, env.get("DX_PORTAL_TOKEN") or None
+        ),
     )

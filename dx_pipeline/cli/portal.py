@@ -27,7 +27,10 @@ def _pull(args: argparse.Namespace) -> int:
     url, token = settings.portal.require()
     client = PortalClient(url, token)
     for q in args.quarter:
-        _result(pull_portal_quarter(settings.home, q, full=args.full, page_size=args.page_size, client=client))
+        result = pull_portal_quarter(
+            settings.home, q, full=args.full, page_size=args.page_size, client=client
+        )
+        _result(result)
     return 0
 
 

@@ -72,6 +72,7 @@ def _spec(table: str, group: str, deps: list, kinds: set[str], **extra: Any) -> 
     metadata={"dagster/column_schema": column_schema("agencies")},
 )
 def agencies(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """The agency registry as of the quarter."""
     loaded = load_agencies(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
         metadata=written_metadata(
@@ -176,6 +177,7 @@ rows; they report its materializations (it has no step of its own)."""
     op_tags={"dx/memory": "high"},
 )
 def agency_kpis(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """Every agency's KPIs of the quarter."""
     computed = compute_quarter_kpis(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
         metadata=written_metadata(
@@ -205,6 +207,7 @@ _PREVIOUS_QUARTER = TimeWindowPartitionMapping(
     metadata={"dagster/column_schema": column_schema("index_scores")},
 )
 def index_scores(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """The quarter's points under every framework in force."""
     scored = score_quarter_kpis(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(
         metadata=written_metadata(
@@ -224,6 +227,7 @@ def index_scores(context: AssetExecutionContext, dx: DxResource) -> MaterializeR
     metadata={"dagster/column_schema": column_schema("rank_uncertainty")},
 )
 def rank_uncertainty(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """How far each agency's rank moves when the weights do."""
     written, median_width = simulate_rank_uncertainty(dx.settings(), quarter_of(context.partition_key))
     return MaterializeResult(metadata=written_metadata(written, median_interval_width=median_width))
 

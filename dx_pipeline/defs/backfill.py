@@ -74,7 +74,8 @@ class BackfillError(ValueError):
 def quarter_asset_paths() -> list[list[str]]:
     """Asset keys (as GraphQL paths) of every quarter asset a step materializes, upstream
     first (``dq_results`` has no step: its checks write it as they run)."""
-    return [list(key.path) for asset in ALL_ASSETS if isinstance(asset, AssetsDefinition) for key in asset.keys]
+    steps = [asset for asset in ALL_ASSETS if isinstance(asset, AssetsDefinition)]
+    return [list(key.path) for asset in steps for key in asset.keys]
 
 
 def backfill_params(

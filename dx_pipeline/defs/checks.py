@@ -138,6 +138,7 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
     "the stored KPIs give today: the ranking is published from them.",
 )
 def index_scores_reproducible(context: AssetCheckExecutionContext, dx: DxResource) -> AssetCheckResult:
+    """Recompute the quarter's scores from its stored KPIs and compare."""
     ok, text = scores_reproduce(dx.settings(), quarter_of(context.partition_key))
     return AssetCheckResult(
         passed=ok,

@@ -1,10 +1,11 @@
 """DuckDB connections for the pipeline's stages: they see the warehouse, and stay in budget.
 
 Seeing the warehouse. On a local warehouse a connection needs nothing: local scans run exactly
-as they always did. With the warehouse in object storage (``DxHome.warehouse_url``, ``DX_WAREHOUSE_URL`` at the entry points) the
-warehouse's fsspec file system is registered on the connection (``con.register_filesystem``),
-so ``read_parquet('s3://bucket/prefix/<table>/quarter=*/data.parquet', hive_partitioning =
-true)`` globs and reads the bucket through s3fs with the same credentials as pyarrow, and no
+as they always did. With the warehouse in object storage (``DxHome.warehouse_url``;
+``DX_WAREHOUSE_URL`` at the entry points) the warehouse's fsspec file system is registered on
+the connection (``con.register_filesystem``), so
+``read_parquet('s3://bucket/prefix/<table>/quarter=*/data.parquet', hive_partitioning = true)``
+globs and reads the bucket through s3fs with the same credentials as pyarrow, and no
 DuckDB extension (``httpfs``) has to be downloaded. Writes never go through DuckDB:
 ``COPY ... TO`` writes a local file which :func:`dx_pipeline.storage.atomic.atomic_path` uploads.
 

@@ -2,7 +2,8 @@
 
 Everything is a local folder under ``DX_HOME`` except, optionally, the warehouse: with a
 warehouse URL such as ``s3://bucket/prefix`` (``DX_WAREHOUSE_URL`` at the entry points; any
-fsspec URL whose driver is installed) the Parquet tables live in object storage and ``DxHome.warehouse`` is a :class:`upath.UPath` on that URL.
+fsspec URL whose driver is installed) the Parquet tables live in object storage and
+``DxHome.warehouse`` is a :class:`upath.UPath` on that URL.
 The working folders that need a local disk (inbox, landing, portal exports, published
 revisions, the BI file, dq reports, Dagster's home) stay under ``DX_HOME``.
 """

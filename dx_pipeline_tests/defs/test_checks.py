@@ -21,17 +21,20 @@ def _stub_assets(dossiers: pd.DataFrame):
 
     @asset(partitions_def=quarterly_partitions)
     def agencies(context, dx: DxResource) -> MaterializeResult:
-        write_partition(dx.settings().home, "agencies", quarter_of(context.partition_key), factories.agencies())
+        quarter = quarter_of(context.partition_key)
+        write_partition(dx.settings().home, "agencies", quarter, factories.agencies())
         return MaterializeResult()
 
     @asset(partitions_def=quarterly_partitions, deps=[agencies])
     def portal_dossiers(context, dx: DxResource) -> MaterializeResult:
-        write_partition(dx.settings().home, "portal_dossiers", quarter_of(context.partition_key), dossiers)
+        quarter = quarter_of(context.partition_key)
+        write_partition(dx.settings().home, "portal_dossiers", quarter, dossiers)
         return MaterializeResult()
 
     @asset(partitions_def=quarterly_partitions, deps=[portal_dossiers])
     def agency_kpis(context, dx: DxResource) -> MaterializeResult:
-        write_partition(dx.settings().home, "agency_kpis", quarter_of(context.partition_key), factories.kpis())
+        quarter = quarter_of(context.partition_key)
+        write_partition(dx.settings().home, "agency_kpis", quarter, factories.kpis())
         return MaterializeResult()
 
     return [agencies, portal_dossiers, agency_kpis]

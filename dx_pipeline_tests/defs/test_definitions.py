@@ -24,7 +24,9 @@ def test_asset_graph_is_the_designed_data_flow():
     # one step writes the dossiers, their rejects and the procedure catalogue; another the
     # submissions and theirs
     by_step = {}
-    for key in ("portal_dossiers", "portal_rejects", "procedures", "agency_submissions", "submission_rejects"):
+    written_together = ("portal_dossiers", "portal_rejects", "procedures", "agency_submissions",
+                        "submission_rejects")
+    for key in written_together:
         by_step.setdefault(graph.get(AssetKey(key)).assets_def.node_def.name, set()).add(key)
     assert sorted(map(sorted, by_step.values())) == [
         ["agency_submissions", "submission_rejects"], ["portal_dossiers", "portal_rejects", "procedures"]]
