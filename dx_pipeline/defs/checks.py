@@ -20,6 +20,7 @@ from the stored scores, so before it is, the scores must still follow from the s
 
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -39,6 +40,7 @@ from dx_pipeline.app.quarter import quality_report_path, run_quality_suite, scor
 from dx_pipeline.defs.metadata import written_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
+from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
 
 SAMPLE_CELL_CHARS = 40
@@ -63,14 +65,13 @@ def _severity(severity: str) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if severity == Severity.ERROR.value else AssetCheckSeverity.WARN
 
 
-def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
-    """The multi-asset check that runs ``spec`` on one quarter partition of its dataset."""
-    asset_key = AssetKey(spec.dataset)
+def _check_specs(spec: DatasetSuite) -> list[AssetCheckSpec]:
+    """One partitioned check spec per named check of the suite, with its tolerance."""
     deps = [AssetKey(d) for d in spec.reads if d != spec.dataset]
-    check_specs = [
+    return [
         AssetCheckSpec(
             name=check.name,
-            asset=asset_key,
+            asset=AssetKey(spec.dataset),
             description=f"[{check.tolerance_text}] {check.description}",
             blocking=check.blocking,
             additional_deps=deps,
@@ -85,9 +86,35 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
         for check in spec.checks
     ]
 
+
+def _check_result(dataset: str, o: CheckOutcome, report: Path) -> AssetCheckResult:
+    """A check's outcome as Dagster shows it: verdict, severity that applied, counts, sample."""
+    return AssetCheckResult(
+        asset_key=AssetKey(dataset),
+        check_name=o.check,
+        passed=bool(o.passed),
+        severity=_severity(o.severity),
+        description=o.description,
+        metadata={
+            "observed": MetadataValue.text(o.observed),
+            "expected": MetadataValue.text(o.expected),
+            "failing_rows": MetadataValue.int(int(o.failing_rows)),
+            "checked_rows": MetadataValue.int(int(o.checked)),
+            "allowed_failing_rows": MetadataValue.int(int(o.allowed)),
+            "severity": MetadataValue.text(o.severity),
+            "evaluated_by": MetadataValue.text(o.engine),
+            "failing_sample": MetadataValue.md(_markdown_table(o.sample)),
+            "report": MetadataValue.path(str(report)),
+        },
+    )
+
+
+def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
+    """The multi-asset check that runs ``spec`` on one quarter partition of its dataset."""
+
     @multi_asset_check(
         name=f"{spec.dataset}_quality",
-        specs=check_specs,
+        specs=_check_specs(spec),
         description=(
             f"Data-quality suite of {spec.dataset} (DuckDB over the partition, Great Expectations 1.x)"
         ),
@@ -106,24 +133,7 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
             )
         )
         for o in outcomes:
-            yield AssetCheckResult(
-                asset_key=asset_key,
-                check_name=o.check,
-                passed=bool(o.passed),
-                severity=_severity(o.severity),
-                description=o.description,
-                metadata={
-                    "observed": MetadataValue.text(o.observed),
-                    "expected": MetadataValue.text(o.expected),
-                    "failing_rows": MetadataValue.int(int(o.failing_rows)),
-                    "checked_rows": MetadataValue.int(int(o.checked)),
-                    "allowed_failing_rows": MetadataValue.int(int(o.allowed)),
-                    "severity": MetadataValue.text(o.severity),
-                    "evaluated_by": MetadataValue.text(o.engine),
-                    "failing_sample": MetadataValue.md(_markdown_table(o.sample)),
-                    "report": MetadataValue.path(str(report)),
-                },
-            )
+            yield _check_result(spec.dataset, o, report)
 
     return _checks
 
