@@ -2,7 +2,9 @@
 
 A framework is chosen by id (``qd766``), by path (an analyst's edited copy), or by date: the
 reform of 1 July 2025 replaced districts and the old communes, so which index applies depends
-on the quarter and the agency's level.
+on the quarter and the agency's level. The pipeline scores with these, so loading one also
+checks that every indicator can be filled by this installation's sources (or is declared not
+assessed): see :mod:`dx_pipeline.index.coverage`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from dx_pipeline.index.coverage import check_coverage, packaged_sources
 from dx_pipeline.index.loader import CONFIG_DIR, load_framework
 from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Quarter
@@ -29,12 +32,16 @@ def load_builtin(framework_id: str, known_kpis: Iterable[str] | None = None) -> 
         raise ValueError(
             f"no built-in framework {framework_id!r} (built-in: {', '.join(paths) or 'none'})"
         )
-    return load_framework(paths[framework_id], known_kpis)
+    return _load_covered(paths[framework_id], known_kpis)
 
 
 def builtin_frameworks(known_kpis: Iterable[str] | None = None) -> list[Framework]:
-    """Every packaged framework, loaded and validated."""
-    return [load_framework(p, known_kpis) for p in builtin_paths().values()]
+    """Every packaged framework, loaded, validated and checked for coverage."""
+    return [_load_covered(p, known_kpis) for p in builtin_paths().values()]
+
+
+def _load_covered(path: Path, known_kpis: Iterable[str] | None) -> Framework:
+    return check_coverage(load_framework(path, known_kpis), packaged_sources())
 
 
 def resolve_framework(

@@ -1,6 +1,8 @@
-"""Coverage: whether every indicator of a framework can be filled by this installation's
+"""Coverage: every indicator of every built-in framework can be filled by this installation's
 sources (a computed KPI whose columns the portal mapping fills, an item of the level's
-submission form, an appraisal step), and why not."""
+submission form, an appraisal step) or is declared not assessed, checked when the framework
+loads; and on the sample province, run through the real readers, KPI computation and scoring,
+no indicator is left without data for every unit."""
 
 from __future__ import annotations
 
@@ -13,12 +15,20 @@ import pytest
 import yaml
 
 from dx_pipeline.cli.framework import register
-from dx_pipeline.index import FrameworkError
+from dx_pipeline.index import FrameworkError, builtin_frameworks, frameworks_for
 from dx_pipeline.index.coverage import build_sources, check_coverage, coverage_problems, packaged_sources
 from dx_pipeline.index.loader import build_framework
+from dx_pipeline.index.quarter_scoring import score_quarter
+from dx_pipeline.kpis.compute import compute_agency_kpis
 from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.registry import active_agencies, load_registry
+from dx_pipeline.sample.generate import generate_sample
+from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_mapping import load_field_mapping
+from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
 from dx_pipeline.sources.templates import template_rows
+from dx_pipeline.storage.home import DxHome
 
 from .conftest import MINIMAL
 
@@ -32,6 +42,28 @@ def _mini(levels=("department",), **indicator_over):
     doc["pillars"][1]["indicators"][0] = {"id": "P2.1", "name": {"vi": "Thử", "en": "Test"}, "max_points": 10,
                                           "rule": "boolean", **indicator_over}
     return build_framework(doc, "mini.yaml")
+
+
+@pytest.mark.parametrize("fw", builtin_frameworks(), ids=lambda f: f.id)
+def test_every_builtin_indicator_has_a_source_or_is_declared_not_assessed(fw):
+    assert coverage_problems(fw, packaged_sources()) == []
+
+
+def test_a_builtin_with_a_gap_does_not_load(tmp_path, monkeypatch):
+    """The pipeline loads built-ins through the coverage check: a gap stops it before any work."""
+    from dx_pipeline.index import builtins
+
+    gap = tmp_path / "frameworks"
+    gap.mkdir()
+    doc = copy.deepcopy(MINIMAL)
+    doc["pillars"][1]["indicators"][1]["kpi"] = "no_longer_reported"
+    (gap / "mini.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(builtins, "FRAMEWORKS_DIR", gap)
+    known = {"on_time_rate", "online_dossier_rate", "no_longer_reported", "staff_digital_trained_rate"}
+    with pytest.raises(FrameworkError, match="mini.yaml: node P2.2: nothing can fill it"):
+        builtins.load_builtin("mini", known_kpis=known)
+    with pytest.raises(FrameworkError, match="mini.yaml: node P2.2: nothing can fill it"):
+        frameworks_for("2024-Q3", known_kpis=known)
 
 
 @pytest.mark.parametrize("over,levels,expected", [
@@ -111,3 +143,64 @@ def test_cli_check_lists_sources_and_fails_on_a_gap(tmp_path, capsys):
     (tmp_path / "gap.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     assert _cli("framework", "check", str(tmp_path / "gap.yaml")) == 1
     assert "  error: node P2.2: nothing can fill it for commune units" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the sample province, end to end
+SAMPLE_QUARTERS = [Quarter(2024, 4), Quarter(2025, 4), Quarter(2026, 1)]
+"""One quarter in force for each provincial framework: before the 2025 reform (departments,
+districts, old communes, the merged province's units), after it (departments, new communes)
+and in 2026."""
+
+
+@pytest.fixture(scope="module")
+def sample_scores(tmp_path_factory):
+    home = DxHome(tmp_path_factory.mktemp("coverage_home"))
+    generate_sample(home, seed=7, scale=0.01, quarters=SAMPLE_QUARTERS)
+    registry = load_registry(home.registry_file)
+    out = {}
+    for q in SAMPLE_QUARTERS:
+        ingest_portal_files(home, q)
+        subs = ingest_submissions(home, q, registry, reporting_db_url=default_reporting_db_url(home))
+        kpis = compute_agency_kpis(home, q, registry, subs.accepted)
+        out[q.label] = (score_quarter(q, kpis, registry), active_agencies(registry, q))
+    return out
+
+
+def test_every_framework_in_force_on_the_sample_is_scored(sample_scores):
+    for label, (scored, active) in sample_scores.items():
+        levels = set(active["level"])
+        expected = {fw.id for fw in frameworks_for(label) if levels & set(fw.applies_to.levels)}
+        assert {fw.id for fw in scored.frameworks} == expected, label
+
+
+def test_no_indicator_is_left_without_data_for_every_unit(sample_scores):
+    """Each assessed indicator has a value (or a 0 denominator: data, nothing to judge) for some
+    unit; a not-assessed one is 0 of 0 for everyone with its declaration as the note."""
+    empty = []
+    for label, (scored, _) in sample_scores.items():
+        for fw in scored.frameworks:
+            rows = scored.scores[(scored.scores.framework_id == fw.id) & (scored.scores.level == "indicator")]
+            for node in fw.indicators():
+                mine = rows[rows.node_id == node.id]
+                notes = mine["note"].fillna("")
+                if node.not_assessed is not None:
+                    assert (mine["max_points"] == 0).all() and notes.str.contains("is not assessed").all()
+                    continue
+                has_data = mine["input_value"].notna() | notes.str.contains("zero denominator")
+                if not has_data.any():
+                    empty.append(f"{label} {fw.id} {node.id} ({node.input_code})")
+    assert empty == []
+
+
+def test_the_typical_unit_has_data_on_nearly_all_of_its_framework(sample_scores):
+    """Not a framework scraping by: the median unit has a value on at least 85 % of the assessed
+    indicators (sector-only items, units that did not report and units without public services
+    account for the rest)."""
+    for label, (scored, _) in sample_scores.items():
+        ind = scored.scores[scored.scores.level == "indicator"]
+        assessed = ind[~ind["note"].fillna("").str.contains("is not assessed")]
+        notes = assessed["note"].fillna("")
+        has_data = assessed["input_value"].notna() | notes.str.contains("zero denominator")
+        share = has_data.groupby([assessed["framework_id"], assessed["agency_code"]]).mean()
+        typical = share.groupby(level=0).median()
+        assert (typical >= 0.85).all(), (label, typical.round(3).to_dict())
