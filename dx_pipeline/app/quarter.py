@@ -90,6 +90,8 @@ class ScoresComputed:
     scores: Written
     frameworks: dict[str, str]
     agencies_scored: dict[str, int]
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Framework id -> its provenance record (illustrative or not, source, not assessed)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class QuarterPublished:
     ranking: Written
     publication: Publication
     preview: pd.DataFrame = field(repr=False)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Framework id -> its provenance record, for every framework ranked."""
 
 
 def _quarter(quarter: Quarter | str) -> Quarter:
@@ -195,6 +199,7 @@ def score_quarter_kpis(settings: Settings, quarter: Quarter | str) -> ScoresComp
         scores=Written("index_scores", path, len(scores)),
         frameworks={fw.id: fw.version for fw in scored.frameworks},
         agencies_scored={str(k): int(v) for k, v in scored_by.items()},
+        provenance={fw.id: fw.provenance_record() for fw in scored.frameworks},
     )
 
 
@@ -272,4 +277,5 @@ def publish_quarter(
     table = publication.ranking()
     path = write_partition(home, "ranking_snapshot", q, table)
     preview = table.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
-    return QuarterPublished(Written("ranking_snapshot", path, len(table)), publication, preview)
+    provenance = {fw.id: fw.provenance_record() for fw in frameworks}
+    return QuarterPublished(Written("ranking_snapshot", path, len(table)), publication, preview, provenance)

@@ -37,7 +37,13 @@ from dx_pipeline.app.quarter import (
     score_quarter_kpis,
     simulate_rank_uncertainty,
 )
-from dx_pipeline.defs.metadata import column_schema, describe, markdown_preview, written_metadata
+from dx_pipeline.defs.metadata import (
+    column_schema,
+    describe,
+    markdown_preview,
+    provenance_metadata,
+    written_metadata,
+)
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.publish.exports import build_bi_database
@@ -214,6 +220,7 @@ def index_scores(context: AssetExecutionContext, dx: DxResource) -> MaterializeR
             scored.scores,
             frameworks=MetadataValue.json(scored.frameworks),
             agencies_scored=MetadataValue.json(scored.agencies_scored),
+            **provenance_metadata(scored.provenance),
         )
     )
 
@@ -304,8 +311,10 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     reason = context.run.tags.get("dx/reason")
     quarters: list[tuple[Quarter, dict[str, Any], dict[str, Any]]] = []
     periods: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
     for quarter in sorted(quarter_of(key) for key in context.partition_keys):
         published = publish_quarter(settings, quarter, trigger, reason)
+        provenance.update(published.provenance)
         quarters.append((quarter, _quarter_metadata(published), _quarter_summary(published)))
         for p in publish_periods_closing_with(settings, quarter, trigger):
             periods[p.period.label] = {
@@ -319,7 +328,9 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
         ranking_metadata = quarters[0][1]
     else:  # a range: every partition gets this same record, so one line per quarter
         ranking_metadata = {"quarters": MetadataValue.json({q.label: s for q, _, s in quarters})}
-    yield MaterializeResult(asset_key="ranking_snapshot", metadata={**ranking_metadata, **bi})
+    yield MaterializeResult(
+        asset_key="ranking_snapshot", metadata={**ranking_metadata, **provenance_metadata(provenance), **bi}
+    )
     labels = ", ".join(q.label for q, _, _ in quarters)
     yield MaterializeResult(
         asset_key="period_rankings",

@@ -53,3 +53,19 @@ def markdown_preview(df, limit: int = 20) -> MetadataValue:
         cells = ["" if v is None else str(v).replace("|", "\\|") for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return MetadataValue.md("\n".join(lines))
+
+
+def provenance_metadata(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where each framework comes from, for an asset's page: a table (framework, source,
+    indicators not assessed) and the list of illustrative frameworks."""
+    lines = ["| framework | source / nguồn | not assessed / không đánh giá |", "|---|---|---|"]
+    for fid, rec in sorted(records.items()):
+        flag = "⚠ " if rec.get("illustrative") else ""
+        source = f"{flag}{rec.get('statement_en', '')}<br>{rec.get('statement_vi', '')}"
+        missing = "<br>".join(n["text_en"] for n in rec.get("not_assessed") or []) or "–"
+        lines.append(f"| {fid} | {source.replace('|', '/')} | {missing.replace('|', '/')} |")
+    illustrative = sorted(fid for fid, rec in records.items() if rec.get("illustrative"))
+    return {
+        "framework_provenance": MetadataValue.md("\n".join(lines)),
+        "illustrative_frameworks": MetadataValue.json(illustrative),
+    }

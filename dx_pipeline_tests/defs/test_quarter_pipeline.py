@@ -165,6 +165,22 @@ def test_explain_tells_why_an_agency_has_its_points(province, capsys):
                  "--quarter", Q2.label, "--framework", "dti_department"]) == 0
     out = capsys.readouterr().out
     assert last["agency_code"] in out and str(last["agency_name"]) in out
+    assert "  source: Illustrative framework: the name, points or rule of 40 of 40 indicators" in out
+
+
+def test_the_asset_pages_say_which_frameworks_are_illustrative(province):
+    """index_scores and ranking_snapshot carry each framework's provenance into the Dagster UI:
+    the illustrative ones flagged, and the indicators a framework does not assess."""
+    _, _, results = province
+    for asset in ("index_scores", "ranking_snapshot"):
+        mats = [e.event_specific_data.materialization for e in results[Q2.label].all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == AssetKey(asset)]
+        meta = mats[-1].metadata
+        illustrative = set(meta["illustrative_frameworks"].value)
+        assert {"dti_department", "dti_district", "qd766"} <= illustrative, asset
+        table = meta["framework_provenance"].value
+        assert "| dti_department | ⚠ Illustrative framework: the name, points or rule of 40 of 40" in table
+        assert "HT.3 (15 points) is not assessed: the district submission form never asked for it" in table
 
 
 def test_a_blocking_check_failure_stops_the_ranking(province, tmp_path):
