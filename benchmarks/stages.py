@@ -30,10 +30,10 @@ from dx_pipeline.index.quarter_scoring import (
 from dx_pipeline.index.uncertainty import rank_uncertainty as simulate
 from dx_pipeline.kpis.compute import compute_agency_kpis
 from dx_pipeline.publish.exports import build_bi_database
-from dx_pipeline.publish.snapshot import publish_ranking
+from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import run_suite
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.submissions import ingest_submissions
@@ -127,8 +127,8 @@ def publication(home: DxHome, q: Quarter) -> dict:
     checks = _run_suites(home, q, OUTPUT_SUITES)
     scored = _score(home, q)
     stored = read_partition(home, "index_scores", q).drop(columns="quarter")
-    pub = publish_ranking(
-        home, q, scored.ranking, stored,
+    pub = publish_ranking(home, PublicationInput(
+        period=Period.parse(q), ranking=scored.ranking, index_scores=stored,
         kpis=read_partition(home, "agency_kpis", q),
         dq=_try_read(home, "dq_results", q),
         uncertainty=_try_read(home, "rank_uncertainty", q),
@@ -137,7 +137,7 @@ def publication(home: DxHome, q: Quarter) -> dict:
         inputs=quarter_input_files(home, q, home.registry_file),
         trigger={"by": "bench"},
         reason="benchmark",
-    )
+    ))
     ranking = pub.ranking()
     write_partition(home, "ranking_snapshot", q, ranking)
     build_bi_database(home)

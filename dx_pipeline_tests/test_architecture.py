@@ -249,7 +249,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/publish/report.py::build_context": "the static site of issue 19 replaces the report",
     "dx_pipeline/index/engine.py::_aggregate": "issue 17 (branch speed) rewrites the aggregation",
     "dx_pipeline/index/engine.py::_evaluate": "issue 17 (branch speed) rewrites the engine",
-    "dx_pipeline/publish/snapshot.py::publish_ranking": "one typed input after the app layer lands",
     "dx_pipeline/sample/dossiers.py::generate_dossiers": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::_field_sql": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::mapped_sql": "not split yet",

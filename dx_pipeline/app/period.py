@@ -17,7 +17,12 @@ import pandas as pd
 from dx_pipeline.app.quarter import try_read
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.index.period_scoring import periods_closing_with, score_period
-from dx_pipeline.publish.snapshot import Publication, get_publication, publish_ranking
+from dx_pipeline.publish.snapshot import (
+    Publication,
+    PublicationInput,
+    get_publication,
+    publish_ranking,
+)
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.storage import read_partition
 
@@ -53,18 +58,16 @@ def publish_periods_closing_with(
     for period in periods:
         previous = _previous_ranking(settings, period)
         combined, scored = score_period(period, kpis, registry, previous_ranking=previous)
-        publication = publish_ranking(
-            home,
-            None,
-            scored.ranking,
-            scored.scores,
+        publication = publish_ranking(home, PublicationInput(
+            period=period,
+            ranking=scored.ranking,
+            index_scores=scored.scores,
             kpis=combined.drop(columns=["period", "quarters", "aggregation"], errors="ignore"),
             registry=registry,
             frameworks=scored.frameworks,
             inputs=[],
             trigger=trigger,
-            period=period.label,
-        )
+        ))
         combined_quarters = sorted(set(kpis["quarter"]) & {q.label for q in period.quarters})
         published.append(PeriodPublished(period, publication, combined_quarters))
     return published

@@ -26,10 +26,10 @@ from dx_pipeline.index.quarter_scoring import (
 )
 from dx_pipeline.index.uncertainty import rank_uncertainty
 from dx_pipeline.kpis.compute import compute_agency_kpis
-from dx_pipeline.publish.snapshot import Publication, publish_ranking
+from dx_pipeline.publish.snapshot import Publication, PublicationInput, publish_ranking
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import CheckOutcome, run_suite
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import active_agencies, load_registry
 from dx_pipeline.reference.schemas import contract_columns
 from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
@@ -260,11 +260,10 @@ def publish_quarter(
     frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in set(stored["framework_id"])]
     previous = try_read(home, "ranking_snapshot", q.previous())
     ranking = rank_scored(frameworks, stored, registry, q, previous_ranking=previous)
-    publication = publish_ranking(
-        home,
-        q,
-        ranking,
-        stored,
+    publication = publish_ranking(home, PublicationInput(
+        period=Period.parse(q),
+        ranking=ranking,
+        index_scores=stored,
         kpis=read_partition(home, "agency_kpis", q),
         dq=contract_columns(try_read(home, "dq_results", q), "dq_results"),
         uncertainty=try_read(home, "rank_uncertainty", q),
@@ -273,7 +272,7 @@ def publish_quarter(
         inputs=quarter_input_files(home, q, settings.registry),
         trigger=trigger,
         reason=reason,
-    )
+    ))
     table = publication.ranking()
     path = write_partition(home, "ranking_snapshot", q, table)
     preview = table.sort_values(["framework_id", "peer_group", "rank"], na_position="last")

@@ -50,10 +50,10 @@ def _publications(args) -> int:
     print(f"{'period':9} {'rev':>3}  {'published_at (UTC)':19}  {'rows':>5}  trigger / reason")
     for p in pubs:
         mark = "*" if latest[p.period] == p.revision else " "
-        rows = p.manifest.get("row_counts", {}).get("ranking", "")
+        rows = p.manifest.row_counts.get("ranking", "")
         print(
             f"{p.period:9} {p.revision:>3}{mark} {p.published_at:%Y-%m-%d %H:%M:%S}  {rows:>5}  "
-            f"{p.manifest.get('trigger', '')} / {p.reason}"
+            f"{p.manifest.trigger} / {p.reason}"
         )
     print("* latest")
     return 0

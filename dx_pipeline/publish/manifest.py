@@ -12,6 +12,7 @@ import io
 import json
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,66 @@ from dx_pipeline.storage.checksums import sha256_file
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = "dx_pipeline.publication/1"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A revision's ``manifest.json``: what was published, from which tables, frameworks and
+    input files, by which code and trigger, and the SHA-256 of every file of the revision.
+
+    ``content`` (and its hash ``content_sha256``) is the part that decides whether a rerun is
+    new; ``to_dict`` gives the JSON object written to disk, ``from_dict`` reads one back.
+    """
+
+    kind: str  # quarter | half | year
+    period: str
+    quarters: tuple[str, ...]
+    revision: int
+    previous_revision: int | None
+    published_at: str  # ISO 8601, UTC, ending in "Z"
+    trigger: str
+    reason: str
+    content_sha256: str
+    content: Mapping[str, Any]
+    code_version: Mapping[str, Any]
+    frameworks: tuple[Mapping[str, Any], ...]
+    inputs: tuple[Mapping[str, Any], ...]
+    row_counts: Mapping[str, int | None] = field(default_factory=dict)
+    outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    schema: str = MANIFEST_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``manifest.json`` (lists for the tuples)."""
+        out = asdict(self)
+        for key in ("quarters", "frameworks", "inputs"):
+            out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | Path = "manifest") -> Manifest:
+        """A manifest read back; a clear error naming ``source`` and the missing fields."""
+        required = ("kind", "period", "revision", "published_at", "content_sha256")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"{source}: manifest lacks {', '.join(missing)}")
+        return cls(
+            schema=str(data.get("schema", MANIFEST_SCHEMA)),
+            kind=str(data["kind"]),
+            period=str(data["period"]),
+            quarters=tuple(data.get("quarters") or ()),
+            revision=int(data["revision"]),
+            previous_revision=data.get("previous_revision"),
+            published_at=str(data["published_at"]),
+            trigger=str(data.get("trigger", "")),
+            reason=str(data.get("reason", "")),
+            content_sha256=str(data["content_sha256"]),
+            content=dict(data.get("content") or {}),
+            code_version=dict(data.get("code_version") or {}),
+            frameworks=tuple(data.get("frameworks") or ()),
+            inputs=tuple(data.get("inputs") or ()),
+            row_counts=dict(data.get("row_counts") or {}),
+            outputs=dict(data.get("outputs") or {}),
+        )
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from dx_pipeline.publish import exports
 from dx_pipeline.publish import manifest as mf
 from dx_pipeline.publish.report import ReportInput, load_kpi_info, render_report
 from dx_pipeline.reference import schemas
+from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.storage import DxHome, atomic_path
 
@@ -60,7 +61,7 @@ class Publication:
     revision: int
     path: Path
     published_at: dt.datetime
-    manifest: dict
+    manifest: mf.Manifest
     created: bool = True
 
     @property
@@ -69,7 +70,8 @@ class Publication:
 
     @property
     def reason(self) -> str:
-        return self.manifest.get("reason", "")
+        """Why this revision was published (given, or what changed since the previous one)."""
+        return self.manifest.reason
 
     def ranking(self) -> pd.DataFrame:
         """The published rows with ``revision`` and ``published_at``, and the period column
@@ -114,13 +116,14 @@ def revisions(folder: Path) -> list[int]:
 
 
 def _load(folder: Path, period: Period, revision: int, created: bool = False) -> Publication:
-    m = mf.read_manifest(folder / f"rev={revision}")
+    path = folder / f"rev={revision}"
+    m = mf.Manifest.from_dict(mf.read_manifest(path), path / mf.MANIFEST_FILE)
     return Publication(
         period=period.label,
         kind=period.kind,
         revision=revision,
-        path=folder / f"rev={revision}",
-        published_at=_parse_time(m["published_at"]),
+        path=path,
+        published_at=_parse_time(m.published_at),
         manifest=m,
         created=created,
     )
@@ -219,129 +222,98 @@ def _validate(per: Period, ranking: pd.DataFrame, index_scores: pd.DataFrame) ->
             raise ValueError(f"publish_ranking: ranking.{col} is empty in rows {rows}")
 
 
-def publish_ranking(
-    home: DxHome,
-    quarter: str | Quarter | None,
-    ranking: pd.DataFrame,
-    index_scores: pd.DataFrame,
-    *,
-    kpis: pd.DataFrame | None = None,
-    dq: pd.DataFrame | None = None,
-    uncertainty: pd.DataFrame | None = None,
-    registry: pd.DataFrame | None = None,
-    frameworks: Sequence[Mapping[str, Any]],
-    inputs: Sequence[Mapping[str, Any]],
-    trigger: str | Mapping[str, Any],
-    reason: str | None = None,
-    period: str | Period | None = None,
-    published_at: dt.datetime | None = None,
-    code_version: Mapping[str, Any] | None = None,
-) -> Publication:
-    """Publish the ranking of ``quarter`` (or of ``period``: "2025-H1", "2025") immutably.
+@dataclass(frozen=True)
+class PublicationInput:
+    """Everything one publication of a quarter's or a period's ranking is made from.
 
-    Returns the new revision, or the latest one unchanged (``created=False``) when its content
-    (every table, framework, input file and the package version) is identical. ``reason``
-    defaults to a description of what changed. ``published_at`` (UTC, naive) and
-    ``code_version`` are for tests and replays; normally the clock and the running code.
+    The scored tables (``ranking`` and ``index_scores`` are required; the others are published
+    for reference and fingerprinted when given), the frameworks (loaded ``Framework`` objects
+    or their manifest metadata) and input files (``{path, sha256, rows}``) they came from, and
+    who asked (``trigger``: a word or a mapping such as ``{"by": "schedule", "run_id": ...}``).
+    ``reason`` defaults to a description of what changed; ``published_at`` (UTC, naive) and
+    ``code_version`` are for tests and replays, normally the clock and the running code.
     """
-    which = period if period is not None else quarter
-    if which is None:
-        raise ValueError("publish_ranking: give a quarter or a period")
-    per = Period.parse(which)
-    _validate(per, ranking, index_scores)
-    trigger_text = _trigger_text(trigger)
-    fws = mf.normalise_frameworks(frameworks)
-    ins = mf.normalise_inputs(inputs)
-    version = dict(code_version) if code_version else mf.code_version()
 
+    period: Period
+    ranking: pd.DataFrame
+    index_scores: pd.DataFrame
+    frameworks: Sequence[Framework | Mapping[str, Any]]
+    inputs: Sequence[Mapping[str, Any]]
+    trigger: str | Mapping[str, Any]
+    kpis: pd.DataFrame | None = None
+    dq: pd.DataFrame | None = None
+    uncertainty: pd.DataFrame | None = None
+    registry: pd.DataFrame | None = None
+    reason: str | None = None
+    published_at: dt.datetime | None = None
+    code_version: Mapping[str, Any] | None = None
+
+    def optional_tables(self) -> dict[str, pd.DataFrame | None]:
+        """The reference tables by their warehouse name (None when not given)."""
+        return {
+            "agency_kpis": self.kpis,
+            "dq_results": self.dq,
+            "rank_uncertainty": self.uncertainty,
+            "agencies": self.registry,
+        }
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What decides whether a publication is new, normalised once."""
+
+    content: dict
+    sha256: str
+    frameworks: list[dict]
+    inputs: list[dict]
+    code_version: dict
+    trigger: str
+
+
+def _content(data: PublicationInput) -> _Content:
+    """The publication's content (every table, framework, input file and the package version;
+    not the time, trigger or git commit) and its hash."""
+    _validate(data.period, data.ranking, data.index_scores)
+    fws = mf.normalise_frameworks(data.frameworks)
+    ins = mf.normalise_inputs(data.inputs)
+    version = dict(data.code_version) if data.code_version else mf.code_version()
     tables = {
-        "ranking": mf.table_fingerprint(None, _ranking_frame(ranking, 0, dt.datetime(1970, 1, 1))),
-        "index_scores": mf.table_fingerprint("index_scores", index_scores),
-        "agency_kpis": mf.table_fingerprint("agency_kpis", kpis),
-        "dq_results": mf.table_fingerprint("dq_results", dq),
-        "rank_uncertainty": mf.table_fingerprint("rank_uncertainty", uncertainty),
-        "agencies": mf.table_fingerprint("agencies", registry),
+        "ranking": mf.table_fingerprint(None, _ranking_frame(data.ranking, 0, dt.datetime(1970, 1, 1))),
+        "index_scores": mf.table_fingerprint("index_scores", data.index_scores),
+        **{name: mf.table_fingerprint(name, df) for name, df in data.optional_tables().items()},
     }
     content = mf.content_of(
-        period=per.label,
-        tables=tables,
-        frameworks=fws,
-        inputs=ins,
+        period=data.period.label, tables=tables, frameworks=fws, inputs=ins,
         package_version=str(version.get("package")),
     )
-    content_hash = mf.content_sha256(content)
+    return _Content(content, mf.content_sha256(content), fws, ins, version, _trigger_text(data.trigger))
 
-    folder = period_dir(home, per)
+
+def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
+    """Publish ``data``'s ranking of its quarter or period (2025-Q2, 2025-H1, 2025) immutably.
+
+    Returns the new revision, or the latest one unchanged (``created=False``) when its content
+    (every table, framework, input file and the package version) is identical.
+    """
+    content = _content(data)
+    folder = period_dir(home, data.period)
     with _period_lock(folder):
         existing = revisions(folder)
-        latest = _load(folder, per, existing[-1]) if existing else None
-        if latest is not None and latest.manifest.get("content_sha256") == content_hash:
+        latest = _load(folder, data.period, existing[-1]) if existing else None
+        if latest is not None and latest.manifest.content_sha256 == content.sha256:
             _point_latest(folder, latest.revision)
-            return Publication(**{**latest.__dict__, "created": False})
+            return replace(latest, created=False)
         revision = (existing[-1] + 1) if existing else 1
-        previous_content = latest.manifest.get("content") if latest else None
-        reason_text = (reason or "").strip() or mf.describe_changes(previous_content, content)
-        when = (published_at or _now()).replace(microsecond=0)
+        reason = (data.reason or "").strip() or mf.describe_changes(
+            latest.manifest.content if latest else None, content.content
+        )
+        when = (data.published_at or _now()).replace(microsecond=0)
         if when.tzinfo is not None:
             when = when.astimezone(dt.UTC).replace(tzinfo=None)
-
         tmp = Path(tempfile.mkdtemp(prefix=f".rev={revision}.", dir=folder))
         try:
-            ranking_arrow = _ranking_frame(ranking, revision, when)
-            scores_arrow = mf.arrow_for("index_scores", index_scores)
-            _write_outputs(
-                tmp,
-                per,
-                ranking_arrow,
-                scores_arrow,
-                ReportInput(
-                    period=per,
-                    ranking=to_frame(ranking_arrow),
-                    index_scores=to_frame(scores_arrow),
-                    frameworks=fws,
-                    revision=revision,
-                    published_at=when,
-                    reason=reason_text,
-                    trigger=trigger_text,
-                    code_version=version,
-                    inputs=ins,
-                    kpis=kpis,
-                    dq=dq,
-                    uncertainty=uncertainty,
-                    registry=registry,
-                    kpi_info=load_kpi_info(),
-                ),
-            )
-            outputs = {
-                name: {"sha256": mf.sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                for name in OUTPUT_FILES
-            }
-            manifest = {
-                "schema": mf.MANIFEST_SCHEMA,
-                "kind": per.kind,
-                "period": per.label,
-                "quarters": [q.label for q in per.quarters],
-                "revision": revision,
-                "previous_revision": latest.revision if latest else None,
-                "published_at": when.isoformat() + "Z",
-                "trigger": trigger_text,
-                "reason": reason_text,
-                "content_sha256": content_hash,
-                "content": content,
-                "code_version": version,
-                "frameworks": fws,
-                "inputs": ins,
-                "row_counts": {
-                    "ranking": ranking_arrow.num_rows,
-                    "index_scores": scores_arrow.num_rows,
-                    "agency_kpis": None if kpis is None else len(kpis),
-                    "dq_results": None if dq is None else len(dq),
-                    "rank_uncertainty": None if uncertainty is None else len(uncertainty),
-                    "agencies": None if registry is None else len(registry),
-                },
-                "outputs": outputs,
-            }
-            (tmp / mf.MANIFEST_FILE).write_text(mf.manifest_text(manifest), encoding="utf-8")
+            manifest = _write_revision(tmp, data, content, revision, latest, when, reason)
+            (tmp / mf.MANIFEST_FILE).write_text(mf.manifest_text(manifest.to_dict()), encoding="utf-8")
             for child in tmp.iterdir():
                 child.chmod(0o444)
             tmp.chmod(0o755)
@@ -350,7 +322,64 @@ def publish_ranking(
             _remove_tree(tmp)
             raise
         _point_latest(folder, revision)
-        return _load(folder, per, revision, created=True)
+        return _load(folder, data.period, revision, created=True)
+
+
+def _write_revision(
+    tmp: Path,
+    data: PublicationInput,
+    content: _Content,
+    revision: int,
+    latest: Publication | None,
+    when: dt.datetime,
+    reason: str,
+) -> mf.Manifest:
+    """Write the revision's files into ``tmp``; return its manifest (not yet written)."""
+    per = data.period
+    ranking_arrow = _ranking_frame(data.ranking, revision, when)
+    scores_arrow = mf.arrow_for("index_scores", data.index_scores)
+    report = ReportInput(
+        period=per,
+        ranking=to_frame(ranking_arrow),
+        index_scores=to_frame(scores_arrow),
+        frameworks=content.frameworks,
+        revision=revision,
+        published_at=when,
+        reason=reason,
+        trigger=content.trigger,
+        code_version=content.code_version,
+        inputs=content.inputs,
+        kpis=data.kpis,
+        dq=data.dq,
+        uncertainty=data.uncertainty,
+        registry=data.registry,
+        kpi_info=load_kpi_info(),
+    )
+    _write_outputs(tmp, per, ranking_arrow, scores_arrow, report)
+    return mf.Manifest(
+        kind=per.kind,
+        period=per.label,
+        quarters=tuple(q.label for q in per.quarters),
+        revision=revision,
+        previous_revision=latest.revision if latest else None,
+        published_at=when.isoformat() + "Z",
+        trigger=content.trigger,
+        reason=reason,
+        content_sha256=content.sha256,
+        content=content.content,
+        code_version=content.code_version,
+        frameworks=tuple(content.frameworks),
+        inputs=tuple(content.inputs),
+        row_counts={
+            "ranking": ranking_arrow.num_rows,
+            "index_scores": scores_arrow.num_rows,
+            **{name: None if df is None else len(df) for name, df in data.optional_tables().items()},
+        },
+        outputs={
+            name: {"sha256": mf.sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+            for name in OUTPUT_FILES
+        },
+    )
 
 
 def _write_outputs(

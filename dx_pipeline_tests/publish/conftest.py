@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dx_pipeline.reference.quarters import Period
 from dx_pipeline.storage import DxHome
 
 AGENCIES = [
@@ -227,18 +228,11 @@ def make_inputs(quarter: str = "2025-Q2", seed: int = 7, names: dict | None = No
 
 
 def publish(home: DxHome, inputs: dict, **overrides):
-    from dx_pipeline.publish.snapshot import publish_ranking
+    from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
 
-    args = {**inputs, **overrides}
-    quarter = args.pop("quarter")
-    return publish_ranking(
-        home,
-        quarter,
-        args.pop("ranking"),
-        args.pop("index_scores"),
-        code_version={"package": "0.1.0", "git_commit": "deadbeef"},
-        **args,
-    )
+    args = {"code_version": {"package": "0.1.0", "git_commit": "deadbeef"}, **inputs, **overrides}
+    quarter, period = args.pop("quarter"), args.pop("period", None)
+    return publish_ranking(home, PublicationInput(period=Period.parse(period or quarter), **args))
 
 
 @pytest.fixture

@@ -85,12 +85,12 @@ def test_changed_content_gives_revision_2_and_leaves_revision_1_untouched(home, 
     assert second.created and second.revision == 2
     assert "inputs changed: inbox/2025-Q2/STC_baocao.xlsx" in second.reason
     assert "results changed" in second.reason and "ranking" in second.reason
-    assert second.manifest["previous_revision"] == 1
+    assert second.manifest.previous_revision == 1
     assert _hashes(first.path) == before
     assert (first.path.parent / "LATEST").read_text() == "rev=2\n"
     assert os.readlink(first.path.parent / "latest") == "rev=2"
     assert get_publication(home, "2025-Q2").revision == 2
-    assert get_publication(home, "2025-Q2", 1).manifest["revision"] == 1
+    assert get_publication(home, "2025-Q2", 1).manifest.revision == 1
     assert [(p.period, p.revision) for p in list_publications(home)] == [("2025-Q2", 1), ("2025-Q2", 2)]
     # Going back to the first content is a change too: revision 3, never a rewrite of 1.
     third = publish(home, inputs, reason="Sửa sai số liệu Sở Y tế theo công văn 123/SKHCN")
@@ -151,7 +151,7 @@ def test_published_rows_feed_the_warehouse_ranking_snapshot(home, inputs):
 def test_a_half_year_is_published_under_its_period_folder(home, inputs):
     pub = publish(home, inputs, quarter=None, period="2025-H1", published_at=WHEN)
     assert pub.path == home.published / "ranking" / "period=2025-H1" / "rev=1"
-    assert pub.kind == "half" and pub.manifest["quarters"] == ["2025-Q1", "2025-Q2"]
+    assert pub.kind == "half" and pub.manifest.quarters == ("2025-Q1", "2025-Q2")
     csv = (pub.path / "ranking.csv").read_text(encoding="utf-8-sig").splitlines()
     assert csv[0].startswith("period,framework_id,") and csv[1].startswith("2025-H1,")
     annual = publish(home, inputs, quarter="2025", published_at=WHEN)
@@ -176,5 +176,5 @@ def test_a_stale_latest_pointer_never_causes_an_overwrite(home, inputs):
     os.chmod(folder / "LATEST", 0o644)
     (folder / "LATEST").write_text("rev=1\n")  # as if a crash hit between rename and pointer
     third = publish(home, make_inputs(seed=9))
-    assert third.revision == 3 and third.manifest["previous_revision"] == 2
+    assert third.revision == 3 and third.manifest.previous_revision == 2
     assert (folder / "LATEST").read_text() == "rev=3\n"

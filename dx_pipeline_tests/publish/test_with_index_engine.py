@@ -8,8 +8,9 @@ import pandas as pd
 from dx_pipeline.index.builtins import load_builtin
 from dx_pipeline.index.engine import score
 from dx_pipeline.publish.manifest import framework_metadata
-from dx_pipeline.publish.snapshot import publish_ranking
+from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
 from dx_pipeline.publish.verify import verify
+from dx_pipeline.reference.quarters import Period
 from dx_pipeline.storage import read_partition, write_partition
 
 from .conftest import registry
@@ -28,15 +29,15 @@ def test_engine_output_publishes_verifies_and_names_every_node(home):
                              numerator=num, denominator=den))
     result = score(fw, pd.DataFrame(rows), reg)
 
-    pub = publish_ranking(
-        home, "2025-Q2", result.ranking, result.scores, registry=reg,
-        frameworks=[fw], inputs=[], trigger={"by": "schedule", "run_id": "r-123"},
-    )
+    pub = publish_ranking(home, PublicationInput(
+        period=Period.parse("2025-Q2"), ranking=result.ranking, index_scores=result.scores,
+        registry=reg, frameworks=[fw], inputs=[], trigger={"by": "schedule", "run_id": "r-123"},
+    ))
     assert pub.revision == 1 and verify(home).ok
-    meta = pub.manifest["frameworks"][0]
+    meta = pub.manifest.frameworks[0]
     assert meta == framework_metadata(fw)
     assert meta["id"] == "dti_department" and len(meta["sha256"]) == 64
-    assert pub.manifest["trigger"] == '{"by":"schedule","run_id":"r-123"}'
+    assert pub.manifest.trigger == '{"by":"schedule","run_id":"r-123"}'
 
     html = (pub.path / "report.html").read_text(encoding="utf-8")
     for node in fw.nodes():
@@ -56,8 +57,8 @@ def test_engine_output_publishes_verifies_and_names_every_node(home):
     back = read_partition(home, "ranking_snapshot", "2025-Q2")
     assert back["rank"].tolist() == result.ranking["rank"].astype("Int64").tolist()
     # the same engine output again is an identical rerun
-    again = publish_ranking(
-        home, "2025-Q2", result.ranking, result.scores, registry=reg,
-        frameworks=[fw], inputs=[], trigger="cli:retry",
-    )
+    again = publish_ranking(home, PublicationInput(
+        period=Period.parse("2025-Q2"), ranking=result.ranking, index_scores=result.scores,
+        registry=reg, frameworks=[fw], inputs=[], trigger="cli:retry",
+    ))
     assert not again.created and again.revision == 1
