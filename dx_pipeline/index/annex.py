@@ -313,7 +313,7 @@ def read_annex(path: str | Path) -> dict[str, Any]:
     finally:
         wb.close()
     doc = _info(reader, tables[af.INFO_SHEET])
-    provenance = doc.get("provenance") if isinstance(doc.get("provenance"), dict) else {}
+    provenance: dict = doc["provenance"] if isinstance(doc.get("provenance"), dict) else {}
     doc["provenance"] = {"documents": _documents(reader, tables[af.DOCUMENTS_SHEET]), **provenance}
     doc["bands"] = _bands(reader, tables[af.BANDS_SHEET])
     doc["pillars"] = _tree(reader, tables[af.INDICATORS_SHEET])

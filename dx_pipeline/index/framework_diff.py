@@ -96,7 +96,7 @@ def _provenance(a: Framework, b: Framework) -> list[str]:
 def _describe(n: Node) -> str:
     if not n.is_indicator:
         return f"{n.max_points:g} points, {len(n.children)} components"
-    rule = n.rule + (f" {flow(dict(n.params))}" if n.params else "")
+    rule = (n.rule or "") + (f" {flow(dict(n.params))}" if n.params else "")
     return f"{n.max_points:g} points, {n.input_code}, {rule}"
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,7 @@ class InputRefused(ValueError):
         return out
 
 
-def reject_line(r: Mapping[str, Any]) -> str:
+def reject_line(r: Mapping[Hashable, Any]) -> str:
     """``file, row 7, field value, value '0,8x': <reason>`` (the parts that are known)."""
     parts = [str(r["file"])]
     if r.get("row") is not None and not pd.isna(r.get("row")):
@@ -275,7 +275,9 @@ Problem = tuple[str, Any, str]
 """(field, value as written, what is wrong)"""
 
 
-def _row_values(rec: Mapping[str, Any], spec: InputSpec, rules: _Rules) -> tuple[dict, list[Problem], bool]:
+def _row_values(
+    rec: Mapping[Hashable, Any], spec: InputSpec, rules: _Rules
+) -> tuple[dict, list[Problem], bool]:
     """``(clean values, [(field, value, problem)], clipped)`` of one row for its input."""
     problems: list[Problem] = []
     out: dict[str, float | None] = {"value": None, "numerator": None, "denominator": None}
@@ -308,7 +310,7 @@ def _row_values(rec: Mapping[str, Any], spec: InputSpec, rules: _Rules) -> tuple
     return out, problems, clipped
 
 
-def _fraction_problems(out: dict, rec: Mapping[str, Any]) -> list[Problem]:
+def _fraction_problems(out: dict, rec: Mapping[Hashable, Any]) -> list[Problem]:
     """Numerator and denominator come together and agree with a given value; from them alone
     the value is their ratio (a 0 denominator is left to the framework's policy)."""
     num, den, value = out["numerator"], out["denominator"], out["value"]
@@ -330,7 +332,9 @@ def _fraction_problems(out: dict, rec: Mapping[str, Any]) -> list[Problem]:
     return []
 
 
-def _check_row(rec: Mapping[str, Any], rules: _Rules) -> tuple[dict | None, list[dict], str | None, bool]:
+def _check_row(
+    rec: Mapping[Hashable, Any], rules: _Rules
+) -> tuple[dict | None, list[dict], str | None, bool]:
     """``(clean row or None, rejects, skipped catalogue code or None, clipped)`` for one row."""
     rejects: list[dict] = []
 

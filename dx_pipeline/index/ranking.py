@@ -57,20 +57,20 @@ def rank_units(
     })
     ranked = units["ranked"].to_numpy(dtype=bool) & (df["max_points"].to_numpy() > 0)
     rank = np.full(len(df), np.nan)
-    totals, codes = df["total_points"].to_numpy(), df["agency_code"].to_numpy(dtype=str)
+    points, codes = df["total_points"].to_numpy(dtype=float), df["agency_code"].to_numpy(dtype=str)
     for _, idx in df[ranked].groupby("peer_group", sort=True).groups.items():
         pos = df.index.get_indexer(idx)
         if fw.ranking.ties == "consecutive":
-            rank[pos] = consecutive_rank(totals[pos], codes[pos])
+            rank[pos] = consecutive_rank(points[pos], codes[pos])
         else:
-            rank[pos] = competition_rank(totals[pos])
-    df["rank"] = pd.array(np.where(np.isnan(rank), None, rank), dtype="Int32")
+            rank[pos] = competition_rank(points[pos])
+    df["rank"] = pd.array(rank, dtype="Float64").astype("Int32")  # NaN (not ranked) -> <NA>
     mx = df["max_points"].to_numpy()
     share = np.where(mx > 0, df["total_points"].to_numpy() / np.where(mx > 0, mx, 1.0), np.nan)
     df["band"] = pd.array([(b.name_vi if (b := fw.band_for(s)) else None) for s in share], dtype="string")
     prev = _previous_ranks(fw, previous_ranking)
     if prev is not None:
-        df["previous_rank"] = pd.array(df["agency_code"].map(prev).astype("Float64").round(), dtype="Int32")
+        df["previous_rank"] = df["agency_code"].map(prev).astype("Float64").round().astype("Int32")
     else:
         df["previous_rank"] = pd.array([None] * len(df), dtype="Int32")
     df["rank_change"] = (df["previous_rank"] - df["rank"]).astype("Int32")
