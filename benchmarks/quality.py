@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.reference import schemas
@@ -42,7 +43,7 @@ def synthetic_dossiers(n_rows: int, quarter: Quarter = BENCH_QUARTER, seed: int 
     statuses = pa.array(["finished", "processing"]).take(pa.array((~done).astype(np.int64)))
     bools = lambda p: pa.array(rng.random(n_rows) < p)  # noqa: E731
     cols = {
-        "dossier_id": pa.compute.binary_join_element_wise("HS", ids, "-"),
+        "dossier_id": pc.binary_join_element_wise("HS", ids, "-"),
         "agency_code": agency_codes,
         "procedure_code": pa.array(np.char.add("1.", rng.integers(0, 500, n_rows).astype(str))),
         "service_level": pa.array(["full", "partial", "none"]).take(pa.array(rng.integers(0, 3, n_rows))),

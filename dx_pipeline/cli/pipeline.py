@@ -208,12 +208,12 @@ def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
         rows = rows.sort_values(["rank", "agency_code"], na_position="last")
         print(f"\nXếp hạng / Ranking {quarter.label} — {framework} — {group} ({len(rows)} units)")
         print(f"  {'#':>3} {'Δ':>4}  {'points':>8}  {'band':<11} agency")
-        for r in rows.head(top).itertuples(index=False):
-            rank = "-" if pd.isna(r.rank) else int(r.rank)  # assessed but not ranked
-            change = "" if pd.isna(r.rank_change) else f"{int(r.rank_change):+d}"
+        for r in rows.head(top).to_dict("records"):
+            rank = "-" if pd.isna(r["rank"]) else int(r["rank"])  # assessed but not ranked
+            change = "" if pd.isna(r["rank_change"]) else f"{int(r['rank_change']):+d}"
             print(
-                f"  {rank:>3} {change:>4}  {r.total_points:8.2f}  {str(r.band):<11} "
-                f"{r.agency_name} ({r.agency_code})"
+                f"  {rank:>3} {change:>4}  {r['total_points']:8.2f}  {str(r['band']):<11} "
+                f"{r['agency_name']} ({r['agency_code']})"
             )
         if len(rows) > top:
             print(f"  … {len(rows) - top} more")
@@ -270,7 +270,10 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _quarters_from(first: str, last: str | None) -> list[Quarter]:
-    end = Quarter.parse(last or quarterly_partitions.get_last_partition_key())
+    last = last or quarterly_partitions.get_last_partition_key()
+    if last is None:
+        raise ValueError("no quarter has closed yet to backfill up to; give --to")
+    end = Quarter.parse(last)
     quarters = quarter_range(first, end)
     if not quarters:
         raise ValueError(f"--from {first} is after --to {end}")

@@ -167,10 +167,13 @@ class _InProcessGraphQL:
     def __call__(self, query: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
         from dagster_graphql.cli import execute_query
 
+        if self._context is None:
+            raise BackfillError("in-process GraphQL used outside its `with` block")
         body = execute_query(self._context, query, dict(variables))
-        if body.get("errors"):
-            raise BackfillError(f"GraphQL errors: {body['errors']}")
-        return body["data"]
+        errors, data = body.get("errors"), body.get("data")
+        if errors or data is None:
+            raise BackfillError(f"GraphQL errors: {errors or 'no data in the answer'}")
+        return data
 
     def __exit__(self, *exc) -> None:
         if self._context is not None:

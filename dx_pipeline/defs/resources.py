@@ -41,7 +41,7 @@ class DxResource(ConfigurableResource):
     def settings(self) -> Settings:
         """The settings the stage functions receive."""
         home = DxHome(
-            self.home or DEFAULT_HOME,
+            Path(self.home or DEFAULT_HOME),
             warehouse_url=self.warehouse_url or None,
             warehouse_options={"endpoint_url": self.warehouse_endpoint} if self.warehouse_endpoint else {},
             duckdb_memory=self.duckdb_memory or None,

@@ -91,4 +91,6 @@ def test_cli_score_with_registry_and_bad_input(tmp_path, capsys):
         ["score", "--framework", "qd766", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path)],
         tmp_path,
     ) == 1
-    assert capsys.readouterr().err == f"dx-pipeline score: error: {tmp_path / 'x.csv'}: input file not found\n"
+    assert (
+        capsys.readouterr().err == f"dx-pipeline score: error: {tmp_path / 'x.csv'}: input file not found\n"
+    )
