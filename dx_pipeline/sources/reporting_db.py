@@ -16,16 +16,19 @@ period column is written otherwise), not a quiet "nobody reported".
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.submission_rows import (
     RawRow,
     RowRules,
@@ -128,27 +131,11 @@ def read_reporting_db(
     shown = engine.url.render_as_string(hide_password=True)
     label = f"reporting_db:{mapping.table}"
     try:
-        with engine.connect() as con:
-            result = con.execute(quarter_query(mapping), {"period": rules.quarter.label})
-            records = [dict(r._mapping) for r in result]
-    except SQLAlchemyError as exc:
-        raise ValueError(
-            f"reporting database {shown}: cannot read table {mapping.table!r} with columns "
-            f"{sorted(mapping.columns.values())}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-        ) from exc
+        records = _quarter_records(engine, mapping, rules.quarter, shown)
     finally:
         if not isinstance(url, sa.Engine):
             engine.dispose()
     names = dict(mapping.columns)
-    db_rules = RowRules(
-        catalogue=rules.catalogue,
-        registry=rules.registry,
-        quarter=rules.quarter,
-        bare_is_percent=RATES_ARE_PERCENT,
-        field_names=names,
-        where_quarter_from="the quarter being read",
-        validity=rules.validity,
-    )
     out = DbRead(source_label=label)
     if not records:
         # an empty quarter is refused, not read as "nobody reported": the usual cause is a
@@ -160,38 +147,20 @@ def read_reporting_db(
                    f"{mapping.table!r} (column {names['quarter']!r} must hold periods written "
                    f"{rules.quarter.label})"))
         return out
+    db_rules = RowRules(
+        catalogue=rules.catalogue,
+        registry=rules.registry,
+        quarter=rules.quarter,
+        bare_is_percent=RATES_ARE_PERCENT,
+        field_names=names,
+        where_quarter_from="the quarter being read",
+        validity=rules.validity,
+    )
     accepted = []
     for rec in records:
         out.rows += 1
-        rid = rec.get("report_id")
-        raw = RawRow(
-            source="reporting_db",
-            source_ref=f"{label}#{mapping.columns['report_id']}={rid}",
-            agency_code=rec.get("agency_code"),
-            quarter=rec.get("quarter"),
-            indicator_code=rec.get("indicator_code"),
-            numerator=rec.get("numerator"),
-            denominator=rec.get("denominator"),
-            value=rec.get("value"),
-            evidence_ref=rec.get("evidence_ref"),
-            row=int(rid) if isinstance(rid, int) else None,
-        )
-        try:
-            raw.submitted_at = _timestamp(rec.get("submitted_at"))
-        except (ValueError, TypeError):
-            out.rejects.append(
-                make_reject(raw, field=names["submitted_at"],
-                            reason=f"submission time {rec.get('submitted_at')!r} is not a date and time",
-                            value=str(rec.get("submitted_at")))
-            )
-            continue
-        if raw.submitted_at is None:
-            out.rejects.append(
-                make_reject(raw, field=names["submitted_at"], reason="submission time is empty", value=None)
-            )
-            continue
-        raw.order = (raw.submitted_at, "", rid if isinstance(rid, int) else 0)
-        ok, bad = normalise_row(raw, db_rules)
+        raw, reject = _raw_row(rec, label, names)
+        ok, bad = (None, reject) if reject is not None else normalise_row(raw, db_rules)
         if ok is not None:
             accepted.append(ok)
         elif bad is not None:
@@ -200,3 +169,51 @@ def read_reporting_db(
     out.accepted = keep
     out.rejects.extend(dups)
     return out
+
+
+def _quarter_records(
+    engine: sa.Engine, mapping: ReportingDbMapping, quarter: Quarter, shown: str
+) -> list[dict]:
+    """The table's rows of ``quarter`` by logical column name; a clear error naming the
+    database (password hidden), table and columns when it cannot be read."""
+    try:
+        with engine.connect() as con:
+            result = con.execute(quarter_query(mapping), {"period": quarter.label})
+            return [dict(r._mapping) for r in result]
+    except SQLAlchemyError as exc:
+        raise ValueError(
+            f"reporting database {shown}: cannot read table {mapping.table!r} with columns "
+            f"{sorted(mapping.columns.values())}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def _raw_row(rec: Mapping[str, Any], label: str, names: Mapping[str, str]) -> tuple[RawRow, dict | None]:
+    """One database row as a RawRow, with a reject when its submission time is empty or not
+    a date and time (the row cannot be ordered among the versions then)."""
+    rid = rec.get("report_id")
+    raw = RawRow(
+        source="reporting_db",
+        source_ref=f"{label}#{names['report_id']}={rid}",
+        agency_code=rec.get("agency_code"),
+        quarter=rec.get("quarter"),
+        indicator_code=rec.get("indicator_code"),
+        numerator=rec.get("numerator"),
+        denominator=rec.get("denominator"),
+        value=rec.get("value"),
+        evidence_ref=rec.get("evidence_ref"),
+        row=int(rid) if isinstance(rid, int) else None,
+    )
+    try:
+        raw.submitted_at = _timestamp(rec.get("submitted_at"))
+    except (ValueError, TypeError):
+        return raw, make_reject(
+            raw, field=names["submitted_at"],
+            reason=f"submission time {rec.get('submitted_at')!r} is not a date and time",
+            value=str(rec.get("submitted_at")),
+        )
+    if raw.submitted_at is None:
+        return raw, make_reject(
+            raw, field=names["submitted_at"], reason="submission time is empty", value=None
+        )
+    raw.order = (raw.submitted_at, "", rid if isinstance(rid, int) else 0)
+    return raw, None
