@@ -48,11 +48,25 @@ def _ingest(args) -> int:
         + f"; accepted {len(acc)} row(s) ({int(acc['is_effective'].sum()) if len(acc) else 0} effective,"
         f" {late} late); rejected {len(rej)} row(s)"
     )
-    if len(rej):
-        with pd.option_context("display.max_rows", args.max_rows, "display.max_colwidth", 90,
-                               "display.width", 200):
-            print(rej[["source_ref", "field", "value", "reason"]].to_string(index=False))
+    print_rejects(rej, args.max_rows)
     return 0
+
+
+PRINTED_WIDTH = 90
+"""At most this many characters of one printed cell."""
+
+
+def print_rejects(rejects: pd.DataFrame, max_rows: int) -> None:
+    """The first ``max_rows`` rejects, each cell cut to PRINTED_WIDTH, and how many are not
+    shown: the printout is bounded whatever the inbox holds."""
+    shown = rejects.head(max(max_rows, 0))[["source_ref", "field", "value", "reason"]]
+    if len(shown):
+        cut = shown.map(lambda v: v if not isinstance(v, str) or len(v) <= PRINTED_WIDTH
+                        else v[: PRINTED_WIDTH - 1] + "…")
+        with pd.option_context("display.max_colwidth", PRINTED_WIDTH + 1, "display.width", 400):
+            print(cut.to_string(index=False))
+    if len(rejects) > len(shown):
+        print(f"... and {len(rejects) - len(shown):,} more rejected row(s) not shown (--max-rows)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,5 +96,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-db", action="store_true", help="read the inbox only")
     p.add_argument("--deadline-days", type=int, default=15, help="days after quarter end (default 15)")
-    p.add_argument("--max-rows", type=int, default=200, help="reject rows to print")
+    p.add_argument("--max-rows", type=int, default=200, help="reject rows to print (default 200)")
     p.set_defaults(func=_ingest)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from dx_pipeline.index.inputs import ALIASES
 from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.listing import rows_phrase
 from dx_pipeline.sources.submission_numbers import (
     as_written,
     is_blank,
@@ -431,11 +432,10 @@ def _drop_duplicates(data: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[
     dup = data.duplicated(["agency_code", "kpi_code"], keep=False)
     rejects = []
     for (agency, code), group in data[dup].groupby(["agency_code", "kpi_code"], sort=False):
-        rows = ", ".join(str(int(r)) for r in group["_row"])
-        for r in group["_row"]:
-            reason = f"unit {agency!r} has indicator {code!r} more than once (rows {rows}); give it once"
-            rejects.append({"file": file, "row": int(r), "field": "agency_code, kpi_code", "value": agency,
-                            "reason": reason})
+        rows = rows_phrase((int(r) for r in group["_row"]), total=len(group))
+        reason = f"unit {agency!r} has indicator {code!r} more than once ({rows}); give it once"
+        rejects += [{"file": file, "row": int(r), "field": "agency_code, kpi_code", "value": agency,
+                     "reason": reason} for r in group["_row"]]
     return data[~dup], rejects
 
 

@@ -131,7 +131,16 @@ def test_the_same_unit_twice_under_two_spellings_is_refused(tmp_path, capsys):
     code, _, err = run(capsys, *score_args(tmp_path, data, "egdi"))
     assert code == 1
     assert err[0].startswith("dx-pipeline score: error: in.csv, row 2, field agency_code, kpi_code, value "
-                             "'Hòa Bình': unit 'Hòa Bình' has indicator 'osi' more than once (rows 2, 3)")
+                             "'Hòa Bình': unit 'Hòa Bình' has indicator 'osi' more than once (rows 2 and 3)")
+
+
+def test_a_unit_repeated_a_thousand_times_gets_short_refusals(tmp_path, capsys):
+    data = write(tmp_path / "in.csv", "unit,indicator,value\n" + "Hòa Bình,osi,0.8\n" * 1000)
+    code, _, err = run(capsys, *score_args(tmp_path, data, "egdi"))
+    assert code == 1
+    assert err[0].endswith("'Hòa Bình': unit 'Hòa Bình' has indicator 'osi' more than once "
+                           "(rows 2, 3, 4 and 997 others); give it once")
+    assert max(len(line) for line in err) < 300
 
 
 def test_clipping_only_where_the_framework_declares_it(tmp_path, capsys):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 
+from dx_pipeline.reference import schemas
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import registry_frame
@@ -31,6 +32,17 @@ def _agency(code: str) -> dict:
 
 REGISTRY = registry_frame([_agency("SO_YTE"), _agency("SO_KHCN")])
 CATALOGUE = load_catalogue()
+
+
+def write_registry(path: Path) -> Path:
+    """REGISTRY as the registry CSV the command line reads."""
+    reg = REGISTRY.copy()
+    reg["valid_from"] = reg["valid_from"].map(str)
+    reg["valid_to"] = reg["valid_to"].map(lambda d: "" if d is None else str(d))
+    reg["provides_public_services"] = reg["provides_public_services"].map(lambda b: "true" if b else "false")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reg[schemas.AGENCIES.names].to_csv(path, index=False)
+    return path
 
 
 def rules(quarter: str = Q) -> RowRules:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from dx_pipeline.cli.main import main
 from dx_pipeline.index.loader import FrameworkError, load_framework
 from dx_pipeline.publish.exports import write_csv, write_excel
 from dx_pipeline.sources.file_safety import (
@@ -38,6 +39,7 @@ from dx_pipeline_tests.reliability.inputs import (
     rules,
     with_members,
     write,
+    write_registry,
     xlsx_bytes,
     zip_of,
 )
@@ -119,6 +121,40 @@ def test_member_names_climbing_out_are_refused(name):
 def test_member_names_inside_are_normalised():
     assert safe_member_name("so_yte\\q2.xlsx", "b.zip") == "so_yte/q2.xlsx"
     assert safe_member_name("./a/./b.csv", "b.zip") == "a/b.csv"
+
+
+# --- volume: rejects and printouts stay linear and bounded -------------------------------------
+
+DUPLICATES = 10_000
+
+
+def _duplicates_csv(path: Path) -> Path:
+    rows = [[i, "it_staff_qualified", "", "", None, None, "Có", None] for i in range(DUPLICATES)]
+    return write(path, csv_bytes(rows + [[0, "ipv6_ready", "", "", None, None, "Không", None]]))
+
+
+def test_duplicate_rows_get_one_short_reason_naming_a_few_rows_and_a_count(tmp_path):
+    read = read_submission_file(_duplicates_csv(tmp_path / "dups.csv"), rules())
+    assert codes(read) == [("SO_KHCN", "ipv6_ready")]  # the good row goes on
+    assert len(read.rejects) == DUPLICATES and [r["row"] for r in read.rejects] == list(range(2, 10_002))
+    assert {r["reason"] for r in read.rejects} == {
+        "indicator it_staff_qualified is reported more than once in this file "
+        "(10,000 times: rows 2, 3, 4 and 9,997 others); send it once"
+    }
+
+
+def test_ingest_submissions_prints_at_most_max_rows(tmp_path, capsys, monkeypatch):
+    home = DxHome(tmp_path / "home")
+    write_registry(home.registry_file)
+    _duplicates_csv(home.inbox_for(Q) / "dups.csv")
+    monkeypatch.delenv("DX_REGISTRY", raising=False)
+    assert main(["--home", str(home.root), "ingest-submissions", "--quarter", Q, "--no-db",
+                 "--max-rows", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "rejected 10,000 row(s)" in lines[0].replace("10000", "10,000")
+    assert len(lines) == 4, lines  # summary, header, one reject, how many are not shown
+    assert lines[2].startswith(f"{Q}/dups.csv row 2") and len(lines[2]) < 300
+    assert lines[3] == "... and 9,999 more rejected row(s) not shown (--max-rows)"
 
 
 # --- zip bundles ---------------------------------------------------------------------------------

@@ -191,7 +191,7 @@ def test_duplicate_indicator_in_one_file_rejects_both(tmp_path):
     read = read_submission_file(write_xlsx(tmp_path / "dup.xlsx", rows), rules())
     assert [r["indicator_code"] for r in read.accepted] == ["ipv6_ready"]
     assert [r["row"] for r in read.rejects] == [8, 9]
-    assert "more than once in this file (row 8, row 9)" in read.rejects[0]["reason"]
+    assert "more than once in this file (2 times: rows 8 and 9)" in read.rejects[0]["reason"]
 
 
 def test_xlsx_header_moved_and_other_sheet_name(tmp_path):
