@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dx_pipeline.index.appraised import NodeAppraisal, appraisal_by_node, unappraised
 from dx_pipeline.index.builtins import resolve_framework
 from dx_pipeline.index.inputs import normalise_long, select_units
 from dx_pipeline.index.ranking import rank_units
@@ -31,6 +32,7 @@ from dx_pipeline.reference.quarters import Quarter
 SCORE_COLUMNS = [
     "framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
     "kpi_code", "input_value", "rule", "points", "max_points", "note",
+    "reported_value", "reported_points", "appraisal", "adjustment_id",
 ]
 
 
@@ -59,6 +61,7 @@ class _Indicator:
     applicable: np.ndarray
     notes: list[list[str]]
     evaluated: np.ndarray  # value went through the rule
+    points_set: np.ndarray | None = None  # an evaluator's points (NaN where not set)
 
 
 def fmt_value(code: str | None, v: float) -> str:
@@ -82,6 +85,7 @@ def score(
     *,
     previous_ranking: pd.DataFrame | None = None,
     quarter: "Quarter | str | None" = None,
+    appraisal: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Score one quarter's long table under a framework (object, path or built-in id).
 
@@ -89,7 +93,11 @@ def score(
     named, grouped and ranked; ``previous``: last quarter's long table, for the
     ``carry_forward`` missing-data policy; ``previous_ranking``: last quarter's ranking
     (agency_code, rank[, framework_id]) for movement; ``quarter``: restricts the registry to
-    agencies existing in that quarter.
+    agencies existing in that quarter; ``appraisal``: the evaluators' verdicts in force
+    (:data:`dx_pipeline.index.appraised.APPRAISAL_COLUMNS`). With verdicts, the unit is scored
+    twice, as reported and as appraised: ``points`` and ``input_value`` are the appraised ones,
+    ``reported_points`` and ``reported_value`` what the reported values alone earn, and
+    ``appraisal``/``adjustment_id`` name the verdict behind each indicator row.
     """
     fw = resolve_framework(framework)
     if quarter is not None:
@@ -101,11 +109,42 @@ def score(
     prev_by_code = _by_code(prev) if prev is not None else None
     evaluated = {n.id: _evaluate(fw, n, by_code, prev_by_code, units) for n in fw.indicators()}
     scores, totals, total_max = _aggregate(fw, units, evaluated)
+    scores = unappraised(scores)
+    verdicts = appraisal_by_node(appraisal, fw.id)
+    if verdicts:
+        evaluated = {
+            n.id: _evaluate(fw, n, by_code, prev_by_code, units,
+                            NodeAppraisal.of(verdicts.get(n.id), units["agency_code"]))
+            for n in fw.indicators()
+        }
+        appraised, totals, total_max = _aggregate(fw, units, evaluated)
+        scores = _with_verdicts(appraised, scores, verdicts)
     ranking = rank_units(fw, units, totals, total_max, previous_ranking)
     shares = pd.DataFrame(
         {nid: ev.share for nid, ev in evaluated.items()}, index=pd.Index(units["agency_code"], name="agency_code")
     )
     return ScoreResult(fw, scores, ranking, shares, units)
+
+
+def _with_verdicts(
+    appraised: pd.DataFrame, reported: pd.DataFrame, verdicts: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The appraised scores beside what the reported values earn, each indicator row naming
+    the verdict (and the appraisal record) behind it."""
+    keys = ["agency_code", "node_id"]
+    if not appraised[keys].astype(str).equals(reported[keys].astype(str)):
+        raise RuntimeError("scoring as reported and as appraised gave different rows")
+    given = pd.concat(
+        [g[["verdict", "adjustment_id"]].assign(node_id=node) for node, g in verdicts.items()]
+    ).rename_axis("agency_code").reset_index()
+    given = given.astype({"agency_code": str, "node_id": str})
+    behind = appraised[keys].astype(str).merge(given, on=keys, how="left")
+    return appraised.assign(
+        reported_value=reported["reported_value"].to_numpy(),
+        reported_points=reported["reported_points"].to_numpy(),
+        appraisal=pd.array(behind["verdict"].to_numpy(dtype=object), dtype="string"),
+        adjustment_id=pd.array(pd.to_numeric(behind["adjustment_id"]).to_numpy(), dtype="Int64"),
+    )
 
 
 def _by_code(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -126,7 +165,10 @@ def _not_assessed(n: Node, a: int) -> _Indicator:
                       [[not_assessed_text(n)] for _ in range(a)], np.zeros(a, dtype=bool))
 
 
-def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame) -> _Indicator:
+def _evaluate(
+    fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame,
+    appraised: NodeAppraisal | None = None,
+) -> _Indicator:
     code = n.input_code
     a = len(units)
     if n.not_assessed is not None:
@@ -142,8 +184,9 @@ def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.D
     notes: list[list[str]] = [[] for _ in range(a)]
     zd_policy = n.zero_denominator or fw.zero_denominator
     miss_policy = n.missing or fw.missing
+    den, rejected = _appraise_values(appraised, value, den, share, notes)
 
-    zero_den = den == 0
+    zero_den = (den == 0) & ~rejected
     for i in np.flatnonzero(zero_den):
         value[i] = np.nan
         frac = f"{num[i]:g}/0" if num[i] == num[i] else "0 denominator"
@@ -157,7 +200,7 @@ def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.D
             applicable[i] = False
             notes[i].append(f"zero denominator ({frac}): not applicable, its points re-distributed to the other indicators")
 
-    missing = np.isnan(value) & ~zero_den
+    missing = np.isnan(value) & ~zero_den & ~rejected
     observed = ~np.isnan(value) & ~zero_den
     if missing.any() and miss_policy == "group_mean":
         groups = units["peer_group"].to_numpy(dtype=object)
@@ -187,7 +230,23 @@ def _evaluate(fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.D
     if evaluated.any():
         share[evaluated] = rule_shares(n.rule, value[evaluated], n.params, n.direction, n.max_points)
     share[~applicable] = np.nan
-    return _Indicator(n, value, share, applicable, notes, evaluated)
+    points_set = appraised.points_set() if appraised is not None else None
+    return _Indicator(n, value, share, applicable, notes, evaluated, points_set)
+
+
+def _appraise_values(
+    appraised: NodeAppraisal | None, value: np.ndarray, den: np.ndarray, share: np.ndarray,
+    notes: list[list[str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluator's values in place of the reported ones (``value`` and ``share`` changed in
+    place): returns the denominators that still count and where the evidence was rejected
+    (scored 0, no missing-data policy)."""
+    if appraised is None:
+        return den, np.zeros(len(value), dtype=bool)
+    den = den.copy()
+    rejected = appraised.apply_values(value, den, notes)
+    share[rejected] = 0.0
+    return den, rejected
 
 
 def _mean(shares: np.ndarray, weights: np.ndarray, how: str) -> np.ndarray:
@@ -267,6 +326,8 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
                 raw = np.minimum(raw, cap)
                 for i in np.flatnonzero(capped):
                     ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
+            if ind.points_set is not None:
+                pts, raw = _set_points(ind, pts, raw, e, d)
             pts = np.where(applicable[n.id], pts, 0.0)
             raw = np.where(applicable[n.id], raw, 0.0)
             points[n.id] = pts
@@ -335,6 +396,22 @@ def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
         vals = flat[key][order]
         scores[key] = vals if key in ("input_value", "points", "max_points") else pd.array(vals, dtype="string")
     return scores, pd.Series(total_pts, index=units["agency_code"]), pd.Series(total_eff, index=units["agency_code"])
+
+
+def _set_points(
+    ind: _Indicator, pts: np.ndarray, raw: np.ndarray, eff: np.ndarray, d: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluator's points in place of the rule's (``pts`` rounded, ``raw`` unrounded),
+    never above what the indicator is worth to the unit."""
+    assert ind.points_set is not None
+    chosen = ~np.isnan(ind.points_set)
+    most = floor_to(eff, d)
+    wanted = half_up(np.nan_to_num(ind.points_set), d)
+    for i in np.flatnonzero(chosen & (wanted > most + 1e-9)):
+        ind.notes[i].append(f"the evaluator's {_pts(wanted[i], d)} points are above this unit's "
+                            f"maximum: {_pts(most[i], d)} awarded")
+    given = np.minimum(wanted, most)
+    return np.where(chosen, given, pts), np.where(chosen, given, raw)
 
 
 def _reweight_notes(fw: Framework, n: Node, e: np.ndarray, applicable: np.ndarray) -> list[tuple[int, str]]:

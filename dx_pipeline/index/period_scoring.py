@@ -48,8 +48,11 @@ def score_period(
     registry: pd.DataFrame,
     previous_ranking: pd.DataFrame | None = None,
     catalogue: Catalogue | None = None,
+    appraisal: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, QuarterScores]:
-    """The period's combined KPIs and their scores and ranking."""
+    """The period's combined KPIs and their scores (with the period's own appraisal verdicts
+    in force, if any) and ranking."""
     combined = period_kpis(period, kpis_by_quarter, registry, catalogue)
-    scored = score_quarter(period.quarters[-1], combined, registry, previous_ranking=previous_ranking)
+    scored = score_quarter(period.quarters[-1], combined, registry, previous_ranking=previous_ranking,
+                           appraisal=appraisal)
     return combined, scored

@@ -68,8 +68,10 @@ def score_quarter(
     previous_kpis: pd.DataFrame | None = None,
     previous_ranking: pd.DataFrame | None = None,
     frameworks: list[Framework] | None = None,
+    appraisal: pd.DataFrame | None = None,
 ) -> QuarterScores:
-    """Score the quarter under every framework in force (or the given ones)."""
+    """Score the quarter under every framework in force (or the given ones), with the
+    evaluators' verdicts in force (``appraisal``, see :mod:`dx_pipeline.index.appraised`)."""
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     fws = frameworks if frameworks is not None else provincial_frameworks(q, agencies)
     data = kpi_long(agency_kpis)
@@ -77,7 +79,8 @@ def score_quarter(
     registry = agencies.drop(columns=["quarter"], errors="ignore")
     results: dict[str, ScoreResult] = {}
     for fw in fws:
-        result = score(fw, data, registry, prev, previous_ranking=previous_ranking, quarter=q)
+        result = score(fw, data, registry, prev, previous_ranking=previous_ranking, quarter=q,
+                       appraisal=appraisal)
         if len(result.ranking):
             results[fw.id] = result
     used = [results[fw.id].framework for fw in fws if fw.id in results]  # the versions in force
@@ -128,11 +131,19 @@ def rank_scored(
 
 
 def same_points(stored: pd.DataFrame, fresh: pd.DataFrame, tolerance: float = 1e-9) -> bool:
-    """Whether two index_scores tables give every (framework, agency, node) the same points:
-    the ranking step checks that what it ranks is what was scored and quality-checked."""
+    """Whether two index_scores tables give every (framework, agency, node) the same points,
+    the same points before appraisal and the same verdict behind them: the ranking step checks
+    that what it ranks is what was scored and quality-checked."""
     keys = ["framework_id", "agency_code", "node_id"]
-    a = stored.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
-    b = fresh.sort_values(keys)[keys + ["points"]].reset_index(drop=True)
+    numbers = [c for c in ("points", "reported_points") if c in stored.columns and c in fresh.columns]
+    a = stored.sort_values(keys).reset_index(drop=True)
+    b = fresh.sort_values(keys).reset_index(drop=True)
     if len(a) != len(b) or not a[keys].astype(str).equals(b[keys].astype(str)):
         return False
-    return bool(len(a) == 0 or (a["points"] - b["points"]).abs().max() <= tolerance)
+    if "adjustment_id" in a.columns and "adjustment_id" in b.columns:
+        if not a["adjustment_id"].astype("Int64").equals(b["adjustment_id"].astype("Int64")):
+            return False
+    if len(a) == 0:
+        return True
+    diff = (a[numbers].astype(float) - b[numbers].astype(float)).abs().fillna(0.0)
+    return bool(diff.to_numpy().max() <= tolerance)

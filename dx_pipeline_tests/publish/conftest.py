@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dx_pipeline.index.appraised import unappraised
 from dx_pipeline.reference.quarters import Period
 from dx_pipeline.storage import DxHome
 
@@ -213,7 +214,7 @@ def make_inputs(quarter: str = "2025-Q2", seed: int = 7, names: dict | None = No
     return {
         "quarter": quarter,
         "ranking": ranking,
-        "index_scores": pd.DataFrame(score_rows),
+        "index_scores": unappraised(pd.DataFrame(score_rows)),
         "kpis": pd.DataFrame(kpi_rows),
         "dq": dq,
         "uncertainty": uncertainty,

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from dx_pipeline.index.appraised import unappraised
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, write_partition
 
@@ -141,7 +142,7 @@ def index_scores() -> pd.DataFrame:
                 note=None,
             )
         )
-    return pd.DataFrame(rows)
+    return unappraised(pd.DataFrame(rows))
 
 
 BUILDERS = {
