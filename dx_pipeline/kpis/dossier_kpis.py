@@ -102,6 +102,20 @@ DOSSIER_MEASURES: tuple[Measure, ...] = (
         denominator="count(DISTINCT procedure_code) FILTER (WHERE {w})",
     ),
     Measure("e_authenticated_rate", "received", "vneid_authenticated", ("vneid_authenticated",)),
+    Measure(
+        "dossier_handled_online_rate",
+        "received",
+        "channel = 2 OR input_digitized",
+        ("input_digitized",),
+    ),
+    Measure(
+        "interagency_online_rate",
+        "received",
+        "count(*) FILTER (WHERE {w} AND inter_agency AND coalesce(inter_agency_online, FALSE))",
+        ("inter_agency",),
+        aggregate=True,
+        denominator="count(*) FILTER (WHERE {w} AND inter_agency)",
+    ),
     Measure("personal_store_shared_rate", "received", "personal_store_shared", ("personal_store_shared",)),
     Measure(
         "e_certified_copy_rate",
@@ -188,6 +202,7 @@ JUDGED_INPUT_COLUMNS = (
     "input_digitized", "result_digitized", "reused_digitized_data", "citizen_data_used",
     "synced_national", "rating", "complaint", "source_file", "vneid_authenticated",
     "personal_store_component", "personal_store_result", "certified_copy", "certified_copy_electronic",
+    "inter_agency", "inter_agency_online",
     "petition_received_at", "petition_due_at", "petition_answered_at", "petition_rating",
 )
 """portal_dossiers columns the judgement and the dossier KPIs read (and the tie-breakers)."""

@@ -3,7 +3,8 @@
 Always a ratio of sums: a parent's numerator and denominator are the sums over itself and every
 agency below it in the registry's ``parent_code`` tree, and its value is their quotient. A mean
 of the children's ratios would let a commune with 3 dossiers weigh as much as a department with
-30,000.
+30,000. ``own_figures`` goes the other way: an agency's own part of a rolled-up row, for
+figures over a tier of agencies (the districts' own dossiers, without their communes').
 """
 
 from __future__ import annotations
@@ -96,3 +97,42 @@ def rollup_kpis(
     grouped["flags"] = flags
     grouped["source"] = sources
     return grouped[KPI_COLUMNS + ["source"]]
+
+
+def own_figures(kpis: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
+    """``agency_kpis`` rows with every rolled-up row turned back into the agency's own figures.
+
+    A rolled-up row (``source`` "rollup") sums the agency and everything below it; its own part
+    is that row less the portal rows of its direct children (each covering its own subtree),
+    for the same KPI (and quarter, when there is a ``quarter`` column). Other rows pass as they
+    are. An own part that comes to nothing (a province has no dossiers of its own) is dropped,
+    so summing the result over any set of agencies counts every dossier once.
+    """
+    if kpis.empty or not kpis["source"].eq("rollup").any():
+        return kpis.copy()
+    keys = ["kpi_code"] + (["quarter"] if "quarter" in kpis.columns else [])
+    parent = dict(zip(registry["agency_code"].astype(str), registry["parent_code"], strict=True))
+    df = kpis.copy()
+    df["_parent"] = df["agency_code"].astype(str).map(parent)
+    children = df[df["_parent"].notna() & df["source"].isin(["portal", "rollup"])]
+    below = (
+        children.groupby(["_parent"] + keys)[["numerator", "denominator"]]
+        .sum(min_count=1)
+        .reset_index()
+        .rename(columns={"_parent": "agency_code", "numerator": "_num_below", "denominator": "_den_below"})
+    )
+    rolled = df[df["source"].eq("rollup")].merge(below, on=["agency_code"] + keys, how="left")
+    num = rolled["numerator"].astype("float64") - rolled["_num_below"].fillna(0.0)
+    den = rolled["denominator"].astype("float64") - rolled["_den_below"].fillna(0.0)
+    has_den = rolled["denominator"].notna()
+    rolled["numerator"], rolled["denominator"] = num, den.where(has_den)
+    ratio = (num / den.where(den > 0)).where(has_den, num)
+    floored = rolled["kpi_code"].isin(FLOORED_AT_ZERO)
+    rolled["value"] = ratio.where(~floored, ratio.clip(lower=0.0))
+    rolled["source"] = "portal"
+    rolled["flags"] = rolled["flags"].fillna("").map(
+        lambda f: ",".join(x for x in str(f).split(",") if x and x != "rollup") or None
+    )
+    empty = num.fillna(0).eq(0) & den.fillna(0).eq(0)
+    out = pd.concat([df[~df["source"].eq("rollup")], rolled[~empty.to_numpy()]], ignore_index=True)
+    return out.drop(columns=["_parent", "_num_below", "_den_below"], errors="ignore")[list(kpis.columns)]

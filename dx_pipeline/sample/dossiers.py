@@ -227,6 +227,7 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
         "updated_at": updated,
         **_national_index_fields(rng, chance, channel, input_dig, result_dig,
                                  catalogue["certified_copy"].to_numpy()[proc_row]),
+        **_inter_agency(rng, chance, catalogue["inter_agency"].to_numpy()[proc_row]),
         **_petitions(rng, complaint, received, finished_out, export, chance("petition_on_time")),
     })
     order = np.lexsort((df["agency_idx"].to_numpy(), received))
@@ -253,6 +254,13 @@ def _national_index_fields(rng: np.random.Generator, chance, channel: np.ndarray
     return {"vneid_authenticated": vneid, "personal_store_component": from_store,
             "personal_store_result": to_store, "certified_copy": certified_copy.astype(bool),
             "certified_copy_electronic": e_copy}
+
+
+def _inter_agency(rng: np.random.Generator, chance, inter: np.ndarray) -> dict[str, np.ndarray]:
+    """Dossiers of inter-agency procedures, exchanged through the network with the agency's
+    probability (the rest go on paper)."""
+    online = inter & (rng.random(len(inter)) < chance("interagency"))
+    return {"inter_agency": inter.astype(bool), "inter_agency_online": online}
 
 
 def _petitions(rng: np.random.Generator, complaint: np.ndarray, received: np.ndarray,

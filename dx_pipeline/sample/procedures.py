@@ -20,6 +20,7 @@ SERVICE_LEVELS = np.array(["toan_trinh", "mot_phan", "khac"])
 DISTRICT_SHARE_TO_NEW_COMMUNES = 0.4
 
 
+INTER_AGENCY_SHARE = 0.12
 CERTIFIED_COPY_CODE = "1.000815"
 CERTIFIED_COPY_NAME = "Chứng thực bản sao từ bản chính giấy tờ, văn bản"
 
@@ -119,6 +120,10 @@ def build_catalogue(registry: pd.DataFrame, profiles: pd.DataFrame, seed: int) -
         frames.append(pool.assign(agency_code=code))
     cat = pd.concat(frames, ignore_index=True)
     cat["certified_copy"] = cat["procedure_code"] == CERTIFIED_COPY_CODE
+    # procedures whose dossiers need another agency's part (liên thông): the same for every agency
+    codes = np.array(sorted(cat["procedure_code"].unique()))
+    inter = set(codes[rng_for(seed, "inter_agency_procedures").random(len(codes)) < INTER_AGENCY_SHARE])
+    cat["inter_agency"] = cat["procedure_code"].isin(inter)
 
     # Agency-specific flags: better agencies integrate more (as of the latest quarter).
     q = Quarter(2025, 4)

@@ -30,6 +30,8 @@ LATENT = {
     "personal_store": ({"department": -5.0, "district": -5.4, "commune": -5.6}, 0.6, 0.12),
     "e_copy": ({"department": -1.5, "district": -2.0, "commune": -2.2}, 0.6, 0.25),
     "petition_on_time": ({"department": 1.8, "district": 1.4, "commune": 1.2}, 0.6, 0.08),
+    # inter-agency dossiers sent to the other agency through the network, not on paper
+    "interagency": ({"department": 0.4, "district": 0.0, "commune": -0.3}, 0.6, 0.15),
 }
 
 

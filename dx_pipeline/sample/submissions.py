@@ -44,7 +44,10 @@ UNITS = {
     "level": "mức",
     "evidence": "có/không",
     "count": "số",
+    "amount": "triệu đồng",
 }
+AMOUNT_SCALE = {"commune": 0.1, "district": 0.5}
+"""Money a commune or a district spends, against a department's."""
 LEVELS = ("Người đứng đầu", "Cấp phó", "Không")
 LEVEL_CREDIT = {"Người đứng đầu": 1.0, "Cấp phó": 0.5, "Không": 0.0, "Đầy đủ": 1.0, "Một phần": 0.5}
 HEADER_EN = {"STT": "No.", "MaChiSo": "Indicator code", "TenChiSo": "Indicator", "DonViTinh": "Unit",
@@ -172,10 +175,11 @@ def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, see
                 row["value"] = (
                     names[0] if u_choice < p else names[1] if u_choice < p + (1 - p) * 0.7 else names[2]
                 )
-            elif ind["kind"] == "count":
+            elif ind["kind"] in ("count", "amount"):
                 lo, hi = ind["counts"]
                 good = p if ind.get("direction", "higher") == "higher" else 1 - p
-                row["value"] = int(round(lo + (hi - lo) * good * (0.5 + base_count)))
+                size = AMOUNT_SCALE.get(agency["level"], 1.0) if ind["kind"] == "amount" else 1.0
+                row["value"] = int(round((lo + (hi - lo) * good * (0.5 + base_count)) * size))
         if row["evidence"] is None and ind["kind"] != "evidence" and noise.random() < 0.25:
             row["evidence"] = (
                 f"Báo cáo số {int(noise.integers(10, 500))}/BC-{_abbr(code)} "
@@ -234,7 +238,7 @@ def _cell_text(row: dict, style: dict, decimal_comma: bool):
     v = row["value"]
     if v is None or isinstance(v, str):
         return v
-    if row["kind"] == "count":
+    if row["kind"] in ("count", "amount"):
         return v if style["format"] == "xlsx" else str(v)
     if style["counts_only"] and row["denominator"]:
         return None

@@ -470,3 +470,20 @@ def test_petitions_without_their_dates_are_missing_and_no_petition_is_nothing_to
     assert ("SO_A", "petition_satisfaction_rate") not in k.index
     assert k.loc[("SO_B", "petition_on_time_rate"), ["numerator", "denominator"]].tolist() == [0, 0]
     assert k.loc[("SO_B", "petition_satisfaction_rate"), "flags"] == "zero_denominator"
+
+
+def test_dossiers_handled_electronically_and_inter_agency_exchange(home, write_dossiers):
+    done = dict(received_at="2025-02-03T08:00", due_at="2025-02-10T17:00",
+                finished_at="2025-02-05T08:00")
+    write_dossiers("2025-Q1", [
+        dict(done, channel=2, input_digitized=False, inter_agency=True, inter_agency_online=True),
+        dict(done, channel=1, input_digitized=True, inter_agency=True, inter_agency_online=False),
+        dict(done, channel=1, input_digitized=False, inter_agency=False),
+        dict(done, channel=3, input_digitized=False, inter_agency=False),
+    ])
+    k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
+    pairs = lambda code: k.loc[code, ["numerator", "denominator"]].tolist()  # noqa: E731
+    # online, or digitised at the counter: electronic either way; not the same as submitted online
+    assert pairs("dossier_handled_online_rate") == [2, 4]
+    assert pairs("online_dossier_rate") == [1, 4]
+    assert pairs("interagency_online_rate") == [1, 2]

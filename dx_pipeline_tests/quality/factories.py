@@ -68,6 +68,8 @@ def dossiers(n_per_agency: int = 30, prefix: str = "HS") -> pd.DataFrame:
                 "personal_store_result": False,
                 "certified_copy": False,
                 "certified_copy_electronic": False,
+                "inter_agency": False,
+                "inter_agency_online": False,
                 "petition_received_at": None,
                 "petition_due_at": None,
                 "petition_answered_at": None,
