@@ -505,15 +505,10 @@ def run_suite(
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     spec: DatasetSuite = get_suite(dataset)
-    wanted = set(checks) if checks is not None else None
-    selected = [c for c in spec.checks if wanted is None or c.name in wanted]
-    if wanted is not None and len(selected) != len(wanted):
-        unknown = sorted(wanted - {c.name for c in selected})
-        raise KeyError(f"{dataset} has no checks {unknown}")
+    selected = _selected_checks(spec, dataset, checks)
     path = partition_path(home, dataset, q)
     if not path.exists():
         raise FileNotFoundError(f"{dataset} has no partition for {q.label} (looked for {path})")
-
     meta = parquet_file(path)
     n_rows = meta.metadata.num_rows
     derived = "".join(f", {sql} AS {_q(name)}" for name, sql in spec.derived.items())
@@ -524,43 +519,73 @@ def run_suite(
             f"CREATE VIEW batch AS SELECT *{derived} "
             f"FROM read_parquet({sql_literal(path)}, hive_partitioning = false)"
         )
-        schema = meta.schema_arrow
         gx_checks = [c for c in selected if c.expectations]
-        plans = [_plan(c, schema) for c in gx_checks]
+        plans = [_plan(c, meta.schema_arrow) for c in gx_checks]
         evaluated = _evaluate_plans(con, plans, n_rows, sample_size, spec.row_label)
-
-        gx_results: dict[str, list[dict]] = {}
-        engine = "duckdb"
+        gx_results, engine = {}, "duckdb"
         if run_gx and gx_checks:
             frame, full = _gx_batch(con, path, spec, n_rows, gx_max_rows, gx_sample_rows)
-            try:
-                gx_results = _gx_validate(dataset, gx_checks, frame)
-                engine = "duckdb + gx (all rows)" if full else f"duckdb + gx ({len(frame)}-row sample)"
-            except Exception as exc:  # GX is the second opinion; DuckDB's verdict still stands
-                log.warning("GX validation of %s %s failed to run: %s", dataset, q.label, exc)
-                engine = f"duckdb (gx did not run: {exc})"
-
+            gx_results, engine = _second_opinion(dataset, q, gx_checks, frame, full)
         outcomes: list[CheckOutcome] = []
         for check in selected:
             if check.rule:
                 ctx = rules.RuleContext(con, home, q, dataset, sample_size)
-                res = rules.RULES[check.rule](ctx, **dict(check.params))
-                checked = n_rows if res.checked is None else int(res.checked)
-                outcomes.append(_outcome(
-                    dataset, check, res.passed, res.observed, res.failing_rows, checked,
-                    _clean(res.sample), "duckdb", None, counted=res.passed or res.failing_rows > 0,
-                ))
-                continue
-            failing, checked, observed, sample = evaluated[check.name]
-            gx = gx_results.get(check.name)
-            gx_ok = gx is None or all(r["success"] for r in gx)
-            if gx is not None and not gx_ok and failing == 0:
-                observed += "; GX found failures DuckDB did not: " + _gx_summary(gx)
-            outcomes.append(_outcome(
-                dataset, check, failing == 0 and gx_ok, observed, failing, checked, _clean(sample),
-                engine if gx is not None else "duckdb", gx, counted=failing > 0 or gx_ok,
-            ))
+                outcomes.append(_rule_outcome(dataset, check, check.rule, ctx, n_rows))
+            else:
+                outcomes.append(
+                    _expectation_outcome(dataset, check, evaluated[check.name], gx_results, engine)
+                )
         return outcomes
+
+
+def _selected_checks(spec: DatasetSuite, dataset: str, names: Iterable[str] | None) -> list[Check]:
+    """The suite's checks, or those named (every name must be a check of the suite)."""
+    wanted = set(names) if names is not None else None
+    selected = [c for c in spec.checks if wanted is None or c.name in wanted]
+    if wanted is not None and len(selected) != len(wanted):
+        unknown = sorted(wanted - {c.name for c in selected})
+        raise KeyError(f"{dataset} has no checks {unknown}")
+    return selected
+
+
+def _second_opinion(
+    dataset: str, q: Quarter, checks: list[Check], frame: Any, full: bool
+) -> tuple[dict[str, list[dict]], str]:
+    """GX's results per check on ``frame`` and the engine text; when GX fails to run, no
+    results and the reason in the engine text (DuckDB's verdict still stands)."""
+    try:
+        results = _gx_validate(dataset, checks, frame)
+    except Exception as exc:  # GX is the second opinion; DuckDB's verdict still stands
+        log.warning("GX validation of %s %s failed to run: %s", dataset, q.label, exc)
+        return {}, f"duckdb (gx did not run: {exc})"
+    return results, "duckdb + gx (all rows)" if full else f"duckdb + gx ({len(frame)}-row sample)"
+
+
+def _rule_outcome(
+    dataset: str, check: Check, rule: str, ctx: rules.RuleContext, n_rows: int
+) -> CheckOutcome:
+    """The verdict of ``check``'s custom ``rule`` (DuckDB only)."""
+    res = rules.RULES[rule](ctx, **dict(check.params))
+    checked = n_rows if res.checked is None else int(res.checked)
+    return _outcome(
+        dataset, check, res.passed, res.observed, res.failing_rows, checked,
+        _clean(res.sample), "duckdb", None, counted=res.passed or res.failing_rows > 0,
+    )
+
+
+def _expectation_outcome(
+    dataset: str, check: Check, evaluated: tuple, gx_results: dict[str, list[dict]], engine: str
+) -> CheckOutcome:
+    """An expectation check's verdict: DuckDB's count, made stricter (never looser) by GX."""
+    failing, checked, observed, sample = evaluated
+    gx = gx_results.get(check.name)
+    gx_ok = gx is None or all(r["success"] for r in gx)
+    if gx is not None and not gx_ok and failing == 0:
+        observed += "; GX found failures DuckDB did not: " + _gx_summary(gx)
+    return _outcome(
+        dataset, check, failing == 0 and gx_ok, observed, failing, checked, _clean(sample),
+        engine if gx is not None else "duckdb", gx, counted=failing > 0 or gx_ok,
+    )
 
 
 def _outcome(dataset: str, check: Check, passed: bool, observed: str, failing: int, checked: int,
