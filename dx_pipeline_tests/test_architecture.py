@@ -256,8 +256,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/index/uncertainty.py::rank_uncertainty": "not split yet",
     "benchmarks/baselines.py::pandas_kpis": "not split yet",
     "dx_pipeline/sources/portal_ingest.py::write_quarter": "not split yet",
-    "dx_pipeline/publish/exports.py::_create_views": "not split yet",
-    "dx_pipeline/publish/data_dictionary.py::render": "not split yet",
     "dx_pipeline/sample/submissions.py::write_submissions": "not split yet",
     "dx_pipeline/sample/submissions.py::_indicator_values": "not split yet",
     "dx_pipeline/sources/templates.py::_xlsx_bytes": "not split yet",

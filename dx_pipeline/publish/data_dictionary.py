@@ -75,6 +75,15 @@ def _type(t) -> str:
 
 def render() -> str:
     """The dictionary's Markdown text (deterministic: contracts in declaration order)."""
+    out = _introduction()
+    for c in schemas.CONTRACTS.values():
+        out += _contract_section(c)
+    out += _published_section() + _bi_section()
+    return "\n".join(out) + "\n"
+
+
+def _introduction() -> list[str]:
+    """Title, how the tables are stored and read, and the index of the tables."""
     out = [
         "# Data dictionary / Từ điển dữ liệu",
         "",
@@ -98,28 +107,37 @@ def render() -> str:
         out.append(
             f"| [`{c.table}`](#{c.table}) | {_cell(c.vi)} | {_cell(c.en)} | {', '.join(c.key) or '–'} |"
         )
-    for c in schemas.CONTRACTS.values():
-        out += [
-            "",
-            f"## {c.table}",
-            "",
-            f"**{_cell(c.vi)}** — {_cell(c.en)}.",
-            "",
-            f"Path: `warehouse/{c.table}/"
-            + ("quarter=YYYY-Qn/data.parquet`" if c.partitioned else "*.parquet`")
-            + (f" · Key: {', '.join(f'`{k}`' for k in c.key)}" if c.key else ""),
-            "",
-            "| column | type | required | vi | en |",
-            "|---|---|---|---|---|",
-        ]
-        if c.partitioned:
-            out.append("| `quarter` | string | yes | Quý | Quarter label from the folder name (2025-Q2) |")
-        for col in c.columns:
-            out.append(
-                f"| `{col.name}` | {_type(col.type)} | {'no' if col.nullable else 'yes'} | "
-                f"{_cell(col.vi)} | {_cell(col.en)} |"
-            )
-    out += [
+    return out
+
+
+def _contract_section(c: schemas.Contract) -> list[str]:
+    """One table: its names, path, key and every column with type, requiredness and meaning."""
+    out = [
+        "",
+        f"## {c.table}",
+        "",
+        f"**{_cell(c.vi)}** — {_cell(c.en)}.",
+        "",
+        f"Path: `warehouse/{c.table}/"
+        + ("quarter=YYYY-Qn/data.parquet`" if c.partitioned else "*.parquet`")
+        + (f" · Key: {', '.join(f'`{k}`' for k in c.key)}" if c.key else ""),
+        "",
+        "| column | type | required | vi | en |",
+        "|---|---|---|---|---|",
+    ]
+    if c.partitioned:
+        out.append("| `quarter` | string | yes | Quý | Quarter label from the folder name (2025-Q2) |")
+    for col in c.columns:
+        out.append(
+            f"| `{col.name}` | {_type(col.type)} | {'no' if col.nullable else 'yes'} | "
+            f"{_cell(col.vi)} | {_cell(col.en)} |"
+        )
+    return out
+
+
+def _published_section() -> list[str]:
+    """The published revisions: their folders, files and manifest fields."""
+    out = [
         "",
         "## Published rankings / Bảng xếp hạng đã công bố",
         "",
@@ -133,8 +151,12 @@ def render() -> str:
     ]
     out += [f"| `{name}` | {_cell(text)} |" for name, text in PUBLISHED_FILES]
     out += ["", "### manifest.json", "", "| field | meaning |", "|---|---|"]
-    out += [f"| `{name}` | {_cell(text)} |" for name, text in MANIFEST_FIELDS]
-    out += [
+    return out + [f"| `{name}` | {_cell(text)} |" for name, text in MANIFEST_FIELDS]
+
+
+def _bi_section() -> list[str]:
+    """The BI database's views."""
+    out = [
         "",
         "## BI database / Cơ sở dữ liệu cho công cụ BI",
         "",
@@ -144,8 +166,7 @@ def render() -> str:
         "| view | content |",
         "|---|---|",
     ]
-    out += [f"| `{name}` | {_cell(text)} |" for name, text in BI_VIEWS]
-    return "\n".join(out) + "\n"
+    return out + [f"| `{name}` | {_cell(text)} |" for name, text in BI_VIEWS]
 
 
 def main(argv: list[str] | None = None) -> int:

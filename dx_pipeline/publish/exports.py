@@ -202,6 +202,17 @@ def build_bi_database(home: DxHome, path: str | os.PathLike | None = None) -> Pa
 
 
 def _create_views(con, home: DxHome) -> None:
+    """Every view and table of the BI database: the warehouse tables, the published
+    revisions (each with a ``_latest`` view), the publications and the data dictionary."""
+    _warehouse_views(con, home)
+    root = home.published / "ranking"
+    _published_views(con, root)
+    _publications_view(con, root)
+    _data_dictionary_table(con)
+
+
+def _warehouse_views(con, home: DxHome) -> None:
+    """One view per contract over its Parquet files (an empty typed view while it has none)."""
     for contract in schemas.CONTRACTS.values():
         folder = home.table_dir(contract.table)
         if contract.partitioned:
@@ -222,7 +233,9 @@ def _create_views(con, home: DxHome) -> None:
         desc = f"{contract.vi} / {contract.en}"
         con.execute(f"COMMENT ON VIEW {_ident(contract.table)} IS {sql_literal(desc)}")
 
-    root = home.published / "ranking"
+
+def _published_views(con, root: Path) -> None:
+    """Every published revision's ranking and scores, and the latest revision of each."""
     hive = "hive_partitioning=true, union_by_name=true, hive_types={'quarter': 'VARCHAR', 'rev': 'INTEGER'}"
     hive_p = "hive_partitioning=true, union_by_name=true, hive_types={'period': 'VARCHAR', 'rev': 'INTEGER'}"
     ranking = schemas.RANKING_SNAPSHOT
@@ -245,6 +258,9 @@ def _create_views(con, home: DxHome) -> None:
             f"QUALIFY revision_folder = max(revision_folder) OVER (PARTITION BY {key})"
         )
 
+
+def _publications_view(con, root: Path) -> None:
+    """One row per published revision, from the manifests."""
     manifests = list(root.glob("*=*/rev=*/manifest.json"))
     if manifests:
         cols = (
@@ -267,6 +283,9 @@ def _create_views(con, home: DxHome) -> None:
         )
     con.execute(f"CREATE OR REPLACE VIEW publications AS {sql}")
 
+
+def _data_dictionary_table(con) -> None:
+    """The contracts' columns with types and meanings, as a table beside the views."""
     con.execute(
         "CREATE OR REPLACE TABLE data_dictionary (table_name VARCHAR, column_name VARCHAR, "
         "data_type VARCHAR, nullable BOOLEAN, vi VARCHAR, en VARCHAR)"
