@@ -260,7 +260,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/sample/submissions.py::_indicator_values": "not split yet",
     "dx_pipeline/sources/templates.py::_xlsx_bytes": "not split yet",
     "dx_pipeline/sample/portal_server.py::do_GET": "not split yet",
-    "dx_pipeline/kpis/rollup.py::rollup_kpis": "not split yet",
 }
 
 

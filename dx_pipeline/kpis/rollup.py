@@ -51,14 +51,31 @@ def rollup_kpis(
         return pd.DataFrame(columns=KPI_COLUMNS + ["source"])
     chains = ancestors(registry) if registry is not None and not registry.empty else {}
     agg = {c: catalogue[c].aggregation if c in catalogue else "ratio" for c in own["kpi_code"].unique()}
-    summable = own[own["kpi_code"].map(agg).isin(["ratio", "sum"])]
-    pairs = [(a, a, True) for a in summable["agency_code"].unique()]
-    pairs += [(a, parent, False) for a in summable["agency_code"].unique() for parent in chains.get(a, [])]
+    grouped = _subtree_sums(own[own["kpi_code"].map(agg).isin(["ratio", "sum"])], chains)
+    values, flags, sources = [], [], []
+    for rec in grouped.to_dict("records"):
+        value, row_flags = _rolled_value(rec, agg.get(rec["kpi_code"]))
+        values.append(value)
+        flags.append(row_flags)
+        sources.append("rollup" if rec["descendants"] else "portal")
+    grouped["value"] = pd.array(values, dtype="Float64").astype("float64")
+    grouped["flags"] = flags
+    grouped["source"] = sources
+    return grouped[KPI_COLUMNS + ["source"]]
+
+
+def _subtree_sums(summable: pd.DataFrame, chains: dict[str, list[str]]) -> pd.DataFrame:
+    """Per (agency, KPI): numerator and denominator summed over the agency and every agency
+    below it, how many descendants contributed, and their flags (zero_denominator dropped:
+    the sums decide it again)."""
+    codes = summable["agency_code"].unique()
+    pairs = [(a, a, True) for a in codes]
+    pairs += [(a, parent, False) for a in codes for parent in chains.get(a, [])]
     links = pd.DataFrame(pairs, columns=["agency_code", "target_agency", "is_self"])
     expanded = summable.merge(links, on="agency_code", how="inner")
     expanded["numerator"] = expanded["numerator"].astype("float64")
     expanded["denominator"] = expanded["denominator"].astype("float64")
-    grouped = (
+    return (
         expanded.groupby(["target_agency", "kpi_code"], sort=True)
         .agg(
             numerator=("numerator", lambda s: s.sum(min_count=1)),
@@ -74,29 +91,27 @@ def rollup_kpis(
         .reset_index()
         .rename(columns={"target_agency": "agency_code"})
     )
-    values, flags, sources = [], [], []
-    for rec in grouped.to_dict("records"):
-        num, den, code = rec["numerator"], rec["denominator"], rec["kpi_code"]
-        if agg.get(code) == "sum":
-            value = num
-        elif pd.notna(den) and den > 0:
-            value = num / den
-            if code in FLOORED_AT_ZERO:
-                value = max(value, 0.0)
-        else:
-            value = None
-        f = [x for x in rec["flags"].split(",") if x]
-        if agg.get(code) == "ratio" and not (pd.notna(den) and den > 0):
-            f.append("zero_denominator")
-        if rec["descendants"]:
-            f.append("rollup")
-        values.append(value)
-        flags.append(",".join(dict.fromkeys(f)))
-        sources.append("rollup" if rec["descendants"] else "portal")
-    grouped["value"] = pd.array(values, dtype="Float64").astype("float64")
-    grouped["flags"] = flags
-    grouped["source"] = sources
-    return grouped[KPI_COLUMNS + ["source"]]
+
+
+def _rolled_value(rec: dict, aggregation: str | None) -> tuple[float | None, str]:
+    """(value, flags) of one rolled-up row: a sum's numerator, a ratio's quotient (floored at
+    zero for FLOORED_AT_ZERO; none and flagged zero_denominator without a denominator)."""
+    num, den, code = rec["numerator"], rec["denominator"], rec["kpi_code"]
+    has_den = bool(pd.notna(den) and den > 0)
+    if aggregation == "sum":
+        value = num
+    elif has_den:
+        value = num / den
+        if code in FLOORED_AT_ZERO:
+            value = max(value, 0.0)
+    else:
+        value = None
+    flags = [x for x in rec["flags"].split(",") if x]
+    if aggregation == "ratio" and not has_den:
+        flags.append("zero_denominator")
+    if rec["descendants"]:
+        flags.append("rollup")
+    return value, ",".join(dict.fromkeys(flags))
 
 
 def own_figures(kpis: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
