@@ -15,6 +15,7 @@ weight, by the normalisation choice and by the aggregation choice).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,22 +151,54 @@ def rank_uncertainty(
     rng = np.random.default_rng(seed)
     ind_ids, ind_w, mem, pw = _top_pillar_of(fw)
     S = result.indicator_shares[ind_ids].to_numpy(dtype=float)
+    draws = _Draws(
+        weights=rng.uniform(1 - spread, 1 + spread, size=(n, len(ind_ids))),
+        pillar_weights=rng.uniform(1 - spread, 1 + spread, size=(n, len(pw))),
+        normalisation=rng.integers(0, len(NORMALISATIONS), size=n),
+        aggregation=rng.integers(0, len(AGGREGATIONS), size=n),
+    )
+    totals = _sampled_totals(S, ind_w, mem, pw, draws)
+    ranked = result.ranking[result.ranking["rank"].notna()]
+    pos = {code: i for i, code in enumerate(result.indicator_shares.index)}
+    frames = [
+        _group_intervals(fw, str(group), rows, totals[:, [pos[c] for c in rows["agency_code"]]], draws)
+        for group, rows in ranked.groupby("peer_group", sort=True)
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["framework_id", "agency_code", "rank_p05", "rank_median", "rank_p95"])
+    df = pd.concat(frames, ignore_index=True)
+    for col in ("framework_id", "agency_code", "peer_group"):
+        df[col] = df[col].astype("string")
+    df["rank"] = df["rank"].astype("Int32")
+    return df.sort_values(["peer_group", "rank", "agency_code"], kind="stable").reset_index(drop=True)
 
-    U = rng.uniform(1 - spread, 1 + spread, size=(n, len(ind_ids)))
-    V = rng.uniform(1 - spread, 1 + spread, size=(n, len(pw)))
-    norm_choice = rng.integers(0, len(NORMALISATIONS), size=n)
-    agg_choice = rng.integers(0, len(AGGREGATIONS), size=n)
-    totals = np.empty((n, S.shape[0]))
+
+@dataclass(frozen=True)
+class _Draws:
+    """The random choices of every sample: indicator and pillar weight factors, which
+    normalisation and which aggregation."""
+
+    weights: np.ndarray  # n × indicators
+    pillar_weights: np.ndarray  # n × pillars
+    normalisation: np.ndarray  # n
+    aggregation: np.ndarray  # n
+
+
+def _sampled_totals(
+    S: np.ndarray, ind_w: np.ndarray, mem: np.ndarray, pw: np.ndarray, draws: _Draws
+) -> np.ndarray:
+    """Every sample's total of every agency (n × agencies), one batch per (normalisation,
+    aggregation) pair: pillars aggregated with the sample's weights, then the pillars."""
+    totals = np.empty((len(draws.normalisation), S.shape[0]))
     normalised = {how: _normalised(S, how) for how in NORMALISATIONS}
-    ones = np.eye(len(pw)).sum(axis=1, keepdims=True)  # P × 1: all pillars -> total
     for ni, nname in enumerate(NORMALISATIONS):
         for ai, aname in enumerate(AGGREGATIONS):
-            k = np.flatnonzero((norm_choice == ni) & (agg_choice == ai))
+            k = np.flatnonzero((draws.normalisation == ni) & (draws.aggregation == ai))
             if k.size == 0:
                 continue
-            pillars = _aggregate(normalised[nname], ind_w * U[k], mem, aname)  # K × A × P
+            pillars = _aggregate(normalised[nname], ind_w * draws.weights[k], mem, aname)  # K × A × P
             # aggregate pillars per sample: treat each sample's pillar matrix as S with its own weights
-            pw_k = pw * V[k]  # K × P
+            pw_k = pw * draws.pillar_weights[k]  # K × P
             present = ~np.isnan(pillars)
             if aname == "geometric":
                 vals = np.log(np.maximum(np.nan_to_num(pillars, nan=1.0), GEOMETRIC_FLOOR))
@@ -176,32 +209,25 @@ def rank_uncertainty(
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = num / den
             totals[k] = np.where(den > 0, np.exp(mean) if aname == "geometric" else mean, np.nan)
-    del ones
+    return totals
 
-    ranked = result.ranking[result.ranking["rank"].notna()]
-    pos = {code: i for i, code in enumerate(result.indicator_shares.index)}
-    frames = []
-    for group, rows in ranked.groupby("peer_group", sort=True):
-        idx = np.array([pos[c] for c in rows["agency_code"]])
-        ranks = _ranks(totals[:, idx]).astype(float)
-        out = pd.DataFrame({
-            "framework_id": fw.id,
-            "agency_code": rows["agency_code"].to_numpy(dtype=object),
-            "rank_p05": np.percentile(ranks, 5, axis=0),
-            "rank_median": np.median(ranks, axis=0),
-            "rank_p95": np.percentile(ranks, 95, axis=0),
-            "peer_group": group,
-            "rank": rows["rank"].to_numpy(),
-        })
-        for p_idx, pillar in enumerate(fw.pillars):
-            out[f"si_weight_{pillar.id}"] = _first_order(V[:, p_idx], ranks, discrete=False)
-        out["si_normalisation"] = _first_order(norm_choice, ranks, discrete=True)
-        out["si_aggregation"] = _first_order(agg_choice, ranks, discrete=True)
-        frames.append(out)
-    if not frames:
-        return pd.DataFrame(columns=["framework_id", "agency_code", "rank_p05", "rank_median", "rank_p95"])
-    df = pd.concat(frames, ignore_index=True)
-    for col in ("framework_id", "agency_code", "peer_group"):
-        df[col] = df[col].astype("string")
-    df["rank"] = df["rank"].astype("Int32")
-    return df.sort_values(["peer_group", "rank", "agency_code"], kind="stable").reset_index(drop=True)
+
+def _group_intervals(
+    fw: Framework, group: str, rows: pd.DataFrame, totals: np.ndarray, draws: _Draws
+) -> pd.DataFrame:
+    """One peer group's rank intervals and first-order sensitivity to each random choice."""
+    ranks = _ranks(totals).astype(float)
+    out = pd.DataFrame({
+        "framework_id": fw.id,
+        "agency_code": rows["agency_code"].to_numpy(dtype=object),
+        "rank_p05": np.percentile(ranks, 5, axis=0),
+        "rank_median": np.median(ranks, axis=0),
+        "rank_p95": np.percentile(ranks, 95, axis=0),
+        "peer_group": group,
+        "rank": rows["rank"].to_numpy(),
+    })
+    for p_idx, pillar in enumerate(fw.pillars):
+        out[f"si_weight_{pillar.id}"] = _first_order(draws.pillar_weights[:, p_idx], ranks, discrete=False)
+    out["si_normalisation"] = _first_order(draws.normalisation, ranks, discrete=True)
+    out["si_aggregation"] = _first_order(draws.aggregation, ranks, discrete=True)
+    return out
