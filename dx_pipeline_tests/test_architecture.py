@@ -252,7 +252,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/sample/dossiers.py::generate_dossiers": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::_field_sql": "not split yet",
     "dx_pipeline/sources/portal_mapping.py::mapped_sql": "not split yet",
-    "dx_pipeline/reference/registry.py::restate_to_successors": "not split yet",
     "benchmarks/baselines.py::pandas_kpis": "not split yet",
     "dx_pipeline/sources/portal_ingest.py::write_quarter": "not split yet",
     "dx_pipeline/sample/submissions.py::write_submissions": "not split yet",

@@ -332,6 +332,36 @@ def successors_in(registry: pd.DataFrame, codes, quarter: Quarter | str) -> dict
     return out
 
 
+def _restated_row(base: dict, grp: pd.DataFrame, units: Mapping[str, str]) -> dict:
+    """One (quarter, successor, KPI) row combined from the rows moved into it (see
+    :func:`restate_to_successors` for how each kind of KPI combines)."""
+    rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
+    rec.update(base)
+    den = pd.to_numeric(grp["denominator"], errors="coerce") if "denominator" in grp else None
+    num = pd.to_numeric(grp["numerator"], errors="coerce") if "numerator" in grp else None
+    unit = units.get(str(base.get("kpi_code")))
+    if den is not None and den.notna().all() and num is not None and num.notna().all():
+        rec["numerator"], rec["denominator"] = float(num.sum()), float(den.sum())
+        rec["value"] = rec["numerator"] / rec["denominator"] if rec["denominator"] else None
+    elif unit in ("count", "amount"):
+        rec["value"] = float(pd.to_numeric(grp["value"], errors="coerce").sum())
+        if num is not None:
+            rec["numerator"] = float(num.sum()) if num.notna().any() else None
+    else:
+        own = grp[grp["original_agency_code"] == base["agency_code"]]
+        pick = own if len(own) else grp
+        rec["value"] = float(pd.to_numeric(pick["value"], errors="coerce").mean())
+    for col in ("target", "target_met"):
+        if col in rec:
+            rec[col] = None
+    if "flags" in rec:
+        flags = {x for f in grp["flags"].dropna() for x in str(f).split(",") if x}
+        rec["flags"] = ",".join(sorted(flags | {"restated"}))
+    originals = sorted(set(grp["original_agency_code"]))
+    rec["restated_from"] = ",".join(c for c in originals if c != base["agency_code"]) or None
+    return rec
+
+
 def restate_to_successors(
     kpis_df: pd.DataFrame,
     registry: pd.DataFrame,
@@ -365,37 +395,10 @@ def restate_to_successors(
     )
     untouched = df[~in_touched].drop(columns=["original_agency_code"])
     untouched["restated_from"] = None
-    out_rows = []
-    for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False):
-        base = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        originals = sorted(set(grp["original_agency_code"]))
-        rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
-        rec.update(base)
-        den = pd.to_numeric(grp.get("denominator"), errors="coerce") if "denominator" in grp else None
-        num = pd.to_numeric(grp.get("numerator"), errors="coerce") if "numerator" in grp else None
-        unit = units.get(str(base.get("kpi_code")))
-        if den is not None and den.notna().all() and num is not None and num.notna().all():
-            rec["numerator"], rec["denominator"] = float(num.sum()), float(den.sum())
-            rec["value"] = rec["numerator"] / rec["denominator"] if rec["denominator"] else None
-        elif unit in ("count", "amount"):
-            rec["value"] = float(pd.to_numeric(grp["value"], errors="coerce").sum())
-            if num is not None:
-                rec["numerator"] = float(num.sum()) if num.notna().any() else None
-        else:
-            own = grp[grp["original_agency_code"] == base["agency_code"]]
-            pick = own if len(own) else grp
-            rec["value"] = float(pd.to_numeric(pick["value"], errors="coerce").mean())
-        for col in ("target", "target_met"):
-            if col in rec:
-                rec[col] = None
-        if "flags" in rec:
-            flags = set()
-            for f in grp["flags"].dropna():
-                flags.update(x for x in str(f).split(",") if x)
-            flags.add("restated")
-            rec["flags"] = ",".join(sorted(flags))
-        rec["restated_from"] = ",".join(c for c in originals if c != base["agency_code"]) or None
-        out_rows.append(rec)
+    out_rows = [
+        _restated_row(dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), grp, units)
+        for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False)
+    ]
     columns = [c for c in kpis_df.columns] + ["restated_from"]
     combined = pd.DataFrame(out_rows, columns=columns)
     frames = [f for f in (untouched[columns], combined) if len(f)]
