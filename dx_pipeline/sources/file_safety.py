@@ -6,9 +6,11 @@ made on any tool), so before a reader opens a file we check what it is, not what
 * where it is: a symbolic link that points outside the inbox is refused (it would let anyone
   who can drop a file make the pipeline read, hash and publish any file on the server);
 * how big it is: files over ``FileLimits.max_file_bytes`` are refused before being read;
-* what is inside a zip container (``.xlsx`` is one): member count, total uncompressed size and
-  compression ratio are checked from the zip directory BEFORE openpyxl inflates anything, so a
-  zip bomb costs nothing; member names that are absolute or climb out with ``..`` are refused;
+* what is inside a zip container (``.xlsx`` is one): member count, total uncompressed size,
+  compression ratio and each worksheet's unpacked size are checked from the zip directory
+  BEFORE openpyxl inflates anything, so a zip bomb or a sheet of a million rows costs nothing;
+  member names that are absolute or climb out with ``..`` are refused;
+* how long it is: readers stop at ``FileLimits.max_rows`` filled rows and refuse the file;
 * active content: workbooks with macros (``vbaProject.bin``, ``.xlsm``) or links to other
   workbooks (``xl/externalLinks/``) are refused, because their values are not what was typed.
 
@@ -55,6 +57,13 @@ class FileLimits:
     max_cell_chars: int = 32_767
     """Excel's own limit for one cell; anything longer did not come from a person typing."""
     max_bundle_files: int = 500
+    max_rows: int = 20_000
+    """Filled rows of one file (sheet or CSV; all members of a bundle together). A report has one
+    row per indicator (a whole province's agencies fit several times over); more is not a report,
+    and reading stops there, so a million pasted rows cost what 20,000 do."""
+    max_sheet_bytes: int = 16 * 1024 * 1024
+    """Unpacked size of one worksheet's XML: about 300,000 cells, far beyond ``max_rows`` of a
+    report, and checked from the zip directory so openpyxl never parses a sheet longer."""
 
 
 DEFAULT_LIMITS = FileLimits()
@@ -163,6 +172,7 @@ def check_workbook(source: str | Path | bytes, name: str, limits: FileLimits = D
         )
     with _open_zip(source, name) as zf:
         check_zip_directory(zf, name, limits)
+        _check_sheet_sizes(zf, name, limits)
         for member in zf.namelist():
             if MACRO_MEMBER.search(member):
                 raise UnsafeFileError(
@@ -176,6 +186,18 @@ def check_workbook(source: str | Path | bytes, name: str, limits: FileLimits = D
                     f"refused: the workbook links to other files ({member}); their values cannot "
                     "be checked: copy the cells and paste as values, then save and send again",
                 )
+
+
+def _check_sheet_sizes(zf: zipfile.ZipFile, name: str, limits: FileLimits) -> None:
+    """Refuse a workbook with a worksheet too long to be a report, from the zip directory."""
+    for info in zf.infolist():
+        if info.filename.lower().startswith("xl/worksheets/") and info.file_size > limits.max_sheet_bytes:
+            raise UnsafeFileError(
+                name,
+                f"refused: the sheet {info.filename} unpacks to {_mb(info.file_size)}, more than the "
+                f"{_mb(limits.max_sheet_bytes)} of a report's sheet (a report has one row per "
+                "indicator); send each agency's report, or use the reporting database for bulk data",
+            )
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,9 @@ class FileRead:
     sha256: str
     rows: int = 0
     encoding: str | None = None
+    filled: int = 0
+    """Filled rows read, header blocks included (what ``FileLimits.max_rows`` counts; all the
+    members of a zip bundle together)."""
     accepted: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
 
@@ -311,13 +314,15 @@ def _read_content(data: bytes, suffix: str, base: RawRow, rules: RowRules,
     rejects: list[dict] = []
     try:
         if suffix == ".csv":
-            sheet, grid, encoding = _csv_grid_bytes(data)
+            sheet, grid, encoding = _csv_grid_bytes(data, limits, result.filled)
             result.encoding = result.encoding or encoding
         else:
-            sheet, grid = _xlsx_grid(data, layout, name=base.file or "", limits=limits)
+            sheet, grid = _xlsx_grid(data, layout, name=base.file or "", limits=limits,
+                                     already=result.filled)
     except _Unreadable as exc:
         result.rejects.append(_file_reject(base, str(exc)))
         return
+    result.filled += len(grid)
     raws = _raw_rows(grid, sheet, layout, base, suffix == ".csv", arrived, limits)
     if isinstance(raws, str):
         result.rejects.append(_file_reject(base, raws))
@@ -366,9 +371,10 @@ Grid = list[tuple[int, list[Any], dict[int, str]]]
 
 
 def _xlsx_grid(source: Path | bytes, layout: SubmissionLayout, name: str | None = None,
-               limits: FileLimits = DEFAULT_LIMITS) -> tuple[str, Grid]:
+               limits: FileLimits = DEFAULT_LIMITS, already: int = 0) -> tuple[str, Grid]:
     """The workbook's sheet as a grid; ``file_safety.check_workbook`` runs first, on the zip
-    directory only, so a zip bomb or a macro workbook is never inflated by openpyxl."""
+    directory only, so a zip bomb, a sheet too long to be a report or a macro workbook is never
+    inflated by openpyxl."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -388,37 +394,61 @@ def _xlsx_grid(source: Path | bytes, layout: SubmissionLayout, name: str | None 
             f"cannot open the workbook: it is damaged or not a real .xlsx file ({type(exc).__name__})"
         ) from None
     try:
-        names = wb.sheetnames
-        if layout.sheet in names:
-            ws = wb[layout.sheet]
-        elif len(names) == 1:
-            ws = wb[names[0]]
-        else:
-            lowered = {fold(n): n for n in names}
-            if fold(layout.sheet) in lowered:
-                ws = wb[lowered[fold(layout.sheet)]]
-            else:
-                raise _Unreadable(
-                    f"the workbook has no sheet {layout.sheet!r} (sheets: {', '.join(names)})"
-                )
-        grid: Grid = []
+        ws = _report_sheet(wb, layout)
         try:
-            for r_idx, row in enumerate(ws.iter_rows(), start=1):
-                values, formats = [], {}
-                for c_idx, cell in enumerate(row):
-                    values.append(cell.value)
-                    fmt = getattr(cell, "number_format", None)
-                    if fmt and "%" in fmt:
-                        formats[c_idx] = fmt
-                row_no = getattr(row[0], "row", None) if row else None
-                grid.append((row_no or r_idx, values, formats))
+            return ws.title, _sheet_grid(ws, limits, already)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
             raise _Unreadable(
                 f"cannot read sheet {ws.title!r}: the workbook is damaged ({type(exc).__name__})"
             ) from None
-        return ws.title, grid
     finally:
         wb.close()
+
+
+def _report_sheet(wb: Any, layout: SubmissionLayout) -> Any:
+    """The layout's sheet (by name, loosely), or the only sheet of the workbook."""
+    names = wb.sheetnames
+    if layout.sheet in names:
+        return wb[layout.sheet]
+    if len(names) == 1:
+        return wb[names[0]]
+    lowered = {fold(n): n for n in names}
+    if fold(layout.sheet) in lowered:
+        return wb[lowered[fold(layout.sheet)]]
+    raise _Unreadable(f"the workbook has no sheet {layout.sheet!r} (sheets: {', '.join(names)})")
+
+
+def _sheet_grid(ws: Any, limits: FileLimits, already: int = 0) -> Grid:
+    """The sheet's non-blank rows with the cells formatted as percentages, at most
+    ``limits.max_rows`` of them with the ``already`` read from the same zip bundle (more is not
+    a report: reading stops and the file is refused)."""
+    grid: Grid = []
+    for r_idx, row in enumerate(ws.iter_rows(), start=1):
+        values, formats = [], {}
+        for c_idx, cell in enumerate(row):
+            values.append(cell.value)
+            fmt = getattr(cell, "number_format", None)
+            if fmt and "%" in fmt:
+                formats[c_idx] = fmt
+        if all(is_blank(v) for v in values):
+            continue
+        row_no = getattr(row[0], "row", None) if row else None
+        grid.append((row_no or r_idx, values, formats))
+        _check_rows(len(grid), row_no or r_idx, limits, already)
+    return grid
+
+
+def _check_rows(rows: int, row_no: int, limits: FileLimits, already: int) -> None:
+    """Refuse a sheet or CSV once it (with the ``already`` read from the same zip bundle) holds
+    more rows than a report can."""
+    if rows + already > limits.max_rows:
+        what = (f"with the {already:,} filled rows of the files before it, the zip has" if already
+                else "the file has")
+        raise _Unreadable(
+            f"refused: {what} more than {limits.max_rows:,} filled rows (reading stopped at row "
+            f"{row_no:,}); a report has one row per indicator: send each agency's report, or use "
+            "the reporting database for bulk data"
+        )
 
 
 def _csv_grid(path: Path, limits: FileLimits = DEFAULT_LIMITS) -> tuple[None, Grid, str]:
@@ -426,10 +456,13 @@ def _csv_grid(path: Path, limits: FileLimits = DEFAULT_LIMITS) -> tuple[None, Gr
         check_size(path.name, path.stat().st_size, limits)
     except UnsafeFileError as exc:
         raise _Unreadable(exc.reason) from None
-    return _csv_grid_bytes(path.read_bytes())
+    return _csv_grid_bytes(path.read_bytes(), limits)
 
 
-def _csv_grid_bytes(data: bytes) -> tuple[None, Grid, str]:
+def _csv_grid_bytes(data: bytes, limits: FileLimits = DEFAULT_LIMITS,
+                    already: int = 0) -> tuple[None, Grid, str]:
+    """The CSV's non-blank rows (at most ``limits.max_rows`` with the ``already`` read from the
+    same zip bundle), in the encoding and with the delimiter its first line shows."""
     if not data.strip(b" \r\n\t\xef\xbb\xbf"):
         raise _Unreadable("the file is empty")
     if b"\x00" in data[:4096]:
@@ -438,7 +471,7 @@ def _csv_grid_bytes(data: bytes) -> tuple[None, Grid, str]:
         text, encoding = decode_text(data)
     except ValueError as exc:
         raise _Unreadable(str(exc)) from None
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    first = next((ln for ln in io.StringIO(text) if ln.strip()), "")
     counts = {d: first.count(d) for d in (";", ",", "\t")}
     delimiter = max(counts, key=lambda d: counts[d])
     if counts[delimiter] == 0:
@@ -447,7 +480,10 @@ def _csv_grid_bytes(data: bytes) -> tuple[None, Grid, str]:
     grid: Grid = []
     try:
         for cells in reader:
+            if all(is_blank(c) for c in cells):
+                continue
             grid.append((reader.line_num, cells, {}))
+            _check_rows(len(grid), reader.line_num, limits, already)
     except csv.Error as exc:
         raise _Unreadable(f"the CSV is malformed near line {reader.line_num}: {exc}") from None
     return None, grid, encoding

@@ -157,6 +157,65 @@ def test_ingest_submissions_prints_at_most_max_rows(tmp_path, capsys, monkeypatc
     assert lines[3] == "... and 9,999 more rejected row(s) not shown (--max-rows)"
 
 
+MILLION = 1_000_000
+
+
+def _million_rows_csv() -> bytes:
+    """A report header block, then one indicator pasted a million times (23 MB: under the
+    25 MB a file may be)."""
+    head = f"Mã đơn vị / Agency code:;SO_KHCN\r\nKỳ báo cáo / Reporting period:;{Q}\r\nMaChiSo;GiaTri\r\n"
+    return head.encode() + b"it_staff_qualified;C\xc3\xb3\r\n" * MILLION
+
+
+def _million_rows_xlsx() -> bytes:
+    """A workbook whose sheet holds a million rows (12 MB on disk, inside the zip-bomb limits)."""
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>it_staff_qualified</t></is></c></row>'
+                    % (i, i) for i in range(8, 8 + MILLION))
+    sheet = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             b'spreadsheetml/2006/main"><sheetData>' + rows + b"</sheetData></worksheet>")
+    out = io.BytesIO()
+    with (zipfile.ZipFile(io.BytesIO(xlsx_bytes())) as src,
+          zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst):
+        for info in src.infolist():
+            dst.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else src.read(info))
+    return out.getvalue()
+
+
+def test_a_million_pasted_rows_refuse_their_file_and_the_rest_goes_on(tmp_path):
+    home = DxHome(tmp_path / "home")
+    folder = home.inbox_for(Q)
+    write(folder / "so_yte.xlsx", xlsx_bytes())
+    write(folder / "million.csv", _million_rows_csv())
+    workbook = write(folder / "million.xlsx", _million_rows_xlsx())
+    assert (folder / "million.csv").stat().st_size < 25 * 1024 * 1024 > workbook.stat().st_size
+
+    result = ingest_submissions(home, Q, REGISTRY)
+
+    reasons = dict(zip(result.rejects["file"], result.rejects["reason"], strict=True))
+    assert len(result.rejects) == 2, reasons  # one per file, not a million
+    assert reasons[f"{Q}/million.csv"].startswith(
+        "refused: the file has more than 20,000 filled rows (reading stopped at row 20,001)")
+    assert reasons[f"{Q}/million.xlsx"].startswith(  # from the zip directory: openpyxl never sees it
+        "refused: the sheet xl/worksheets/sheet1.xml unpacks to ")
+    assert set(result.accepted["agency_code"]) == {"SO_YTE"} and len(result.accepted) == 2
+
+
+def test_rows_up_to_the_limit_are_each_read_and_a_bundle_shares_one_limit(tmp_path):
+    limits = FileLimits(max_rows=100)
+    rows = [[i, "it_staff_qualified", "", "", None, None, "Có", None] for i in range(99)]
+    read = read_submission_file(write(tmp_path / "a.csv", csv_bytes(rows)), rules(), limits=limits)
+    assert len(read.rejects) == 99 and read.rows == 99  # 99 rows and the header: at the limit
+    over = read_submission_file(write(tmp_path / "b.csv", csv_bytes(rows * 2)), rules(), limits=limits)
+    assert "more than 100 filled rows (reading stopped at row 101)" in only_reject(over)["reason"]
+    bundle = write(tmp_path / "c.zip", zip_of({f"{n}.csv": csv_bytes(rows[:60]) for n in "xyz"}))
+    read = read_submission_file(bundle, rules(), limits=limits)
+    by_file = pd.Series([r["file"] for r in read.rejects]).value_counts().to_dict()
+    assert by_file == {"c.zip::x.csv": 60, "c.zip::y.csv": 1, "c.zip::z.csv": 1}
+    assert all(r["reason"].startswith("refused: with the 61 filled rows of the files before it, the zip has "
+                                      "more than 100 filled rows (reading stopped at row 40)")
+               for r in read.rejects[60:])
+
+
 # --- zip bundles ---------------------------------------------------------------------------------
 
 def test_zip_bundle_reads_good_members_and_refuses_bad_ones_in_memory(tmp_path):
