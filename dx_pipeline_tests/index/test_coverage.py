@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from dx_pipeline.app.settings import Settings
 from dx_pipeline.cli.framework import register
 from dx_pipeline.index import FrameworkError, builtin_frameworks, frameworks_for
 from dx_pipeline.index.coverage import build_sources, check_coverage, coverage_problems, packaged_sources
@@ -26,7 +27,7 @@ from dx_pipeline.reference.registry import active_agencies, load_registry
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_mapping import load_field_mapping
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.sources.templates import template_rows
 from dx_pipeline.storage.home import DxHome
 
@@ -160,7 +161,7 @@ def sample_scores(tmp_path_factory):
     out = {}
     for q in SAMPLE_QUARTERS:
         ingest_portal_files(home, q)
-        subs = ingest_submissions(home, q, registry, reporting_db_url=default_reporting_db_url(home))
+        subs = ingest_submissions(home, q, registry, reporting_db_url=Settings(home).reporting_db())
         kpis = compute_agency_kpis(home, q, registry, subs.accepted)
         out[q.label] = (score_quarter(q, kpis, registry), active_agencies(registry, q))
     return out
