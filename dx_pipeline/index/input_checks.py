@@ -64,6 +64,11 @@ _RANGES = {  # unit -> (lowest, highest, what it is)
 }
 
 
+def unit_range(unit: str) -> tuple[float | None, float | None, str]:
+    """(lowest, highest, what it is) of a unit's values; None where it has no bound."""
+    return _RANGES.get(unit, _RANGES["number"])
+
+
 class InputRefused(ValueError):
     """An input file, or rows of it, refused; ``rejects`` has one row per problem."""
 

@@ -36,6 +36,7 @@ from dx_pipeline.sources.submission_rows import (
     normalise_row,
     reject_duplicates,
 )
+from dx_pipeline.storage.sql import engine_url
 
 LOGICAL_FIELDS = (
     "report_id", "agency_code", "quarter", "indicator_code", "numerator", "denominator",
@@ -98,15 +99,8 @@ def quarter_query(mapping: ReportingDbMapping) -> sa.Select:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``. A bare ``postgresql://`` URL means psycopg 3 to SQLAlchemy 2.1,
-    but the project ships psycopg2; use whichever driver is installed."""
-    parsed = sa.engine.make_url(url)
-    if parsed.drivername == "postgresql":
-        import importlib.util
-
-        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
-            parsed = parsed.set(drivername="postgresql+psycopg2")
-    return sa.create_engine(parsed)
+    """An engine for ``url``, with whichever PostgreSQL driver is installed."""
+    return sa.create_engine(engine_url(url))
 
 
 def _timestamp(value) -> dt.datetime | None:
