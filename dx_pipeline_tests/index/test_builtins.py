@@ -17,6 +17,8 @@ SHAPES = {  # id: (pillars, indicators, total points)
     "dti_district": (8, 64, 1000),
     "dti_commune_2024": (6, 19, 1000),
     "dx_commune": (8, 30, 1000),
+    "dti_department_2026": (2, 47, 1000),  # two groups holding the 8 main indices
+    "dti_commune_2026": (2, 44, 1000),
     "qd766": (6, 19, 100),
     "egdi": (3, 3, 1),
 }
@@ -43,6 +45,9 @@ def test_effective_dates_follow_the_reform():
     assert ids("2025-Q2", "commune") == ["dti_commune_2024", "qd766"]
     assert ids("2025-Q3", "commune") == ["dx_commune", "qd766"]
     assert ids("2025-Q4", "department") == ["dti_department", "qd766"]
+    assert ids("2025-Q4", "commune") == ["dx_commune", "qd766"]
+    assert ids("2026-Q1", "department") == ["dti_department_2026", "qd766"]
+    assert ids("2026-Q1", "commune") == ["dti_commune_2026", "qd766"]
     assert load_builtin("dx_commune").effective_from == dt.date(2025, 7, 1)
 
 
