@@ -256,7 +256,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "dx_pipeline/sources/portal_ingest.py::write_quarter": "not split yet",
     "dx_pipeline/sample/submissions.py::write_submissions": "not split yet",
     "dx_pipeline/sample/submissions.py::_indicator_values": "not split yet",
-    "dx_pipeline/sources/templates.py::_xlsx_bytes": "not split yet",
     "dx_pipeline/sample/portal_server.py::do_GET": "not split yet",
 }
 

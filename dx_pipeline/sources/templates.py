@@ -136,22 +136,35 @@ def _csv_bytes(agency, q: Quarter, rows: list[dict], layout: SubmissionLayout) -
 
 
 def _xlsx_bytes(agency, q: Quarter, rows: list[dict], layout: SubmissionLayout) -> bytes:
+    """The submission workbook: title, the header block (agency, quarter, report date) and
+    the table of indicators with entry cells and their validation."""
     import xlsxwriter
-    from xlsxwriter.utility import xl_cell_to_rowcol
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet(layout.sheet)
-    bold = wb.add_format({"bold": True})
-    title = wb.add_format({"bold": True, "font_size": 14})
-    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    cell = wb.add_format({"border": 1, "text_wrap": True, "valign": "top"})
-    entry = wb.add_format({"border": 1, "bg_color": "#FFF2CC", "num_format": "#,##0.##"})
-    text_entry = wb.add_format({"border": 1, "bg_color": "#FFF2CC"})
-    date_fmt = wb.add_format({"num_format": "dd/mm/yyyy", "bg_color": "#FFF2CC", "border": 1})
-
-    ws.write(0, 0, "BÁO CÁO KẾT QUẢ CHUYỂN ĐỔI SỐ / Digital transformation report", title)
+    fmt = {
+        "bold": wb.add_format({"bold": True}),
+        "title": wb.add_format({"bold": True, "font_size": 14}),
+        "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True}),
+        "cell": wb.add_format({"border": 1, "text_wrap": True, "valign": "top"}),
+        "entry": wb.add_format({"border": 1, "bg_color": "#FFF2CC", "num_format": "#,##0.##"}),
+        "text_entry": wb.add_format({"border": 1, "bg_color": "#FFF2CC"}),
+        "date": wb.add_format({"num_format": "dd/mm/yyyy", "bg_color": "#FFF2CC", "border": 1}),
+    }
+    ws.write(0, 0, "BÁO CÁO KẾT QUẢ CHUYỂN ĐỔI SỐ / Digital transformation report", fmt["title"])
     ws.write(1, 0, f"{agency['name_vi']} / {agency['name_en']}")
+    _write_header_block(ws, agency, q, layout, fmt)
+    _write_table(ws, rows, layout, fmt)
+    wb.close()
+    return buf.getvalue()
+
+
+def _write_header_block(ws, agency, q: Quarter, layout: SubmissionLayout, fmt: dict) -> None:
+    """Labels and values of the agency, the quarter and a report date to fill in (a date
+    from the quarter's start to a year after its end)."""
+    from xlsxwriter.utility import xl_cell_to_rowcol
+
     labels = {
         "agency_code": "Mã đơn vị / Agency code:",
         "quarter": "Kỳ báo cáo / Reporting period:",
@@ -159,13 +172,13 @@ def _xlsx_bytes(agency, q: Quarter, rows: list[dict], layout: SubmissionLayout) 
     }
     for logical, ref in layout.meta_cells.items():
         r, c = xl_cell_to_rowcol(ref)
-        ws.write(r, c - 1, labels[logical], bold)
+        ws.write(r, c - 1, labels[logical], fmt["bold"])
         if logical == "agency_code":
             ws.write_string(r, c, agency["agency_code"])
         elif logical == "quarter":
             ws.write_string(r, c, q.label)
         else:
-            ws.write_blank(r, c, None, date_fmt)
+            ws.write_blank(r, c, None, fmt["date"])
             ws.data_validation(r, c, r, c, {
                 "validate": "date", "criteria": "between",
                 "minimum": dt.datetime.combine(q.start, dt.time()),
@@ -174,29 +187,31 @@ def _xlsx_bytes(agency, q: Quarter, rows: list[dict], layout: SubmissionLayout) 
                 "error_message": "Ngày báo cáo phải sau ngày đầu quý / "
                                  "Report date must be after the quarter starts",
             })
+
+
+def _write_table(ws, rows: list[dict], layout: SubmissionLayout, fmt: dict) -> None:
+    """The header row (English names as comments) and one row per indicator, entry cells
+    shaded and validated for the indicator's unit."""
     hr = layout.header_row - 1
     columns = list(layout.table_columns) + [c for c, _ in EXTRA_COLUMNS]
     english = dict(HEADER_EN, **dict(EXTRA_COLUMNS))
     for c, name in enumerate(columns):
-        ws.write_string(hr, c, name, head)
+        ws.write_string(hr, c, name, fmt["head"])
         ws.write_comment(hr, c, english.get(name, name))
     col = {name: i for i, name in enumerate(columns)}
     for i, r in enumerate(rows):
         rr = hr + 1 + i
-        k = r["_kpi"]
         for name in ("STT", "MaChiSo", "TenChiSo", "DonViTinh", "TenTiengAnh", "GioiHan"):
-            ws.write(rr, col[name], r[name], cell)
+            ws.write(rr, col[name], r[name], fmt["cell"])
         for name in ("TuSo", "MauSo", "GiaTri"):
-            ws.write_blank(rr, col[name], None, entry)
-        ws.write_blank(rr, col["MinhChung"], None, text_entry)
-        _validate(ws, rr, col, k)
+            ws.write_blank(rr, col[name], None, fmt["entry"])
+        ws.write_blank(rr, col["MinhChung"], None, fmt["text_entry"])
+        _validate(ws, rr, col, r["_kpi"])
     widths = {"STT": 5, "MaChiSo": 30, "TenChiSo": 48, "DonViTinh": 14, "TuSo": 11, "MauSo": 11,
               "GiaTri": 12, "MinhChung": 40, "TenTiengAnh": 40, "GioiHan": 36}
     for name, i in col.items():
         ws.set_column(i, i, widths.get(name, 14))
     ws.freeze_panes(hr + 1, 0)
-    wb.close()
-    return buf.getvalue()
 
 
 def _validate(ws, rr: int, col: dict[str, int], k) -> None:
