@@ -1,3 +1,5 @@
+import os
+
 import duckdb
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from dx_pipeline.storage import (
     table_glob,
     write_partition,
 )
-from dx_pipeline.storage.atomic import atomic_path
+from dx_pipeline.storage.atomic import atomic_path, atomic_write_bytes
 
 
 def _kpis(agency, value):
@@ -67,6 +69,24 @@ def test_failed_write_leaves_the_old_file(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_a_durable_write_reaches_the_disk_and_a_regenerable_one_skips_the_flushes(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    atomic_write_bytes(tmp_path / "kept.bin", b"kept")
+    assert len(synced) == 2  # the file, then its folder
+    synced.clear()
+    atomic_write_bytes(tmp_path / "again.bin", b"generated again at will", durable=False)
+    assert synced == []
+    assert (tmp_path / "again.bin").read_bytes() == b"generated again at will"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.bin", "kept.bin"]  # no temp left
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "again.bin", durable=False) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("crash mid-write")
+    assert (tmp_path / "again.bin").read_bytes() == b"generated again at will"
 
 
 def test_contract_columns_drop_run_metadata_but_keep_the_contract():

@@ -66,11 +66,10 @@ def plant_dossier_defects(df: pd.DataFrame, q: Quarter, registry: pd.DataFrame,
     for pos in copy_pos:
         notes_pos = dict(kind="duplicate_dossier", field="MaHoSo", value=out.at[pos, "dossier_id"])
         notes[("dup", int(pos))] = notes_pos
-    new_pos = {int(orig): int(p) for p, orig in enumerate(order) if p == 0 or order[p - 1] != orig}
-
     records = []
     for key, note in notes.items():
-        pos = key[1] if isinstance(key, tuple) else new_pos[int(key)]
+        # ``order`` is sorted: an original row's first position is where it would be inserted
+        pos = key[1] if isinstance(key, tuple) else int(np.searchsorted(order, int(key), side="left"))
         records.append(dict(kind=note["kind"], quarter=q.label, file=file, row=pos + 1, line=pos + 2,
                             dossier_id=out.at[pos, "dossier_id"], field=note["field"], value=note["value"]))
     records.sort(key=lambda r: (r["row"], r["kind"]))

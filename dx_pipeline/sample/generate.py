@@ -42,7 +42,7 @@ class Output:
     def write(self, rel: str, data: bytes, rows: int | None, kind: str, mtime: float | None = None,
               **meta) -> Path:
         path = self.home.root / rel
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, durable=False)  # generated again at will: no fsync per file
         if mtime is not None:
             os.utime(path, (mtime, mtime))
         self.record(rel, data, rows, kind, **meta)

@@ -72,7 +72,7 @@ def _abbr(code: str) -> str:
     return "UBND" if code.startswith(("H-", "X-")) else code.replace("-", "")
 
 
-def applies(ind: dict, agency: pd.Series) -> bool:
+def applies(ind: dict, agency: dict) -> bool:
     """Whether an indicator of the submission format is reported by ``agency``."""
     if "at" in ind and agency["level"] not in ind["at"]:
         return False
@@ -120,7 +120,7 @@ def _agency_styles(seed: int, codes: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def _indicator_values(agency: pd.Series, profiles: pd.DataFrame, q: Quarter, seed: int,
+def _indicator_values(agency: dict, profiles: pd.DataFrame, q: Quarter, seed: int,
                       style: dict) -> list[dict]:
     """The agency's true values this quarter: a latent level per indicator that rises over time."""
     cfg = load_province()
@@ -356,7 +356,7 @@ def write_submissions(out, registry: pd.DataFrame, profiles: pd.DataFrame, quart
             valid_on(registry, q.last_day).to_numpy() & (registry["level"] != "province").to_numpy()
         ]
         files = []
-        for _, agency in reporters.iterrows():
+        for agency in reporters.to_dict("records"):
             code = agency["agency_code"]
             times = _timing(q, rng_for(seed, "timing", code, q.label))
             if not times:
