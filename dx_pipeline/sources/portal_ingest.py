@@ -144,12 +144,8 @@ def write_quarter(
     rejected lines, already mapped, join the rejects (``dossier_sources`` is then empty).
     Sets the connection's threads, memory budget and spill directory (:func:`configure`).
     """
-    dm = dossier_mapping or load_field_mapping("dossiers")
-    pm = procedure_mapping or load_field_mapping("procedures")
-    for src in dossier_sources if typed is None else ():
-        dm.check_columns(src.present, src.label)
-    for src in procedure_sources:
-        pm.check_columns(src.present, src.label)
+    dm = _checked(dossier_mapping or load_field_mapping("dossiers"), dossier_sources if typed is None else ())
+    pm = _checked(procedure_mapping or load_field_mapping("procedures"), procedure_sources)
     notes = list(notes)
 
     with tempfile.TemporaryDirectory(prefix="dx_portal_ingest_") as tmp:
@@ -157,37 +153,19 @@ def write_quarter(
         configure(con, scratch / "spill", home.memory_for(INGEST_MEMORY))
         if typed is None:
             mapped_d = _map_once(con, dm, dossier_sources, quarter, scratch, "dossiers")
-            if mapped_d is None:
-                good = f"SELECT * FROM ({dm.good_rows_sql(_empty(dm), set(dm.portal_names))}) LIMIT 0"
-            else:
-                good = dm.output_sql(mapped_d)
-            dossiers_path = write_partition_from_query(con, good, home, DOSSIERS_TABLE, quarter)
+            dossiers_path = _write_mapped(con, dm, mapped_d, home, DOSSIERS_TABLE, quarter)
         else:
             mapped_d, dossiers_path = typed.mapped_rejects, typed.path
         mapped_p = _map_once(con, pm, procedure_sources, None, scratch, "procedures")
-
         if mapped_p is None:
             notes.append("no procedure catalogue export found: procedures partition is empty")
-            procs = f"SELECT * FROM ({pm.good_rows_sql(_empty(pm), set(pm.portal_names))}) LIMIT 0"
-        else:
-            procs = pm.output_sql(mapped_p)
-        procedures_path = write_partition_from_query(con, procs, home, PROCEDURES_TABLE, quarter)
-
-        rejects = [
-            f"SELECT {_sql_str(kind)} AS dataset, * FROM ({m.rejects_from_sql(rel)})"
-            for kind, m, rel in (("dossiers", dm, mapped_d), ("procedures", pm, mapped_p))
-            if rel is not None and _count(con, f"SELECT count(*) FROM {rel} WHERE _bad")
-        ]
-        if rejects:
-            rejects_path = write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
-        else:
-            empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
-            rejects_path = write_partition(home, REJECTS_TABLE, quarter, empty)
+        procedures_path = _write_mapped(con, pm, mapped_p, home, PROCEDURES_TABLE, quarter)
+        rejects_path = _write_rejects(
+            con, home, quarter, (("dossiers", dm, mapped_d), ("procedures", pm, mapped_p))
+        )
         # the spill directory is about to be removed: the caller's connection must not use it
         con.execute("RESET temp_directory")
 
-    dossier_rows = parquet_file(dossiers_path).metadata.num_rows
-    procedure_rows = parquet_file(procedures_path).metadata.num_rows
     reject_count, rejected_rows = attach_warehouse(con, home).execute(
         "SELECT count(*), count(DISTINCT (dataset, source_file, row_number)) "
         f"FROM read_parquet({sql_literal(rejects_path)})"
@@ -198,15 +176,68 @@ def write_quarter(
         dossiers_path=dossiers_path,
         rejects_path=rejects_path,
         procedures_path=procedures_path,
-        dossier_rows=dossier_rows,
+        dossier_rows=parquet_file(dossiers_path).metadata.num_rows,
         rejected_rows=int(rejected_rows),
         reject_count=int(reject_count),
-        procedure_rows=procedure_rows,
-        sources=(*(s.label for s in dossier_sources), *((typed.label,) if typed else ()),
-                 *(s.label for s in procedure_sources)),
+        procedure_rows=parquet_file(procedures_path).metadata.num_rows,
+        sources=_source_labels(dossier_sources, typed, procedure_sources),
         landed_pages=landed_pages,
         notes=tuple(notes),
     )
+
+
+def _source_labels(
+    dossier_sources: Sequence[RawSource], typed: TypedDossiers | None, procedure_sources: Sequence[RawSource]
+) -> tuple[str, ...]:
+    """What was read, in order: the dossier sources (or the typed scan's), the procedures'."""
+    return (
+        *(s.label for s in dossier_sources),
+        *((typed.label,) if typed else ()),
+        *(s.label for s in procedure_sources),
+    )
+
+
+def _checked(mapping: FieldMapping, sources: Sequence[RawSource]) -> FieldMapping:
+    """``mapping`` once every source has the columns it requires (else a clear error)."""
+    for src in sources:
+        mapping.check_columns(src.present, src.label)
+    return mapping
+
+
+def _write_mapped(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FieldMapping,
+    mapped: str | None,
+    home: DxHome,
+    table: str,
+    quarter: Quarter,
+) -> WarehousePath:
+    """The good rows of a mapped relation as the quarter's partition of ``table`` (an empty
+    partition with the contract's columns when there was no source)."""
+    if mapped is None:
+        sql = f"SELECT * FROM ({mapping.good_rows_sql(_empty(mapping), set(mapping.portal_names))}) LIMIT 0"
+    else:
+        sql = mapping.output_sql(mapped)
+    return write_partition_from_query(con, sql, home, table, quarter)
+
+
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection,
+    home: DxHome,
+    quarter: Quarter,
+    mapped: Sequence[tuple[str, FieldMapping, str | None]],
+) -> WarehousePath:
+    """Every rejected line of the mapped relations, with its dataset, as the quarter's
+    portal_rejects partition (empty, with its columns, when nothing was rejected)."""
+    rejects = [
+        f"SELECT {_sql_str(kind)} AS dataset, * FROM ({m.rejects_from_sql(rel)})"
+        for kind, m, rel in mapped
+        if rel is not None and _count(con, f"SELECT count(*) FROM {rel} WHERE _bad")
+    ]
+    if rejects:
+        return write_partition_from_query(con, _union(rejects), home, REJECTS_TABLE, quarter)
+    empty = pa.schema([pa.field("dataset", pa.string())] + list(REJECTS_SCHEMA)).empty_table()
+    return write_partition(home, REJECTS_TABLE, quarter, empty)
 
 
 def _sql_str(text: str) -> str:
