@@ -11,6 +11,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from dx_pipeline.app.settings import Settings
 from dx_pipeline.kpis.compute import compute_agency_kpis
 from dx_pipeline.kpis.plan_scorecard import plan_scorecard, province_of
 from dx_pipeline.kpis.rollup import own_figures
@@ -20,7 +21,7 @@ from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.reference.targets import Plan, PlanSet, Target, load_plans
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.sources.submissions import default_reporting_db_url, ingest_submissions
+from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage.home import DxHome
 
 D = dt.date
@@ -260,7 +261,7 @@ def sample_year(tmp_path_factory):
     frames = []
     for q in quarters:
         ingest_portal_files(home, q)
-        subs = ingest_submissions(home, q, registry, reporting_db_url=default_reporting_db_url(home))
+        subs = ingest_submissions(home, q, registry, reporting_db_url=Settings(home).reporting_db())
         frames.append(compute_agency_kpis(home, q, registry, subs.accepted).assign(quarter=q.label))
     return registry, pd.concat(frames, ignore_index=True)
 
