@@ -36,9 +36,9 @@ from dx_pipeline.quality.runner import run_suite
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sources.portal_files import ingest_portal_files
+from dx_pipeline.sources.quarter_inputs import quarter_input_files
 from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, read_partition, write_partition
-from dx_pipeline.storage.inputs import quarter_input_files
 from dx_pipeline.storage.parquet import parquet_file, partition_path
 
 INPUT_SUITES = ("agencies", "portal_dossiers", "agency_submissions")

@@ -35,10 +35,10 @@ from dx_pipeline.reference.schemas import contract_columns
 from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_ingest import PortalIngestResult
+from dx_pipeline.sources.quarter_inputs import quarter_input_files
 from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import read_partition, write_partition
 from dx_pipeline.storage.home import DxHome
-from dx_pipeline.storage.inputs import quarter_input_files
 
 PORTAL_SOURCES = ("files", "http")
 """Where a quarter's dossiers come from: the export files or the portal's API."""

@@ -3,8 +3,10 @@
 Submissions come from outside the province's control (e-mail attachments, USB sticks, zips
 made on any tool), so before a reader opens a file we check what it is, not what it claims:
 
-* where it is: a symbolic link that points outside the inbox is refused (it would let anyone
-  who can drop a file make the pipeline read, hash and publish any file on the server);
+* what it is: a symbolic link (to a file or a folder) is refused without being resolved, and so
+  is anything that is not a regular file; the inbox is walked and opened by
+  ``storage.inputs``, which never follows a link (a link would let anyone who can drop a file
+  make the pipeline read, hash and publish any file on the server);
 * how big it is: files over ``FileLimits.max_file_bytes`` are refused before being read;
 * what is inside a zip container (``.xlsx`` is one): member count, total uncompressed size,
   compression ratio and each worksheet's unpacked size are checked from the zip directory
@@ -21,7 +23,6 @@ says what to do; readers turn it into one reject row so the rest of the quarter 
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 import re
 import zipfile
@@ -73,37 +74,28 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):,.1f} MB"
 
 
-def check_inside(path: Path, root: Path, name: str | None = None) -> Path:
-    """The real path of ``path``; refused when it (through any symbolic link) leaves ``root``."""
-    name = name or path.name
-    real = Path(os.path.realpath(path))
-    root_real = Path(os.path.realpath(root))
-    if real != root_real and root_real not in real.parents:
-        raise UnsafeFileError(
-            name,
-            "refused: it is a symbolic link pointing outside the inbox "
-            f"(to {real}); copy the file itself into the inbox",
-        )
-    return real
+LINK_REASON = (
+    "refused unread: it is a symbolic link, and links are never followed (one could point "
+    "anywhere on the server); copy the file itself into the inbox"
+)
+"""Why a link (to a file or a folder, inside the inbox or not) is refused: it is never resolved."""
 
-
-def is_outside(path: Path, root: Path) -> bool:
-    """Whether ``path`` resolves outside ``root`` (a link or ``..`` escaping the inbox)."""
-    try:
-        check_inside(path, root)
-    except UnsafeFileError:
-        return True
-    return False
+SPECIAL_REASON = "refused unread: it is not a regular file (a pipe, socket or device); send a file"
+"""Why a FIFO, socket or device node is refused (a FIFO would block its reader forever)."""
 
 
 def check_size(name: str, size: int, limits: FileLimits = DEFAULT_LIMITS) -> None:
     """Refuse a file larger than a submission may be, saying how large it is and what to send."""
     if size > limits.max_file_bytes:
-        raise UnsafeFileError(
-            name,
-            f"refused: the file is {_mb(size)}, more than the {_mb(limits.max_file_bytes)} a "
-            "submission may be (send only the reporting sheet, without pictures or attachments)",
-        )
+        raise UnsafeFileError(name, too_large_reason(size, limits))
+
+
+def too_large_reason(size: int, limits: FileLimits = DEFAULT_LIMITS) -> str:
+    """Why a file of ``size`` bytes (more than a submission may be) is refused."""
+    return (
+        f"refused: the file is {_mb(size)}, more than the {_mb(limits.max_file_bytes)} a "
+        "submission may be (send only the reporting sheet, without pictures or attachments)"
+    )
 
 
 def safe_member_name(name: str, container: str) -> str:
@@ -209,15 +201,15 @@ class BundleMember:
 
 
 def bundle_members(
-    path: Path, limits: FileLimits = DEFAULT_LIMITS
+    data: bytes, bundle: str, limits: FileLimits = DEFAULT_LIMITS
 ) -> Iterator[BundleMember | UnsafeFileError]:
-    """The workbooks and CSVs inside a ``.zip`` bundle, in name order, read into memory.
+    """The workbooks and CSVs inside the ``.zip`` bundle ``data`` (named ``bundle``), in name
+    order, read into memory.
 
     Nothing is extracted to disk. A bad member is yielded as its :class:`UnsafeFileError`
     (the others are still read); a bad bundle raises.
     """
-    bundle = path.name
-    with _open_zip(path, bundle) as zf:
+    with _open_zip(data, bundle) as zf:
         check_zip_directory(zf, bundle, limits)
         infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
         readable = 0
@@ -291,17 +283,18 @@ def printable(value: str, limit: int = 200) -> str:
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "LINK_REASON",
+    "SPECIAL_REASON",
     "BundleMember",
     "FileLimits",
     "UnsafeFileError",
     "bad_bytes_reason",
     "bundle_members",
-    "check_inside",
     "check_size",
     "check_workbook",
     "check_zip_directory",
-    "is_outside",
     "long_cell_reason",
     "printable",
     "safe_member_name",
+    "too_large_reason",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from pathlib import Path
 
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources import submission_readers as sr
-from dx_pipeline.sources.file_safety import is_outside
+from dx_pipeline.sources.file_safety import DEFAULT_LIMITS
 from dx_pipeline.sources.submission_numbers import parse_period
-from dx_pipeline.sources.submission_readers import list_inbox_files, sha256_of
+from dx_pipeline.storage.inputs import FILE, Entry, read_beneath, sha256_beneath, walk
 
 _QUARTER_FOLDER = re.compile(r"^\d{4}-[Qq][1-4]$")
 
@@ -57,26 +56,33 @@ def quarter_from_path(relpath: str) -> Quarter | None:
     return None
 
 
-def quarter_from_content(path: Path) -> Quarter | None:
-    """The reporting period written in the file (header block or KyBaoCao column), if readable."""
-
+def quarter_from_content(inbox: Path, relpath: str) -> Quarter | None:
+    """The reporting period written in the file ``inbox/relpath`` (header block or KyBaoCao
+    column), if it is a readable regular file: it is opened without following links."""
     layout = sr.load_layout()
+    suffix = Path(relpath).suffix.lower()
     try:
-        if path.suffix.lower() == ".csv":
-            _, grid, _ = sr._csv_grid(path)
-        elif path.suffix.lower() in (".xlsx", ".xlsm"):
-            _, grid = sr._xlsx_grid(path, layout)
+        data, _ = read_beneath(inbox, relpath, DEFAULT_LIMITS.max_file_bytes)
+        if suffix == ".csv":
+            _, grid, _ = sr._csv_grid_bytes(data)
+        elif suffix == ".xlsx":
+            _, grid = sr._xlsx_grid(data, layout, name=relpath)
         else:
             return None
-    except sr._Unreadable:
+    except (sr._Unreadable, OSError):  # links, special files, too large, removed: not read
         return None
+    return _period_in(grid, layout, suffix == ".csv")
+
+
+def _period_in(grid: sr.Grid, layout: sr.SubmissionLayout, is_csv: bool) -> Quarter | None:
+    """The first readable period of the header block, the layout's cell or the KyBaoCao column."""
     head = [cells for _, cells, _ in grid[: sr.HEADER_SEARCH_ROWS]]
     found = sr._find_header(head, layout.header_lookup())
     candidates = []
     if found is not None:
         idx, columns = found
         candidates.append(sr._meta_from_labels(head[:idx]).get("quarter"))
-        if path.suffix.lower() != ".csv":
+        if not is_csv:
             candidates.append(sr._cell_at(grid, layout.meta_cells["quarter"]))
         qcol = next((i for i, name in columns.items() if name == "quarter"), None)
         if qcol is not None:
@@ -90,7 +96,9 @@ def quarter_from_content(path: Path) -> Quarter | None:
 
 
 def scan_inbox(inbox: str | Path, known: Mapping[str, tuple] | None = None) -> list[InboxFile]:
-    """Every file version now in ``inbox`` (recursively, stable order).
+    """Every file version now in ``inbox`` (recursively, stable order), links and special
+    files included: they are identified by ``lstat`` alone, never resolved or read (the ingest
+    refuses them with a reject).
 
     ``known``: relpath -> (size, mtime_ns, sha256, ctime_ns) from the previous scan, to skip
     re-hashing unchanged files.
@@ -98,21 +106,33 @@ def scan_inbox(inbox: str | Path, known: Mapping[str, tuple] | None = None) -> l
     inbox = Path(inbox)
     known = known or {}
     out = []
-    for path in list_inbox_files(inbox):
-        rel = path.relative_to(inbox).as_posix()
-        st = path.stat()
-        prev = known.get(rel)
-        if prev is not None and tuple(prev[:2]) == (st.st_size, st.st_mtime_ns) and (
-            len(prev) > 3 and prev[3] == st.st_ctime_ns
-        ):
-            sha = prev[2]
-        elif is_outside(path, inbox):  # never read a file a link points to outside the inbox
-            sha = hashlib.sha256(f"link:{os.readlink(path)}".encode("utf-8", "surrogateescape")).hexdigest()
-        else:
-            sha = sha256_of(path)
-        quarter = quarter_from_path(rel) or (None if is_outside(path, inbox) else quarter_from_content(path))
-        out.append(InboxFile(rel, st.st_size, st.st_mtime_ns, sha, quarter, st.st_ctime_ns))
+    for entry in walk(inbox):
+        if sr.is_skippable(entry.path):
+            continue
+        try:
+            out.append(_version(inbox, entry, known.get(entry.relpath)))
+        except FileNotFoundError:  # removed since the walk: the next tick sees it gone
+            continue
     return out
+
+
+def _version(inbox: Path, entry: Entry, prev: tuple | None) -> InboxFile:
+    """One entry's version: its sha256 (reused when size and times are unchanged), quarter."""
+    st = entry.path.lstat()
+    regular = entry.kind == FILE
+    if prev is not None and tuple(prev[:2]) == (st.st_size, st.st_mtime_ns) and (
+        len(prev) > 3 and prev[3] == st.st_ctime_ns
+    ):
+        sha = prev[2]
+    elif regular:
+        sha = sha256_beneath(inbox, entry.relpath)[0]
+    else:
+        marker = f"unread:{entry.kind}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        sha = hashlib.sha256(marker.encode()).hexdigest()
+    quarter = quarter_from_path(entry.relpath) or (
+        quarter_from_content(inbox, entry.relpath) if regular else None
+    )
+    return InboxFile(entry.relpath, st.st_size, st.st_mtime_ns, sha, quarter, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)

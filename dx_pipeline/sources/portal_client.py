@@ -327,22 +327,46 @@ def pull_portal_quarter(
     return result
 
 
-def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = None) -> PortalIngestResult:
-    """Map the quarter's landed pages (since the last full pull) into the warehouse."""
-    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    state = state or load_state(home)
+def _pulls_to_read(home: DxHome, q: Quarter, state: dict) -> list[dict]:
+    """The completed pulls whose pages make the quarter: the last full pull and those after it."""
     pulls = state["quarters"].get(q.label, {}).get("pulls", [])
     if not pulls:
         raise FileNotFoundError(f"no completed portal pull for {q.label} under {quarter_landing(home, q)}")
     last_full = max(i for i, p in enumerate(pulls) if p["full"])
-    pulls = pulls[last_full:]
+    return pulls[last_full:]
+
+
+def landed_pages(home: DxHome, quarter: Quarter | str) -> list[Path]:
+    """The landed pages :func:`normalise_landed` reads for the quarter (dossier pages since the
+    last full pull, procedure pages of the latest pull); none when nothing was pulled."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    try:
+        pulls = _pulls_to_read(home, q, load_state(home))
+    except FileNotFoundError:
+        return []
+    qdir = quarter_landing(home, q)
+    dossiers = [f for p in pulls for f in _page_files(qdir, p, "dossiers")]
+    return dossiers + _page_files(qdir, pulls[-1], "procedures")
+
+
+def _page_files(qdir: Path, pull: dict, kind: str) -> list[Path]:
+    """The landed pages of one completed pull and endpoint (``dossiers`` or ``procedures``)."""
+    pages = pull["dossier_pages"] if kind == "dossiers" else pull["procedure_pages"]
+    return [qdir / pull["id"] / f"{kind}-p{i:05d}.json" for i in range(1, pages + 1)]
+
+
+def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = None) -> PortalIngestResult:
+    """Map the quarter's landed pages (since the last full pull) into the warehouse."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    state = state or load_state(home)
+    pulls = _pulls_to_read(home, q, state)
     qdir = quarter_landing(home, q)
     dm, pm = load_field_mapping("dossiers"), load_field_mapping("procedures")
     con = duckdb.connect()
     try:
         parts, labels, pages, present = [], [], 0, set()
         for n, p in enumerate(pulls):
-            files = [qdir / p["id"] / f"dossiers-p{i:05d}.json" for i in range(1, p["dossier_pages"] + 1)]
+            files = _page_files(qdir, p, "dossiers")
             pages += len(files) + p["procedure_pages"]
             names = [f.relative_to(home.root).as_posix() for f in files]
             src = json_source(con, files, names, dm)
@@ -359,10 +383,7 @@ def normalise_landed(home: DxHome, quarter: Quarter | str, state: dict | None = 
             frozenset(present),
             f"{qdir.relative_to(home.root).as_posix()} ({len(labels)} landed pages)",
         )
-        latest = pulls[-1]
-        pfiles = [
-            qdir / latest["id"] / f"procedures-p{i:05d}.json" for i in range(1, latest["procedure_pages"] + 1)
-        ]
+        pfiles = _page_files(qdir, pulls[-1], "procedures")
         procedures = [
             json_source(con, pfiles, [f.relative_to(home.root).as_posix() for f in pfiles], pm)
         ] if pfiles else []

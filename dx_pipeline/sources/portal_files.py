@@ -179,27 +179,37 @@ def file_source(
 
 
 def find_export_files(source_dir: Path, quarter: Quarter) -> tuple[list[Path], list[Path]]:
-    """(dossier files of the quarter, procedure catalogue file) under ``source_dir``."""
+    """(dossier files of the quarter, procedure catalogue file) under ``source_dir``. An export
+    that is a symbolic link is refused (``ValueError`` naming it): links are never followed."""
     qdir = source_dir / f"quarter={quarter.label}"
-    dossiers = sorted(
-        p for p in qdir.glob("dossiers*") if p.suffix.lower() in EXPORT_SUFFIXES and p.is_file()
-    )
+    dossiers = _exports(qdir, "dossiers*")
     procedures: list[Path] = []
     for folder in (qdir, source_dir):
-        found = sorted(
-            p for p in folder.glob("procedures*") if p.suffix.lower() in EXPORT_SUFFIXES and p.is_file()
-        )
+        found = _exports(folder, "procedures*")
         if found:
             procedures = found[:1]
             break
     return dossiers, procedures
 
 
+def _exports(folder: Path, pattern: str) -> list[Path]:
+    """Export files matching ``pattern`` in ``folder``, judged by ``lstat`` (never resolved)."""
+    found = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in EXPORT_SUFFIXES)
+    for p in found:
+        if p.is_symlink():
+            raise ValueError(
+                f"{p}: the portal export is a symbolic link, and links are never followed (one "
+                "could point anywhere on the server); copy or move the export itself there"
+            )
+    return [p for p in found if p.is_file()]
+
+
 def _label(path: Path, home: DxHome) -> str:
+    """The file's name in rows and notes: relative to DX_HOME as written (never resolved)."""
     try:
-        return path.resolve().relative_to(home.root).as_posix()
+        return path.relative_to(home.root).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return path.as_posix()
 
 
 def _typed_scan(

@@ -16,7 +16,8 @@ consonant) the file is read as Windows-1252. A file that is UTF-8 except for a f
 bytes is read as UTF-8, and only the rows holding the damaged bytes are rejected.
 
 Files are checked by ``file_safety`` before they are opened (size, zip bombs, macros, external
-links, symbolic links leaving the inbox). A ``.zip`` bundle of workbooks is read member by
+links); symbolic links and anything not a regular file are refused unread, and files are opened
+without following links (``storage.inputs``). A ``.zip`` bundle of workbooks is read member by
 member in memory, each member named ``bundle.zip::member.xlsx`` in rejects and references.
 """
 
@@ -26,7 +27,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import os
 import re
 import unicodedata
 import zipfile
@@ -41,15 +41,17 @@ import yaml
 from dx_pipeline.sources.file_safety import (
     BUNDLE_SUFFIXES,
     DEFAULT_LIMITS,
+    LINK_REASON,
+    SPECIAL_REASON,
     FileLimits,
     UnsafeFileError,
     bad_bytes_reason,
     bundle_members,
-    check_inside,
     check_size,
     check_workbook,
     long_cell_reason,
     printable,
+    too_large_reason,
 )
 from dx_pipeline.sources.submission_numbers import fold, is_blank
 from dx_pipeline.sources.submission_rows import (
@@ -60,6 +62,7 @@ from dx_pipeline.sources.submission_rows import (
     reject_duplicates,
 )
 from dx_pipeline.storage.checksums import sha256_file
+from dx_pipeline.storage.inputs import FILE, Entry, FileTooLarge, NotARegularFile, read_beneath, walk
 
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".csv", *BUNDLE_SUFFIXES)
 csv.field_size_limit(DEFAULT_LIMITS.max_file_bytes)  # long cells become row rejects, not file errors
@@ -189,7 +192,7 @@ def _plausible_vietnamese(text: str) -> bool:
 _JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
-def _is_skippable(path: Path) -> bool:
+def is_skippable(path: Path) -> bool:
     """Office lock files (``~$Book.xlsx``, ``.~lock.Book.xlsx#``), macOS resource forks
     (``._Book.xlsx``) and other hidden files are not submissions. A dot-name that is a workbook
     or CSV (e.g. ``..\\..\\x.xlsx`` saved on Linux) is read, so it is never lost silently."""
@@ -236,57 +239,75 @@ def read_submission_file(
 ) -> FileRead:
     """Read one inbox file; never raises for bad content (it becomes rejects).
 
-    ``root``: the inbox folder; a symbolic link resolving outside it is refused unread.
+    ``root``: the inbox folder ``path`` is in (default: its own folder). The file is opened
+    beneath it without following any link (``storage.inputs.open_beneath``): a link, or
+    anything that is not a regular file, is refused unread, and the bytes hashed are the bytes
+    read.
     """
     path = Path(path)
     layout = layout or load_layout()
     rel = relpath or path.name
-    if root is not None:
-        try:
-            check_inside(path, Path(root), rel)
-        except UnsafeFileError as exc:
-            result = FileRead(path=path, relpath=rel, sha256=_link_sha256(path))
-            base = RawRow(source="inbox", source_ref=rel, file=rel)
-            result.rejects.append(_file_reject(base, exc.reason))
-            return result
-    stat = path.stat()
-    arrived = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
+    read = _read_safely(path, Path(root) if root is not None else path.parent, limits)
+    arrived = dt.datetime.fromtimestamp(read.mtime).replace(microsecond=0) if read.mtime else None
     base = RawRow(source="inbox", source_ref=rel, file=rel, arrived_at=arrived)
+    if read.refused is not None:
+        result = FileRead(path=path, relpath=rel, sha256=read.identity)
+        result.rejects.append(_file_reject(base, read.refused))
+        return result
+    result = FileRead(path=path, relpath=rel, sha256=hashlib.sha256(read.data).hexdigest())
     suffix = path.suffix.lower()
-    try:
-        check_size(rel, stat.st_size, limits)
-    except UnsafeFileError as exc:
-        result = FileRead(path=path, relpath=rel, sha256=_link_sha256(path))
-        result.rejects.append(_file_reject(base, exc.reason))
-        return result
-    result = FileRead(path=path, relpath=rel, sha256=sha256_of(path))
-    if stat.st_size == 0:
+    if not read.data:
         result.rejects.append(_file_reject(base, "the file is empty"))
-        return result
-    if suffix not in SUPPORTED_SUFFIXES:
+    elif suffix not in SUPPORTED_SUFFIXES:
         hint = " (old Excel 97-2003 format: save it as .xlsx)" if suffix == ".xls" else ""
-        result.rejects.append(
-            _file_reject(base, f"not an Excel (.xlsx) or CSV file{hint}")
-        )
-        return result
-    if suffix in BUNDLE_SUFFIXES:
-        _read_bundle(path, base, rules, layout, limits, result)
-        return result
-    _read_content(path.read_bytes(), suffix, base, rules, layout, limits, result)
+        result.rejects.append(_file_reject(base, f"not an Excel (.xlsx) or CSV file{hint}"))
+    elif suffix in BUNDLE_SUFFIXES:
+        _read_bundle(read.data, base, rules, layout, limits, result)
+    else:
+        _read_content(read.data, suffix, base, rules, layout, limits, result)
     return result
 
 
-def _link_sha256(path: Path) -> str:
-    """A refused file is identified without reading it: by its link target or size."""
-    marker = os.readlink(path) if path.is_symlink() else f"size:{path.stat().st_size}"
-    return hashlib.sha256(str(marker).encode("utf-8", "surrogateescape")).hexdigest()
+@dataclass(frozen=True)
+class _Read:
+    """A file's bytes and modification time, or why it was refused unread and what identifies
+    it without reading it (its kind, size and times from ``lstat``)."""
+
+    data: bytes = b""
+    mtime: float | None = None
+    refused: str | None = None
+    identity: str = ""
 
 
-def _read_bundle(path: Path, base: RawRow, rules: RowRules, layout: SubmissionLayout,
+def _read_safely(path: Path, root: Path, limits: FileLimits) -> _Read:
+    """``path`` read beneath ``root`` without following links, within the size limit."""
+    try:
+        data, st = read_beneath(root, path.relative_to(root).as_posix(), limits.max_file_bytes)
+    except FileTooLarge as exc:
+        return _refused(path, too_large_reason(exc.size, limits))
+    except NotARegularFile as exc:
+        return _refused(path, LINK_REASON if exc.is_link else SPECIAL_REASON)
+    except FileNotFoundError:
+        return _refused(path, "the file was removed while the inbox was being read")
+    return _Read(data=data, mtime=st.st_mtime)
+
+
+def _refused(path: Path, reason: str) -> _Read:
+    """A file refused unread, identified by its kind, size and times from ``lstat`` (a link is
+    not resolved, so neither its target's name nor its content is looked at)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return _Read(refused=reason, identity=hashlib.sha256(b"unread:missing").hexdigest())
+    marker = f"unread:{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    return _Read(mtime=st.st_mtime, refused=reason, identity=hashlib.sha256(marker.encode()).hexdigest())
+
+
+def _read_bundle(data: bytes, base: RawRow, rules: RowRules, layout: SubmissionLayout,
                  limits: FileLimits, result: FileRead) -> None:
     """Every workbook/CSV in a zip bundle, read in memory; a bad member is one reject."""
     try:
-        members = list(bundle_members(path, limits))
+        members = list(bundle_members(data, Path(base.file or "bundle.zip").name, limits))
     except UnsafeFileError as exc:
         result.rejects.append(_file_reject(base, exc.reason))
         return
@@ -317,7 +338,7 @@ def _read_content(data: bytes, suffix: str, base: RawRow, rules: RowRules,
             sheet, grid, encoding = _csv_grid_bytes(data, limits, result.filled)
             result.encoding = result.encoding or encoding
         else:
-            sheet, grid = _xlsx_grid(data, layout, name=base.file or "", limits=limits,
+            sheet, grid = _xlsx_grid(data, layout, name=base.file or "workbook", limits=limits,
                                      already=result.filled)
     except _Unreadable as exc:
         result.rejects.append(_file_reject(base, str(exc)))
@@ -370,7 +391,7 @@ class _Unreadable(Exception):
 Grid = list[tuple[int, list[Any], dict[int, str]]]
 
 
-def _xlsx_grid(source: Path | bytes, layout: SubmissionLayout, name: str | None = None,
+def _xlsx_grid(source: bytes, layout: SubmissionLayout, name: str = "workbook",
                limits: FileLimits = DEFAULT_LIMITS, already: int = 0) -> tuple[str, Grid]:
     """The workbook's sheet as a grid; ``file_safety.check_workbook`` runs first, on the zip
     directory only, so a zip bomb, a sheet too long to be a report or a macro workbook is never
@@ -378,17 +399,13 @@ def _xlsx_grid(source: Path | bytes, layout: SubmissionLayout, name: str | None 
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    name = name or (source.name if isinstance(source, Path) else "workbook")
     try:
-        if isinstance(source, Path):
-            check_size(name, source.stat().st_size, limits)
+        check_size(name, len(source), limits)
         check_workbook(source, name, limits)
     except UnsafeFileError as exc:
         raise _Unreadable(exc.reason) from None
     try:
-        wb = openpyxl.load_workbook(
-            io.BytesIO(source) if isinstance(source, bytes) else source, read_only=True, data_only=True
-        )
+        wb = openpyxl.load_workbook(io.BytesIO(source), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, EOFError) as exc:
         raise _Unreadable(
             f"cannot open the workbook: it is damaged or not a real .xlsx file ({type(exc).__name__})"
@@ -449,14 +466,6 @@ def _check_rows(rows: int, row_no: int, limits: FileLimits, already: int) -> Non
             f"{row_no:,}); a report has one row per indicator: send each agency's report, or use "
             "the reporting database for bulk data"
         )
-
-
-def _csv_grid(path: Path, limits: FileLimits = DEFAULT_LIMITS) -> tuple[None, Grid, str]:
-    try:
-        check_size(path.name, path.stat().st_size, limits)
-    except UnsafeFileError as exc:
-        raise _Unreadable(exc.reason) from None
-    return _csv_grid_bytes(path.read_bytes(), limits)
 
 
 def _csv_grid_bytes(data: bytes, limits: FileLimits = DEFAULT_LIMITS,
@@ -613,15 +622,22 @@ def _cell_at(grid: Grid, ref: str) -> Any:
     return None
 
 
+def is_read(entry: Entry, limits: FileLimits = DEFAULT_LIMITS) -> bool:
+    """Whether :func:`read_submission_file` reads a walked inbox entry's bytes: a regular file,
+    not a lock file, within the size limit (links and the rest are refused unread)."""
+    if entry.kind != FILE or is_skippable(entry.path):
+        return False
+    try:
+        return entry.path.lstat().st_size <= limits.max_file_bytes
+    except FileNotFoundError:
+        return False
+
+
 def list_inbox_files(folder: str | Path) -> list[Path]:
-    """Every file under ``folder`` (recursively), in a stable order, lock files skipped."""
-    folder = Path(folder)
-    if not folder.exists():
-        return []
-    return sorted(
-        (p for p in folder.rglob("*") if p.is_file() and not _is_skippable(p)),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
+    """Every entry under ``folder`` (recursively, links and special files included, folder
+    links not walked into: ``storage.inputs.walk``), in a stable order, lock files skipped. The
+    readers refuse the links and special files, each with a reject."""
+    return [e.path for e in walk(folder) if not is_skippable(e.path)]
 
 
 __all__ = [
@@ -629,6 +645,8 @@ __all__ = [
     "SubmissionLayout",
     "decode_text",
     "header_key",
+    "is_read",
+    "is_skippable",
     "list_inbox_files",
     "load_layout",
     "read_submission_file",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import os
 import random
 import string
 import zipfile
@@ -19,17 +21,23 @@ import sqlalchemy as sa
 from dx_pipeline.cli.main import main
 from dx_pipeline.index.loader import FrameworkError, load_framework
 from dx_pipeline.publish.exports import write_csv, write_excel
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.file_safety import (
+    LINK_REASON,
+    SPECIAL_REASON,
     FileLimits,
     UnsafeFileError,
     safe_member_name,
 )
 from dx_pipeline.sources.inbox import scan_inbox
+from dx_pipeline.sources.quarter_inputs import quarter_input_files
 from dx_pipeline.sources.reporting_db import load_mapping, read_reporting_db
 from dx_pipeline.sources.submission_readers import read_submission_file, sha256_of
 from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, read_partition, write_partition
+from dx_pipeline.storage.inputs import NotARegularFile, read_beneath
 from dx_pipeline.storage.parquet import write_partition_from_query
+from dx_pipeline_tests.publish.conftest import make_inputs, publish
 from dx_pipeline_tests.reliability.inputs import (
     GOOD_ROWS,
     REGISTRY,
@@ -59,6 +67,10 @@ def codes(read):
     return sorted((r["agency_code"], r["indicator_code"]) for r in read.accepted)
 
 
+def codes_of(accepted: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(accepted["agency_code"], accepted["indicator_code"], strict=True))
+
+
 @pytest.fixture(autouse=True)
 def no_openpyxl_on_refused(monkeypatch):
     """Refused workbooks must be refused from the zip directory, before openpyxl inflates them."""
@@ -77,27 +89,76 @@ def no_openpyxl_on_refused(monkeypatch):
 
 # --- paths -------------------------------------------------------------------------------------
 
-def test_symlink_out_of_inbox_is_refused_unread_and_the_rest_is_ingested(tmp_path):
-    home = DxHome(tmp_path / "home")
+def _plant_links(tmp_path: Path, home: DxHome) -> Path:
+    """An inbox with two good files (one oddly named), links to a file and a folder outside,
+    a link to a file inside, a FIFO and an office lock file; returns the secret file."""
     folder = home.inbox_for(Q)
     write(folder / "so_yte.xlsx", xlsx_bytes())
-    secret = write(tmp_path / "outside" / "secret.csv", csv_bytes(CSV_ROWS))
+    write(folder / ODD_NAME, csv_bytes(CSV_ROWS))
+    secret = write(tmp_path / "outside" / "secret.csv", csv_bytes(CSV_ROWS, agency_code="SO_YTE") + b"x")
     (folder / "link.csv").symlink_to(secret)
-    (folder / "inside_link.xlsx").symlink_to(folder / "so_yte.xlsx")  # inside: allowed
+    (folder / "inside_link.xlsx").symlink_to(folder / "so_yte.xlsx")
     (folder / "sub").mkdir()
     (folder / "sub" / "dir_link").symlink_to(tmp_path / "outside", target_is_directory=True)
+    os.mkfifo(folder / "pipe.csv")  # a reader that opened it would wait forever
+    write(folder / "~$so_yte.xlsx", b"lock")  # Excel's lock file: not a submission
+    return secret
+
+
+ODD_NAME = "..\\..\\evil_name.csv"
+
+
+def test_links_and_special_files_are_refused_unread_each_with_a_reject(tmp_path):
+    home = DxHome(tmp_path / "home")
+    secret = _plant_links(tmp_path, home)
 
     result = ingest_submissions(home, Q, REGISTRY)
 
-    refused = result.rejects[result.rejects["file"] == f"{Q}/link.csv"]
-    assert len(refused) == 1 and "symbolic link pointing outside the inbox" in refused["reason"].iloc[0]
-    assert set(result.accepted["agency_code"]) == {"SO_YTE"}  # nothing from the secret file
-    assert {"e_document_exchange_rate", "it_staff_qualified"} <= set(result.accepted["indicator_code"])
-    assert not result.rejects["source_ref"].str.contains("dir_link").any()  # folder links not walked
-    # the sensor identifies the link without reading what it points to
+    reasons = dict(zip(result.rejects["file"], result.rejects["reason"], strict=True))
+    assert reasons == {f"{Q}/link.csv": LINK_REASON, f"{Q}/inside_link.xlsx": LINK_REASON,
+                       f"{Q}/sub/dir_link": LINK_REASON, f"{Q}/pipe.csv": SPECIAL_REASON}
+    assert "outside" not in result.rejects.to_csv()  # a link's target is never named
+    assert sorted(codes_of(result.accepted)) == [  # the odd name is read, nothing of the secret is
+        ("SO_KHCN", "dx_plan_issued"), ("SO_KHCN", "e_document_exchange_rate"),
+        ("SO_YTE", "e_document_exchange_rate"), ("SO_YTE", "it_staff_qualified")]
+    assert set(result.accepted.loc[result.accepted["agency_code"] == "SO_KHCN", "source_ref"]
+               .str.split(" row ").str[0]) == {f"{Q}/{ODD_NAME}"}
+    # the sensor sees every entry, identifies links and the FIFO without reading them
     seen = {f.relpath: f for f in scan_inbox(home.inbox)}
+    assert set(seen) == {f"{Q}/{n}" for n in ("so_yte.xlsx", ODD_NAME, "link.csv", "inside_link.xlsx",
+                                              "sub/dir_link", "pipe.csv")}
     assert seen[f"{Q}/link.csv"].sha256 != sha256_of(secret)
     assert seen[f"{Q}/link.csv"].quarter.label == Q
+
+
+def test_the_manifest_lists_exactly_the_files_read_and_never_a_links_target(tmp_path):
+    home = DxHome(tmp_path / "home").ensure()
+    secret = _plant_links(tmp_path, home)
+    ingest_submissions(home, Q, REGISTRY)
+
+    published = publish(home, {**make_inputs(Q), "inputs": quarter_input_files(home, Quarter.parse(Q))})
+
+    text = (published.path / "manifest.json").read_text(encoding="utf-8")
+    listed = json.loads(text)["inputs"]
+    folder = home.inbox_for(Q)
+    assert listed == [{"path": f"inbox/{Q}/{name}", "sha256": sha256_of(folder / name),
+                       "bytes": (folder / name).stat().st_size} for name in sorted([ODD_NAME, "so_yte.xlsx"])]
+    assert str(tmp_path / "outside") not in text and "secret.csv" not in text
+    assert sha256_of(secret) not in text
+
+
+def test_a_link_anywhere_on_the_way_is_not_followed(tmp_path):
+    """Even a folder swapped for a link after the walk: every component is opened O_NOFOLLOW."""
+    inbox = tmp_path / "inbox"
+    write(tmp_path / "outside" / "secret.csv", b"secret")
+    write(inbox / Q / "real" / "a.csv", b"report")
+    assert read_beneath(inbox, f"{Q}/real/a.csv", 100)[0] == b"report"
+    (inbox / Q / "swapped").symlink_to(tmp_path / "outside", target_is_directory=True)
+    for rel in (f"{Q}/swapped/secret.csv", f"{Q}/../outside/secret.csv", "/etc/passwd"):
+        with pytest.raises(NotARegularFile):
+            read_beneath(inbox, rel, 100)
+    (inbox / "linked_root").symlink_to(inbox / Q, target_is_directory=True)  # the root is the operator's
+    assert read_beneath(inbox / "linked_root", "real/a.csv", 100)[0] == b"report"
 
 
 def test_backslash_dotdot_name_is_just_a_name(tmp_path):
