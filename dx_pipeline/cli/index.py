@@ -168,7 +168,7 @@ def _frameworks(args: argparse.Namespace) -> int:
     for fw in fws:
         until = fw.effective_to.isoformat() if fw.effective_to else "…"
         n_p, n_i = len(fw.pillars), len(fw.indicators())
-        print(f"{fw.id:<18} v{fw.version:<8} {fw.effective_from}..{until:<10} "
+        print(f"{fw.id:<20} v{fw.version:<8} {fw.effective_from}..{until:<10} "
               f"{','.join(fw.applies_to.levels):<28} {n_p:>2} pillars {n_i:>3} indicators "
-              f"{fw.total_points:g} pts  {fw.title.vi}")
+              f"{fw.total_points:g} pts  {fw.provenance_label:<19} {fw.title.vi}")
     return 0

@@ -318,6 +318,15 @@ class Framework:
         """Indicators the framework declares not assessed, in file order."""
         return [n for n in self.indicators() if n.not_assessed is not None]
 
+    @property
+    def provenance_label(self) -> str:
+        """``illustrative`` (every indicator), ``partly illustrative``, or ``from <decision>``."""
+        if not self.illustrative:
+            doc = self.provenance.primary
+            return f"from {doc.number or doc.id}"
+        wholly = len([n for n in self.illustrated_nodes() if n.is_indicator]) == len(self.indicators())
+        return "illustrative" if wholly else "partly illustrative"
+
     def provenance_statement(self) -> Name:
         """What the framework is taken from, in one sentence per language (the report's
         banner, ``explain`` and the UI show it)."""
@@ -334,9 +343,10 @@ class Framework:
         if self.bands_illustrative:
             vi_parts.append("các mức xếp loại là minh họa của dự án")
             en_parts.append("the bands are this project's illustration")
-        wholly = len([n for n in self.illustrated_nodes() if n.is_indicator]) == len(self.indicators())
-        vi_head, en_head = ("Bộ chỉ số minh họa", "Illustrative framework") if wholly else (
-            "Bộ chỉ số minh họa một phần", "Partly illustrative framework")
+        if self.provenance_label == "illustrative":
+            vi_head, en_head = "Bộ chỉ số minh họa", "Illustrative framework"
+        else:
+            vi_head, en_head = "Bộ chỉ số minh họa một phần", "Partly illustrative framework"
         return Name(vi=f"{vi_head}: " + "; ".join(vi_parts) + ".",
                     en=f"{en_head}: " + "; ".join(en_parts) + ".")
 

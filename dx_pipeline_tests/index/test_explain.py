@@ -71,6 +71,7 @@ def test_cli_frameworks_lists_builtins(tmp_path, capsys):
     assert _cli(["frameworks", "--quarter", "2025-Q3", "--level", "commune"], tmp_path) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == ["dx_commune", "qd766"]
+    assert " illustrative " in out.splitlines()[0] and " partly illustrative " in out.splitlines()[1]
 
 
 def test_cli_score_with_registry_and_bad_input(tmp_path, capsys):

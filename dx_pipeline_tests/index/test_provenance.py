@@ -86,6 +86,9 @@ def test_a_framework_wholly_from_its_decision_says_so():
         "Theo Quyết định 1/QĐ-UBND ngày 29/12/2023 (Ủy ban nhân dân tỉnh Mẫu).")
     record = fw.provenance_record()
     assert record["illustrative"] is False and record["documents"][0]["number"] == "1/QĐ-UBND"
+    assert fw.provenance_label == "from 1/QĐ-UBND"
+    assert load_builtin("dti_department").provenance_label == "illustrative"
+    assert load_builtin("qd766").provenance_label == "partly illustrative"
 
 
 def test_a_node_overrides_the_default_origin_field_by_field():
