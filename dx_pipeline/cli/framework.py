@@ -67,6 +67,12 @@ def _import(args: argparse.Namespace) -> int:
         f"{fw.total_points:g} points → {out}"
     )
     print(statement.en)
+    gaps = coverage_problems(fw, packaged_sources())
+    for gap in gaps:
+        print(f"  warning: {gap}")
+    if gaps:
+        print("the pipeline cannot score with it until every indicator has a source: "
+              f"dx-pipeline framework check {out} --detail")
     return 0
 
 

@@ -317,7 +317,22 @@ def test_cli_import_export_diff(tmp_path, capsys):
         "qd766 v" in out
         and "Partly illustrative framework: the bands are this project's illustration." in out
     )
+    assert "warning" not in out  # every indicator of qd766 has a source
     assert run("framework", "diff", "qd766", str(tmp_path / "qd.yaml")) == 0
     assert capsys.readouterr().out.strip().endswith(": no differences")
     with pytest.raises(ValueError, match="--output .*x.csv: the file must end in .yaml"):
         run("framework", "import", str(tmp_path / "qd766.xlsx"), "--output", str(tmp_path / "x.csv"))
+
+
+def test_cli_import_warns_of_indicators_the_pipeline_cannot_fill(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    rows = [list(r) for r in ROWS]
+    rows[4][6] = "ehealth_record_rate"  # NT.1: a health-sector item, on no commune form
+    info = [r if r[0] != "applies_to.levels" else ("applies_to.levels", "[commune]") for r in INFO]
+    book = _write_annex(tmp_path / "annex.xlsx", info, DOCUMENTS, rows, BANDS)
+    args = parser.parse_args(["framework", "import", str(book), "--output", str(tmp_path / "c.yaml")])
+    assert args.func(args) == 0  # a valid framework file is written ...
+    out = capsys.readouterr().out
+    assert "  warning: node NT.1: nothing can fill it for commune units" in out  # ... and the gap named
+    assert f"dx-pipeline framework check {tmp_path / 'c.yaml'} --detail" in out
