@@ -5,8 +5,9 @@ produces the same content publishes nothing and returns the existing revision (i
 reruns, e.g. a retried schedule); a run with different content creates revision N+1 with a
 reason. Each revision is written to a hidden temporary folder and renamed into place, so a
 reader never sees half a revision; its files are made read-only; ``LATEST`` (a text file)
-and ``latest`` (a symlink) name the newest revision. Half-year and annual rankings go to
-``period=2025-H1/`` and ``period=2025/`` the same way.
+and ``latest`` (a symlink) name the newest revision. A publication killed half-way leaves only
+hidden temporary files, which the next publication of the period removes (``leftovers``).
+Half-year and annual rankings go to ``period=2025-H1/`` and ``period=2025/`` the same way.
 """
 
 from __future__ import annotations
@@ -298,6 +299,7 @@ def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
     content = _content(data)
     folder = period_dir(home, data.period)
     with _period_lock(folder):
+        _remove_leftovers(folder)
         existing = revisions(folder)
         latest = _load(folder, data.period, existing[-1]) if existing else None
         if latest is not None and latest.manifest.content_sha256 == content.sha256:
@@ -428,6 +430,25 @@ def _point_latest(folder: Path, revision: int) -> None:
     except OSError:  # file systems without symlinks: LATEST is enough
         with contextlib.suppress(FileNotFoundError):
             tmp_link.unlink()
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """What interrupted publications left in a period folder: hidden temporary revision
+    folders (``.rev=N.*``), ``latest`` links and ``LATEST`` files (not the ``.lock`` file).
+    Every one of them is written under the period lock, so once the lock is held they are all
+    stale."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name != ".lock")
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the leftovers of interrupted publications; the caller holds the period lock."""
+    for path in leftovers(folder):
+        if path.is_dir() and not path.is_symlink():
+            _remove_tree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _remove_tree(path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Anyone holding a copy of ``published/`` can run this: every output's sha256 must match the
 manifest, no output may be missing, no unlisted file may have appeared, the manifest must
-name the folder's period and revision, and ``LATEST`` must name the newest revision.
+name the folder's period and revision, and ``LATEST`` must name the newest revision. Hidden
+leftovers of interrupted publications are reported (the next publication removes them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from dx_pipeline.publish import manifest as mf
 from dx_pipeline.publish.snapshot import (
     LATEST_FILE,
+    leftovers,
     period_dir,
     ranking_root,
     revisions,
@@ -42,6 +44,9 @@ class VerifyReport:
 
     revisions: list[RevisionCheck] = field(default_factory=list)
     pointer_problems: list[str] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)
+    """Hidden temporary files of interrupted publications: reported, not failures (no reader
+    sees them, and the next publication of their period removes them)."""
 
     @property
     def ok(self) -> bool:
@@ -61,10 +66,13 @@ class VerifyReport:
             lines.append(f"{state:6} {r.period} rev={r.revision} ({r.files_checked} files) {r.path}")
             lines.extend(f"       - {p}" for p in r.problems)
         lines.extend(f"FAILED {p}" for p in self.pointer_problems)
+        lines.extend(f"LEFTOVER {p} (of an interrupted publication; the next publication of "
+                     f"{p.parent.name.split('=', 1)[-1]} removes it)" for p in self.leftovers)
         n_bad = sum(not r.ok for r in self.revisions)
         lines.append(
             f"{len(self.revisions)} revision(s) checked, {n_bad} failed"
             + (f", {len(self.pointer_problems)} pointer problem(s)" if self.pointer_problems else "")
+            + (f", {len(self.leftovers)} leftover(s) of interrupted publications" if self.leftovers else "")
         )
         return "\n".join(lines)
 
@@ -117,7 +125,7 @@ def verify(home: DxHome, quarter: str | None = None, revision: int | None = None
     if quarter is not None:
         per = Period.parse(quarter)
         folders = [(per, period_dir(home, per))]
-        if not revisions(folders[0][1]):
+        if not revisions(folders[0][1]) and not leftovers(folders[0][1]):
             raise FileNotFoundError(f"nothing published for {per.label} under {folders[0][1]}")
     else:
         folders = [
@@ -126,6 +134,7 @@ def verify(home: DxHome, quarter: str | None = None, revision: int | None = None
             if f.is_dir()
         ]
     for per, folder in folders:
+        report.leftovers += leftovers(folder)
         revs = revisions(folder)
         chosen = revs
         if revision is not None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +100,51 @@ def test_cli_verify_exit_codes_and_publications_listing(home, two_revisions, cap
     assert main(["--home", str(home.root), "verify"]) == 1
     assert "FAILED 2025-Q2 rev=2" in capsys.readouterr().out
     assert main(["--home", str(home.root), "verify", "--quarter", "2023-Q1"]) == 1
+
+
+KILL_AT = {
+    # the instant the hidden revision folder is created: it is left empty
+    "folder_created": ("snapshot.tempfile", "mkdtemp", True),
+    # every file written and made read-only, the folder not yet renamed into place
+    "before_rename": ("snapshot.os", "rename", False),
+}
+
+
+def _publish_killed_at(home, where: str) -> int:
+    """A real process publishing the fixture's quarter, SIGKILLed at ``where`` (after the
+    call when ``call_first``, else instead of it)."""
+    target, name, call_first = KILL_AT[where]
+    code = f"""
+import os, signal
+from dx_pipeline.publish import snapshot
+from dx_pipeline.storage import DxHome
+from dx_pipeline_tests.publish.conftest import make_inputs, publish
+real = {target}.{name}
+def killed(*args, **kwargs):
+    if {call_first}:
+        real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+{target}.{name} = killed
+publish(DxHome({str(home.root)!r}), make_inputs())
+"""
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, timeout=300).returncode
+
+
+@pytest.mark.parametrize("where", sorted(KILL_AT))
+def test_a_publication_killed_half_way_is_reported_and_cleaned_by_the_next(home, where, capsys):
+    assert _publish_killed_at(home, where) == -signal.SIGKILL
+    left = sorted((home.published / "ranking" / "quarter=2025-Q2").glob(".rev=*"))
+    assert [p.name.startswith(".rev=1.") for p in left] == [True], left
+    assert main(["--home", str(home.root), "verify"]) == 0  # no published revision is damaged
+    out = capsys.readouterr().out
+    assert f"LEFTOVER {left[0]} (of an interrupted publication; the next publication of 2025-Q2 " \
+           "removes it)" in out
+
+    published = publish(home, make_inputs())
+
+    assert published.revision == 1 and not left[0].exists()
+    report = verify(home)
+    assert report.ok and report.leftovers == [] and len(report.revisions) == 1
+    hidden = [p.name for p in published.path.parent.iterdir() if p.name.startswith(".")]
+    assert hidden == [".lock"]
