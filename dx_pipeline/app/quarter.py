@@ -26,12 +26,15 @@ from dx_pipeline.index.quarter_scoring import (
 )
 from dx_pipeline.index.uncertainty import rank_uncertainty
 from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.kpis.plan_scorecard import plan_scorecard
 from dx_pipeline.publish.snapshot import Publication, PublicationInput, publish_ranking
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import CheckOutcome, run_suite
+from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import active_agencies, load_registry
 from dx_pipeline.reference.schemas import contract_columns
+from dx_pipeline.reference.targets import load_plans
 from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_ingest import PortalIngestResult
@@ -81,6 +84,19 @@ class KpisComputed:
     agencies: int
     kpi_codes: int
     share_of_targets_met: float | None
+
+
+@dataclass(frozen=True)
+class PlansScored:
+    """The province against its plans: the quarter's scorecard, and the year's with Q4."""
+
+    scorecard: Written
+    periods: list[str]
+    status: dict[str, dict[str, int]]
+    """Period -> status (met, not_met, no_data, ...) -> targets."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Period -> why it was not scored (a year whose quarters are not all computed)."""
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,49 @@ def compute_quarter_kpis(settings: Settings, quarter: Quarter | str) -> KpisComp
         kpi_codes=int(kpis["kpi_code"].nunique()),
         share_of_targets_met=round(float(met.mean()), 4) if len(met) else None,
     )
+
+
+def _stored_kpis(home: DxHome, period: Period) -> tuple[pd.DataFrame | None, list[str]]:
+    """The period's stored ``agency_kpis`` rows (with ``quarter``) and the quarters missing."""
+    frames = {q.label: try_read(home, "agency_kpis", q) for q in period.quarters}
+    missing = [label for label, df in frames.items() if df is None]
+    present = [df for df in frames.values() if df is not None]
+    return (pd.concat(present, ignore_index=True) if present else None), missing
+
+
+def score_against_plans(settings: Settings, quarter: Quarter | str) -> PlansScored:
+    """Every plan target against the province for the quarter and, with Q4, for its year,
+    into ``plan_scorecard``; the trend against the period before, recomputed from its KPIs.
+
+    A year is scored only when all four of its quarters' KPIs are stored: a year figure from
+    part of the year would pass for the whole.
+    """
+    q = _quarter(quarter)
+    home = settings.home
+    registry = read_partition(home, "agencies", q)
+    plans, catalogue = load_plans(), load_catalogue()
+    periods = [Period.parse(q)] + ([Period("year", str(q.year))] if q.q == 4 else [])
+    frames, skipped = [], {}
+    for period in periods:
+        kpis, missing = _stored_kpis(home, period)
+        if kpis is None or missing:
+            skipped[period.label] = f"agency_kpis of {', '.join(missing)} not computed"
+            continue
+        before, before_missing = _stored_kpis(home, period.previous)
+        previous = None
+        if before is not None and not before_missing:
+            previous = plan_scorecard(before, registry, plans, period.previous, catalogue)
+        frames.append(plan_scorecard(kpis, registry, plans, period, catalogue, previous=previous))
+    if not frames:
+        raise FileNotFoundError(f"plan scorecard of {q.label}: {skipped[q.label]}")
+    table = pd.concat(frames, ignore_index=True)
+    path = write_partition(home, "plan_scorecard", q, table)
+    status = {
+        str(label): {str(k): int(v) for k, v in part["status"].value_counts().sort_index().items()}
+        for label, part in table.groupby("period", sort=False)
+    }
+    preview = table[["period", "plan_id", "kpi_code", "level", "target", "value", "status", "trend"]]
+    return PlansScored(Written("plan_scorecard", path, len(table)), list(status), status, skipped, preview)
 
 
 def _score(home: DxHome, quarter: Quarter) -> QuarterScores:

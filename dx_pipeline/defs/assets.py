@@ -34,6 +34,7 @@ from dx_pipeline.app.quarter import (
     ingest_quarter_submissions,
     load_agencies,
     publish_quarter,
+    score_against_plans,
     score_quarter_kpis,
     simulate_rank_uncertainty,
 )
@@ -191,6 +192,35 @@ def agency_kpis(context: AssetExecutionContext, dx: DxResource) -> MaterializeRe
             agencies=computed.agencies,
             kpis=computed.kpi_codes,
             share_of_targets_met=computed.share_of_targets_met,
+        )
+    )
+
+
+_TWO_YEARS = TimeWindowPartitionMapping(
+    start_offset=-7, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+"""This quarter and the seven before: a quarter against the one before it, and (with Q4) the
+year against the year before."""
+
+
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=KPIS,
+    kinds={"parquet"},
+    deps=["agencies", AssetDep(agency_kpis, partition_mapping=_TWO_YEARS)],
+    description=describe("plan_scorecard"),
+    metadata={"dagster/column_schema": column_schema("plan_scorecard")},
+)
+def plan_scorecard(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """The province against every target of its plans: the quarter, and with Q4 the year."""
+    scored = score_against_plans(dx.settings(), quarter_of(context.partition_key))
+    return MaterializeResult(
+        metadata=written_metadata(
+            scored.scorecard,
+            periods=MetadataValue.json(scored.periods),
+            targets_by_status=MetadataValue.json(scored.status),
+            not_scored=MetadataValue.json(scored.skipped) if scored.skipped else "none",
+            preview=markdown_preview(scored.preview, limit=60),
         )
     )
 
@@ -368,6 +398,7 @@ ALL_ASSETS = [
     agency_submissions,
     dq_results,
     agency_kpis,
+    plan_scorecard,
     index_scores,
     rank_uncertainty,
     publish_rankings,

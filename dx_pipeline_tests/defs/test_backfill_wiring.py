@@ -17,6 +17,8 @@ from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED
 CROSS_QUARTER = {
     # child: {parent: (start_offset, end_offset)} -- what the asset body reads
     "index_scores": {"agency_kpis": (-1, 0)},  # carry-forward of last quarter's KPIs
+    # the quarter against the one before it; with Q4 the year against the year before
+    "plan_scorecard": {"agency_kpis": (-7, 0)},
     "ranking_snapshot": {"ranking_snapshot": (-1, -1)},  # movement against last quarter's rank
     "period_rankings": {
         "agency_kpis": (-3, 0),  # the year's quarters
@@ -75,10 +77,11 @@ def test_the_quarter_job_still_runs_one_quarter_per_run():
 
 def test_backfill_targets_exactly_the_quarters_of_every_asset():
     paths = [["agencies"], ["index_scores"]]
+    last = SAMPLE_QUARTERS[-1].partition_key  # 2026-07: the sample runs to 2026-Q3
     params = bf.backfill_params(SAMPLE_QUARTERS, paths)
     assert "assetSelection" not in params and "partitionNames" not in params
     assert params["partitionsByAssets"] == [
-        {"assetKey": {"path": p}, "partitions": {"ranges": [{"start": "2024-01", "end": "2025-10"}]}}
+        {"assetKey": {"path": p}, "partitions": {"ranges": [{"start": "2024-01", "end": last}]}}
         for p in paths
     ]
     assert {"key": "dx/trigger", "value": "backfill"} in params["tags"]
