@@ -10,10 +10,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-_LABEL = re.compile(r"^(\d{4})-Q([1-4])$")
-_KEY = re.compile(r"^(\d{4})-(01|04|07|10)$")
-_HALF = re.compile(r"^(\d{4})-H([12])$")
-_YEAR = re.compile(r"^(\d{4})$")
+_LABEL = re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII)  # ASCII: "٢٠٢٥" is not a year here
+_KEY = re.compile(r"^(\d{4})-(01|04|07|10)$", re.ASCII)
+_HALF = re.compile(r"^(\d{4})-H([12])$", re.ASCII)
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)

@@ -11,7 +11,8 @@ English-locale machine are read too: with both marks, the last one is the decima
 thousands mark only when exactly three digits follow and a non-zero integer part precedes
 (``1.234``), otherwise a decimal point (``85.5``, ``0.855``). For rates a single ``.`` is always
 a decimal point (a rate of "1.234" thousand makes no sense). Spaces and non-breaking spaces
-are ignored; a trailing ``%`` marks a percentage.
+are ignored; a trailing ``%`` marks a percentage. Digits are 0-9: a value, date or period
+written with another script's digits ("٨٥", "８５") is refused naming the digit, never read.
 
 Rates (unit ``ratio``) are stored as fractions 0..1. The scale is decided, in this order, by:
 1. a ``%`` sign in the text ("85,5 %") or a percent-formatted Excel cell (Excel stores 0.855):
@@ -33,8 +34,8 @@ from collections.abc import Mapping
 
 from dx_pipeline.reference.quarters import Quarter
 
-_NUMERIC = re.compile(r"^[+-]?[\d.,]+$")
-_GROUPED = re.compile(r"^\d{1,3}(\d{3})*$")
+_NUMERIC = re.compile(r"^[+-]?[0-9.,]+$")
+_GROUPED = re.compile(r"^[0-9]{1,3}([0-9]{3})*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 _YES = {"co", "x", "yes", "y", "true", "1", "dat", "da co", "\u2713", "\u2714"}
@@ -69,6 +70,16 @@ def as_written(value) -> str | None:
     return str(value)
 
 
+def check_digits(text: str, what: str = "value") -> None:
+    """Refuse text written with the digits of another script (Arabic-Indic "٨٥", full-width
+    "８５", Devanagari...): numbers, dates and periods are written with 0-9, and Python would
+    otherwise read "٨٥" as 85 without a word."""
+    for ch in text:
+        if ch not in "0123456789" and unicodedata.category(ch) == "Nd":
+            name = unicodedata.name(ch, "a digit of another script")
+            raise ValueError(f"{what} {text!r} is written with {name} ({ch!r}): write the digits 0-9")
+
+
 def _grouped(digits: str, sep: str, original: str) -> str:
     groups = digits.split(sep)
     if not _GROUPED.match("".join(groups)) or len(groups[0]) > 3 or not groups[0] or any(
@@ -91,6 +102,7 @@ def parse_number(value, *, single_dot_is_decimal: bool = False) -> tuple[float, 
     original = str(value).strip()
     if not original:
         raise ValueError("no value given")
+    check_digits(original)
     s = original.replace("\u00a0", " ").replace("\u202f", " ")
     percent = s.endswith("%")
     if percent:
@@ -232,6 +244,7 @@ def parse_date(value) -> dt.date:
     s = str(value or "").strip()
     if not s:
         raise ValueError("no date given")
+    check_digits(s, "date")
     head = s.split()[0]
     for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
         try:
@@ -253,11 +266,12 @@ def parse_period(value):
     text = fold(as_written(value) or "")
     if not text:
         raise ValueError("reporting period is empty")
+    check_digits(as_written(value) or "", "reporting period")
     compact = text.replace(" ", "")
-    m = _re.match(r"^(\d{4})-?q([1-4])$", compact)
+    m = _re.match(r"^([0-9]{4})-?q([1-4])$", compact)
     if m:
         return Quarter(int(m.group(1)), int(m.group(2)))
-    m = _re.match(r"^(?:q|quy)([1-4]|iv|i{1,3})[/\-.,]?(\d{4})$", compact)
+    m = _re.match(r"^(?:q|quy)([1-4]|iv|i{1,3})[/\-.,]?([0-9]{4})$", compact)
     if m:
         qn = m.group(1)
         return Quarter(int(m.group(2)), int(qn) if qn.isdigit() else _ROMAN[qn])

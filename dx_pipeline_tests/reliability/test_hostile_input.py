@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from dx_pipeline.cli.main import main
 from dx_pipeline.index.loader import FrameworkError, load_framework
+from dx_pipeline.kpis.compute import submission_kpis
 from dx_pipeline.publish.exports import write_csv, write_excel
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.file_safety import (
@@ -39,6 +40,7 @@ from dx_pipeline.storage.inputs import NotARegularFile, read_beneath
 from dx_pipeline.storage.parquet import write_partition_from_query
 from dx_pipeline_tests.publish.conftest import make_inputs, publish
 from dx_pipeline_tests.reliability.inputs import (
+    CATALOGUE,
     GOOD_ROWS,
     REGISTRY,
     Q,
@@ -275,6 +277,40 @@ def test_rows_up_to_the_limit_are_each_read_and_a_bundle_shares_one_limit(tmp_pa
     assert all(r["reason"].startswith("refused: with the 61 filled rows of the files before it, the zip has "
                                       "more than 100 filled rows (reading stopped at row 40)")
                for r in read.rejects[60:])
+
+
+# --- a later value never replaces a valid earlier one unless it is valid itself ---------------
+
+def test_an_invalid_later_value_is_a_reject_and_the_earlier_version_stays_in_force(tmp_path):
+    home = DxHome(tmp_path / "home")
+    first = [[1, "e_document_exchange_rate", "", "%", None, None, "43 %", None],
+             [2, "staff_digital_trained_rate", "", "%", None, None, "60 %", None],
+             [3, "dx_budget_amount", "", "", None, None, "120", None]]
+    write(home.inbox_for(Q) / "so_yte_lan1.xlsx", xlsx_bytes(first))  # reported 10/07/2025
+    later = [[1, "e_document_exchange_rate", "", "%", None, None, "185 %", None],
+             [2, "staff_digital_trained_rate", "", "%", None, None, "٨٥", None],  # Arabic-Indic 85
+             [3, "dx_budget_amount", "", "", None, None, "１２０", None],  # full-width 120
+             [4, "it_staff_qualified", "", "", None, None, "Có", None]]
+    write(home.inbox_for(Q) / "so_yte_lan2.csv", csv_bytes(later, agency_code="SO_YTE"))  # 14/07/2025
+
+    result = ingest_submissions(home, Q, REGISTRY)
+
+    rejects = result.rejects.set_index("indicator_code")
+    assert list(rejects["file"]) == [f"{Q}/so_yte_lan2.csv"] * 3 and list(rejects["row"]) == [2, 3, 4]
+    assert set(rejects["field"]) == {"GiaTri"}
+    assert rejects.loc["e_document_exchange_rate", "value"] == "185 %"
+    assert "above 100 %" in rejects.loc["e_document_exchange_rate", "reason"]
+    assert rejects.loc["staff_digital_trained_rate", "value"] == "٨٥"
+    assert "ARABIC-INDIC DIGIT EIGHT" in rejects.loc["staff_digital_trained_rate", "reason"]
+    assert "FULLWIDTH DIGIT ONE" in rejects.loc["dx_budget_amount", "reason"]
+    effective = result.accepted[result.accepted["is_effective"]].set_index("indicator_code")
+    assert effective["value"].to_dict() == {
+        "e_document_exchange_rate": 0.43, "staff_digital_trained_rate": 0.6, "dx_budget_amount": 120.0,
+        "it_staff_qualified": 1.0}
+    assert effective.loc["e_document_exchange_rate", "source_ref"].startswith(f"{Q}/so_yte_lan1.xlsx")
+    kpis = submission_kpis(result.accepted, CATALOGUE, Quarter.parse(Q)).set_index("kpi_code")
+    assert kpis.loc["e_document_exchange_rate", "value"] == 0.43  # what is scored: the valid one
+    assert not kpis["flags"].str.contains("invalid").any()
 
 
 # --- zip bundles ---------------------------------------------------------------------------------

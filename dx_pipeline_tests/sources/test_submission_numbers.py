@@ -91,3 +91,20 @@ def test_dates_and_periods():
         assert parse_period(text) == Quarter(2025, 2)
     with pytest.raises(ValueError, match="not a quarter"):
         parse_period("tháng 6")
+
+
+@pytest.mark.parametrize(("parse", "text", "digit"), [
+    (parse_number, "٨٥", "ARABIC-INDIC DIGIT EIGHT"),
+    (parse_ratio, "８５,５ %", "FULLWIDTH DIGIT EIGHT"),
+    (parse_number, "1.２34", "FULLWIDTH DIGIT TWO"),
+    (parse_date, "١٠/٠٧/٢٠٢٥", "ARABIC-INDIC DIGIT ONE"),
+    (parse_period, "Quý 2/२०२५", "DEVANAGARI DIGIT TWO"),
+])
+def test_digits_of_other_scripts_are_refused_naming_the_digit(parse, text, digit):
+    with pytest.raises(ValueError, match=f"written with {digit} .*: write the digits 0-9"):
+        parse(text)
+
+
+def test_a_year_in_other_digits_is_not_a_quarter():
+    with pytest.raises(ValueError):
+        Quarter.parse("٢٠٢٥-Q2")
