@@ -35,6 +35,7 @@ from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import active_agencies, load_registry
 from dx_pipeline.reference.schemas import contract_columns
 from dx_pipeline.reference.targets import load_plans
+from dx_pipeline.sources.inbox import record_taken_in
 from dx_pipeline.sources.portal_client import PortalClient, pull_portal_quarter
 from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_ingest import PortalIngestResult
@@ -165,6 +166,7 @@ def ingest_quarter_submissions(settings: Settings, quarter: Quarter | str) -> Su
     accepted, rejects = result.accepted, result.rejects
     accepted_path = write_partition(settings.home, "agency_submissions", q, accepted)
     rejects_path = write_partition(settings.home, "submission_rejects", q, rejects)
+    record_taken_in(settings.home, q, result.versions)  # the inbox sensor's "already read"
     sample = rejects[["source_ref", "field", "value", "reason"]] if len(rejects) else rejects
     return SubmissionsIngested(
         accepted=Written("agency_submissions", accepted_path, len(accepted)),

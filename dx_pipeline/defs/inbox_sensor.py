@@ -1,20 +1,24 @@
-"""The inbox sensor: a new or changed submission file starts a run of its quarter, once.
+"""The inbox sensor: a quarter whose inbox folder holds file versions no run has read starts a
+run of that quarter, once, and after the runs of the quarters before it.
 
-Thin wiring around ``dx_pipeline.sources.inbox``: the cursor is the inbox state (path -> size,
-mtime, sha256), each new file version yields one ``RunRequest`` for its quarter's partition
-with the stable run key ``quarter:relpath:sha12``, so Dagster also refuses a duplicate.
-Several files of one quarter arriving in the same tick share one run (see ``_run_request``). Files
-whose quarter is unknown, or not a partition yet, are logged and skipped (they are retried
-on every tick until they can run).
+Thin wiring around :func:`dx_pipeline.sources.inbox.inbox_tick`, which decides from the inbox,
+each quarter's ledger of what its last ingestion read and a small cursor (one line per quarter
+folder). A new instance starts from what is there (nothing launched for what was already
+read; see that module). One run per quarter and tick, with a stable run key, so Dagster also
+refuses a repeat while the run is queued.
+
+Runs of different quarters do not race: a quarter's scores carry the previous quarter forward
+and its ranking moves against the previous ranking, so a quarter is requested only when no run
+of an earlier quarter is queued or in progress (whoever started it), and of several quarters
+changed at once only the oldest goes first; the others wait for the next ticks.
 """
 
 
-import datetime as dt
-import hashlib
-
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -22,36 +26,71 @@ from dagster import (
     sensor,
 )
 
+from dx_pipeline.defs.partitions import quarter_tags, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
-from dx_pipeline.reference.quarters import FIRST_QUARTER, Quarter
-from dx_pipeline.sources.inbox import InboxState, changed_files
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.inbox import InboxCursor, InboxTick, QuarterChange, inbox_tick
 
 MINIMUM_INTERVAL_SECONDS = 30
 
+ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+"""Run statuses that mean a quarter is still being computed."""
 
-def _is_partition(quarter: Quarter, today: dt.date) -> bool:
-    """Quarterly partitions start at FIRST_QUARTER and end with the last closed quarter."""
-    return FIRST_QUARTER <= quarter and quarter.end <= today
+
+def _is_partition(quarter: Quarter) -> bool:
+    """A quarter the partitions cover now (from the first quarter to the last closed one)."""
+    return quarterly_partitions.has_partition_key(quarter.partition_key)
 
 
-def _run_request(quarter: Quarter, files: list) -> RunRequest:
-    """One run per quarter per tick: a lone file keeps its own run key; several files that
-    arrived together share one run (re-running a quarter once per file would only repeat the
-    same work), keyed by all their versions."""
-    if len(files) == 1:
-        key = files[0].run_key
-    else:
-        digest = hashlib.sha256("\n".join(sorted(f.run_key for f in files)).encode()).hexdigest()
-        key = f"{quarter.label}:batch:{digest[:12]}"
+def busy_quarters(instance) -> set[Quarter]:
+    """Quarters with a run queued or in progress (a single-run backfill covers a range)."""
+    busy: set[Quarter] = set()
+    for run in instance.get_runs(filters=RunsFilter(statuses=ACTIVE)):
+        tags = run.tags
+        first = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_start")
+        last = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
+        if first and last:
+            q, end = Quarter.parse(first), Quarter.parse(last)
+            while q <= end:
+                busy.add(q)
+                q = q.next()
+    return busy
+
+
+def _run_request(change: QuarterChange) -> RunRequest:
+    files = change.files
     return RunRequest(
-        run_key=key,
-        partition_key=quarter.partition_key,
+        run_key=change.run_key,
+        partition_key=change.quarter.partition_key,
         tags={
+            **quarter_tags(change.quarter),
             "dx/trigger": "sensor:inbox",
-            "dx/inbox_file": files[0].relpath,
+            "dx/inbox_file": files[0].relpath if files else "",
             "dx/inbox_files": str(len(files)),
         },
     )
+
+
+def _log_tick(context: SensorEvaluationContext, tick: InboxTick) -> None:
+    for label, count in sorted(tick.waiting.items()):
+        context.log.info(f"inbox/{label}/: {count} file(s) wait until {label} closes")
+    for relpath, quarter in tick.loose:
+        where = f"inbox/{quarter.label}/" if quarter else "its quarter's folder inbox/YYYY-Qn/"
+        context.log.warning(f"inbox file {relpath}: runs read only the quarter folders; move it into {where}")
+
+
+def _skip_reason(tick: InboxTick, deferred: list[QuarterChange], busy: set[Quarter]) -> str:
+    if deferred:
+        first = deferred[0].quarter
+        before = sorted(q.label for q in busy if q < first)
+        return f"{first.label} has new files; it waits for the run of {', '.join(before)}"
+    return "no file version in the inbox that a run has not read"
 
 
 def build_inbox_sensor(
@@ -60,8 +99,8 @@ def build_inbox_sensor(
     minimum_interval_seconds: int = MINIMUM_INTERVAL_SECONDS,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
 ) -> SensorDefinition:
-    """A sensor on the ``dx`` resource's inbox that requests ``job`` for the quarter of every
-    new or changed file version (one request per quarter and tick)."""
+    """A sensor on the ``dx`` resource's inbox that requests ``job`` for the oldest quarter whose
+    folder holds file versions no run has read, once no earlier quarter is being computed."""
 
     @sensor(
         name=name,
@@ -69,32 +108,22 @@ def build_inbox_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         description=(
-            "Tệp báo cáo mới hoặc sửa trong inbox → chạy lại quý tương ứng. / "
-            "A new or changed file in the inbox re-runs its quarter, once per file version."
+            "Tệp báo cáo mới hoặc sửa trong inbox/YYYY-Qn/ → chạy lại quý đó, sau các quý trước. / "
+            "New or changed files in inbox/YYYY-Qn/ re-run that quarter, once per set of file "
+            "versions, after any run of an earlier quarter. A new instance starts from what is "
+            "already there."
         ),
     )
     def _inbox_sensor(context: SensorEvaluationContext, dx: DxResource):
-        home = dx.settings().home
-        state = InboxState.from_cursor(context.cursor)
-        changed, new_state = changed_files(home.inbox, state)
-        today = dt.date.today()
-        ready: dict = {}
-        retry = set()
-        for f in changed:
-            if f.quarter is None:
-                context.log.warning(f"inbox file {f.relpath}: no quarter in its folder or content; skipped")
-                retry.add(f.relpath)
-                continue
-            if not _is_partition(f.quarter, today):
-                context.log.warning(f"inbox file {f.relpath}: {f.quarter.label} is not a closed quarter yet")
-                retry.add(f.relpath)
-                continue
-            ready.setdefault(f.quarter, []).append(f)
-        requests = [_run_request(q, files) for q, files in sorted(ready.items())]
-        # skipped files stay out of the cursor, so they are looked at again on the next tick
-        cursor = InboxState({k: v for k, v in new_state.files.items() if k not in retry}).to_cursor()
-        if not requests:
-            return SensorResult(skip_reason=SkipReason("no new or changed inbox files"), cursor=cursor)
-        return SensorResult(run_requests=requests, cursor=cursor)
+        tick = inbox_tick(dx.settings().home, InboxCursor.from_cursor(context.cursor), _is_partition)
+        _log_tick(context, tick)
+        busy = busy_quarters(context.instance) if tick.changes else set()
+        first = tick.changes[0] if tick.changes else None
+        now = [first] if first is not None and not any(q < first.quarter for q in busy) else []
+        cursor = tick.cursor.to_cursor()
+        if not now:
+            reason = _skip_reason(tick, tick.changes, busy)
+            return SensorResult(skip_reason=SkipReason(reason), cursor=cursor)
+        return SensorResult(run_requests=[_run_request(c) for c in now], cursor=cursor)
 
     return _inbox_sensor

@@ -6,7 +6,7 @@ import warnings
 
 from dagster import AssetSelection, define_asset_job
 
-from dx_pipeline.defs.partitions import quarterly_partitions
+from dx_pipeline.defs.partitions import quarter_job_config, quarterly_partitions
 
 # The job holds the per-quarter assets (no backfill policy) and the publication step (single
 # run per backfill range, for asset backfills); Dagster resolves the job to one partition per
@@ -19,6 +19,7 @@ quarter_job = define_asset_job(
     name="quarter_job",
     selection=AssetSelection.all(),
     partitions_def=quarterly_partitions,
+    config=quarter_job_config,
     description=(
         "Toàn bộ một quý: tiếp nhận, kiểm tra chất lượng, KPI, chấm điểm, xếp hạng, công bố. / "
         "A whole quarter: ingest, quality checks, KPIs, scores, ranking, publication."

@@ -17,6 +17,7 @@ import pandas as pd
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.schemas import SUBMISSION_REJECTS
+from dx_pipeline.sources.inbox import file_stat
 from dx_pipeline.sources.reporting_db import read_reporting_db
 from dx_pipeline.sources.submission_readers import (
     list_inbox_files,
@@ -43,6 +44,9 @@ class SubmissionIngestResult:
     rejects: pd.DataFrame
     files: list[tuple[Path, str, int]] = field(default_factory=list)
     db_rows: int = 0
+    versions: list[tuple[str, str, tuple[int, int, int] | None]] = field(default_factory=list)
+    """(path under the inbox, sha256, (size, mtime_ns, ctime_ns) just before the read) of each
+    inbox file read: what the quarter's ledger records (``sources.inbox.record_taken_in``)."""
 
 
 def _catalogue(catalogue: Mapping | None):
@@ -79,11 +83,14 @@ def ingest_submissions(
     accepted: list[dict] = []
     rejects: list[dict] = []
     files: list[tuple[Path, str, int]] = []
+    versions: list[tuple[str, str, tuple[int, int, int] | None]] = []
     folder = home.inbox_for(q)
     for path in list_inbox_files(folder):
         rel = path.relative_to(home.inbox).as_posix()
+        stat = file_stat(path)  # before the read: a change during it shows as a newer ctime
         read = read_submission_file(path, rules, relpath=rel, root=home.inbox)
         files.append((path, read.sha256, read.rows))
+        versions.append((rel, read.sha256, stat))
         accepted.extend(read.accepted)
         rejects.extend(read.rejects)
     db_rows = 0
@@ -98,4 +105,5 @@ def ingest_submissions(
         rejects=rejects_frame(rejects),
         files=files,
         db_rows=db_rows,
+        versions=versions,
     )

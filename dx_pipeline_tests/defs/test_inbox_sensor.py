@@ -1,7 +1,9 @@
-"""The inbox sensor through Dagster: one run request per new or changed file version."""
+"""The inbox sensor through Dagster: nothing on a new instance, a run for what arrives later,
+and a quarter waits while an earlier quarter is being computed."""
 
 from dagster import (
     DagsterInstance,
+    DagsterRunStatus,
     Definitions,
     asset,
     build_sensor_context,
@@ -11,7 +13,8 @@ from dagster import (
 from dx_pipeline.defs.inbox_sensor import build_inbox_sensor
 from dx_pipeline.defs.partitions import quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
-from dx_pipeline.storage import DxHome
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline_tests.sources.test_inbox import YES, inbox_with_two_quarters, taken_in
 from dx_pipeline_tests.sources.test_submission_readers import write_xlsx
 
 
@@ -21,7 +24,7 @@ def _probe():
 
 
 JOB = define_asset_job("probe_job", selection=[_probe], partitions_def=quarterly_partitions)
-ROW = [1, "ipv6_ready", "", "", None, None, "Có", None]
+Q1, Q2 = Quarter.parse("2025-Q1"), Quarter.parse("2025-Q2")
 
 
 def tick(sensor_def, instance, cursor, home):
@@ -29,49 +32,51 @@ def tick(sensor_def, instance, cursor, home):
     defs = Definitions(assets=[_probe], jobs=[JOB], sensors=[sensor_def], resources=resources)
     ctx = build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=resources)
     data = sensor_def.evaluate_tick(ctx)
-    return data.run_requests or [], data.cursor
+    return data.run_requests or [], data.cursor, data.skip_message
 
 
-def test_sensor_new_same_changed(tmp_path):
-    home = DxHome(tmp_path)
+def running(instance, quarter: Quarter):
+    """A run of ``quarter`` in progress."""
+    return instance.create_run_for_job(
+        job_def=JOB.resolve(asset_graph=Definitions(assets=[_probe]).get_repository_def().asset_graph),
+        status=DagsterRunStatus.STARTED,
+        tags={"dagster/partition": quarter.partition_key},
+    )
+
+
+def test_nothing_on_a_new_instance_then_one_quarter_at_a_time(tmp_path):
+    home = inbox_with_two_quarters(tmp_path)
     sensor_def = build_inbox_sensor(JOB)
     assert sensor_def.minimum_interval_seconds == 30
     with DagsterInstance.ephemeral() as instance:
-        requests, cursor = tick(sensor_def, instance, None, home)
+        requests, cursor, _ = tick(sensor_def, instance, None, home)
         assert requests == []
-        folder = home.inbox_for("2025-Q2")
-        folder.mkdir(parents=True)
-        write_xlsx(folder / "so_yte.xlsx", [ROW])
-        requests, cursor = tick(sensor_def, instance, cursor, home)
-        assert len(requests) == 1
-        assert requests[0].partition_key == "2025-04"
-        assert requests[0].run_key.startswith("2025-Q2:2025-Q2/so_yte.xlsx:")
-        assert requests[0].tags["dx/inbox_file"] == "2025-Q2/so_yte.xlsx"
-        first_key = requests[0].run_key
-        # the same file again: nothing
-        requests, cursor = tick(sensor_def, instance, cursor, home)
-        assert requests == []
-        # changed content: one more, for the same quarter
-        write_xlsx(folder / "so_yte.xlsx", [[1, "ipv6_ready", "", "", None, None, "Không", None]])
-        requests, cursor = tick(sensor_def, instance, cursor, home)
-        assert len(requests) == 1 and requests[0].run_key != first_key
-        assert requests[0].partition_key == "2025-04"
-        # several files of two quarters in one tick: one run per quarter
-        write_xlsx(folder / "so_khcn.xlsx", [ROW], agency_code="SO_KHCN")
-        write_xlsx(folder / "so_ct.xlsx", [ROW], agency_code="SO_CT")
-        q1 = home.inbox_for("2025-Q1")
-        q1.mkdir(parents=True)
-        write_xlsx(q1 / "so_yte.xlsx", [ROW], quarter="2025-Q1")
-        requests, cursor = tick(sensor_def, instance, cursor, home)
-        assert sorted(r.partition_key for r in requests) == ["2025-01", "2025-04"]
-        batch = next(r for r in requests if r.partition_key == "2025-04")
-        assert batch.run_key.startswith("2025-Q2:batch:") and batch.tags["dx/inbox_files"] == "2"
+        assert cursor is not None and len(cursor) < 200, cursor
+
+        # late files for both quarters: the older one first
+        write_xlsx(home.inbox_for(Q1) / "so_ct.xlsx", [YES], agency_code="SO_CT", quarter=Q1.label)
+        write_xlsx(home.inbox_for(Q2) / "so_khcn.xlsx", [YES], agency_code="SO_KHCN", quarter=Q2.label)
+        requests, cursor, _ = tick(sensor_def, instance, cursor, home)
+        assert [r.partition_key for r in requests] == ["2025-01"]
+        (first,) = requests
+        assert first.tags["dx/quarter"] == "2025-Q1" and first.tags["dx/trigger"] == "sensor:inbox"
+        assert first.tags["dx/inbox_file"] == "2025-Q1/so_ct.xlsx"
+
+        # its run is in progress: asking again for it is the same run key (Dagster refuses
+        # it); 2025-Q2 waits
+        run = running(instance, Q1)
+        requests, cursor, _ = tick(sensor_def, instance, cursor, home)
+        assert [r.run_key for r in requests] == [first.run_key]
+        # the run has read the late file but is still scoring and ranking: 2025-Q2 still waits
+        taken_in(home, Q1)
+        requests, cursor, skipped = tick(sensor_def, instance, cursor, home)
+        assert requests == [] and "2025-Q2 has new files; it waits for the run of 2025-Q1" in str(skipped)
+
+        # 2025-Q1's run ended (whichever way): now 2025-Q2
+        instance.report_run_failed(run)
+        requests, cursor, _ = tick(sensor_def, instance, cursor, home)
+        assert [(r.partition_key, r.tags["dx/quarter"]) for r in requests] == [("2025-04", "2025-Q2")]
+        assert requests[0].tags["dx/inbox_files"] == "2"
+
+        taken_in(home, Q2)
         assert tick(sensor_def, instance, cursor, home)[0] == []
-        # a file for a quarter not closed yet is retried, not forgotten
-        future = home.inbox_for("2099-Q1")
-        future.mkdir(parents=True)
-        write_xlsx(future / "x.xlsx", [ROW], quarter="2099-Q1")
-        for _ in range(2):
-            requests, cursor = tick(sensor_def, instance, cursor, home)
-            assert requests == []
-            assert "2099-Q1/x.xlsx" not in cursor
