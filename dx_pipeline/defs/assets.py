@@ -38,6 +38,7 @@ from dx_pipeline.app.quarter import (
     score_quarter_kpis,
     simulate_rank_uncertainty,
 )
+from dx_pipeline.app.site import build_quarter_sites
 from dx_pipeline.defs.metadata import (
     column_schema,
     describe,
@@ -392,6 +393,41 @@ def _quarter_metadata(published) -> dict[str, Any]:
     )
 
 
+TREND_QUARTERS = 8
+"""Quarters an agency page's trend shows (this one and the seven before it)."""
+
+
+@asset(
+    partitions_def=quarterly_partitions,
+    group_name=PUBLISH,
+    kinds={"html"},
+    deps=[
+        # the trend reads the rankings published for the quarters before this one
+        AssetDep("ranking_snapshot", partition_mapping=TimeWindowPartitionMapping(
+            start_offset=1 - TREND_QUARTERS, end_offset=0, allow_nonexistent_upstream_partitions=True)),
+        "period_rankings",
+    ],
+    description="Trang thông tin điện tử công bố kết quả (tạm thời hoặc chính thức) của quý và của 6 "
+    "tháng, cả năm kết thúc cùng quý: trang tĩnh, tiếng Việt trước, tiếng Anh kèm theo.\n\n"
+    "The DX portal website of the quarter's newest revision and of the half-year and year that "
+    "close with it, once agencies may see them: plain files under `published/site/`.",
+)
+def portal_site(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
+    """The static website of the quarter's published results."""
+    sites = build_quarter_sites(dx.settings(), quarter_of(context.partition_key))
+    built = {
+        b.period: {"revision": b.revision, "final": b.final, "pages": b.pages, "agencies": b.agencies,
+                   "path": str(b.path)}
+        for b in sites.built
+    }
+    return MaterializeResult(metadata={
+        "sites": MetadataValue.json(built),
+        "not_public_yet": MetadataValue.json(sites.private),
+        "broken_links": MetadataValue.int(len(sites.broken)),
+        **({"index": MetadataValue.path(str(sites.built[0].path / "index.html"))} if sites.built else {}),
+    })
+
+
 ALL_ASSETS = [
     agencies,
     portal_dossiers,
@@ -402,4 +438,5 @@ ALL_ASSETS = [
     index_scores,
     rank_uncertainty,
     publish_rankings,
+    portal_site,
 ]

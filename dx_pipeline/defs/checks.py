@@ -14,8 +14,9 @@ recorded while the quarter goes on, and a broken export stops the assets below t
 ``dq_results`` (with the severity that applied and the tolerance), reports that as a
 materialization of the ``dq_results`` asset, and refreshes the quarter's HTML report.
 
-``index_scores_reproducible`` is the one check that is not a suite: the ranking is published
-from the stored scores, so before it is, the scores must still follow from the stored KPIs.
+``index_scores_reproducible`` and ``portal_site_links_resolve`` are not suites: the ranking is
+published from the stored scores, so before it is, the scores must still follow from the
+stored KPIs; and a published site must have no link that leads nowhere.
 """
 
 
@@ -37,6 +38,7 @@ from dagster import (
 )
 
 from dx_pipeline.app.quarter import quality_report_path, run_quality_suite, scores_reproduce
+from dx_pipeline.app.site import quarter_site_links
 from dx_pipeline.defs.metadata import written_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
@@ -158,7 +160,31 @@ def index_scores_reproducible(context: AssetCheckExecutionContext, dx: DxResourc
     )
 
 
+@asset_check(
+    asset="portal_site",
+    name="portal_site_links_resolve",
+    blocking=True,
+    partitions_def=quarterly_partitions,
+    description="Mọi liên kết của trang công bố đều dẫn tới một tệp của trang, không có gì từ bên "
+    "ngoài. / Every link of the published site resolves to one of its files; nothing is fetched "
+    "from elsewhere.",
+)
+def portal_site_links_resolve(context: AssetCheckExecutionContext, dx: DxResource) -> AssetCheckResult:
+    """Read the quarter's built sites back and list every link that does not resolve."""
+    checked, broken = quarter_site_links(dx.settings(), quarter_of(context.partition_key))
+    rows = [{"page": b.page, "link": b.href, "problem": b.problem} for b in broken[:50]]
+    return AssetCheckResult(
+        passed=not broken,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{checked} site(s) checked, {len(broken)} broken link(s)",
+        metadata={"sites_checked": MetadataValue.int(checked),
+                  "broken_links": MetadataValue.int(len(broken)),
+                  "first_broken": MetadataValue.md(_markdown_table(rows))},
+    )
+
+
 def build_quality_checks() -> list[AssetChecksDefinition]:
-    """Every dataset's quality checks and the scores' reproducibility check; add them to
-    ``Definitions(asset_checks=...)``."""
-    return [build_dataset_checks(spec) for spec in SUITES.values()] + [index_scores_reproducible]
+    """Every dataset's quality checks, the scores' reproducibility check and the published
+    site's link check; add them to ``Definitions(asset_checks=...)``."""
+    return [build_dataset_checks(spec) for spec in SUITES.values()] + [
+        index_scores_reproducible, portal_site_links_resolve]

@@ -20,7 +20,9 @@ import pandas as pd
 import pyarrow as pa
 
 from dx_pipeline import __version__
+from dx_pipeline.index.explain import IndicatorSpec
 from dx_pipeline.reference import schemas
+from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.frameworks import Framework, Node
 from dx_pipeline.storage.checksums import sha256_file
 
@@ -53,6 +55,8 @@ class Manifest:
     row_counts: Mapping[str, int | None] = field(default_factory=dict)
     outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     schema: str = MANIFEST_SCHEMA
+    reason_vi: str = ""
+    """``reason`` in Vietnamese (the publisher's own words are kept in both)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``manifest.json`` (lists for the tuples)."""
@@ -85,6 +89,7 @@ class Manifest:
             inputs=tuple(data.get("inputs") or ()),
             row_counts=dict(data.get("row_counts") or {}),
             outputs=dict(data.get("outputs") or {}),
+            reason_vi=str(data.get("reason_vi", "")),
         )
 
 
@@ -144,9 +149,12 @@ def code_version() -> dict[str, str | None]:
 
 def framework_metadata(fw: Framework) -> dict:
     """What a manifest records of a loaded framework: id, version, sha256 of its YAML file,
-    titles, its provenance (documents, whether it is illustrative, indicators not assessed)
-    and every pillar's and indicator's names, points and origin, so the report can name each
-    node in Vietnamese and English and say where it comes from."""
+    titles, decimals, its provenance (documents, whether it is illustrative, indicators not
+    assessed) and every pillar's and indicator's names, points and origin, and of each
+    indicator what the site needs to tell its points in plain words (its
+    :class:`~dx_pipeline.index.explain.IndicatorSpec`: rule, parameters, unit, levels, source,
+    evidence), so a revision can be read without the framework file."""
+    catalogue = load_catalogue()
 
     def node(n: Node) -> dict:
         entry = {
@@ -156,6 +164,8 @@ def framework_metadata(fw: Framework) -> dict:
             "max_points": float(n.max_points),
             "origin": {"name": n.origin.name, "points": n.origin.points, "rule": n.origin.rule},
         }
+        if n.is_indicator:
+            entry = {**IndicatorSpec.of(n, catalogue).record(), **entry, "parent_id": n.parent_id}
         if n.not_assessed is not None:
             entry["not_assessed"] = True
         return entry
@@ -167,6 +177,7 @@ def framework_metadata(fw: Framework) -> dict:
         "sha256": sha256_file(Path(fw.source)) if fw.source else None,
         "title_vi": fw.title.vi,
         "title_en": fw.title.en,
+        "decimals": fw.decimals,
         "provenance": fw.provenance_record(),
         "pillars": [node(n) for n in nodes if not n.is_indicator],
         "indicators": [node(n) for n in nodes if n.is_indicator],
@@ -231,39 +242,69 @@ def content_sha256(content: Mapping) -> str:
     return sha256_bytes(canonical_json(content).encode("utf-8"))
 
 
-def describe_changes(old: Mapping | None, new: Mapping) -> str:
-    """A reason a person can read, derived from what differs between two ``content`` parts."""
+TABLE_WORDS = {
+    "ranking": ("bảng xếp hạng", "ranking"),
+    "index_scores": ("điểm chỉ số", "index_scores"),
+    "agency_kpis": ("số liệu KPI", "agency_kpis"),
+    "dq_results": ("kết quả kiểm tra dữ liệu", "dq_results"),
+    "rank_uncertainty": ("khoảng bất định của thứ hạng", "rank_uncertainty"),
+    "agencies": ("danh mục đơn vị", "agencies"),
+}
+"""Table -> (Vietnamese, English) as a revision's reason names it."""
+
+
+def change_parts(old: Mapping | None, new: Mapping) -> list[tuple[str, str]]:
+    """What differs between two ``content`` parts, as (Vietnamese, English) phrases."""
     if not old:
-        return "first publication (công bố lần đầu)"
-    parts = []
-    old_inputs = {i["path"]: i.get("sha256") for i in old.get("inputs", [])}
-    new_inputs = {i["path"]: i.get("sha256") for i in new.get("inputs", [])}
-    changed = sorted(p for p in new_inputs if p in old_inputs and old_inputs[p] != new_inputs[p])
-    added = sorted(p for p in new_inputs if p not in old_inputs)
-    removed = sorted(p for p in old_inputs if p not in new_inputs)
-    if changed:
-        parts.append("inputs changed: " + ", ".join(changed))
-    if added:
-        parts.append("inputs added: " + ", ".join(added))
-    if removed:
-        parts.append("inputs removed: " + ", ".join(removed))
+        return [("Công bố lần đầu", "first publication (công bố lần đầu)")]
+    parts = _input_changes(old, new)
     old_fw = {f["id"]: (f.get("version"), f.get("sha256")) for f in old.get("frameworks", [])}
     new_fw = {f["id"]: (f.get("version"), f.get("sha256")) for f in new.get("frameworks", [])}
     for fid in sorted(set(old_fw) | set(new_fw)):
         if old_fw.get(fid) != new_fw.get(fid):
             before = old_fw.get(fid, ("-",))[0]
             after = new_fw.get(fid, ("-",))[0]
-            parts.append(f"framework {fid} changed ({before} -> {after})")
+            parts.append((f"bộ chỉ số {fid} thay đổi (phiên bản {before} → {after})",
+                          f"framework {fid} changed ({before} -> {after})"))
     if old.get("package_version") != new.get("package_version"):
-        parts.append(f"code {old.get('package_version')} -> {new.get('package_version')}")
+        before, after = old.get("package_version"), new.get("package_version")
+        parts.append((f"phiên bản phần mềm {before} → {after}", f"code {before} -> {after}"))
     tables = sorted(
         t
         for t in set(old.get("tables", {})) | set(new.get("tables", {}))
         if old.get("tables", {}).get(t) != new.get("tables", {}).get(t)
     )
     if tables:
-        parts.append("results changed: " + ", ".join(tables))
-    return "; ".join(parts) or "content changed"
+        words = [TABLE_WORDS.get(t, (t, t)) for t in tables]
+        parts.append(("kết quả thay đổi: " + ", ".join(vi for vi, _ in words),
+                      "results changed: " + ", ".join(en for _, en in words)))
+    return parts or [("nội dung thay đổi", "content changed")]
+
+
+def _input_changes(old: Mapping, new: Mapping) -> list[tuple[str, str]]:
+    old_inputs = {i["path"]: i.get("sha256") for i in old.get("inputs", [])}
+    new_inputs = {i["path"]: i.get("sha256") for i in new.get("inputs", [])}
+    changed = sorted(p for p in new_inputs if p in old_inputs and old_inputs[p] != new_inputs[p])
+    added = sorted(p for p in new_inputs if p not in old_inputs)
+    removed = sorted(p for p in old_inputs if p not in new_inputs)
+    parts = []
+    for paths, vi, en in ((changed, "tệp đầu vào thay đổi", "inputs changed"),
+                          (added, "thêm tệp đầu vào", "inputs added"),
+                          (removed, "bớt tệp đầu vào", "inputs removed")):
+        if paths:
+            parts.append((f"{vi}: " + ", ".join(paths), f"{en}: " + ", ".join(paths)))
+    return parts
+
+
+def describe_changes(old: Mapping | None, new: Mapping) -> str:
+    """A reason a person can read, derived from what differs between two ``content`` parts."""
+    return "; ".join(en for _, en in change_parts(old, new))
+
+
+def describe_changes_vi(old: Mapping | None, new: Mapping) -> str:
+    """The same reason in Vietnamese (what the published site shows)."""
+    text = "; ".join(vi for vi, _ in change_parts(old, new))
+    return text[:1].upper() + text[1:]
 
 
 def read_manifest(folder: Path) -> dict:

@@ -29,22 +29,30 @@ import pyarrow.parquet as pq
 
 from dx_pipeline.publish import exports
 from dx_pipeline.publish import manifest as mf
-from dx_pipeline.publish.report import ReportInput, load_kpi_info, render_report
+from dx_pipeline.publish.layout import (
+    LATEST_FILE,
+    LATEST_LINK,
+    period_dir,
+    ranking_root,
+    revisions,
+    to_frame,
+)
+from dx_pipeline.publish.site.build import render_summary
+from dx_pipeline.publish.site.revision import Revision
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.storage import DxHome, atomic_path
 
-LATEST_FILE = "LATEST"
-LATEST_LINK = "latest"
-OUTPUT_FILES = (
-    "ranking.parquet",
-    "ranking.csv",
-    "ranking.xlsx",
-    "index_scores.parquet",
-    "report.html",
-)
-"""Every file of a revision besides manifest.json, in the order they are written."""
+OUTPUT_FILES = ("ranking.parquet", "ranking.csv", "ranking.xlsx", "index_scores.parquet", "report.html")
+"""The files every revision has besides manifest.json (report.html is the printable summary)."""
+TABLE_FILES = {
+    "agency_kpis": "agency_kpis.parquet",
+    "agencies": "agencies.parquet",
+    "rank_uncertainty": "rank_uncertainty.parquet",
+}
+"""Reference tables a revision also holds as Parquet when the publisher passes them (the site
+reads them: KPIs against the plan, agencies' names and groups, rank intervals)."""
 
 PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3)
 """Keyword arguments of ``pq.write_table`` for the published Parquet files."""
@@ -80,40 +88,6 @@ class Publication:
         df = to_frame(pq.read_table(self.path / "ranking.parquet"))
         df.insert(0, "quarter" if self.kind == "quarter" else "period", self.period)
         return df
-
-
-_NULLABLE_INTS = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-}
-
-
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas keeping integer columns integers (a null rank must not make 1 into 1.0)."""
-    return table.to_pandas(types_mapper=_NULLABLE_INTS.get)
-
-
-def ranking_root(home: DxHome) -> Path:
-    """The folder holding every period's published revisions."""
-    return home.published / "ranking"
-
-
-def period_dir(home: DxHome, period: str | Quarter | Period) -> Path:
-    """The folder of one quarter's or period's revisions."""
-    return ranking_root(home) / Period.parse(period).folder
-
-
-def revisions(folder: Path) -> list[int]:
-    """Complete revisions in a period folder (temporary folders start with a dot)."""
-    out = []
-    if folder.is_dir():
-        for child in folder.iterdir():
-            if child.is_dir() and not child.is_symlink() and child.name.startswith("rev="):
-                with contextlib.suppress(ValueError):
-                    out.append(int(child.name[4:]))
-    return sorted(out)
 
 
 def _load(folder: Path, period: Period, revision: int, created: bool = False) -> Publication:
@@ -306,9 +280,7 @@ def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
             _point_latest(folder, latest.revision)
             return replace(latest, created=False)
         revision = (existing[-1] + 1) if existing else 1
-        reason = (data.reason or "").strip() or mf.describe_changes(
-            latest.manifest.content if latest else None, content.content
-        )
+        reason = _reasons(data.reason, latest.manifest.content if latest else None, content.content)
         when = (data.published_at or _now()).replace(microsecond=0)
         if when.tzinfo is not None:
             when = when.astimezone(dt.UTC).replace(tzinfo=None)
@@ -327,6 +299,14 @@ def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
         return _load(folder, data.period, revision, created=True)
 
 
+def _reasons(given: str | None, previous: Mapping | None, content: Mapping) -> tuple[str, str]:
+    """(reason, reason_vi): the publisher's words in both, or what changed told in each language."""
+    text = (given or "").strip()
+    if text:
+        return text, text
+    return mf.describe_changes(previous, content), mf.describe_changes_vi(previous, content)
+
+
 def _write_revision(
     tmp: Path,
     data: PublicationInput,
@@ -334,31 +314,15 @@ def _write_revision(
     revision: int,
     latest: Publication | None,
     when: dt.datetime,
-    reason: str,
+    reason: tuple[str, str],
 ) -> mf.Manifest:
     """Write the revision's files into ``tmp``; return its manifest (not yet written)."""
     per = data.period
-    ranking_arrow = _ranking_frame(data.ranking, revision, when)
-    scores_arrow = mf.arrow_for("index_scores", data.index_scores)
-    report = ReportInput(
-        period=per,
-        ranking=to_frame(ranking_arrow),
-        index_scores=to_frame(scores_arrow),
-        frameworks=content.frameworks,
-        revision=revision,
-        published_at=when,
-        reason=reason,
-        trigger=content.trigger,
-        code_version=content.code_version,
-        inputs=content.inputs,
-        kpis=data.kpis,
-        dq=data.dq,
-        uncertainty=data.uncertainty,
-        registry=data.registry,
-        kpi_info=load_kpi_info(),
-    )
-    _write_outputs(tmp, per, ranking_arrow, scores_arrow, report)
-    return mf.Manifest(
+    tables = {"ranking": _ranking_frame(data.ranking, revision, when),
+              "index_scores": mf.arrow_for("index_scores", data.index_scores),
+              **{name: mf.arrow_for(name, df) for name, df in data.optional_tables().items()
+                 if name in TABLE_FILES and df is not None}}
+    manifest = mf.Manifest(
         kind=per.kind,
         period=per.label,
         quarters=tuple(q.label for q in per.quarters),
@@ -366,43 +330,52 @@ def _write_revision(
         previous_revision=latest.revision if latest else None,
         published_at=when.isoformat() + "Z",
         trigger=content.trigger,
-        reason=reason,
+        reason=reason[0],
+        reason_vi=reason[1],
         content_sha256=content.sha256,
         content=content.content,
         code_version=content.code_version,
         frameworks=tuple(content.frameworks),
         inputs=tuple(content.inputs),
         row_counts={
-            "ranking": ranking_arrow.num_rows,
-            "index_scores": scores_arrow.num_rows,
+            "ranking": tables["ranking"].num_rows,
+            "index_scores": tables["index_scores"].num_rows,
             **{name: None if df is None else len(df) for name, df in data.optional_tables().items()},
         },
-        outputs={
-            name: {"sha256": mf.sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-            for name in OUTPUT_FILES
-        },
     )
+    _write_outputs(tmp, per, tables, manifest)
+    outputs = {p.name: {"sha256": mf.sha256_file(p), "bytes": p.stat().st_size}
+               for p in sorted(tmp.iterdir())}
+    return replace(manifest, outputs=outputs)
 
 
-def _write_outputs(
-    folder: Path, per: Period, ranking: pa.Table, scores: pa.Table, report: ReportInput
-) -> None:
-    pq.write_table(ranking, folder / "ranking.parquet", **PARQUET_OPTIONS)
-    pq.write_table(scores, folder / "index_scores.parquet", **PARQUET_OPTIONS)
+def _write_outputs(folder: Path, per: Period, tables: Mapping[str, pa.Table], manifest: mf.Manifest) -> None:
+    """The revision's files: its tables as Parquet, the ranking as CSV and Excel, and the
+    printable summary as report.html (read from the same tables and manifest as the site)."""
+    pq.write_table(tables["ranking"], folder / "ranking.parquet", **PARQUET_OPTIONS)
+    pq.write_table(tables["index_scores"], folder / "index_scores.parquet", **PARQUET_OPTIONS)
+    for name, file in TABLE_FILES.items():
+        if name in tables:
+            pq.write_table(tables[name], folder / file, **PARQUET_OPTIONS)
     column = "quarter" if per.kind == "quarter" else "period"
-    table = to_frame(ranking)
-    table.insert(0, column, per.label)
-    exports.write_csv(table, folder / "ranking.csv")
+    frames = {name: to_frame(t) for name, t in tables.items()}
+    ranking = frames["ranking"].copy()
+    ranking.insert(0, column, per.label)
+    exports.write_csv(ranking, folder / "ranking.csv")
+    scores = _with_period(frames["index_scores"].copy(), column, per)
     exports.write_excel(
         folder / "ranking.xlsx",
-        [
-            ("Xếp hạng - Ranking", "ranking_snapshot", table),
-            ("Điểm chi tiết - Scores", "index_scores", _with_period(to_frame(scores), column, per)),
-        ],
-        created=report.published_at,
+        [("Xếp hạng - Ranking", "ranking_snapshot", ranking),
+         ("Điểm chi tiết - Scores", "index_scores", scores)],
+        created=dt.datetime.fromisoformat(manifest.published_at[:-1]),
         title=f"Xếp hạng chuyển đổi số {per.title_vi} / DX ranking {per.title_en}",
     )
-    (folder / "report.html").write_text(render_report(report), encoding="utf-8")
+    revision = Revision(
+        period=per, number=manifest.revision, manifest=manifest.to_dict(), ranking=frames["ranking"],
+        scores=frames["index_scores"], kpis=frames.get("agency_kpis"), agencies=frames.get("agencies"),
+        uncertainty=frames.get("rank_uncertainty"),
+    )
+    (folder / "report.html").write_text(render_summary(revision), encoding="utf-8")
 
 
 def _with_period(df: pd.DataFrame, column: str, per: Period) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dx_pipeline.publish import manifest as mf
-from dx_pipeline.publish.snapshot import (
+from dx_pipeline.publish.layout import (
     LATEST_FILE,
     leftovers,
     period_dir,

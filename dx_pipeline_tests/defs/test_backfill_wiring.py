@@ -24,6 +24,7 @@ CROSS_QUARTER = {
         "agency_kpis": (-3, 0),  # the year's quarters
         "period_rankings": (-4, -2),  # the previous half-year and year
     },
+    "portal_site": {"ranking_snapshot": (-7, 0)},  # an agency's trend over eight quarters
 }
 CHAIN = {"ranking_snapshot", "period_rankings"}
 """Cheap assets that depend on earlier partitions of themselves: one run per backfill range."""

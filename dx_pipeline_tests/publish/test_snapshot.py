@@ -34,20 +34,21 @@ def test_first_publication_is_revision_1_with_a_full_manifest(home, inputs):
     pub = publish(home, inputs, published_at=WHEN)
     assert pub.created and pub.revision == 1
     assert pub.path == home.published / "ranking" / "quarter=2025-Q2" / "rev=1"
-    assert sorted(p.name for p in pub.path.iterdir()) == sorted([*OUTPUT_FILES, "manifest.json"])
+    tables = ["agency_kpis.parquet", "agencies.parquet", "rank_uncertainty.parquet"]
+    assert sorted(p.name for p in pub.path.iterdir()) == sorted([*OUTPUT_FILES, *tables, "manifest.json"])
 
     m = json.loads((pub.path / "manifest.json").read_text(encoding="utf-8"))
     assert m["revision"] == 1 and m["period"] == "2025-Q2" and m["kind"] == "quarter"
     assert m["published_at"] == "2025-07-10T08:30:00Z"
     assert m["trigger"] == "cli:test"
-    assert m["reason"].startswith("first publication")
+    assert m["reason"].startswith("first publication") and m["reason_vi"] == "Công bố lần đầu"
     assert m["frameworks"][0]["id"] == "dx_tinh_2025" and m["frameworks"][0]["version"] == "2025.1"
     assert m["frameworks"][0]["sha256"] == "a" * 64
     assert m["code_version"] == {"package": "0.1.0", "git_commit": "deadbeef"}
     assert [i["path"] for i in m["inputs"]] == sorted(i["path"] for i in inputs["inputs"])
     assert m["row_counts"]["ranking"] == 8 and m["row_counts"]["index_scores"] == 72
     assert m["row_counts"]["agency_kpis"] == 48
-    assert set(m["outputs"]) == set(OUTPUT_FILES)
+    assert set(m["outputs"]) == {*OUTPUT_FILES, *tables}
     for name, meta in m["outputs"].items():
         assert _hashes(pub.path)[name] == meta["sha256"]
 
@@ -85,6 +86,8 @@ def test_changed_content_gives_revision_2_and_leaves_revision_1_untouched(home, 
     assert second.created and second.revision == 2
     assert "inputs changed: inbox/2025-Q2/STC_baocao.xlsx" in second.reason
     assert "results changed" in second.reason and "ranking" in second.reason
+    assert second.manifest.reason_vi.startswith("Tệp đầu vào thay đổi: inbox/2025-Q2/STC_baocao.xlsx")
+    assert "kết quả thay đổi: " in second.manifest.reason_vi and "bảng xếp hạng" in second.manifest.reason_vi
     assert second.manifest.previous_revision == 1
     assert _hashes(first.path) == before
     assert (first.path.parent / "LATEST").read_text() == "rev=2\n"
@@ -106,10 +109,10 @@ def test_identical_content_gives_identical_bytes(tmp_path, inputs):
 def test_a_failed_publication_leaves_nothing_behind(home, inputs, monkeypatch):
     publish(home, inputs)
 
-    def boom(_data):
+    def boom(_revision):
         raise RuntimeError("disk full while rendering")
 
-    monkeypatch.setattr(snapshot_module, "render_report", boom)
+    monkeypatch.setattr(snapshot_module, "render_summary", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         publish(home, make_inputs(seed=9))
     folder = home.published / "ranking" / "quarter=2025-Q2"

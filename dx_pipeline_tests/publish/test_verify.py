@@ -27,7 +27,7 @@ def test_every_published_revision_verifies(home, two_revisions):
     report = verify(home)
     assert report.ok, report.summary()
     assert [(r.period, r.revision) for r in report.revisions] == [("2025-Q2", 1), ("2025-Q2", 2)]
-    assert all(r.files_checked == 5 for r in report.revisions)
+    assert all(r.files_checked == 8 for r in report.revisions)  # 5 files and 3 tables
     assert verify(home, "2025-Q2", 1).ok
 
 

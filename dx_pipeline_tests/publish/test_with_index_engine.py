@@ -8,6 +8,8 @@ import pandas as pd
 from dx_pipeline.index.builtins import load_builtin
 from dx_pipeline.index.engine import score
 from dx_pipeline.publish.manifest import framework_metadata
+from dx_pipeline.publish.site.build import build_site
+from dx_pipeline.publish.site.pages import agency_href
 from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
 from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Period
@@ -39,17 +41,20 @@ def test_engine_output_publishes_verifies_and_names_every_node(home):
     assert meta["id"] == "dti_department" and len(meta["sha256"]) == 64
     assert pub.manifest.trigger == '{"by":"schedule","run_id":"r-123"}'
 
-    html = (pub.path / "report.html").read_text(encoding="utf-8")
-    for node in fw.nodes():
-        assert node.name.vi in html, node.id
-    # an illustrative framework is published as one: manifest and a banner at the top
+    # an illustrative framework is published as one: manifest, and a notice in the summary
     assert meta["provenance"]["illustrative"] is True
     assert meta["provenance"]["documents"][0]["number"] == "3473/QĐ-UBND"
     assert {n["origin"]["points"] for n in meta["indicators"]} == {"illustration"}
-    banner = html.split('<aside class="banner" id="notice-dti_department">')[1].split("</aside>")[0]
-    assert html.index('class="banner"') < html.index('<nav class="toc">')
-    assert "Bộ chỉ số minh họa: tên, điểm hoặc cách tính của 40/40 chỉ số thành phần" in banner
-    assert "not the text of Decision 3473/QĐ-UBND of 29/12/2023" in banner
+    summary = (pub.path / "report.html").read_text(encoding="utf-8")
+    notice = summary.split('<div class="notice">')[1].split("</div>")[0]
+    assert summary.index('class="status') < summary.index('class="notice"')
+    assert "Bộ chỉ số minh họa: tên, điểm hoặc cách tính của 40/40 chỉ số thành phần" in notice
+    assert "not the text of Decision 3473/QĐ-UBND of 29/12/2023" in notice
+    # every pillar and indicator is named on the agencies' pages of the site
+    site = build_site(pub.path)
+    page = (site.path / agency_href("STC")).read_text(encoding="utf-8")
+    for node in fw.nodes():
+        assert node.name.vi in page, node.id
     ranked = result.ranking.dropna(subset=["rank"])
     assert len(ranked) == len(result.ranking) == 5  # the five departments
 

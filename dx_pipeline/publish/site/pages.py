@@ -1,0 +1,352 @@
+"""What each page of the site shows, as plain data for its template.
+
+One home page (the period, the state of the result, every framework and peer group, the
+directory of agencies, the data files), one ranking page per framework and peer group, one page
+per agency (its points by pillar, every indicator told in plain words by
+:func:`dx_pipeline.index.explain.account`, the adjustments and appeals that touched it, its
+trend over the periods, its KPIs against the plan) and the printable summary. HTML belongs to
+the templates; reading the revision to :mod:`dx_pipeline.publish.site.revision`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from dx_pipeline.index.explain import IndicatorAccount, IndicatorSpec, account, value_words
+from dx_pipeline.publish.site import words
+from dx_pipeline.publish.site.revision import PastResult, Revision
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.frameworks import Name
+
+AGENCY_DIR = "don-vi"
+RANKING_DIR = "xep-hang"
+DATA_DIR = "du-lieu"
+SUMMARY = "tom-tat.html"
+
+
+def agency_href(code: str) -> str:
+    """An agency page's path from the site root."""
+    return f"{AGENCY_DIR}/{words.slug(code)}.html"
+
+
+def group_href(framework_id: str, group: str) -> str:
+    """A ranking page's path from the site root."""
+    return f"{RANKING_DIR}/{words.slug(framework_id)}/{words.slug(group)}.html"
+
+
+def records(df: pd.DataFrame | None) -> list[dict]:
+    """Rows as dicts with None for every missing value."""
+    if df is None or df.empty:
+        return []
+    return [{k: (None if words.missing(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def sort_key(name: Any) -> tuple[str, str]:
+    """Vietnamese alphabetical order, near enough: letters without marks first, then as written."""
+    text = unicodedata.normalize("NFD", str(name)).replace("đ", "d~").replace("Đ", "D~")
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower(), str(name)
+
+
+# ------------------------------------------------------------------ the ranking of a peer group
+@dataclass
+class RankRow:
+    """One agency's line in a ranking table."""
+
+    code: str
+    name: str
+    name_en: str
+    rank: int | None
+    points: float
+    max_points: float
+    band: str | None
+    band_en: str
+    band_key: str
+    previous_rank: int | None
+    move: dict[str, str]
+    href: str
+
+    @property
+    def share(self) -> float | None:
+        return self.points / self.max_points if self.max_points else None
+
+
+@dataclass
+class Group:
+    """One framework's peer group: its ranking, in rank order."""
+
+    framework: dict
+    code: str
+    name: Name
+    rows: list[RankRow]
+    href: str
+
+    @property
+    def ranked(self) -> int:
+        return sum(1 for r in self.rows if r.rank is not None)
+
+    def band_counts(self) -> list[tuple[dict, int]]:
+        """(band, how many agencies) for each of the framework's bands, best first."""
+        bands = sorted(self.framework.get("bands") or [], key=lambda b: -float(b.get("min_share", 0)))
+        return [(b, sum(1 for r in self.rows if r.band == b.get("name_vi"))) for b in bands]
+
+
+def groups(rev: Revision) -> list[Group]:
+    """Every framework's peer groups, frameworks in id order, groups by name."""
+    names_en = {} if rev.agencies is None else dict(zip(rev.agencies["agency_code"].astype(str),
+                                                        rev.agencies["name_en"].astype(str), strict=True))
+    group_names = words.peer_group_names(rev.agencies, rev.ranking["peer_group"].astype(str).unique())
+    out = []
+    for fw in rev.frameworks:
+        bands_en = {b.get("name_vi"): b.get("name_en", "") for b in fw.get("bands") or []}
+        part = rev.ranking[rev.ranking["framework_id"].astype(str) == fw["id"]]
+        codes = sorted(part["peer_group"].astype(str).unique(), key=lambda g: sort_key(group_names[g].vi))
+        for code in codes:
+            rows = [_rank_row(r, names_en, bands_en) for r in records(part[part["peer_group"] == code])]
+            rows.sort(key=lambda r: (r.rank is None, r.rank or 0, sort_key(r.name)))
+            out.append(Group(fw, code, group_names[code], rows, group_href(fw["id"], code)))
+    return out
+
+
+def _rank_row(r: dict, names_en: Mapping[str, str], bands_en: Mapping[str, str]) -> RankRow:
+    code = str(r["agency_code"])
+    return RankRow(
+        code=code, name=str(r["agency_name"]), name_en=names_en.get(code, ""),
+        rank=None if r.get("rank") is None else int(r["rank"]),
+        points=float(r["total_points"]), max_points=float(r["max_points"]), band=r.get("band"),
+        band_en=bands_en.get(r.get("band"), ""), band_key=words.band_key(r.get("band")),
+        previous_rank=None if r.get("previous_rank") is None else int(r["previous_rank"]),
+        move=words.movement(r.get("rank_change"), r.get("previous_rank")), href=agency_href(code),
+    )
+
+
+# ------------------------------------------------------------------ one agency
+@dataclass
+class PillarBlock:
+    """A pillar's points and its indicators in plain words."""
+
+    id: str
+    name: Name
+    points: float
+    max_points: float
+    indicators: list[IndicatorAccount] = field(default_factory=list)
+
+
+@dataclass
+class Standing:
+    """An agency under one framework: where it stands, why, and how it got there."""
+
+    group: Group
+    row: RankRow
+    pillars: list[PillarBlock]
+    gains: list[IndicatorAccount]
+    adjustments: list[dict]
+    appeals: list[dict]
+    trend: list[dict]
+    interval: dict | None
+
+    @property
+    def framework(self) -> dict:
+        return self.group.framework
+
+
+@dataclass
+class AgencyPage:
+    """Everything an agency's page shows."""
+
+    code: str
+    name: Name
+    level: Name
+    parent: str | None
+    standings: list[Standing]
+    kpis: list[dict]
+    href: str
+
+
+def agency_pages(rev: Revision, past: list[PastResult]) -> list[AgencyPage]:
+    """One page per agency ranked or assessed under any framework of the revision."""
+    all_groups = groups(rev)
+    registry = {r["agency_code"]: r for r in records(rev.agencies)}
+    scores = {key: part for key, part in rev.scores.groupby(["framework_id", "agency_code"], sort=False)}
+    specs = {fw["id"]: rev.specs(fw["id"]) for fw in rev.frameworks}
+    kpis = _kpis_by_agency(rev)
+    unc = {(str(u["framework_id"]), str(u["agency_code"])): u for u in records(rev.uncertainty)}
+    standings: dict[str, list[Standing]] = {}
+    for group in all_groups:
+        fid = group.framework["id"]
+        for row in group.rows:
+            standing = Standing(
+                group=group, row=row,
+                pillars=_pillars(group.framework, scores.get((fid, row.code)), specs[fid]),
+                gains=[], adjustments=_touching(rev.records("adjustments"), fid, row.code),
+                appeals=_touching(rev.records("appeals"), fid, row.code),
+                trend=_trend(past, fid, row.code), interval=unc.get((fid, row.code)),
+            )
+            standing.gains = _largest_gains(standing.pillars)
+            standings.setdefault(row.code, []).append(standing)
+    pages = []
+    for code, mine in standings.items():
+        reg = registry.get(code, {})
+        parent = registry.get(reg.get("parent_code"), {}).get("name_vi")
+        level = words.LEVEL_ONE.get(str(reg.get("level")), Name("", ""))
+        pages.append(AgencyPage(code, Name(mine[0].row.name, mine[0].row.name_en), level, parent,
+                                mine, kpis.get(code, []), agency_href(code)))
+    return sorted(pages, key=lambda p: sort_key(p.name.vi))
+
+
+def _pillars(fw: dict, rows: pd.DataFrame | None, specs: Mapping[str, IndicatorSpec]) -> list[PillarBlock]:
+    """The agency's pillars in the framework's order, each with its indicators' accounts."""
+    if rows is None:
+        return []
+    order = {str(p["id"]): i for i, p in enumerate(fw.get("pillars") or [])}
+    names = {str(p["id"]): Name(p.get("name_vi") or p["id"], p.get("name_en") or "")
+             for p in fw.get("pillars") or []}
+    blocks = {}
+    for r in records(rows[rows["level"] == "pillar"]):
+        nid = str(r["node_id"])
+        name = names.get(nid, Name(nid, ""))
+        blocks[nid] = PillarBlock(nid, name, float(r["points"]), float(r["max_points"]))
+    for r in records(rows[rows["level"] == "indicator"]):
+        spec = specs.get(str(r["node_id"])) or _bare_spec(r, fw)
+        block = blocks.get(str(r.get("parent_id")))
+        if block is not None:
+            block.indicators.append(account(spec, r))
+    file_order = {str(i["id"]): n for n, i in enumerate(fw.get("indicators") or [])}
+    for block in blocks.values():
+        block.indicators.sort(key=lambda a: (file_order.get(a.spec.id, 10**6), a.spec.id))
+    return sorted(blocks.values(), key=lambda b: (order.get(b.id, 10**6), b.id))
+
+
+def _bare_spec(row: Mapping[str, Any], fw: dict) -> IndicatorSpec:
+    """The spec of an indicator an older manifest does not describe: its name, nothing more."""
+    meta = next((i for i in fw.get("indicators") or [] if str(i.get("id")) == str(row["node_id"])), {})
+    name = Name(meta.get("name_vi") or str(row["node_id"]), meta.get("name_en") or "")
+    return IndicatorSpec(id=str(row["node_id"]), name=name, measured=name, source="item", unit=None,
+                         rule="", max_points=float(row["max_points"]))
+
+
+def _largest_gains(pillars: list[PillarBlock], limit: int = 5) -> list[IndicatorAccount]:
+    """The indicators where the agency left the most points, largest first."""
+    every = [a for p in pillars for a in p.indicators if a.assessed and not a.full]
+    every = [a for a in every if a.max_points - a.points > 1e-9]
+    return sorted(every, key=lambda a: (-(a.max_points - a.points), a.spec.id))[:limit]
+
+
+def _touching(items: Iterable[dict], framework_id: str, agency_code: str) -> list[dict]:
+    """Appraisal records about one agency (under one framework, when they name one)."""
+    return [i for i in items if str(i.get("agency_code")) == agency_code
+            and str(i.get("framework_id") or framework_id) == framework_id]
+
+
+def _trend(past: list[PastResult], framework_id: str, agency_code: str) -> list[dict]:
+    """The agency's total, share, rank and band in each period, oldest first."""
+    out = []
+    for p in past:
+        framework = p.ranking[p.ranking["framework_id"] == framework_id]
+        mine = records(framework[framework["agency_code"] == agency_code])
+        if not mine:
+            continue
+        r = mine[0]
+        group = framework[framework["peer_group"] == r["peer_group"]]
+        share = r["total_points"] / r["max_points"] if r["max_points"] else None
+        out.append({"period": p.period, "revision": p.revision, "points": r["total_points"],
+                    "max_points": r["max_points"], "share": share, "rank": r.get("rank"),
+                    "of": int(group["rank"].notna().sum()), "band": r.get("band"),
+                    "band_key": words.band_key(r.get("band"))})
+    return out
+
+
+def _kpis_by_agency(rev: Revision) -> dict[str, list[dict]]:
+    """Each agency's KPIs that have a plan target, with the value said in plain words."""
+    catalogue = load_catalogue()
+    out: dict[str, list[dict]] = {}
+    for k in records(rev.kpis):
+        if k.get("target") is None:
+            continue
+        kpi = catalogue.get(str(k["kpi_code"]))
+        unit, levels = (kpi.unit, kpi.levels) if kpi else (None, {})
+        out.setdefault(str(k["agency_code"]), []).append({
+            "name": Name(kpi.name_vi, kpi.name_en) if kpi else Name(str(k["kpi_code"]), ""),
+            "value": value_words(k.get("value"), unit, levels),
+            "target": value_words(k.get("target"), unit, levels),
+            "met": k.get("target_met"),
+        })
+    for items in out.values():
+        items.sort(key=lambda k: sort_key(k["name"].vi))
+    return out
+
+
+# ------------------------------------------------------------------ the home page and what all share
+DATA_WORDS = {
+    "ranking.csv": Name("Bảng xếp hạng (CSV, mở bằng Excel)", "Ranking (CSV, opens in Excel)"),
+    "ranking.xlsx": Name("Bảng xếp hạng và điểm chi tiết (Excel)", "Ranking and detailed scores (Excel)"),
+    "ranking.parquet": Name("Bảng xếp hạng (Parquet)", "Ranking (Parquet)"),
+    "index_scores.csv": Name("Điểm từng chỉ số của từng đơn vị (CSV)", "Every indicator's points (CSV)"),
+    "index_scores.parquet": Name("Điểm từng chỉ số của từng đơn vị (Parquet)",
+                                 "Every indicator's points (Parquet)"),
+    "agency_kpis.csv": Name("Số liệu KPI của từng đơn vị (CSV)", "Every agency's KPIs (CSV)"),
+    "agency_kpis.parquet": Name("Số liệu KPI của từng đơn vị (Parquet)", "Every agency's KPIs (Parquet)"),
+    "agencies.parquet": Name("Danh mục đơn vị (Parquet)", "Agency registry (Parquet)"),
+    "rank_uncertainty.parquet": Name("Khoảng bất định của thứ hạng (Parquet)", "Rank uncertainty (Parquet)"),
+    "manifest.json": Name("Thông tin lần công bố, mã kiểm tra các tệp (JSON)",
+                          "Publication record with checksums (JSON)"),
+}
+"""What each downloadable file is, for the home page's list."""
+
+
+def common(rev: Revision) -> dict[str, Any]:
+    """What every page shows: the period, the revision, when and why, the state of the result."""
+    approval = rev.approval
+    return {
+        "period": rev.period,
+        "revision": rev.number,
+        "published": words.local_time(rev.published_at),
+        "reason": rev.reason,
+        "final": rev.is_final,
+        "approval": approval,
+        "approval_date": words.date_words(approval.date) if approval and approval.date else None,
+        "appeal_closes": words.date_words(rev.appeal_closes) if rev.appeal_closes else None,
+    }
+
+
+def notices(rev: Revision) -> list[dict]:
+    """Each framework's provenance statement and the indicators it does not assess."""
+    out = []
+    for fw in rev.frameworks:
+        prov = fw.get("provenance") if isinstance(fw.get("provenance"), Mapping) else {}
+        out.append({
+            "framework": fw,
+            "illustrative": bool(prov.get("illustrative")) or not prov,
+            "statement": Name(prov.get("statement_vi") or "Không nêu nguồn gốc của bộ chỉ số.",
+                              prov.get("statement_en") or "The framework states no provenance."),
+            "note": Name(prov["note_vi"], prov.get("note_en") or "") if prov.get("note_vi") else None,
+            "not_assessed": list(prov.get("not_assessed") or []),
+        })
+    return out
+
+
+def directory(pages: list[AgencyPage]) -> list[tuple[Name, list[AgencyPage]]]:
+    """Every agency page, by level (province, departments, districts, communes), A to Z."""
+    order = list(words.LEVEL_ONE)
+    by_level: dict[str, list[AgencyPage]] = {}
+    for p in pages:
+        key = next((k for k, v in words.LEVEL_ONE.items() if v == p.level), "")
+        by_level.setdefault(key, []).append(p)
+    out = []
+    for key in sorted(by_level, key=lambda k: order.index(k) if k in order else len(order)):
+        out.append((words.LEVELS.get(key, Name("Khác", "Other")), by_level[key]))
+    return out
+
+
+def summary_groups(all_groups: list[Group]) -> list[tuple[dict, list[Group]]]:
+    """Groups by framework, for the home page and the printable summary."""
+    out: list[tuple[dict, list[Group]]] = []
+    for g in all_groups:
+        if not out or out[-1][0]["id"] != g.framework["id"]:
+            out.append((g.framework, []))
+        out[-1][1].append(g)
+    return out
