@@ -222,7 +222,7 @@ class IndicatorSpec:
         return cls(
             id=node.id, name=node.name,
             measured=Name(kpi.name_vi, kpi.name_en) if kpi else node.name,
-            source=kpi.source if kpi else "item", unit=node.unit or (kpi.unit if kpi else None),
+            source=kpi.source if kpi else "item", unit=_unit(node, kpi),
             rule=str(node.rule), max_points=float(node.max_points), direction=node.direction,
             params=dict(node.params), levels=dict(kpi.levels) if kpi else {},
             evidence=node.evidence, not_assessed=na.reason if na else None,
@@ -258,6 +258,14 @@ class IndicatorSpec:
             params=params, levels={str(k): float(v) for k, v in (rec.get("levels") or {}).items()},
             evidence=rec.get("evidence"), not_assessed=na,
         )
+
+
+def _unit(node: Node, kpi: KPI | None) -> str | None:
+    """The unit of what an indicator measures: the framework's, its KPI's, or for an item a
+    yes/no rule implies, yes or no."""
+    if node.unit or kpi:
+        return node.unit or (kpi.unit if kpi else None)
+    return "bool" if node.rule == "boolean" else None
 
 
 def _plain_levels(levels: Mapping[Any, Any]) -> dict[str, float]:
@@ -394,8 +402,16 @@ def measured_words(spec: IndicatorSpec) -> Name:
     vi = f"{spec.measured.vi}" + (f" ({unit.vi})" if unit.vi else "") + f"; nguồn: {source.vi}"
     en = f"{spec.measured.en}" + (f" ({unit.en})" if unit.en else "") + f"; source: {source.en}"
     if spec.evidence:
-        vi, en = vi + f"; minh chứng: {spec.evidence}", en + f"; evidence: {spec.evidence}"
+        evidence = _evidence(spec.evidence)
+        vi, en = vi + f"; minh chứng: {evidence.vi}", en + f"; evidence: {evidence.en}"
     return Name(vi + ".", en + ".")
+
+
+def _evidence(text: str) -> Name:
+    """A framework's evidence text, ``Số, ngày văn bản (document number and date)``, as its
+    Vietnamese and its English (the text itself for both when it has no English in brackets)."""
+    m = re.fullmatch(r"(?P<vi>.+?)\s*\((?P<en>[ -~]+)\)", text.strip())
+    return Name(m["vi"], m["en"]) if m else Name(text, text)
 
 
 _NUM = r"[-+0-9.e]+"
@@ -506,30 +522,78 @@ class NoteWords:
     unread: tuple[str, ...] = ()
 
 
-def note_words(note: str | None, spec: IndicatorSpec) -> NoteWords:
-    """Read an indicator's engine note (fragments joined by ``; ``) into plain words."""
-    if spec.not_assessed is not None:
-        return NoteWords(why=(spec.not_assessed,))
+_VERDICT = re.compile(
+    r"appraisal(?: #(?P<id>\d+))? (?:set the value to (?P<value>\S+) \(reported: (?P<reported>[^)]*)\)"
+    r"|(?P<reject>rejected the evidence: scored 0)|set the points to (?P<points>\S+)"
+    r"|(?P<accept>accepted the reported value)) \((?P<reason>.*)\)", re.S)
+"""The verdict the engine notes first (``dx_pipeline/index/appraised.py``); its reason is the
+evaluator's own text and may hold anything, ``; `` included."""
+
+
+def _verdict_words(m: re.Match, spec: IndicatorSpec) -> Name:
+    ref = Name(f"Thẩm định (hồ sơ số {m['id']})", f"Appraisal (record {m['id']})") if m["id"] else Name(
+        "Thẩm định", "Appraisal")
+    if m["value"] is not None:
+        v = value_words(float(m["value"]), spec.unit, spec.levels)
+        r = value_words(None if m["reported"] == "no value" else float(m["reported"]), spec.unit, spec.levels)
+        what = Name(f"điều chỉnh giá trị thành {v.vi} (đơn vị báo cáo: {r.vi})",
+                    f"the value set to {v.en} (reported: {r.en})")
+    elif m["reject"]:
+        what = Name("không chấp nhận minh chứng, không có điểm", "evidence rejected, no points")
+    elif m["points"] is not None:
+        p = points_words(float(m["points"]))
+        what = Name(f"điều chỉnh điểm thành {p.vi}", f"the points set to {p.en}")
+    else:
+        what = Name("chấp nhận giá trị đơn vị báo cáo", "the reported value accepted")
+    return Name(f"{ref.vi}: {what.vi}. Lý do: {m['reason']}", f"{ref.en}: {what.en}. Reason: {m['reason']}")
+
+
+def _split_verdict(note: str, spec: IndicatorSpec) -> tuple[Name | None, str]:
+    """The verdict at the head of a note, in words, and the rest of the note: the shortest head
+    after which every fragment left is one the engine writes."""
+    if not note.startswith("appraisal"):
+        return None, note
+    ends = [m.start() for m in re.finditer(r"\); ", note)] + [len(note) - 1]
+    for end in ends:
+        head, rest = note[: end + 1], note[end + 3:]
+        m = _VERDICT.fullmatch(head)
+        if m and not _read_fragments(rest, spec)[3]:
+            return _verdict_words(m, spec), rest
+    m = _VERDICT.fullmatch(note)
+    return (_verdict_words(m, spec), "") if m else (None, note)
+
+
+def _read_fragments(note: str, spec: IndicatorSpec) -> tuple[list[Name], Name | None, bool, list[str]]:
+    """(why, gain, full, unread) of the engine's own fragments."""
     why: list[Name] = []
     gain, full, unread = None, False, []
-    for fragment in (note or "").split("; "):
-        if not fragment.strip():
+    for fragment in (f.strip() for f in note.split("; ")):
+        if not fragment:
             continue
         for pattern, kind, words in NOTE_PATTERNS:
-            m = pattern.fullmatch(fragment.strip())
+            m = pattern.fullmatch(fragment)
             if m is None:
                 continue
-            said = words(m, spec)
             if kind == "why":
-                why.append(said)
+                why.append(words(m, spec))
             elif kind == "gain":
-                gain = said
+                gain = words(m, spec)
             else:
                 full = True
             break
         else:
             unread.append(fragment)
-    return NoteWords(tuple(why), gain, full, tuple(unread))
+    return why, gain, full, unread
+
+
+def note_words(note: str | None, spec: IndicatorSpec) -> NoteWords:
+    """Read an indicator's engine note (fragments joined by ``; ``, an evaluator's verdict
+    first) into plain words."""
+    if spec.not_assessed is not None:
+        return NoteWords(why=(spec.not_assessed,))
+    verdict, rest = _split_verdict(note or "", spec)
+    why, gain, full, unread = _read_fragments(rest, spec)
+    return NoteWords(tuple(([verdict] if verdict else []) + why), gain, full, tuple(unread))
 
 
 @dataclass(frozen=True)
@@ -547,6 +611,9 @@ class IndicatorAccount:
     to_gain: Name | None
     full: bool
     unread: tuple[str, ...] = ()
+    reported: Name | None = None
+    """What the agency reported and the points that alone would earn, when an evaluator's
+    verdict stands behind the value and points shown."""
 
     @property
     def assessed(self) -> bool:
@@ -567,5 +634,15 @@ def account(spec: IndicatorSpec, row: Mapping[str, Any]) -> IndicatorAccount:
     return IndicatorAccount(
         spec=spec, measured=measured_words(spec), value=value, points=points, max_points=max_points,
         rule=rule_words(spec, max_points) if assessed and spec.rule in RULE_WORDS else None,
-        why=said.why, to_gain=to_gain, full=full, unread=said.unread,
+        why=said.why, to_gain=to_gain, full=full, unread=said.unread, reported=_reported(spec, row),
     )
+
+
+def _reported(spec: IndicatorSpec, row: Mapping[str, Any]) -> Name | None:
+    """The agency's own figure and its points, for a row an evaluator's verdict stands behind."""
+    verdict = row.get("appraisal")
+    if verdict is None or pd.isna(verdict) or row.get("reported_points") is None:
+        return None
+    value = value_words(row.get("reported_value"), spec.unit, spec.levels)
+    pts = points_words(float(row["reported_points"]))
+    return Name(f"{value.vi} ({pts.vi})", f"{value.en} ({pts.en})")

@@ -23,7 +23,12 @@ MANIFEST_FIELDS = (
     ("published_at", "When it was published, UTC, ISO 8601"),
     ("trigger", "Who or what started it: `schedule`, `sensor:inbox`, `cli:<user>`, a Dagster run id"),
     ("reason", "Why a new revision exists (given, or derived: which inputs or results changed)"),
-    ("frameworks", "Framework id, version and sha256 of its YAML file"),
+    ("reason_vi", "The same reason in Vietnamese (the publisher's own words are kept in both)"),
+    (
+        "frameworks",
+        "Framework id, version, sha256 of its YAML file, provenance, bands, and every indicator's "
+        "rule, parameters, unit, levels, source and evidence (what the site tells in plain words)",
+    ),
     ("code_version", "Package version and git commit of the code that produced it"),
     ("inputs", "Input files with their sha256 and row counts"),
     ("row_counts", "Rows of every table that went into the revision"),
@@ -42,7 +47,10 @@ PUBLISHED_FILES = (
         "Sheets `Xếp hạng - Ranking` and `Điểm chi tiết - Scores`, Vietnamese / column-name headers",
     ),
     ("index_scores.parquet", "Points per agency and framework node (`index_scores` contract)"),
-    ("report.html", "The self-contained report (Vietnamese first, English alongside)"),
+    ("agency_kpis.parquet", "The KPIs the scores came from, with plan targets (`agency_kpis` contract)"),
+    ("agencies.parquet", "The agency registry the ranking used (`agencies` contract)"),
+    ("rank_uncertainty.parquet", "Rank intervals, when computed (`rank_uncertainty` contract)"),
+    ("report.html", "The printable summary: every framework's ranking on a few A4 pages, Vietnamese first"),
     ("manifest.json", "What went in and came out, with checksums (fields below)"),
 )
 
@@ -145,6 +153,7 @@ def _published_section() -> list[str]:
         "half-year and annual rankings). A revision is never modified; a later publication of the same",
         "period creates `rev=N+1` with a reason. `LATEST` (text `rev=N`) and the `latest` symlink name",
         "the newest revision. `dx-pipeline verify` rechecks every file against the manifest.",
+        "`dx-pipeline site` builds each revision's website under `published/site/` (same folder names).",
         "",
         "| file | content |",
         "|---|---|",

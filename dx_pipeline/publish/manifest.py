@@ -22,7 +22,7 @@ import pyarrow as pa
 from dx_pipeline import __version__
 from dx_pipeline.index.explain import IndicatorSpec
 from dx_pipeline.reference import schemas
-from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.catalogue import packaged_catalogue
 from dx_pipeline.reference.frameworks import Framework, Node
 from dx_pipeline.storage.checksums import sha256_file
 
@@ -154,7 +154,7 @@ def framework_metadata(fw: Framework) -> dict:
     indicator what the site needs to tell its points in plain words (its
     :class:`~dx_pipeline.index.explain.IndicatorSpec`: rule, parameters, unit, levels, source,
     evidence), so a revision can be read without the framework file."""
-    catalogue = load_catalogue()
+    catalogue = packaged_catalogue()
 
     def node(n: Node) -> dict:
         entry = {

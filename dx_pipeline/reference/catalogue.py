@@ -8,6 +8,7 @@ good agency into a bad one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -96,6 +97,13 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         raise ValueError(f"{path}: expected a mapping with a 'kpis' mapping at the top")
     kpis = {str(code): _parse_kpi(path, str(code), spec) for code, spec in doc["kpis"].items()}
     return Catalogue(kpis, str(path))
+
+
+@functools.lru_cache(maxsize=1)
+def packaged_catalogue() -> Catalogue:
+    """The packaged catalogue, read once per process: it is package data, and parsing it costs
+    more than what most callers do with it (publishing, rendering the site)."""
+    return load_catalogue()
 
 
 def _parse_kpi(path: Path, code: str, spec: object) -> KPI:

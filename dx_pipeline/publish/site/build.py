@@ -38,6 +38,16 @@ CSV_OF = {
 name and the Revision attribute holding the table."""
 
 
+SUMMARY_PAGES_PER_FRAMEWORK = 2
+"""The printable summary's budget: a front page and two A4 pages per framework, its peer groups'
+rankings in two or three columns (up to about 400 units a framework)."""
+
+
+def summary_page_budget(frameworks: int) -> int:
+    """The most pages the printable summary of ``frameworks`` frameworks may print on."""
+    return 1 + SUMMARY_PAGES_PER_FRAMEWORK * frameworks
+
+
 @dataclass(frozen=True)
 class SiteBuilt:
     """A built site: where, for which revision, and what it holds."""

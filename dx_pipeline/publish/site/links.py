@@ -7,15 +7,16 @@ Reading HTML only; building pages belongs to :mod:`dx_pipeline.publish.site.buil
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-LINK_ATTRIBUTES = {
-    "a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src", "source": "src",
-}
-"""The attribute of each element that names another file."""
+_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)\b([^>]*)>")
+_ATTRIBUTE = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+LINK_ATTRIBUTES = {"href", "src", "srcset", "action", "poster", "data"}
+"""Attributes that name another file (on any element)."""
 
 
 @dataclass(frozen=True)
@@ -30,29 +31,35 @@ class BrokenLink:
         return f"{self.page}: {self.href!r} {self.problem}"
 
 
-class _Page(HTMLParser):
+@dataclass
+class _Page:
     """The links and the element ids of one HTML page."""
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if values.get("id"):
-            self.ids.add(str(values["id"]))
-        wanted = LINK_ATTRIBUTES.get(tag)
-        if wanted and values.get(wanted) is not None:
-            self.links.append(str(values[wanted]))
-        if "style" in values and "url(" in str(values["style"]):
-            self.links.append("url(" + str(values["style"]).split("url(", 1)[1].split(")", 1)[0] + ")")
+    links: list[str]
+    ids: set[str]
 
 
 def _read(path: Path) -> _Page:
-    page = _Page()
-    page.feed(path.read_text(encoding="utf-8"))
+    """Every link-naming attribute, inline style ``url()`` and element id of a page (a scan of
+    its tags: the site's pages are generated, well-formed HTML)."""
+    page = _Page([], set())
+    text = path.read_text(encoding="utf-8")
+    for tag in _TAG.finditer(text):
+        for m in _ATTRIBUTE.finditer(tag.group(2)):
+            name, value = m.group(1).lower(), html.unescape(next(v for v in m.groups()[1:] if v is not None))
+            if name == "id":
+                page.ids.add(value)
+            elif name in LINK_ATTRIBUTES:
+                page.links.append(value)
+            elif name == "style" and "url(" in value:
+                page.links.append("url(" + value.split("url(", 1)[1].split(")", 1)[0] + ")")
+    page.links += [f"url({u})" for u in re.findall(r"url\(([^)]*)\)", _styles(text))]
     return page
+
+
+def _styles(text: str) -> str:
+    """The text of the page's ``<style>`` elements (a stylesheet may fetch with ``url()``)."""
+    return " ".join(re.findall(r"<style[^>]*>(.*?)</style>", text, re.S | re.I))
 
 
 def check_links(site: str | Path) -> list[BrokenLink]:

@@ -20,7 +20,7 @@ import pandas as pd
 from dx_pipeline.index.explain import IndicatorAccount, IndicatorSpec, account, value_words
 from dx_pipeline.publish.site import words
 from dx_pipeline.publish.site.revision import PastResult, Revision
-from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.catalogue import packaged_catalogue
 from dx_pipeline.reference.frameworks import Name
 
 AGENCY_DIR = "don-vi"
@@ -102,7 +102,7 @@ def groups(rev: Revision) -> list[Group]:
     group_names = words.peer_group_names(rev.agencies, rev.ranking["peer_group"].astype(str).unique())
     out = []
     for fw in rev.frameworks:
-        bands_en = {b.get("name_vi"): b.get("name_en", "") for b in fw.get("bands") or []}
+        bands_en = {str(b.get("name_vi")): str(b.get("name_en", "")) for b in fw.get("bands") or []}
         part = rev.ranking[rev.ranking["framework_id"].astype(str) == fw["id"]]
         codes = sorted(part["peer_group"].astype(str).unique(), key=lambda g: sort_key(group_names[g].vi))
         for code in codes:
@@ -118,7 +118,7 @@ def _rank_row(r: dict, names_en: Mapping[str, str], bands_en: Mapping[str, str])
         code=code, name=str(r["agency_name"]), name_en=names_en.get(code, ""),
         rank=None if r.get("rank") is None else int(r["rank"]),
         points=float(r["total_points"]), max_points=float(r["max_points"]), band=r.get("band"),
-        band_en=bands_en.get(r.get("band"), ""), band_key=words.band_key(r.get("band")),
+        band_en=bands_en.get(str(r.get("band")), ""), band_key=words.band_key(r.get("band")),
         previous_rank=None if r.get("previous_rank") is None else int(r["previous_rank"]),
         move=words.movement(r.get("rank_change"), r.get("previous_rank")), href=agency_href(code),
     )
@@ -171,7 +171,10 @@ def agency_pages(rev: Revision, past: list[PastResult]) -> list[AgencyPage]:
     """One page per agency ranked or assessed under any framework of the revision."""
     all_groups = groups(rev)
     registry = {r["agency_code"]: r for r in records(rev.agencies)}
-    scores = {key: part for key, part in rev.scores.groupby(["framework_id", "agency_code"], sort=False)}
+    scores: dict[tuple[str, str], list[dict]] = {}
+    for r in records(rev.scores):
+        scores.setdefault((str(r["framework_id"]), str(r["agency_code"])), []).append(r)
+    trends = _Trends(past)
     specs = {fw["id"]: rev.specs(fw["id"]) for fw in rev.frameworks}
     kpis = _kpis_by_agency(rev)
     unc = {(str(u["framework_id"]), str(u["agency_code"])): u for u in records(rev.uncertainty)}
@@ -182,9 +185,9 @@ def agency_pages(rev: Revision, past: list[PastResult]) -> list[AgencyPage]:
             standing = Standing(
                 group=group, row=row,
                 pillars=_pillars(group.framework, scores.get((fid, row.code)), specs[fid]),
-                gains=[], adjustments=_touching(rev.records("adjustments"), fid, row.code),
-                appeals=_touching(rev.records("appeals"), fid, row.code),
-                trend=_trend(past, fid, row.code), interval=unc.get((fid, row.code)),
+                gains=[], adjustments=_touching(rev.records("adjustments"), fid, row.code, ADJUSTMENT_FIELDS),
+                appeals=_touching(rev.records("appeals"), fid, row.code, APPEAL_FIELDS),
+                trend=trends.of(fid, row.code), interval=unc.get((fid, row.code)),
             )
             standing.gains = _largest_gains(standing.pillars)
             standings.setdefault(row.code, []).append(standing)
@@ -198,19 +201,19 @@ def agency_pages(rev: Revision, past: list[PastResult]) -> list[AgencyPage]:
     return sorted(pages, key=lambda p: sort_key(p.name.vi))
 
 
-def _pillars(fw: dict, rows: pd.DataFrame | None, specs: Mapping[str, IndicatorSpec]) -> list[PillarBlock]:
+def _pillars(fw: dict, rows: list[dict] | None, specs: Mapping[str, IndicatorSpec]) -> list[PillarBlock]:
     """The agency's pillars in the framework's order, each with its indicators' accounts."""
-    if rows is None:
+    if not rows:
         return []
     order = {str(p["id"]): i for i, p in enumerate(fw.get("pillars") or [])}
     names = {str(p["id"]): Name(p.get("name_vi") or p["id"], p.get("name_en") or "")
              for p in fw.get("pillars") or []}
     blocks = {}
-    for r in records(rows[rows["level"] == "pillar"]):
+    for r in (r for r in rows if r["level"] == "pillar"):
         nid = str(r["node_id"])
         name = names.get(nid, Name(nid, ""))
         blocks[nid] = PillarBlock(nid, name, float(r["points"]), float(r["max_points"]))
-    for r in records(rows[rows["level"] == "indicator"]):
+    for r in (r for r in rows if r["level"] == "indicator"):
         spec = specs.get(str(r["node_id"])) or _bare_spec(r, fw)
         block = blocks.get(str(r.get("parent_id")))
         if block is not None:
@@ -236,33 +239,54 @@ def _largest_gains(pillars: list[PillarBlock], limit: int = 5) -> list[Indicator
     return sorted(every, key=lambda a: (-(a.max_points - a.points), a.spec.id))[:limit]
 
 
-def _touching(items: Iterable[dict], framework_id: str, agency_code: str) -> list[dict]:
-    """Appraisal records about one agency (under one framework, when they name one)."""
-    return [i for i in items if str(i.get("agency_code")) == agency_code
+ADJUSTMENT_FIELDS = ("node_id", "verdict_vi", "verdict_en", "value_before_text", "value_after_text",
+                     "points_before", "points_after", "reason", "evaluator", "recorded_at")
+APPEAL_FIELDS = ("node_id", "argument", "filed_by", "decision_vi", "decision_en", "reason")
+"""The fields of the manifest's ``adjustments`` and ``appeals`` records an agency page shows
+(:mod:`dx_pipeline.publish.appraisal` writes them); a field a record lacks is shown empty."""
+
+
+def _touching(
+    items: Iterable[dict], framework_id: str, agency_code: str, fields: tuple[str, ...]
+) -> list[dict]:
+    """Appraisal records about one agency (under one framework, when they name one), each with
+    every field of ``fields`` (None when the record lacks it)."""
+    return [{f: i.get(f) for f in fields} for i in items if str(i.get("agency_code")) == agency_code
             and str(i.get("framework_id") or framework_id) == framework_id]
 
 
-def _trend(past: list[PastResult], framework_id: str, agency_code: str) -> list[dict]:
-    """The agency's total, share, rank and band in each period, oldest first."""
-    out = []
-    for p in past:
-        framework = p.ranking[p.ranking["framework_id"] == framework_id]
-        mine = records(framework[framework["agency_code"] == agency_code])
-        if not mine:
-            continue
-        r = mine[0]
-        group = framework[framework["peer_group"] == r["peer_group"]]
-        share = r["total_points"] / r["max_points"] if r["max_points"] else None
-        out.append({"period": p.period, "revision": p.revision, "points": r["total_points"],
-                    "max_points": r["max_points"], "share": share, "rank": r.get("rank"),
-                    "of": int(group["rank"].notna().sum()), "band": r.get("band"),
-                    "band_key": words.band_key(r.get("band"))})
-    return out
+class _Trends:
+    """Each agency's total, share, rank and band in every period of the trend, oldest first."""
+
+    def __init__(self, past: list[PastResult]) -> None:
+        self.periods = []
+        for p in past:
+            rows = {(str(r["framework_id"]), str(r["agency_code"])): r for r in records(p.ranking)}
+            ranked: dict[tuple[str, str], int] = {}
+            for r in rows.values():
+                if r.get("rank") is not None:
+                    key = (str(r["framework_id"]), str(r["peer_group"]))
+                    ranked[key] = ranked.get(key, 0) + 1
+            self.periods.append((p, rows, ranked))
+
+    def of(self, framework_id: str, agency_code: str) -> list[dict]:
+        """One agency's line per period it was scored in under the framework."""
+        out = []
+        for p, rows, ranked in self.periods:
+            r = rows.get((framework_id, agency_code))
+            if r is None:
+                continue
+            share = r["total_points"] / r["max_points"] if r["max_points"] else None
+            out.append({"period": p.period, "revision": p.revision, "points": r["total_points"],
+                        "max_points": r["max_points"], "share": share, "rank": r.get("rank"),
+                        "of": ranked.get((framework_id, str(r["peer_group"])), 0), "band": r.get("band"),
+                        "band_key": words.band_key(r.get("band"))})
+        return out
 
 
 def _kpis_by_agency(rev: Revision) -> dict[str, list[dict]]:
     """Each agency's KPIs that have a plan target, with the value said in plain words."""
-    catalogue = load_catalogue()
+    catalogue = packaged_catalogue()
     out: dict[str, list[dict]] = {}
     for k in records(rev.kpis):
         if k.get("target") is None:
@@ -317,7 +341,8 @@ def notices(rev: Revision) -> list[dict]:
     """Each framework's provenance statement and the indicators it does not assess."""
     out = []
     for fw in rev.frameworks:
-        prov = fw.get("provenance") if isinstance(fw.get("provenance"), Mapping) else {}
+        given = fw.get("provenance")
+        prov: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         out.append({
             "framework": fw,
             "illustrative": bool(prov.get("illustrative")) or not prov,

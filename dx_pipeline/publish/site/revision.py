@@ -78,19 +78,21 @@ class Revision:
         """The revision in ``folder``; a clear error when the folder is not one."""
         folder = Path(folder)
         manifest = mf.read_manifest(folder)
-        tables: dict[str, pd.DataFrame | None] = {}
+        tables: dict[str, pd.DataFrame] = {}
         for name, file in TABLE_FILES.items():
             path = folder / file
             if path.is_file():
                 tables[name] = to_frame(pq.read_table(path))
             elif name in ("ranking", "scores"):
                 raise FileNotFoundError(f"{folder} is not a published revision: {file} is missing")
+        ranking, scores = tables.pop("ranking"), tables.pop("scores")
         previous = manifest.get("previous_revision")
         prev_manifest = None
         if previous is not None and (folder.parent / f"rev={previous}").is_dir():
             prev_manifest = mf.read_manifest(folder.parent / f"rev={previous}")
         return cls(period=Period.parse(manifest["period"]), number=int(manifest["revision"]),
-                   manifest=manifest, path=folder, previous_manifest=prev_manifest, **tables)
+                   manifest=manifest, ranking=ranking, scores=scores, path=folder,
+                   previous_manifest=prev_manifest, **tables)
 
     # ------------------------------------------------------------------ when, why, what state
     @property

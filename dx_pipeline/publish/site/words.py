@@ -109,38 +109,46 @@ def slug(code: str) -> str:
 
 
 def peer_group_names(agencies: pd.DataFrame | None, groups: Iterable[str]) -> dict[str, Name]:
-    """Each peer group's name: its level's name, and when the group is not simply its level
-    (``department-ps``), the province all its members belong to."""
-    out = {}
+    """Each peer group's name: the name of its members' level (``Sở, ban, ngành``); when
+    several groups share a level (before a province merger, each province's departments), each
+    also names the province its members belong to, or, failing that, its code."""
+    groups = [str(g) for g in groups]
     by_code = {} if agencies is None else {str(r["agency_code"]): r for r in agencies.to_dict("records")}
-    for group in groups:
-        members = [r for r in by_code.values() if str(r.get("peer_group")) == str(group)]
-        levels = {str(r["level"]) for r in members}
-        level = levels.pop() if len(levels) == 1 else str(group)
-        base = LEVELS.get(level, Name(str(group), str(group)))
-        if str(group) == level:
-            out[group] = base
+    members = {g: [r for r in by_code.values() if str(r.get("peer_group")) == g] for g in groups}
+    level_of = {}
+    for g in groups:
+        levels = {str(r["level"]) for r in members[g]}
+        level_of[g] = levels.pop() if len(levels) == 1 else g
+    out = {}
+    for g in groups:
+        base = LEVELS.get(level_of[g], Name(g, g))
+        if sum(1 for other in groups if level_of[other] == level_of[g]) == 1:
+            out[g] = base
             continue
-        owners = {str(o["agency_code"]) if o else None for o in (_province_of(r, by_code) for r in members)}
-        owner = by_code.get(str(owners.pop())) if len(owners) == 1 else None
-        if owner is None:
-            out[group] = Name(f"{base.vi} (nhóm {group})", f"{base.en} (group {group})")
-        else:
-            out[group] = Name(f"{base.vi} – {_short(owner['name_vi'], 0)}",
-                              f"{base.en} – {_short(owner['name_en'], 1)}")
+        out[g] = _with_owner(base, g, members[g], by_code)
     return out
+
+
+def _with_owner(base: Name, group: str, members: list[dict], by_code: dict[str, dict]) -> Name:
+    """``Sở, ban, ngành – Tỉnh Phước Sơn``: the level's name and the province of every member."""
+    owners = {str(o["agency_code"]) if o else None for o in (_province_of(r, by_code) for r in members)}
+    owner = by_code.get(str(owners.pop())) if len(owners) == 1 else None
+    if owner is None:
+        return Name(f"{base.vi} (nhóm {group})", f"{base.en} (group {group})")
+    return Name(f"{base.vi} – {_short(owner['name_vi'], 0)}", f"{base.en} – {_short(owner['name_en'], 1)}")
 
 
 def _province_of(row: dict, by_code: dict[str, dict]) -> dict | None:
     """The province an agency belongs to, following parent codes."""
     seen = set()
-    while row is not None and str(row.get("level")) != "province":
-        code = row.get("parent_code")
+    current: dict | None = row
+    while current is not None and str(current.get("level")) != "province":
+        code = current.get("parent_code")
         if missing(code) or code in seen:
             return None
         seen.add(code)
-        row = by_code.get(str(code))
-    return row
+        current = by_code.get(str(code))
+    return current
 
 
 def _short(name: Any, lang: int) -> str:
