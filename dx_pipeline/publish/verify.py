@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dx_pipeline.publish import manifest as mf
-from dx_pipeline.publish.layout import (
-    LATEST_FILE,
-    leftovers,
-    period_dir,
-    ranking_root,
-    revisions,
-)
+from dx_pipeline.publish.layout import LATEST_FILE, period_dir, ranking_root, revisions
+from dx_pipeline.publish.snapshot import leftovers
 from dx_pipeline.reference.quarters import Period
 from dx_pipeline.storage import DxHome
 
