@@ -10,9 +10,9 @@ import argparse
 import sys
 import warnings
 
-from dx_pipeline.cli import framework, index, pipeline, portal, publish, quality, sample, site, sources
+from dx_pipeline.cli import check, framework, index, pipeline, portal, publish, quality, sample, site, sources
 
-COMMAND_MODULES = (sample, pipeline, index, framework, sources, portal, quality, publish, site)
+COMMAND_MODULES = (sample, pipeline, check, index, framework, sources, portal, quality, publish, site)
 """Each verb group's module; its ``register(subparsers)`` adds its commands."""
 
 

@@ -102,10 +102,11 @@ def _run(args: argparse.Namespace) -> int:
         source = "http"
     elif args.portal == "http":
         source = "http"
-    # the code location is built now, from the environment this command has just set up
-    job = build_definitions().resolve_job_def("quarter_job")
     failed = []
     try:
+        # the code location is built now, from the environment this command has just set up
+        # (its configuration checked before any quarter runs)
+        job = build_definitions().resolve_job_def("quarter_job")
         for quarter in quarters:
             ok = run_quarter(job, quarter, source)
             if not ok:

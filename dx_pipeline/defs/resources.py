@@ -59,6 +59,13 @@ def _env_or_default(name: str, environ: Mapping[str, str]) -> str:
     return EnvVar(name) if environ.get(name) else ""
 
 
+def settings_at_load(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings the ``dx`` resource will give, read from ``environ`` now (when the code
+    location loads), for checking the configuration before anything runs."""
+    env = os.environ if environ is None else environ
+    return DxResource(home=env.get("DX_HOME", ""), registry_file=env.get("DX_REGISTRY", "")).settings()
+
+
 def dx_resource(environ: Mapping[str, str] | None = None) -> DxResource:
     """The ``dx`` resource wired to the environment variables of :data:`ENVIRONMENT`."""
     env = os.environ if environ is None else environ

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from dx_pipeline.reference import schemas
+from dx_pipeline.reference.config_files import need, read_mapping
 from dx_pipeline.reference.quarters import Quarter
 
 KINDS = ("dossiers", "procedures")
@@ -352,15 +353,11 @@ def default_fields_path() -> Path:
 
 def load_field_mapping(kind: str = "dossiers", path: str | Path | None = None) -> FieldMapping:
     """Read and validate the field mapping for ``dossiers`` or ``procedures``."""
-    import yaml
-
     if kind not in KINDS:
         raise ValueError(f"unknown portal export kind {kind!r} (expected one of {KINDS})")
     path = Path(path) if path else default_fields_path()
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    section = doc.get(_SECTION[kind])
-    if not isinstance(section, dict):
-        raise ValueError(f"{path}: missing the {_SECTION[kind]!r} mapping")
+    doc = read_mapping(path)
+    section = need(doc, _SECTION[kind], dict, path)
     specs = []
     for name, spec in section.items():
         where = f"{path}: {_SECTION[kind]}.{name}"

@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from dx_pipeline.reference.config_files import need, read_mapping
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sources.submission_rows import (
     RawRow,
@@ -64,16 +64,21 @@ class ReportingDbMapping:
         return None, self.table
 
 
+def mapping_path() -> Path:
+    """The packaged reporting database mapping (``dx_pipeline/config/reporting_db.yaml``)."""
+    return Path(str(resources.files("dx_pipeline") / "config" / "reporting_db.yaml"))
+
+
 @lru_cache(maxsize=4)
 def load_mapping(path: str | None = None) -> ReportingDbMapping:
     """The packaged mapping (or the one at ``path``)."""
-    p = Path(path) if path else Path(str(resources.files("dx_pipeline") / "config" / "reporting_db.yaml"))
-    doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    columns = {str(logical): str(db_col) for db_col, logical in doc["columns"].items()}
+    p = Path(path) if path else mapping_path()
+    doc = read_mapping(p)
+    columns = {str(logical): str(db_col) for db_col, logical in need(doc, "columns", dict, p).items()}
     missing = sorted(set(LOGICAL_FIELDS) - set(columns))
     if missing:
         raise ValueError(f"{p}: columns must map a database column to each of {missing}")
-    return ReportingDbMapping(table=str(doc["table"]), columns=columns)
+    return ReportingDbMapping(table=need(doc, "table", str, p), columns=columns)
 
 
 @dataclass

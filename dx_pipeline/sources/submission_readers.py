@@ -36,8 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dx_pipeline.reference.config_files import need, read_mapping
 from dx_pipeline.sources.file_safety import (
     BUNDLE_SUFFIXES,
     DEFAULT_LIMITS,
@@ -102,19 +101,26 @@ class SubmissionLayout:
         return out
 
 
+def layout_path() -> Path:
+    """The packaged submission layout (``dx_pipeline/config/submission_format.yaml``)."""
+    return Path(str(resources.files("dx_pipeline") / "config" / "submission_format.yaml"))
+
+
 @lru_cache(maxsize=4)
 def load_layout(path: str | None = None) -> SubmissionLayout:
     """The packaged submission layout (or the one at ``path``)."""
-    packaged = resources.files("dx_pipeline") / "config" / "submission_format.yaml"
-    p = Path(path) if path else Path(str(packaged))
-    doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    return SubmissionLayout(
-        sheet=str(doc["sheet"]),
-        header_row=int(doc["header_row"]),
-        meta_cells=dict(doc["meta_cells"]),
-        csv_meta_columns=dict(doc["csv_meta_columns"]),
-        table_columns=dict(doc["table_columns"]),
+    p = Path(path) if path else layout_path()
+    doc = read_mapping(p)
+    layout = SubmissionLayout(
+        sheet=need(doc, "sheet", str, p),
+        header_row=need(doc, "header_row", int, p),
+        meta_cells=dict(need(doc, "meta_cells", dict, p)),
+        csv_meta_columns=dict(need(doc, "csv_meta_columns", dict, p)),
+        table_columns=dict(need(doc, "table_columns", dict, p)),
     )
+    if "indicator_code" not in layout.table_columns.values():
+        raise ValueError(f"{p}: table_columns must name the column of 'indicator_code'")
+    return layout
 
 
 def header_key(text: Any) -> str:
