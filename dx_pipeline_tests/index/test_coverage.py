@@ -17,7 +17,13 @@ import yaml
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.cli.framework import register
 from dx_pipeline.index import FrameworkError, builtin_frameworks, frameworks_for
-from dx_pipeline.index.coverage import build_sources, check_coverage, coverage_problems, packaged_sources
+from dx_pipeline.index.coverage import (
+    build_sources,
+    check_coverage,
+    checked_levels,
+    coverage_problems,
+    packaged_sources,
+)
 from dx_pipeline.index.loader import build_framework
 from dx_pipeline.index.quarter_scoring import score_quarter
 from dx_pipeline.kpis.compute import compute_agency_kpis
@@ -172,6 +178,13 @@ def test_every_framework_in_force_on_the_sample_is_scored(sample_scores):
         levels = set(active["level"])
         expected = {fw.id for fw in frameworks_for(label) if levels & set(fw.applies_to.levels)}
         assert {fw.id for fw in scored.frameworks} == expected, label
+
+
+def test_the_sample_quarters_reach_every_framework_the_pipeline_scores(sample_scores):
+    """A framework added later must be in force in one of SAMPLE_QUARTERS, or this says so."""
+    scored = {fw.id for scored, _ in sample_scores.values() for fw in scored.frameworks}
+    pipeline = {fw.id for fw in builtin_frameworks() if checked_levels(fw)}
+    assert scored == pipeline
 
 
 def test_no_indicator_is_left_without_data_for_every_unit(sample_scores):
