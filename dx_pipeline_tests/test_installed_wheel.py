@@ -105,7 +105,9 @@ def test_the_wheel_ships_what_the_cli_reads(installed):
         "dx_pipeline/dagster_yaml/dagster.sqlite.yaml",
         "dx_pipeline/config/kpi_catalogue.yaml",
         "dx_pipeline/config/framework.schema.json",
-        "dx_pipeline/publish/templates/report.html.j2",
+        "dx_pipeline/publish/site/templates/summary.html.j2",
+        "dx_pipeline/publish/site/templates/agency.html.j2",
+        "dx_pipeline/publish/site/templates/site.css",
     ):
         assert needed in names, f"{needed} is missing from {wheel.name}"
     assert not any(n.startswith(("dx_pipeline_tests/", "benchmarks/")) for n in names)
@@ -129,6 +131,10 @@ def test_sample_and_run_a_quarter_from_outside_the_checkout(installed):
     assert published.is_dir(), out[-3000:]
     assert "Sở Y tế (SO-YT)" in out  # the ranking printed at the end
     assert list((home / "warehouse" / "index_scores").glob(f"quarter={QUARTER}/*.parquet"))
+    out = _cli(venv, env, work, "site", "--quarter", QUARTER)
+    site = home / "published" / "site" / f"quarter={QUARTER}" / "rev=1"
+    assert "tạm thời / provisional" in out and (site / "index.html").is_file(), out
+    assert "Sở Y tế" in (site / "don-vi" / "SO-YT.html").read_text(encoding="utf-8")
 
 
 def test_ui_starts_answers_and_stops_from_outside_the_checkout(installed, tmp_path):

@@ -134,12 +134,21 @@ def _write_site(rev: Revision, folder: Path) -> tuple[int, int, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     shutil.copyfile(TEMPLATES / CSS, folder / CSS)
+    _readable(folder)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     record = {"period": rev.period.label, "revision": rev.number, "final": rev.is_final,
               "pages": sorted(written), "files": {f: sha256_file(folder / f) for f in files}}
     text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     (folder / SITE_MANIFEST).write_text(text, encoding="utf-8")
+    (folder / SITE_MANIFEST).chmod(0o644)
     return len(written), len(agencies), len(files) + 1
+
+
+def _readable(folder: Path) -> None:
+    """Every file readable and every folder listable by anyone: a web server seldom runs as the
+    user who built the site (atomic writes create their files for their owner only)."""
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _copy_data(rev: Revision, folder: Path) -> list[dict]:
@@ -149,7 +158,6 @@ def _copy_data(rev: Revision, folder: Path) -> list[dict]:
     names = [n for n in rev.outputs if n != "report.html"] + ["manifest.json"]
     for name in names:
         shutil.copyfile(rev.path / name, folder / name)
-        (folder / name).chmod(0o644)
         if name in CSV_OF:
             csv_name, table = CSV_OF[name]
             exports.write_csv(getattr(rev, table), folder / csv_name)

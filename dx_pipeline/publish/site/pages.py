@@ -134,6 +134,8 @@ class PillarBlock:
     points: float
     max_points: float
     indicators: list[IndicatorAccount] = field(default_factory=list)
+    depth: int = 0
+    """0 for a pillar of the total, 1 for a pillar inside a group of pillars, and so on."""
 
 
 @dataclass
@@ -219,8 +221,12 @@ def _pillars(fw: dict, rows: list[dict] | None, specs: Mapping[str, IndicatorSpe
         if block is not None:
             block.indicators.append(account(spec, r))
     file_order = {str(i["id"]): n for n, i in enumerate(fw.get("indicators") or [])}
+    parents = {str(r["node_id"]): str(r.get("parent_id")) for r in rows if r["level"] == "pillar"}
     for block in blocks.values():
         block.indicators.sort(key=lambda a: (file_order.get(a.spec.id, 10**6), a.spec.id))
+        parent = parents.get(block.id)
+        while parent in parents and block.depth < len(parents):
+            block.depth, parent = block.depth + 1, parents[parent]
     return sorted(blocks.values(), key=lambda b: (order.get(b.id, 10**6), b.id))
 
 

@@ -117,12 +117,15 @@ def test_every_indicator_is_told_in_plain_words_without_rule_codes(site, revisio
 
 def test_the_site_is_self_contained_and_every_link_resolves(site):
     assert check_links(site.path) == []
+    for path in [site.path, *site.path.rglob("*")]:  # a web server runs as another user
+        assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
     for path in site.path.rglob("*"):
         if path.suffix in (".html", ".css"):
             content = path.read_text(encoding="utf-8")
             assert "<script" not in content.replace("&lt;script", ""), path
             assert "http://" not in content and "https://" not in content, path
             assert "@import" not in content, path
+            assert "<svg" not in content, path  # no chart text to clip: bars are plain HTML
 
 
 def test_agency_names_are_escaped(site):
@@ -210,6 +213,18 @@ def test_a_final_result_names_its_approval_and_the_adjustments_that_touched_an_a
     assert "30,00 → 0,00" in agency
     assert "Kế hoạch đã ký ngày 15/3" in agency and "Văn bản ký sau kỳ đánh giá" in agency
     assert "Không có điều chỉnh nào" in text(built.path / agency_href("SO-02"))
+
+
+def test_a_provisional_result_says_until_when_agencies_may_appeal(revision, tmp_path):
+    final = _final_copy(revision, tmp_path)
+    manifest = dict(final.manifest, status="provisional", approval=None,
+                    appeal_window={"opens": "2026-01-05", "closes": "2026-01-19"})
+    provisional = Revision(final.period, final.number, manifest, final.ranking, final.scores, path=final.path)
+    assert provisional.public and not provisional.is_final and provisional.approval is None
+    (final.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    words = text(build_site(final.path).path / "index.html")
+    assert "KẾT QUẢ TẠM THỜI" in words and "CHÍNH THỨC" not in words
+    assert "Đơn vị có ý kiến về kết quả gửi Sở Khoa học và Công nghệ đến hết ngày 19/01/2026." in words
 
 
 def test_a_result_under_appraisal_is_not_public(revision, tmp_path):
