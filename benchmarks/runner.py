@@ -40,6 +40,7 @@ LABELS = {
     "kpis": "dossier KPIs (agency_kpis)",
     "scores": "scores + ranking + uncertainty",
     "publication": "publication (+ KPI/index checks, BI db)",
+    "site": "DX portal site (every page, link check; rows = agencies)",
     "duckdb_floor": "baseline: bare DuckDB query (floor)",
     "pandas": "baseline: plain pandas",
 }

@@ -22,6 +22,7 @@ import pandas as pd
 from benchmarks.baselines import duckdb_floor, pandas_kpis
 from benchmarks.memory import own_peak_mb
 from dx_pipeline.app.settings import Settings
+from dx_pipeline.app.site import build_quarter_sites
 from dx_pipeline.index.quarter_scoring import (
     kpi_long,
     provincial_frameworks,
@@ -144,6 +145,14 @@ def publication(home: DxHome, q: Quarter) -> dict:
     return {"rows": len(ranking), "revision": pub.revision, "new_revision": pub.created, **checks}
 
 
+def site(home: DxHome, q: Quarter) -> dict:
+    """The DX portal site of the quarter's newest revision, built and its links checked, as the
+    portal_site asset and its check do."""
+    built = build_quarter_sites(Settings(home=home), q)
+    return {"rows": sum(b.agencies for b in built.built), "pages": sum(b.pages for b in built.built),
+            "broken_links": len(built.broken)}
+
+
 def _keep_wide(home: DxHome, name: str, result: dict) -> dict:
     """Save a baseline's per-agency result beside the warehouse, for the runner to compare."""
     wide = result.pop("wide")
@@ -167,6 +176,7 @@ STAGES = {
     "kpis": kpis,
     "scores": scores,
     "publication": publication,
+    "site": site,
 }
 BASELINES = {"duckdb_floor": floor, "pandas": pandas}
 
@@ -177,6 +187,7 @@ WARM_IMPORTS = {
     "kpis": ("dx_pipeline.kpis.compute",),
     "scores": ("dx_pipeline.index.quarter_scoring", "dx_pipeline.index.uncertainty"),
     "publication": ("great_expectations", "dx_pipeline.quality.runner", "dx_pipeline.publish"),
+    "site": ("dx_pipeline.app.site",),
     "duckdb_floor": ("duckdb",),
     "pandas": ("pandas", "pyarrow.parquet"),
 }

@@ -228,6 +228,9 @@ def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
         latest = home.published / "ranking" / f"quarter={quarter.label}"
         if latest.exists():
             print(f"  published {quarter.label}: {latest}")
+        site = home.published / "site" / f"quarter={quarter.label}" / "latest" / "index.html"
+        if site.exists():
+            print(f"  website {quarter.label}: {site}  (dx-pipeline site --serve shows it)")
     print(f"  Dagster UI on this instance: make ui  (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')})")
 
 

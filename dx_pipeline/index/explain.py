@@ -183,6 +183,8 @@ def value_words(value: float | None, unit: str | None, levels: Mapping[str, floa
         return Name(f"{number_vi(v * 100, 1)}%", f"{number_en(v * 100, 1)}%")
     if unit in ("bool", "evidence") and v in (0.0, 1.0):
         return YES_NO[0] if v == 1.0 else YES_NO[1]
+    if unit in ("bool", "evidence") and 0.0 < v < 1.0:  # a share of yes (a plan target, a mean)
+        return Name(f"{number_vi(v * 100, 1)}%", f"{number_en(v * 100, 1)}%")
     if unit == "level" and levels:
         for code, credit in levels.items():
             if abs(float(credit) - v) < 1e-9:

@@ -182,6 +182,7 @@ def test_values_are_said_as_a_reader_says_them():
     assert value_words(0.725, "ratio").vi == "72,5%" and value_words(0.725, "ratio").en == "72.5%"
     assert [value_words(v, "bool").vi for v in (1.0, 0.0)] == ["Có", "Không"]
     assert [value_words(v, "evidence").en for v in (1.0, 0.0)] == ["Yes", "No"]
+    assert value_words(0.55, "bool").vi == "55%"  # a plan target: the share of agencies saying yes
     assert value_words(0.5, "level", levels).vi == "Cấp phó"
     assert value_words(1234.5, "amount").vi == "1.234,5 triệu đồng"
     assert value_words(3.5, "days").vi == "3,5 ngày"

@@ -8,6 +8,7 @@ Building a period's site belongs to :mod:`dx_pipeline.publish.site.build`.
 from __future__ import annotations
 
 import functools
+import json
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,9 +45,12 @@ def write_front_page(site_root: str | Path) -> Path:
     for folder in sorted((p for p in root.glob("*=*") if p.is_dir()), key=lambda p: p.name):
         built = [r for r in revisions(folder) if (folder / f"rev={r}" / SITE_MANIFEST).is_file()]
         if built:
+            newest = json.loads((folder / f"rev={built[-1]}" / SITE_MANIFEST).read_text(encoding="utf-8"))
             periods.append({"period": Period.parse(folder.name.split("=", 1)[1]), "folder": folder.name,
-                            "revisions": sorted(built, reverse=True)})
-    periods.sort(key=lambda p: (p["period"].kind != "quarter", p["period"].label), reverse=True)
+                            "revisions": sorted(built, reverse=True), "final": bool(newest.get("final"))})
+    kinds = ("quarter", "half", "year")
+    periods.sort(key=lambda p: p["period"].label, reverse=True)
+    periods.sort(key=lambda p: kinds.index(p["period"].kind))
     text = environment().get_template("front.html.j2").render(periods=periods)
     (root / INDEX).write_text(text, encoding="utf-8")
     return root / INDEX
