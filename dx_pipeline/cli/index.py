@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from dx_pipeline.cli.codes import resolve_code
 from dx_pipeline.cli.environment import home_from_environment
+from dx_pipeline.defs.partitions import require_partition
 from dx_pipeline.index.builtins import (
     builtin_frameworks,
     frameworks_for,
@@ -144,20 +146,20 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         scores = read_partition(home, "index_scores", q)
     except FileNotFoundError:
-        print(f"dx-pipeline explain: no index scores for {q.label} under {home.warehouse}; "
-              f"materialize the quarter first (dx-pipeline run --quarter {q.label})", file=sys.stderr)
-        return 1
+        require_partition(q)  # a quarter that cannot run says which can
+        raise FileNotFoundError(f"no index scores for {q.label} under {home.warehouse}; run the "
+                                f"quarter first: dx-pipeline run --quarter {q.label}") from None
     try:
         ranking = read_partition(home, "ranking_snapshot", q)
     except FileNotFoundError:
         ranking = None
+    where = f"in the scores of {q.label}"
     if args.framework:
-        scores = scores[scores["framework_id"] == args.framework]
-        if scores.empty:
-            print(f"dx-pipeline explain: framework {args.framework!r} has no scores for {q.label}",
-                  file=sys.stderr)
-            return 1
-    print(explain(scores, ranking, args.agency))
+        framework = resolve_code(args.framework, scores["framework_id"], what="framework", where=where)
+        scores = scores[scores["framework_id"] == framework]
+        where += f" under {framework}"
+    agency = resolve_code(args.agency, scores["agency_code"], where=where)
+    print(explain(scores, ranking, agency))
     return 0
 
 

@@ -23,14 +23,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Digital-transformation KPIs, index scores and rankings (chuyển đổi số).",
     )
     parser.add_argument("--home", help="DX_HOME folder (default: $DX_HOME or ./.dx_home)")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an unexpected error, show the traceback instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    describe_verbs(parser)
     return parser
 
 
+def describe_verbs(parser: argparse.ArgumentParser) -> None:
+    """A verb's ``--help`` opens with its one-line summary (the line ``dx-pipeline --help``
+    lists) when the verb has no longer description; nested verbs too."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        summaries = {a.dest: a.help for a in action._choices_actions}
+        for name, verb in action.choices.items():
+            summary = summaries.get(name)
+            if verb.description is None and summary:
+                verb.description = summary[0].upper() + summary[1:] + "."
+            describe_verbs(verb)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one dx-pipeline command; errors print as one line and give exit code 1."""
+    """Run one dx-pipeline command; errors print as one line and give exit code 1 (``--debug``
+    shows the traceback of an unexpected one)."""
     _quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -41,8 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # a mistake in the input: the message says what to do
         print(f"dx-pipeline {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - anything else is one line too, unless --debug
+        if args.debug:
+            raise
+        lines = str(exc).strip().splitlines()
+        print(f"dx-pipeline {args.command}: error: {type(exc).__name__}: {lines[0] if lines else ''} "
+              f"(dx-pipeline --debug {args.command} ... shows the traceback)", file=sys.stderr)
         return 1
 
 

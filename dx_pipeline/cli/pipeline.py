@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import functools
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -23,10 +22,11 @@ import pandas as pd
 from dagster import DagsterInstance
 
 from dx_pipeline.cli.environment import home_from_environment
+from dx_pipeline.cli.processes import run_group
 from dx_pipeline.defs import backfill as bf
 from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.defs.instance import prepare_dagster_home
-from dx_pipeline.defs.partitions import quarterly_partitions
+from dx_pipeline.defs.partitions import quarterly_partitions, require_partition
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter, quarter_range
 from dx_pipeline.sample.portal_server import serve_portal
 from dx_pipeline.storage import DxHome, read_partition
@@ -80,14 +80,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="seconds --wait waits at most (default 6 h)")
     backfill.set_defaults(func=_backfill)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI on the same instance")
-    ui.add_argument("--port", type=int, default=3000)
+    ui = sub.add_parser(
+        "ui",
+        help="start the Dagster UI and daemon (dagster dev) on this DX_HOME's instance",
+        description="Start dagster dev (webserver and daemon) on DAGSTER_HOME (default "
+        "<DX_HOME>/dagster). Ctrl-C or SIGTERM stops it and every process it started.",
+    )
+    ui.add_argument("--port", type=int, default=3000, help="webserver port (default 3000)")
     ui.set_defaults(func=_ui)
 
 
 def _run(args: argparse.Namespace) -> int:
     home = home_from_environment(args.home).ensure()
-    quarters = SAMPLE_QUARTERS if args.all else [Quarter.parse(q) for q in args.quarter]
+    quarters = SAMPLE_QUARTERS if args.all else [require_partition(q) for q in args.quarter]
     dagster_home = prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
     print(f"DX_HOME      {home.root}")
@@ -277,8 +282,8 @@ def _quarters_from(first: str, last: str | None) -> list[Quarter]:
     last = last or quarterly_partitions.get_last_partition_key()
     if last is None:
         raise ValueError("no quarter has closed yet to backfill up to; give --to")
-    end = Quarter.parse(last)
-    quarters = quarter_range(first, end)
+    start, end = require_partition(first), require_partition(last)
+    quarters = quarter_range(start, end)
     if not quarters:
         raise ValueError(f"--from {first} is after --to {end}")
     return quarters
@@ -289,5 +294,7 @@ def _ui(args: argparse.Namespace) -> int:
     prepare_dagster_home(home)
     os.environ["DX_HOME"] = str(home.root)
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-p", str(args.port)]
-    print(" ".join(cmd))
-    return subprocess.call(cmd)
+    print(" ".join(cmd), flush=True)
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C or SIGTERM stops it and everything "
+          "it started)", flush=True)
+    return run_group(cmd)

@@ -63,7 +63,7 @@ def register(subparsers) -> None:
     p.add_argument("quarter", nargs="+", help="e.g. 2025-Q2")
     p.add_argument("--url", default=None, help="portal base URL (default $DX_PORTAL_URL)")
     p.add_argument("--full", action="store_true", help="ignore the updated-since cursor and pull everything")
-    p.add_argument("--page-size", type=int, default=500)
+    p.add_argument("--page-size", type=int, default=500, help="dossiers per API page (default 500)")
     p.set_defaults(func=_pull)
 
     p = subparsers.add_parser(
@@ -77,8 +77,8 @@ def register(subparsers) -> None:
         p = subparsers.add_parser(
             "serve-portal", help="serve DX_HOME/portal_exports through the sample portal API"
         )
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8765)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
         p.add_argument(
             "--token", default=None, help="bearer token (default $DX_PORTAL_TOKEN or sample-token)"
         )

@@ -35,7 +35,8 @@ def run_dq(args: argparse.Namespace) -> int:
     datasets = args.dataset or [d for d in SUITES if partition_path(home, d, quarter).exists()]
     if not datasets:
         raise FileNotFoundError(
-            f"no checked dataset has a partition for {quarter.label} under {home.warehouse}"
+            f"no checked dataset has a partition for {quarter.label} under {home.warehouse}; "
+            f"run the quarter first: dx-pipeline run --quarter {quarter.label}"
         )
     failed_error = 0
     for dataset in datasets:

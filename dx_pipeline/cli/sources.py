@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from dx_pipeline.app.settings import Settings
+from dx_pipeline.cli.codes import resolve_code
 from dx_pipeline.cli.environment import settings_from_environment
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
@@ -27,8 +28,9 @@ def _template(args) -> int:
     settings = _settings(args)
     q = Quarter.parse(args.quarter)
     registry = load_registry(settings.registry)
-    output = Path(args.output or f"bao_cao_cds_{args.agency}_{q.label}.{args.format}")
-    path = write_template(registry, args.agency, q, output, fmt=args.format)
+    agency = resolve_code(args.agency, registry["agency_code"], where=f"in the registry {settings.registry}")
+    output = Path(args.output or f"bao_cao_cds_{agency}_{q.label}.{args.format}")
+    path = write_template(registry, agency, q, output, fmt=args.format)
     print(f"wrote {path}")
     return 0
 
@@ -79,7 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--agency", required=True, help="agency code from the registry")
     p.add_argument("--quarter", required=True, help="e.g. 2025-Q2")
-    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx",
+                   help="xlsx (default: the workbook with validation) or csv")
     p.add_argument("--output", help="file to write (default: ./bao_cao_cds_<AGENCY>_<QUARTER>.<format>)")
     p.add_argument("--registry", help="registry file (default: $DX_REGISTRY or <home>/registry/agencies.csv)")
     p.set_defaults(func=_template)

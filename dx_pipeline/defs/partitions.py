@@ -33,6 +33,21 @@ def quarter_of(partition_key: str) -> Quarter:
     return Quarter.parse(partition_key)
 
 
+def require_partition(quarter: Quarter | str) -> Quarter:
+    """``quarter`` if it is a partition now, else a ValueError that says which quarters are."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    if quarterly_partitions.has_partition_key(q.partition_key):
+        return q
+    last_key = quarterly_partitions.get_last_partition_key()
+    last = quarter_of(last_key) if last_key else None
+    span = f"quarters run from {FIRST_QUARTER.label} to {last.label}" if last else "no quarter has closed yet"
+    if q < FIRST_QUARTER:
+        raise ValueError(
+            f"{q.label} is before {FIRST_QUARTER.label}, the first quarter the pipeline covers; {span}"
+        )
+    raise ValueError(f"{q.label} has not closed yet (it ends on {q.last_day:%d/%m/%Y}); {span}")
+
+
 def quarter_tags(quarter: Quarter) -> dict[str, str]:
     """The run tags of a run of ``quarter``: its label next to Dagster's partition key."""
     return {QUARTER_TAG: quarter.label}

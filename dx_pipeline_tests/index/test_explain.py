@@ -54,8 +54,8 @@ def _cli(argv, home):
 
 def test_cli_explain_reads_the_warehouse(tmp_path, capsys):
     home = DxHome(tmp_path)
-    assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2"], tmp_path) == 1
-    assert "no index scores for 2025-Q2" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no index scores for 2025-Q2"):
+        _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2"], tmp_path)
     r = _result()
     write_partition(home, "index_scores", "2025-Q2", r.scores)
     ranking = r.ranking.assign(revision=1, published_at=pd.Timestamp("2025-07-05"))
@@ -63,8 +63,8 @@ def test_cli_explain_reads_the_warehouse(tmp_path, capsys):
     assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2"], tmp_path) == 0
     out = capsys.readouterr().out
     assert "Sở Y tế (SYT) — qd766 v2022.2, 2025-Q2" in out and "Where points were lost" in out
-    assert _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2", "--framework", "egdi"], tmp_path) == 1
-    assert "framework 'egdi' has no scores" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no framework 'egdi' in the scores of 2025-Q2"):
+        _cli(["explain", "--agency", "SYT", "--quarter", "2025-Q2", "--framework", "egdi"], tmp_path)
 
 
 def test_cli_frameworks_lists_builtins(tmp_path, capsys):
