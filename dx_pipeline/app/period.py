@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from dx_pipeline.app.quarter import try_read
+from dx_pipeline.app.quarter import plan_rows, try_read
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.index.period_scoring import periods_closing_with, score_period
 from dx_pipeline.publish.snapshot import (
@@ -64,6 +64,7 @@ def publish_periods_closing_with(
             index_scores=scored.scores,
             kpis=combined.drop(columns=["period", "quarters", "aggregation"], errors="ignore"),
             registry=registry,
+            plan_scorecard=plan_rows(home, quarter, period),
             frameworks=scored.frameworks,
             inputs=[],
             trigger=trigger,

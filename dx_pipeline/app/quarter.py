@@ -238,6 +238,39 @@ def score_against_plans(settings: Settings, quarter: Quarter | str) -> PlansScor
     return PlansScored(Written("plan_scorecard", path, len(table)), list(status), status, skipped, preview)
 
 
+def scorecard_coverage(settings: Settings, quarter: Quarter | str) -> tuple[str, str, list[str]]:
+    """Whether the stored scorecard has one row per plan target and province for each period,
+    each with a value or a stated reason: ``("complete" | "no_data" | "incomplete", what was
+    found, the targets left without data in words)``."""
+    q = _quarter(quarter)
+    table = read_partition(settings.home, "plan_scorecard", q)
+    plans = load_plans()
+    expected = sum(len(p.targets) for p in plans.plans.values())
+    problems = []
+    for (period, province), part in table.groupby(["period", "province_code"], sort=True):
+        if len(part) != expected or part.duplicated(["plan_id", "kpi_code", "level", "target_year"]).any():
+            problems.append(f"{period} {province}: {len(part)} rows for {expected} plan targets")
+    empty = table[table["status"] == "no_data"]
+    missing = [
+        f"{r.period} {r.plan_id} {r.kpi_code} ({r.level}): {r.note or 'nobody reported it'}"
+        for r in empty.itertuples()
+    ]
+    if problems:
+        return "incomplete", "; ".join(problems), missing
+    if missing:
+        return "no_data", f"{len(missing)} of {len(table)} target rows have no data", missing
+    return "complete", f"every one of the {len(table)} target rows has a value or a stated reason", []
+
+
+def plan_rows(home: DxHome, quarter: Quarter, period: Period) -> pd.DataFrame | None:
+    """The stored scorecard rows of ``period`` (in ``quarter``'s partition), for publishing."""
+    table = try_read(home, "plan_scorecard", quarter)
+    if table is None:
+        return None
+    rows = table[table["period"] == period.label].drop(columns="quarter", errors="ignore")
+    return rows.reset_index(drop=True) if len(rows) else None
+
+
 def _score(home: DxHome, quarter: Quarter) -> QuarterScores:
     """The quarter's scores under every framework in force, from its stored KPIs."""
     return score_quarter(
@@ -329,6 +362,7 @@ def publish_quarter(
         dq=contract_columns(try_read(home, "dq_results", q), "dq_results"),
         uncertainty=try_read(home, "rank_uncertainty", q),
         registry=registry,
+        plan_scorecard=plan_rows(home, q, Period.parse(q)),
         frameworks=frameworks,
         inputs=quarter_input_files(home, q, settings.registry),
         trigger=trigger,

@@ -303,6 +303,7 @@ _PERIOD_RANKINGS_DESCRIPTION = (
             [
                 index_scores,
                 rank_uncertainty,
+                plan_scorecard,  # published with the ranking (report section, Excel sheet)
                 AssetDep("ranking_snapshot", partition_mapping=_PREVIOUS_QUARTER),
             ],
             {"parquet", "html", "excel"},

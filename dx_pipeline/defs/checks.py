@@ -37,7 +37,12 @@ from dagster import (
     multi_asset_check,
 )
 
-from dx_pipeline.app.quarter import quality_report_path, run_quality_suite, scores_reproduce
+from dx_pipeline.app.quarter import (
+    quality_report_path,
+    run_quality_suite,
+    scorecard_coverage,
+    scores_reproduce,
+)
 from dx_pipeline.app.site import quarter_site_links
 from dx_pipeline.defs.metadata import written_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
@@ -183,8 +188,30 @@ def portal_site_links_resolve(context: AssetCheckExecutionContext, dx: DxResourc
     )
 
 
+@asset_check(
+    asset="plan_scorecard",
+    name="plan_scorecard_every_target",
+    blocking=True,  # blocks the publication only on ERROR: a target without its row
+    partitions_def=quarterly_partitions,
+    description="Mỗi chỉ tiêu của mỗi kế hoạch có một dòng cho tỉnh, có giá trị hoặc lý do. / Every "
+    "target of every plan has one row for the province, with a value or a stated reason (ERROR: "
+    "a target without its row; WARN: a target nobody reported).",
+)
+def plan_scorecard_every_target(context: AssetCheckExecutionContext, dx: DxResource) -> AssetCheckResult:
+    """Count the scorecard's rows against the plans' targets and list the targets without data."""
+    verdict, text, missing = scorecard_coverage(dx.settings(), quarter_of(context.partition_key))
+    return AssetCheckResult(
+        passed=verdict == "complete",
+        # a target without its row is a defect; a target nobody reported is worth a look
+        severity=AssetCheckSeverity.ERROR if verdict == "incomplete" else AssetCheckSeverity.WARN,
+        description=text,
+        metadata={"targets_without_data": MetadataValue.md("\n".join(f"- {m}" for m in missing) or "_none_")},
+    )
+
+
 def build_quality_checks() -> list[AssetChecksDefinition]:
-    """Every dataset's quality checks, the scores' reproducibility check and the published
-    site's link check; add them to ``Definitions(asset_checks=...)``."""
+    """Every dataset's quality checks, the scores' reproducibility check, the plan
+    scorecard's coverage and the published site's link check; add them to
+    ``Definitions(asset_checks=...)``."""
     return [build_dataset_checks(spec) for spec in SUITES.values()] + [
-        index_scores_reproducible, portal_site_links_resolve]
+        index_scores_reproducible, plan_scorecard_every_target, portal_site_links_resolve]

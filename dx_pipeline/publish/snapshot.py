@@ -50,9 +50,11 @@ TABLE_FILES = {
     "agency_kpis": "agency_kpis.parquet",
     "agencies": "agencies.parquet",
     "rank_uncertainty": "rank_uncertainty.parquet",
+    "plan_scorecard": "plan_scorecard.parquet",
 }
 """Reference tables a revision also holds as Parquet when the publisher passes them (the site
-reads them: KPIs against the plan, agencies' names and groups, rank intervals)."""
+reads them: KPIs against the plan, agencies' names and groups, rank intervals, the province
+against its plans)."""
 
 PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3)
 """Keyword arguments of ``pq.write_table`` for the published Parquet files."""
@@ -219,6 +221,7 @@ class PublicationInput:
     dq: pd.DataFrame | None = None
     uncertainty: pd.DataFrame | None = None
     registry: pd.DataFrame | None = None
+    plan_scorecard: pd.DataFrame | None = None
     reason: str | None = None
     published_at: dt.datetime | None = None
     code_version: Mapping[str, Any] | None = None
@@ -230,6 +233,7 @@ class PublicationInput:
             "dq_results": self.dq,
             "rank_uncertainty": self.uncertainty,
             "agencies": self.registry,
+            "plan_scorecard": self.plan_scorecard,
         }
 
 
@@ -363,17 +367,20 @@ def _write_outputs(folder: Path, per: Period, tables: Mapping[str, pa.Table], ma
     ranking.insert(0, column, per.label)
     exports.write_csv(ranking, folder / "ranking.csv")
     scores = _with_period(frames["index_scores"].copy(), column, per)
+    sheets = [("Xếp hạng - Ranking", "ranking_snapshot", ranking),
+              ("Điểm chi tiết - Scores", "index_scores", scores)]
+    if "plan_scorecard" in frames:
+        sheets.append(("Kế hoạch - Plans", "plan_scorecard", frames["plan_scorecard"]))
     exports.write_excel(
         folder / "ranking.xlsx",
-        [("Xếp hạng - Ranking", "ranking_snapshot", ranking),
-         ("Điểm chi tiết - Scores", "index_scores", scores)],
+        sheets,
         created=dt.datetime.fromisoformat(manifest.published_at[:-1]),
         title=f"Xếp hạng chuyển đổi số {per.title_vi} / DX ranking {per.title_en}",
     )
     revision = Revision(
         period=per, number=manifest.revision, manifest=manifest.to_dict(), ranking=frames["ranking"],
         scores=frames["index_scores"], kpis=frames.get("agency_kpis"), agencies=frames.get("agencies"),
-        uncertainty=frames.get("rank_uncertainty"),
+        uncertainty=frames.get("rank_uncertainty"), plans=frames.get("plan_scorecard"),
     )
     (folder / "report.html").write_text(render_summary(revision), encoding="utf-8")
 

@@ -69,6 +69,7 @@ def test_factory_covers_every_suite_check_with_its_severity():
     specs = {(k.asset_key.path[0], k.name) for c in checks for k in c.check_keys}
     declared = {(s.dataset, c.name) for s in SUITES.values() for c in s.checks}
     assert specs == declared | {("index_scores", "index_scores_reproducible"),
+                                ("plan_scorecard", "plan_scorecard_every_target"),
                                 ("portal_site", "portal_site_links_resolve")}
     # every spec is declared blocking; the result's severity (decided by the observed rate
     # against the tolerance) is what decides whether Dagster blocks

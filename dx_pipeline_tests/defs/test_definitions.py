@@ -30,8 +30,12 @@ def test_asset_graph_is_the_designed_data_flow():
         by_step.setdefault(graph.get(AssetKey(key)).assets_def.node_def.name, set()).add(key)
     assert sorted(map(sorted, by_step.values())) == [
         ["agency_submissions", "submission_rejects"], ["portal_dossiers", "portal_rejects", "procedures"]]
-    # ranking movement reads last quarter's ranking: a self-dependency one quarter back
-    assert parents["ranking_snapshot"] == {"index_scores", "rank_uncertainty", "ranking_snapshot"}
+    # ranking movement reads last quarter's ranking: a self-dependency one quarter back; the
+    # plan scorecard is published with the ranking
+    assert parents["ranking_snapshot"] == {
+        "index_scores", "rank_uncertainty", "plan_scorecard", "ranking_snapshot"}
+    # the province against its plans, from the KPIs (this quarter and the seven before)
+    assert parents["plan_scorecard"] == {"agencies", "agency_kpis"}
     for key in ASSETS:
         node = graph.get(AssetKey(key))
         assert node.partitions_def is not None, key

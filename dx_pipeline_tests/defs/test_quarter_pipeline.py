@@ -8,16 +8,21 @@ the Dagster run records.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
 from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.index import load_builtin
+from dx_pipeline.publish.layout import site_dir
 from dx_pipeline.publish.verify import verify
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import active_agencies
+from dx_pipeline.reference.targets import load_plans
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome, read_partition
 
@@ -153,6 +158,36 @@ def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
     assert not (home.published / "ranking" / "period=2025-H1" / "rev=2").exists()
     after = (home.warehouse / "index_scores" / f"quarter={Q2.label}" / "data.parquet").read_bytes()
     assert before == after
+
+
+def test_the_province_is_scored_against_its_plans_and_published_with_the_ranking(province):
+    home, _, results = province
+    plans = load_plans()
+    targets = sum(len(p.targets) for p in plans.plans.values())
+    q1, q2 = (read_partition(home, "plan_scorecard", q) for q in (Q1, Q2))
+    # before the merger each province is shown as it was, against every target of every plan
+    assert q2.groupby("province_code").size().to_dict() == {"UBND-PS": targets, "UBND-TINH": targets}
+    assert set(q2["period"]) == {Q2.label} and set(q2["period_kind"]) == {"quarter"}
+    assert q2["value"].notna().mean() > 0.9
+    # the trend against 2025-Q1, recomputed from its KPIs; 2024-Q4 was never computed here
+    assert q2.loc[q2["value"].notna(), "trend"].ne("no_previous").mean() > 0.9
+    assert q1["trend"].eq("no_previous").all()
+    folder = home.published / "ranking" / f"quarter={Q2.label}" / "rev=1"
+    assert len(pd.read_parquet(folder / "plan_scorecard.parquet")) == len(q2)
+    html = (site_dir(home, Period.parse(Q2), 1) / "ke-hoach.html").read_text(encoding="utf-8")
+    assert "Dự thảo <span" in html
+    assert "Kế hoạch ứng dụng công nghệ thông tin, chuyển đổi số trong cơ quan nhà nước năm 2024" in html
+    assert "Tỉnh Phước Sơn" in html  # the neighbour, before it was merged in
+    sheets = openpyxl.load_workbook(folder / "ranking.xlsx", read_only=True).sheetnames
+    assert "Kế hoạch - Plans" in sheets
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["row_counts"]["plan_scorecard"] == len(q2)
+    checks = {
+        c.check_name: c for c in (e.event_specific_data for e in results[Q2.label].all_events
+                                  if e.event_type_value == "ASSET_CHECK_EVALUATION")
+    }
+    coverage = checks["plan_scorecard_every_target"]
+    assert coverage.passed or coverage.severity.value == "WARN"  # every row there; maybe a silent reporter
 
 
 def test_explain_tells_why_an_agency_has_its_points(province, capsys):

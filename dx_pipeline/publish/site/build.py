@@ -33,6 +33,7 @@ INDEX = "index.html"
 CSV_OF = {
     "index_scores.parquet": ("index_scores.csv", "scores"),
     "agency_kpis.parquet": ("agency_kpis.csv", "kpis"),
+    "plan_scorecard.parquet": ("plan_scorecard.csv", "plans"),
 }
 """Parquet files of a revision also offered as CSV on the site (for Excel users): the CSV's
 name and the Revision attribute holding the table."""
@@ -125,6 +126,9 @@ def _write_site(rev: Revision, folder: Path) -> tuple[int, int, int]:
             n_agencies=len(agencies), n_ranked=len({r.code for g in all_groups for r in g.rows if r.rank}),
         ),
     }
+    if shared["has_plans"]:
+        written[pages.PLANS] = env.get_template("plans.html.j2").render(
+            **shared, root="", plans=pages.plan_blocks(rev))
     for group in all_groups:
         written[group.href] = env.get_template("group.html.j2").render(**shared, root="../../", group=group)
     for page in agencies:

@@ -310,6 +310,88 @@ def _kpis_by_agency(rev: Revision) -> dict[str, list[dict]]:
     return out
 
 
+# ------------------------------------------------------------------ the province against its plans
+PLANS = "ke-hoach.html"
+PLAN_STATUS = {
+    "met": (Name("Đạt", "met"), "up"),
+    "not_met": (Name("Chưa đạt", "not met"), "down"),
+    "no_data": (Name("Không có số liệu", "no data"), "same"),
+    "no_agencies": (Name("Không còn đơn vị cấp này", "no units of this tier"), "same"),
+    "year_figure": (Name("Đánh giá theo năm", "judged on the year"), "same"),
+}
+"""A scorecard status in words, and the CSS class of its colour."""
+PLAN_TIERS = {
+    "province": Name("Cấp tỉnh", "province"),
+    "district": Name("Cấp huyện", "district"),
+    "commune": Name("Cấp xã", "commune"),
+    "all": Name("Các cấp", "all tiers"),
+}
+TREND = {"improving": "▲", "worsening": "▼", "unchanged": "=", "no_previous": ""}
+
+
+@dataclass(frozen=True)
+class PlanTarget:
+    """One target of a plan as the plans page shows it."""
+
+    kpi: Name
+    code: str
+    tier: Name
+    year: int
+    in_force: bool
+    target: str
+    value: str
+    status: Name
+    status_cls: str
+    previous: str
+    trend: str
+    note: str
+    predecessors: str
+
+
+@dataclass(frozen=True)
+class PlanBlock:
+    """One plan against one province: its title, whether it is a draft, its targets in order."""
+
+    title: str
+    draft: bool
+    province: str
+    targets: list[PlanTarget]
+
+
+def plan_value(x: Any, measure: str, unit: str) -> str:
+    """A scorecard figure as its target is worded: a rate or a share in %, a total as a number,
+    whether the province has it as Có / Không."""
+    if words.missing(x):
+        return "–"
+    if measure == "province_has":
+        return "Có" if float(x) >= 1 else "Không"
+    if measure == "province_total" or unit not in ("ratio", "bool", "evidence", "level"):
+        return words.num_vi(x, 0)
+    return words.pct_vi(x)
+
+
+def plan_blocks(rev: Revision) -> list[PlanBlock]:
+    """The revision's scorecard, one block per plan and province, targets in the plan's order."""
+    catalogue = packaged_catalogue()
+    blocks: list[PlanBlock] = []
+    for r in records(rev.plans):
+        if not blocks or (blocks[-1].title, blocks[-1].province) != (r["plan_title"], r["province_name"]):
+            blocks.append(PlanBlock(r["plan_title"], r["plan_status"] == "draft", r["province_name"], []))
+        kpi = catalogue.get(str(r["kpi_code"]))
+        unit = kpi.unit if kpi is not None else ""
+        status, cls = PLAN_STATUS.get(str(r["status"]), (Name(str(r["status"]), str(r["status"])), "same"))
+        measure = r["measure"]
+        blocks[-1].targets.append(PlanTarget(
+            kpi=Name(kpi.name_vi, kpi.name_en) if kpi is not None else Name(r["kpi_name"], r["kpi_name"]),
+            code=str(r["kpi_code"]), tier=PLAN_TIERS.get(str(r["level"]), Name(r["level"], r["level"])),
+            year=int(r["target_year"]), in_force=bool(r["in_force"]),
+            target=plan_value(r["target"], measure, unit), value=plan_value(r["value"], measure, unit),
+            status=status, status_cls=cls, previous=plan_value(r["previous_value"], measure, unit),
+            trend=TREND.get(str(r["trend"]), ""), note=r["note"] or "", predecessors=r["predecessors"] or "",
+        ))
+    return blocks
+
+
 # ------------------------------------------------------------------ the home page and what all share
 DATA_WORDS = {
     "ranking.csv": Name("Bảng xếp hạng (CSV, mở bằng Excel)", "Ranking (CSV, opens in Excel)"),
@@ -322,6 +404,10 @@ DATA_WORDS = {
     "agency_kpis.parquet": Name("Số liệu KPI của từng đơn vị (Parquet)", "Every agency's KPIs (Parquet)"),
     "agencies.parquet": Name("Danh mục đơn vị (Parquet)", "Agency registry (Parquet)"),
     "rank_uncertainty.parquet": Name("Khoảng bất định của thứ hạng (Parquet)", "Rank uncertainty (Parquet)"),
+    "plan_scorecard.csv": Name("Tỉnh so với các chỉ tiêu kế hoạch (CSV)",
+                               "The province against its plans (CSV)"),
+    "plan_scorecard.parquet": Name("Tỉnh so với các chỉ tiêu kế hoạch (Parquet)",
+                                   "The province against its plans (Parquet)"),
     "manifest.json": Name("Thông tin lần công bố, mã kiểm tra các tệp (JSON)",
                           "Publication record with checksums (JSON)"),
 }
@@ -340,6 +426,7 @@ def common(rev: Revision) -> dict[str, Any]:
         "approval": approval,
         "approval_date": words.date_words(approval.date) if approval and approval.date else None,
         "appeal_closes": words.date_words(rev.appeal_closes) if rev.appeal_closes else None,
+        "has_plans": rev.plans is not None and len(rev.plans) > 0,
     }
 
 

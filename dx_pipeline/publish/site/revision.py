@@ -1,9 +1,10 @@
 """A published revision as the website reads it, and the revisions before it (the trend).
 
 Everything the site shows comes from one revision folder (``published/ranking/<period>/rev=N/``):
-its tables (ranking, index_scores, agency_kpis, agencies, rank_uncertainty) and its manifest
-(frameworks with every indicator's :class:`~dx_pipeline.index.explain.IndicatorSpec`, when and
-why it was published, and the state of the result). The manifest keys the appraisal workflow
+its tables (ranking, index_scores, agency_kpis, agencies, rank_uncertainty, plan_scorecard) and
+its manifest (frameworks with every indicator's
+:class:`~dx_pipeline.index.explain.IndicatorSpec`, when and why it was published, and the state
+of the result). The manifest keys the appraisal workflow
 writes are read here and nowhere else:
 
 - ``status``: ``"provisional"`` (visible to agencies, open to appeal) or ``"final"``
@@ -45,8 +46,9 @@ TABLE_FILES = {
     "kpis": "agency_kpis.parquet",
     "agencies": "agencies.parquet",
     "uncertainty": "rank_uncertainty.parquet",
+    "plans": "plan_scorecard.parquet",
 }
-"""Revision attribute -> the file it is read from (the last three are optional)."""
+"""Revision attribute -> the file it is read from (the last four are optional)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Revision:
     kpis: pd.DataFrame | None = None
     agencies: pd.DataFrame | None = None
     uncertainty: pd.DataFrame | None = None
+    plans: pd.DataFrame | None = None
+    """The province against its plans (``plan_scorecard``), when the revision has it."""
     path: Path | None = None
     previous_manifest: Mapping[str, Any] | None = field(default=None, repr=False)
 
