@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from dx_pipeline.index.appraised import VERDICT_NAMES
 from dx_pipeline.index.builtins import load_builtin
 from dx_pipeline.reference.catalogue import KPI
 from dx_pipeline.reference.frameworks import Framework, Name, Node, not_assessed_text
@@ -522,6 +523,8 @@ class NoteWords:
     gain: Name | None = None
     full: bool = False
     unread: tuple[str, ...] = ()
+    verdict_reason: str | None = None
+    """The evaluator's reason, as written, when a verdict heads the note."""
 
 
 _VERDICT = re.compile(
@@ -550,9 +553,9 @@ def _verdict_words(m: re.Match, spec: IndicatorSpec) -> Name:
     return Name(f"{ref.vi}: {what.vi}. Lý do: {m['reason']}", f"{ref.en}: {what.en}. Reason: {m['reason']}")
 
 
-def _split_verdict(note: str, spec: IndicatorSpec) -> tuple[Name | None, str]:
-    """The verdict at the head of a note, in words, and the rest of the note: the shortest head
-    after which every fragment left is one the engine writes."""
+def _split_verdict(note: str, spec: IndicatorSpec) -> tuple[re.Match | None, str]:
+    """The verdict at the head of a note and the rest of the note: the shortest head after
+    which every fragment left is one the engine writes."""
     if not note.startswith("appraisal"):
         return None, note
     ends = [m.start() for m in re.finditer(r"\); ", note)] + [len(note) - 1]
@@ -560,9 +563,9 @@ def _split_verdict(note: str, spec: IndicatorSpec) -> tuple[Name | None, str]:
         head, rest = note[: end + 1], note[end + 3:]
         m = _VERDICT.fullmatch(head)
         if m and not _read_fragments(rest, spec)[3]:
-            return _verdict_words(m, spec), rest
+            return m, rest
     m = _VERDICT.fullmatch(note)
-    return (_verdict_words(m, spec), "") if m else (None, note)
+    return (m, "") if m else (None, note)
 
 
 def _read_fragments(note: str, spec: IndicatorSpec) -> tuple[list[Name], Name | None, bool, list[str]]:
@@ -595,7 +598,8 @@ def note_words(note: str | None, spec: IndicatorSpec) -> NoteWords:
         return NoteWords(why=(spec.not_assessed,))
     verdict, rest = _split_verdict(note or "", spec)
     why, gain, full, unread = _read_fragments(rest, spec)
-    return NoteWords(tuple(([verdict] if verdict else []) + why), gain, full, tuple(unread))
+    head = [_verdict_words(verdict, spec)] if verdict else []
+    return NoteWords(tuple(head + why), gain, full, tuple(unread), verdict["reason"] if verdict else None)
 
 
 @dataclass(frozen=True)
@@ -613,13 +617,38 @@ class IndicatorAccount:
     to_gain: Name | None
     full: bool
     unread: tuple[str, ...] = ()
-    reported: Name | None = None
-    """What the agency reported and the points that alone would earn, when an evaluator's
-    verdict stands behind the value and points shown."""
+    verdict: Verdict | None = None
+    """The evaluator's verdict behind the value and points shown, if any."""
 
     @property
     def assessed(self) -> bool:
         return self.spec.not_assessed is None
+
+    @property
+    def reported(self) -> Name | None:
+        """What the agency reported and the points that alone would earn, beside a verdict."""
+        if self.verdict is None:
+            return None
+        v, p = self.verdict.reported_value, points_words(self.verdict.reported_points)
+        return Name(f"{v.vi} ({p.vi})", f"{v.en} ({p.en})")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An evaluator's verdict on one agency's indicator, as its ``index_scores`` row carries it:
+    what was decided, the appraisal record, the reason, and what the agency's own figure earned."""
+
+    kind: str  # accept | adjust_value | adjust_points | reject
+    name: Name
+    record: int | None
+    reason: str
+    reported_value: Name
+    reported_points: float
+
+    @property
+    def changed(self) -> bool:
+        """Whether it changed the value or the points (an accepted figure changes nothing)."""
+        return self.kind != "accept"
 
 
 def account(spec: IndicatorSpec, row: Mapping[str, Any]) -> IndicatorAccount:
@@ -636,15 +665,21 @@ def account(spec: IndicatorSpec, row: Mapping[str, Any]) -> IndicatorAccount:
     return IndicatorAccount(
         spec=spec, measured=measured_words(spec), value=value, points=points, max_points=max_points,
         rule=rule_words(spec, max_points) if assessed and spec.rule in RULE_WORDS else None,
-        why=said.why, to_gain=to_gain, full=full, unread=said.unread, reported=_reported(spec, row),
+        why=said.why, to_gain=to_gain, full=full, unread=said.unread,
+        verdict=_verdict(spec, row, said.verdict_reason),
     )
 
 
-def _reported(spec: IndicatorSpec, row: Mapping[str, Any]) -> Name | None:
-    """The agency's own figure and its points, for a row an evaluator's verdict stands behind."""
-    verdict = row.get("appraisal")
-    if verdict is None or pd.isna(verdict) or row.get("reported_points") is None:
+def _verdict(spec: IndicatorSpec, row: Mapping[str, Any], reason: str | None) -> Verdict | None:
+    """The verdict a row carries (``appraisal``, ``adjustment_id``, ``reported_*``), if any."""
+    kind = row.get("appraisal")
+    if kind is None or pd.isna(kind) or str(kind) not in VERDICT_NAMES:
         return None
-    value = value_words(row.get("reported_value"), spec.unit, spec.levels)
-    pts = points_words(float(row["reported_points"]))
-    return Name(f"{value.vi} ({pts.vi})", f"{value.en} ({pts.en})")
+    record = row.get("adjustment_id")
+    reported = row.get("reported_points")
+    return Verdict(
+        kind=str(kind), name=VERDICT_NAMES[str(kind)],
+        record=None if record is None or pd.isna(record) else int(record), reason=reason or "",
+        reported_value=value_words(row.get("reported_value"), spec.unit, spec.levels),
+        reported_points=float(row["points"] if reported is None or pd.isna(reported) else reported),
+    )

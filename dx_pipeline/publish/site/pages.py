@@ -169,30 +169,42 @@ class AgencyPage:
     href: str
 
 
+class _Sources:
+    """What agency pages are made from, indexed once: scores per (framework, agency), specs,
+    rank intervals, appraisal records and the trend."""
+
+    def __init__(self, rev: Revision, past: list[PastResult]) -> None:
+        self.scores: dict[tuple[str, str], list[dict]] = {}
+        for r in records(rev.scores):
+            self.scores.setdefault((str(r["framework_id"]), str(r["agency_code"])), []).append(r)
+        self.specs = {fw["id"]: rev.specs(fw["id"]) for fw in rev.frameworks}
+        self.intervals = {(str(u["framework_id"]), str(u["agency_code"])): u
+                          for u in records(rev.uncertainty)}
+        self.adjustment_records, self.appeal_records = rev.records("adjustments"), rev.records("appeals")
+        self.trends = _Trends(past)
+
+    def standing(self, group: Group, row: RankRow) -> Standing:
+        """One agency under one framework."""
+        fid = group.framework["id"]
+        pillars = _pillars(group.framework, self.scores.get((fid, row.code)), self.specs[fid])
+        return Standing(
+            group=group, row=row, pillars=pillars, gains=_largest_gains(pillars),
+            adjustments=_adjustments(pillars, _touching(self.adjustment_records, fid, row.code,
+                                                        ADJUSTMENT_FIELDS)),
+            appeals=_touching(self.appeal_records, fid, row.code, APPEAL_FIELDS),
+            trend=self.trends.of(fid, row.code), interval=self.intervals.get((fid, row.code)),
+        )
+
+
 def agency_pages(rev: Revision, past: list[PastResult]) -> list[AgencyPage]:
     """One page per agency ranked or assessed under any framework of the revision."""
-    all_groups = groups(rev)
-    registry = {r["agency_code"]: r for r in records(rev.agencies)}
-    scores: dict[tuple[str, str], list[dict]] = {}
-    for r in records(rev.scores):
-        scores.setdefault((str(r["framework_id"]), str(r["agency_code"])), []).append(r)
-    trends = _Trends(past)
-    specs = {fw["id"]: rev.specs(fw["id"]) for fw in rev.frameworks}
-    kpis = _kpis_by_agency(rev)
-    unc = {(str(u["framework_id"]), str(u["agency_code"])): u for u in records(rev.uncertainty)}
+    sources = _Sources(rev, past)
     standings: dict[str, list[Standing]] = {}
-    for group in all_groups:
-        fid = group.framework["id"]
+    for group in groups(rev):
         for row in group.rows:
-            standing = Standing(
-                group=group, row=row,
-                pillars=_pillars(group.framework, scores.get((fid, row.code)), specs[fid]),
-                gains=[], adjustments=_touching(rev.records("adjustments"), fid, row.code, ADJUSTMENT_FIELDS),
-                appeals=_touching(rev.records("appeals"), fid, row.code, APPEAL_FIELDS),
-                trend=trends.of(fid, row.code), interval=unc.get((fid, row.code)),
-            )
-            standing.gains = _largest_gains(standing.pillars)
-            standings.setdefault(row.code, []).append(standing)
+            standings.setdefault(row.code, []).append(sources.standing(group, row))
+    registry = {r["agency_code"]: r for r in records(rev.agencies)}
+    kpis = _kpis_by_agency(rev)
     pages = []
     for code, mine in standings.items():
         reg = registry.get(code, {})
@@ -245,11 +257,39 @@ def _largest_gains(pillars: list[PillarBlock], limit: int = 5) -> list[Indicator
     return sorted(every, key=lambda a: (-(a.max_points - a.points), a.spec.id))[:limit]
 
 
-ADJUSTMENT_FIELDS = ("node_id", "verdict_vi", "verdict_en", "value_before_text", "value_after_text",
+ADJUSTMENT_FIELDS = ("id", "node_id", "verdict_vi", "verdict_en", "value_before_text", "value_after_text",
                      "points_before", "points_after", "reason", "evaluator", "recorded_at")
 APPEAL_FIELDS = ("node_id", "argument", "filed_by", "decision_vi", "decision_en", "reason")
 """The fields of the manifest's ``adjustments`` and ``appeals`` records an agency page shows
 (:mod:`dx_pipeline.publish.appraisal` writes them); a field a record lacks is shown empty."""
+
+
+def _adjustments(pillars: list[PillarBlock], records: list[dict]) -> list[dict]:
+    """Every verdict that changed one of the agency's indicators: from its ``index_scores`` rows
+    (what was published), with the evaluator from the manifest's record of it, and any record
+    of the manifest no row shows (nothing the revision lists is left out)."""
+    by_id = {int(r["id"]): r for r in records if r.get("id") is not None}
+    out = []
+    for a in (a for p in pillars for a in p.indicators):
+        v = a.verdict
+        if v is not None and v.changed:
+            rec = by_id.pop(v.record, {}) if v.record is not None else {}
+            out.append({"node_id": a.spec.id, "name": a.spec.name, "verdict": v.name, "record": v.record,
+                        "value_before": v.reported_value.vi,
+                        "value_after": a.value.vi if v.kind == "adjust_value" else "",
+                        "points_before": v.reported_points, "points_after": a.points,
+                        "reason": v.reason or rec.get("reason") or "", "evaluator": rec.get("evaluator")})
+    left = [r for r in records if r.get("id") is None or int(r["id"]) in by_id]
+    return out + [_recorded_adjustment(r) for r in left]
+
+
+def _recorded_adjustment(r: dict) -> dict:
+    """An adjustment as the manifest records it (its fields in :data:`ADJUSTMENT_FIELDS`)."""
+    verdict = Name(r["verdict_vi"] or "", r["verdict_en"] or "")
+    return {"node_id": r["node_id"], "name": None, "verdict": verdict, "record": r.get("id"),
+            "value_before": r["value_before_text"] or "",
+            "value_after": r["value_after_text"] or "", "points_before": r["points_before"],
+            "points_after": r["points_after"], "reason": r["reason"] or "", "evaluator": r["evaluator"]}
 
 
 def _touching(

@@ -14,12 +14,19 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dx_pipeline.index.appraised import APPRAISAL_COLUMNS
+from dx_pipeline.index.builtins import load_builtin
+from dx_pipeline.index.engine import score
+from dx_pipeline.index.quarter_scoring import kpi_long
 from dx_pipeline.publish.site.build import build_site
 from dx_pipeline.publish.site.links import check_links
 from dx_pipeline.publish.site.pages import DATA_DIR, agency_href, group_href
 from dx_pipeline.publish.site.revision import Revision
+from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
+from dx_pipeline.reference.quarters import Period
+from dx_pipeline.storage import DxHome
 
-from .conftest import HOSTILE
+from .conftest import HOSTILE, kpis, province
 
 RULE_CODES = ("linear", "goalpost", "categorical", "half_credit", "boolean", "minmax", "zscore",
               "percentile_rank", "distance_to_target", "policy", "(max=")
@@ -232,3 +239,39 @@ def test_a_result_under_appraisal_is_not_public(revision, tmp_path):
     assert final.public
     manifest = dict(final.manifest, status="under_appraisal")
     assert not Revision(final.period, final.number, manifest, final.ranking, final.scores).public
+
+
+def test_every_adjusted_point_traces_to_its_verdict_and_record(tmp_path):
+    """Scores with evaluators' verdicts, published and built: each agency page lists the
+    verdicts that changed its points, with the record number, the figure before and after, and
+    the reason; the indicator shows the agency's own figure beside the appraised one."""
+    registry = province(departments=4, departments_ps=1, communes=0)  # one ends: valid_to not all empty
+    fw = load_builtin("dti_department")
+    reason = "Chưa có quyết định ban hành kế hoạch; bản nháp chưa ký (xem biên bản)"
+    verdicts = pd.DataFrame([
+        {"framework_id": fw.id, "agency_code": "SO-01", "node_id": "NT.2", "verdict": "reject", "value": None,
+         "points": None, "adjustment_id": 41, "reason": reason},
+        {"framework_id": fw.id, "agency_code": "SO-02", "node_id": "NT.3", "verdict": "adjust_points",
+         "value": None, "points": 5.0, "adjustment_id": 42, "reason": "Chỉ có 2 bài viết"},
+        {"framework_id": fw.id, "agency_code": "SO-03", "node_id": "NT.2", "verdict": "accept", "value": None,
+         "points": None, "adjustment_id": 43, "reason": "Đúng"},
+    ], columns=APPRAISAL_COLUMNS)
+    kpi_rows = kpis(registry, "2025-Q4", seed=5)
+    kpi_rows.loc[(kpi_rows["kpi_code"] == "dx_plan_issued"), "value"] = 1.0  # every plan reported issued
+    result = score(fw, kpi_long(kpi_rows), registry, quarter="2025-Q4", appraisal=verdicts)
+    pub = publish_ranking(DxHome(tmp_path), PublicationInput(
+        period=Period.parse("2025-Q4"), ranking=result.ranking, index_scores=result.scores, kpis=kpi_rows,
+        registry=registry, frameworks=[fw], inputs=[], trigger="test"))
+    site = build_site(pub.path)
+    rejected = text(site.path / agency_href("SO-01"))
+    adjustments = rejected.split("Điều chỉnh khi thẩm định")[1].split("Kết quả qua các kỳ")[0]
+    assert "NT.2 Ban hành kế hoạch CĐS năm" in adjustments and "Không chấp nhận minh chứng" in adjustments
+    assert "hồ sơ thẩm định số / record 41" in adjustments and reason in adjustments
+    assert "Có 30,00 → 0,00" in adjustments  # the value the evidence was for, the points before and after
+    assert f"Thẩm định (hồ sơ số 41): không chấp nhận minh chứng, không có điểm. Lý do: {reason}" in rejected
+    assert "Đơn vị tự báo cáo / self-reported Có (30 điểm)" in rejected
+    points_set = text(site.path / agency_href("SO-02"))
+    assert "hồ sơ thẩm định số / record 42" in points_set and "→ 5,00" in points_set
+    accepted = text(site.path / agency_href("SO-03"))  # an accepted figure changes no point
+    assert "Không có điều chỉnh nào của thẩm định" in accepted
+    assert "Thẩm định (hồ sơ số 43): chấp nhận giá trị đơn vị báo cáo. Lý do: Đúng" in accepted
