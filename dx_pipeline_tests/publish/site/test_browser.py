@@ -63,8 +63,8 @@ def reading_text(dom: str) -> str:
     """What a Vietnamese reader reads: the page's text without its English companions."""
     body = dom.split("<body", 1)[1]
     body = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", body, flags=re.S)
-    body = re.sub(r'<span class="en">[^<]*</span>', " ", body)
-    body = re.sub(r'<p class="en">.*?</p>', " ", body, flags=re.S)
+    body = re.sub(r'<span class="en" lang="en">[^<]*</span>', " ", body)
+    body = re.sub(r'<p class="en" lang="en">.*?</p>', " ", body, flags=re.S)
     words = html.unescape(re.sub(r"<[^>]+>", " ", body))
     return re.sub(r"\S+\.(csv|parquet|xlsx|json)\b", " ", words)  # the data files keep their names
 
@@ -102,6 +102,7 @@ def test_each_kind_of_page_renders_in_vietnamese_and_its_links_answer(page, chro
     url = served + page
     dom = _run(chromium, tmp_path / "profile", "--dump-dom", url).decode("utf-8")
     assert '<html lang="vi">' in dom and "KẾT QUẢ TẠM THỜI" in dom
+    assert dom.count('class="en"') == dom.count('class="en" lang="en"') > 0  # read out as English
     _is_vietnamese(dom)
     links = {urldefrag(urljoin(url, html.unescape(h)))[0] for h in re.findall(r'href="([^"]*)"', dom)}
     assert links and all(link.startswith(served.split("/quarter=")[0]) for link in links), links
