@@ -15,6 +15,7 @@ from benchmarks.__main__ import main
 from benchmarks.baselines import kpi_values
 from benchmarks.generate import ensure_dataset
 from benchmarks.runner import LABELS
+from benchmarks.stages import BASELINES, STAGES
 from dx_pipeline.storage import DxHome
 
 ROWS = 20_000
@@ -33,7 +34,8 @@ def test_cli_writes_json_with_every_stage_and_both_baselines(bench, capsys):
     assert json.loads((bench / f"bench_rows={ROWS}.json").read_text(encoding="utf-8")) == report
     main_run = report["main"]
     names = [s["name"] for s in main_run["stages"]]
-    assert names == ["ingest", "quality", "kpis", "scores", "publication", "duckdb_floor", "pandas"]
+    assert names == [*STAGES, *BASELINES]
+    assert names[:6] == ["ingest", "quality", "kpis", "scores", "publication", "site"]
     for s in main_run["stages"]:
         assert s["seconds"] > 0 and s["process_seconds"] >= s["seconds"]
         assert s["peak_mb"] > 10  # a Python process with pandas/DuckDB loaded

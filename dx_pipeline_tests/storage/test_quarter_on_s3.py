@@ -20,16 +20,12 @@ from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome, read_partition, warehouse_duckdb
+from dx_pipeline_tests.expected_graph import TABLES
 from dx_pipeline_tests.storage.conftest import new_bucket, s3_environment
 
 pytestmark = pytest.mark.slow
 
 Q = Quarter.parse("2025-Q1")
-TABLES = (
-    "agencies", "portal_dossiers", "portal_rejects", "procedures", "agency_submissions",
-    "submission_rejects", "agency_kpis", "index_scores", "rank_uncertainty", "ranking_snapshot",
-    "dq_results",
-)
 SAME_BYTES = ("agencies", "portal_dossiers", "procedures", "agency_kpis", "index_scores", "rank_uncertainty")
 """Tables computed only from the inputs: the bucket's object is the local file, byte for byte."""
 
