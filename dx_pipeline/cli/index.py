@@ -25,6 +25,7 @@ from dx_pipeline.index.builtins import (
 from dx_pipeline.index.engine import score
 from dx_pipeline.index.explain import explain
 from dx_pipeline.index.input_checks import InputRefused, check_table, read_registry_table, read_table
+from dx_pipeline.publish.exports import write_csv
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import read_partition
@@ -123,7 +124,7 @@ def _write_outputs(out: Path, result, rejects: pd.DataFrame | None) -> None:
         tables.append(("rejects", rejects.astype({"row": "Int64"})))
     for name, df in tables:
         df.to_parquet(out / f"{name}.parquet", index=False)
-        df.to_csv(out / f"{name}.csv", index=False)
+        write_csv(df, out / f"{name}.csv")  # the one CSV dialect of every export
 
 
 def _report(result, out: Path, data, rejects: pd.DataFrame, *, lenient: bool) -> None:

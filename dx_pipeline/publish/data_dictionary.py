@@ -41,10 +41,16 @@ MANIFEST_FIELDS = (
 
 PUBLISHED_FILES = (
     ("ranking.parquet", "The ranking rows (`ranking_snapshot` contract, with `revision` and `published_at`)"),
-    ("ranking.csv", "The same, UTF-8 with BOM, formula-safe text, `quarter` (or `period`) first"),
+    (
+        "ranking.csv",
+        "The same, `quarter` (or `period`) first, in the one CSV dialect of every export: UTF-8 with "
+        "BOM, `,` between fields, `\"` quoting only where needed, CRLF, `.` decimal point, "
+        "`2025-07-10 08:30:00` times, empty for missing, formula-safe text",
+    ),
     (
         "ranking.xlsx",
-        "Sheets `Xếp hạng - Ranking` and `Điểm chi tiết - Scores`, Vietnamese / column-name headers",
+        "Sheets `Xếp hạng - Ranking` and `Điểm chi tiết - Scores`, Vietnamese / column-name headers; "
+        "points formatted `0.00`, ranks `0`, a rate KPI's values as percentages `0.0%`",
     ),
     ("index_scores.parquet", "Points per agency and framework node (`index_scores` contract)"),
     ("agency_kpis.parquet", "The KPIs the scores came from, with plan targets (`agency_kpis` contract)"),
@@ -55,19 +61,43 @@ PUBLISHED_FILES = (
 )
 
 BI_VIEWS = (
-    ("<table>", "One view per warehouse table above, `quarter` first"),
+    (
+        "<table>",
+        "One view per warehouse table above, `quarter` and `quarter_start` (DATE, a time axis) "
+        "first; `published_at` and the portal's times as TIMESTAMP WITH TIME ZONE",
+    ),
     (
         "published_ranking",
         "Every published quarterly revision (`quarter`, `revision_folder` + ranking columns)",
     ),
     ("published_ranking_latest", "Only each quarter's newest revision"),
     ("published_index_scores[_latest]", "Published index scores, every or newest revision"),
-    ("published_period_ranking[_latest]", "Half-year and annual rankings (`period` = `2025-H1`, `2025`)"),
+    (
+        "published_period_ranking[_latest]",
+        "Half-year and annual rankings (`period` = `2025-H1`, `2025`; `period_start` DATE)",
+    ),
     (
         "publications",
-        "One row per revision: period, kind, revision, published_at, reason, trigger, content_sha256",
+        "One row per revision: period, period_start, kind, revision, published_at (UTC, with time "
+        "zone), reason, trigger, content_sha256",
     ),
     ("data_dictionary", "This dictionary as a table: table_name, column_name, data_type, nullable, vi, en"),
+    (
+        "lookup_kpis",
+        "Table: every catalogue KPI by `kpi_code`: name_vi, name_en, source, unit, unit_vi, "
+        "direction (higher/lower) with direction_vi/en, aggregation, applies_to, definition_en",
+    ),
+    (
+        "lookup_framework_nodes",
+        "Table: every pillar and indicator of the packaged frameworks: framework_id, "
+        "framework_version, node_id, parent_id, level, name_vi, name_en, max_points, kpi_code "
+        "(join `index_scores` on framework_id, framework_version, node_id)",
+    ),
+    (
+        "lookup_codes",
+        "Table: the portal's integer codes: table_name, column_name (`channel`, `payment_channel`, "
+        "`rating`, `petition_rating`), code, label_vi, label_en",
+    ),
 )
 
 
@@ -169,8 +199,22 @@ def _bi_section() -> list[str]:
         "",
         "## BI database / Cơ sở dữ liệu cho công cụ BI",
         "",
-        "`$DX_HOME/bi/dx_pipeline.duckdb` holds views only (no copies of data), with absolute paths:",
-        "rebuild it (`dx-pipeline export-bi`) after moving the home or after a table gets its first file.",
+        "`$DX_HOME/bi/dx_pipeline.duckdb` holds views over the Parquet files (no copies of data) and",
+        "small tables (the dictionary, the lookups, also as `bi/lookups/<name>.parquet`). Paths in the",
+        "views are relative to DX_HOME, so the home can be copied, moved or mounted elsewhere. DuckDB",
+        "resolves them against `file_search_path`, else the working directory (not the file's folder):",
+        "",
+        "- DuckDB CLI: `cd $DX_HOME && duckdb bi/dx_pipeline.duckdb`, or from anywhere",
+        "  `duckdb -cmd \"SET file_search_path = '/srv/dx'\" /srv/dx/bi/dx_pipeline.duckdb`;",
+        "- Python: `dx_pipeline.publish.bi_database.open_bi_database(path)`, or",
+        "  `duckdb.connect(path, read_only=True, config={'file_search_path': '/srv/dx'})`;",
+        "- Superset (duckdb-engine): engine parameters",
+        "  `{\"connect_args\": {\"read_only\": true, \"config\": {\"file_search_path\": \"/srv/dx\"}}}`;",
+        "  Metabase (DuckDB driver): init SQL `SET file_search_path = '/srv/dx'`.",
+        "",
+        "With the warehouse in object storage the table views name `s3://` paths (the connection needs",
+        "the bucket's credentials, docs/scale_out.md). Rebuild the file (`dx-pipeline export-bi`, done",
+        "by every publication) after a table gets its first file: until then its view is empty.",
         "",
         "| view | content |",
         "|---|---|",

@@ -21,6 +21,16 @@ UNITS = ("ratio", "count", "days", "bool", "level", "evidence", "amount")
 DIRECTIONS = ("higher", "lower")
 AGGREGATIONS = ("ratio", "sum", "latest")
 AGENCY_LEVELS = ("province", "department", "district", "commune")
+UNIT_LABELS = {
+    "ratio": "%",
+    "count": "số lượng",
+    "days": "ngày",
+    "bool": "có/không",
+    "level": "mức",
+    "evidence": "có/không + minh chứng",
+    "amount": "triệu đồng",
+}
+"""Each unit as clerks and officials name it (the template's DonViTinh, the BI lookup)."""
 
 
 @dataclass(frozen=True)

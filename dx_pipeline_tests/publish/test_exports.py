@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import zipfile
 
-import duckdb
 import openpyxl
 import pandas as pd
 import pytest
 
+from dx_pipeline.publish.bi_database import open_bi_database
 from dx_pipeline.publish.exports import (
     build_bi_database,
     safe_cell,
@@ -113,7 +113,7 @@ def test_bi_database_has_views_over_the_warehouse_and_publications(home):
 
     path = build_bi_database(home)
     assert path == home.root / "bi" / "dx_pipeline.duckdb"
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_bi_database(path)
     try:
         views = {
             r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
@@ -126,10 +126,10 @@ def test_bi_database_has_views_over_the_warehouse_and_publications(home):
         ]
         assert con.execute("SELECT DISTINCT revision FROM ranking_snapshot").fetchall() == [(2,)]
         cols = [r[0] for r in con.execute("DESCRIBE agency_kpis").fetchall()]
-        assert cols[0] == "quarter" and cols[1:] == schemas.AGENCY_KPIS.names
+        assert cols[:2] == ["quarter", "quarter_start"] and cols[2:] == schemas.AGENCY_KPIS.names
         # a table with no files yet: an empty view with the contract's columns
         cols = [r[0] for r in con.execute("DESCRIBE portal_dossiers").fetchall()]
-        assert cols == ["quarter"] + schemas.PORTAL_DOSSIERS.names
+        assert cols == ["quarter", "quarter_start"] + schemas.PORTAL_DOSSIERS.names
         assert con.execute("SELECT count(*) FROM portal_dossiers").fetchone() == (0,)
 
         assert con.execute(
@@ -163,3 +163,34 @@ def test_bi_database_has_views_over_the_warehouse_and_publications(home):
     assert verify(home).ok  # the database lives outside published/
     # rebuilding replaces the file in place
     assert build_bi_database(home) == path
+
+
+def test_published_excel_number_formats(home):
+    """Points 0.00, ranks whole numbers, a rate KPI's value as a percentage (not General)."""
+    pub = publish(home, make_inputs())
+    wb = openpyxl.load_workbook(pub.path / "ranking.xlsx")
+    ws = wb["Xếp hạng - Ranking"]
+    header = [c.value for c in ws[1]]
+    total = header.index("Tổng điểm / total_points") + 1
+    rank = header.index("Xếp hạng / rank") + 1
+    assert {ws.cell(r, total).number_format for r in range(2, ws.max_row + 1)} == {"0.00"}
+    ranks = [ws.cell(r, rank) for r in range(2, ws.max_row + 1) if ws.cell(r, rank).value is not None]
+    assert ranks and {c.number_format for c in ranks} == {"0"}
+    ws = wb["Điểm chi tiết - Scores"]
+    header = [c.value for c in ws[1]]
+    kpi = header.index("Mã KPI / kpi_code") + 1
+    value = [i for i, h in enumerate(header, start=1) if h.endswith("/ input_value")][0]
+    points = [i for i, h in enumerate(header, start=1) if h.endswith("/ points")][0]
+    rows = range(2, ws.max_row + 1)
+    rate_rows = [r for r in rows if ws.cell(r, kpi).value == "online_dossier_rate"]
+    assert rate_rows and {ws.cell(r, value).number_format for r in rate_rows} == {"0.0%"}
+    assert {ws.cell(r, points).number_format for r in rows} == {"0.00"}
+
+
+def test_every_csv_export_has_one_dialect(tmp_path):
+    df = pd.DataFrame({"name": ["Sở Y tế", "a,b"], "share": [0.5, 1.25],
+                       "at": pd.to_datetime(["2025-07-10 08:30", None])})
+    data = write_csv(df, tmp_path / "x.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.decode("utf-8-sig").split("\r\n") == [
+        "name,share,at", "Sở Y tế,0.5,2025-07-10 08:30:00", '"a,b",1.25,', ""]
