@@ -59,6 +59,8 @@ MISTAKES = [
      "explain: error: no framework 'dti' in the scores of 2025-Q2; 1 framework codes exist, e.g. qd766"),
     (["template", "--agency", "so_ytt", "--quarter", Q],
      "template: error: no agency 'so_ytt' in the registry {home}/registry/agencies.csv; did you mean SO-YT?"),
+    (["template", "--agency", "SO-YT", "--quarter", "2030-Q1"],
+     "template: error: 2030-Q1 has not begun (it starts on 01/01/2030); a template can be written for "),
     # other verbs' everyday mistakes
     (["dq", "--quarter", "2025-Q1"], "dq: error: no checked dataset has a partition for 2025-Q1"),
     (["verify", "--rev", "2"], "verify: error: --rev needs --quarter"),

@@ -98,7 +98,7 @@ def test_bi_file_works_after_the_home_is_moved(bi_home, tmp_path, monkeypatch):
 def test_lookup_tables_in_the_database_and_as_parquet(bi_home):
     folder = bi_home.root / "bi" / "lookups"
     kpis = pd.read_parquet(folder / "lookup_kpis.parquet")
-    row = kpis.set_index("kpi_code").loc["online_dossier_rate"]
+    row = kpis.set_index("kpi_code").loc["online_dossier_rate"].to_dict()
     assert row["name_vi"] and row["name_en"] and row["unit"] == "ratio" and row["direction"] == "higher"
     assert {"kpi_code", "name_vi", "name_en", "unit", "unit_vi", "direction"} <= set(kpis.columns)
     nodes = pd.read_parquet(folder / "lookup_framework_nodes.parquet")

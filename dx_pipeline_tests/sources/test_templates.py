@@ -20,7 +20,7 @@ FILL = {
     "ratio": "85,5",
     "bool": "Có",
     "evidence": "Có",
-    "level": "deputy",
+    "level": "Cấp phó",
     "count": 3,
     "days": 4,
     "amount": 1500,
@@ -28,7 +28,7 @@ FILL = {
 
 
 def _fill(k):
-    """A valid value for KPI ``k``: its middle level (deputy, Một phần) for level KPIs."""
+    """A valid value for KPI ``k``: its middle level (Cấp phó, Một phần) for level KPIs."""
     return list(k.levels)[1] if k.unit == "level" else FILL[k.unit]
 
 
@@ -45,8 +45,8 @@ def test_xlsx_template_prefilled_validated_and_round_trips(tmp_path):
     wb = openpyxl.load_workbook(path)
     ws = wb["BaoCao"]
     assert ws["B3"].value == "SO_YTE" and ws["B4"].value == "2025-Q2"
-    assert [ws.cell(7, c).value for c in range(1, 9)] == [
-        "STT", "MaChiSo", "TenChiSo", "DonViTinh", "TuSo", "MauSo", "GiaTri", "MinhChung"]
+    assert [ws.cell(7, c).value.split("\n")[0] for c in range(1, 9)] == [
+        "STT", "Mã chỉ số", "Tên chỉ số", "Đơn vị tính", "Tử số", "Mẫu số", "Giá trị", "Minh chứng"]
     expected = [k.code for k in applicable_indicators(CATALOGUE, "department")]
     codes = [ws.cell(r, 2).value for r in range(8, 8 + len(expected))]
     assert codes == expected
