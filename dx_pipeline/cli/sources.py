@@ -76,8 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "template",
         help="write an agency's submission workbook (or CSV) for a quarter",
-        description="Pre-filled with the agency, the quarter and the indicators for its level, "
-        "with data validation in the cells.",
+        description="Pre-filled with the agency, the quarter and the indicators for its level: "
+        "Vietnamese headers, an instructions sheet with the deadline, a protected sheet whose "
+        "yellow entry cells are validated while typing, and a sign-off. Only for a quarter that "
+        "has begun.",
     )
     p.add_argument("--agency", required=True, help="agency code from the registry")
     p.add_argument("--quarter", required=True, help="e.g. 2025-Q2")

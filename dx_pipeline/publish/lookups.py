@@ -49,15 +49,18 @@ def kpi_lookup(catalogue: Mapping[str, KPI] | None = None) -> pd.DataFrame:
 
 
 def framework_node_lookup(frameworks: Iterable[Framework] | None = None) -> pd.DataFrame:
-    """One row per pillar and indicator of every framework: ids, parent, names, points."""
+    """One row per pillar and indicator of every framework version (a framework with several
+    effective-dated versions, such as the EGDI, has its nodes under each version label, so
+    ``index_scores`` joins on framework_id, framework_version and node_id)."""
     fws = list(frameworks) if frameworks is not None else builtin_frameworks()
     rows = [
         {
-            "framework_id": fw.id, "framework_version": fw.version, "node_id": n.id,
+            "framework_id": fw.id, "framework_version": version, "node_id": n.id,
             "parent_id": n.parent_id or None, "level": n.level, "name_vi": n.name.vi,
             "name_en": n.name.en, "max_points": float(n.max_points), "kpi_code": n.kpi,
         }
         for fw in fws
+        for version in ([v.version for v in fw.versions] or [fw.version])
         for n in fw.nodes()
     ]
     df = pd.DataFrame(rows)

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from dx_pipeline.publish.bi_database import build_bi_database, open_bi_database
+from dx_pipeline.publish.lookups import framework_node_lookup
 from dx_pipeline.reference import schemas
 from dx_pipeline.storage import DxHome, write_partition
+from dx_pipeline_tests.index.test_explain import _result
 
 from .conftest import make_inputs, publish
 
@@ -175,3 +177,19 @@ def test_empty_home_builds_typed_empty_views(tmp_path):
         assert cols["published_at"] == "TIMESTAMP WITH TIME ZONE" and cols["period_start"] == "DATE"
     finally:
         con.close()
+
+
+def test_framework_lookup_names_every_scored_node():
+    """Scores of the built-in qd766 join the lookup on framework, version and node: every
+    pillar and indicator has its names and the same max points; the EGDI's nodes are under
+    each of its versions."""
+    scores = _result().scores
+    nodes = framework_node_lookup()
+    scored = scores[scores["level"] != "total"]
+    joined = scored.merge(nodes, on=["framework_id", "framework_version", "node_id"], how="left",
+                          suffixes=("", "_lookup"))
+    assert len(joined) == len(scored) and joined["name_vi"].notna().all()
+    assert (joined["max_points"] == joined["max_points_lookup"]).all()
+    egdi = nodes[nodes["framework_id"] == "egdi"]
+    assert set(egdi["framework_version"]) == {"2001", "2018"}
+    assert len(egdi[egdi["framework_version"] == "2001"]) == len(egdi[egdi["framework_version"] == "2018"])
