@@ -12,8 +12,8 @@ folder, so a reader either opens the file from DX_HOME (``cd $DX_HOME && duckdb
 bi/dx_pipeline.duckdb``) or sets ``file_search_path`` to the home
 (:func:`open_bi_database`, ``SET file_search_path = '/srv/dx'`` as a BI tool's init SQL).
 With the warehouse in object storage the table views name absolute ``s3://`` paths, so the
-connection that queries them must see the bucket (:func:`dx_pipeline.storage.warehouse_duckdb`,
-or DuckDB's ``httpfs`` with an S3 secret); the published views stay relative.
+connection that queries them must see the bucket (``open_bi_database(path, home)``, or DuckDB's
+``httpfs`` with an S3 secret); the published views stay relative.
 
 BI conveniences: ``published_at`` (UTC) and the portal's times (Vietnam time) are
 ``TIMESTAMP WITH TIME ZONE``; every view with a ``quarter`` (``period``) column has
@@ -109,13 +109,19 @@ def default_bi_path(home: DxHome) -> Path:
     return home.root / "bi" / "dx_pipeline.duckdb"
 
 
-def open_bi_database(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+def open_bi_database(path: str | os.PathLike, home: DxHome | None = None,
+                     read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """Open a BI database file wherever its DX_HOME now is: relative paths in its views are
     resolved against the home (the folder above the file's ``bi/`` folder), whatever the
-    working directory. A warehouse in object storage also needs the bucket's credentials."""
+    working directory. With a warehouse in object storage pass ``home``: the connection then
+    also reads the bucket (:func:`dx_pipeline.storage.warehouse_duckdb`)."""
     file = Path(path).resolve()
-    return duckdb.connect(str(file), read_only=read_only,
-                          config={"file_search_path": str(file.parent.parent)})
+    root = str(file.parent.parent)
+    if home is None:
+        return duckdb.connect(str(file), read_only=read_only, config={"file_search_path": root})
+    con = warehouse_duckdb(home, str(file))
+    con.execute(f"SET file_search_path = {sql_literal(root)}")
+    return con
 
 
 def build_bi_database(home: DxHome, path: str | os.PathLike | None = None) -> Path:

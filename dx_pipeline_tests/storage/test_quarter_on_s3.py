@@ -16,10 +16,11 @@ from dagster import DagsterInstance
 
 from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.defs.definitions import build_definitions
+from dx_pipeline.publish.bi_database import open_bi_database
 from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
-from dx_pipeline.storage import DxHome, read_partition, warehouse_duckdb
+from dx_pipeline.storage import DxHome, read_partition
 from dx_pipeline_tests.expected_graph import TABLES
 from dx_pipeline_tests.storage.conftest import new_bucket, s3_environment
 
@@ -134,7 +135,7 @@ def test_publications_and_the_bi_file_stay_local_and_read_the_bucket(runs):
     assert report.ok, report.summary()
 
     bi = home.root / "bi" / "dx_pipeline.duckdb"
-    con = warehouse_duckdb(home, str(bi))
+    con = open_bi_database(bi, home)  # the bucket's tables by s3:// paths, published/ relative
     try:
         n, quarters = con.execute("SELECT count(*), list(DISTINCT quarter) FROM ranking_snapshot").fetchall()[
             0
