@@ -60,6 +60,9 @@ def _publications(args) -> int:
 
 
 def _export_bi(args) -> int:
-    path = build_bi_database(home_from_environment(args.home), args.output)
+    home = home_from_environment(args.home)
+    path = build_bi_database(home, args.output)
     print(path)
+    print(f"its paths are relative to {home.root}: open it from there, or SET file_search_path = "
+          f"'{home.root}' first (docs/data_dictionary.md, BI database)")
     return 0

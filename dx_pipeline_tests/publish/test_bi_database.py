@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dx_pipeline.cli.main import main
 from dx_pipeline.publish.bi_database import build_bi_database, open_bi_database
 from dx_pipeline.publish.lookups import framework_node_lookup
 from dx_pipeline.reference import schemas
@@ -193,3 +194,11 @@ def test_framework_lookup_names_every_scored_node():
     egdi = nodes[nodes["framework_id"] == "egdi"]
     assert set(egdi["framework_version"]) == {"2001", "2018"}
     assert len(egdi[egdi["framework_version"] == "2001"]) == len(egdi[egdi["framework_version"] == "2018"])
+
+
+def test_export_bi_says_how_to_open_the_file(tmp_path, capsys):
+    root = tmp_path / "h"
+    assert main(["--home", str(root), "export-bi"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == str(root / "bi" / "dx_pipeline.duckdb")
+    assert f"SET file_search_path = '{root}'" in out[1]
