@@ -121,7 +121,8 @@ def score(
         scores = _with_verdicts(appraised, scores, verdicts)
     ranking = rank_units(fw, units, totals, total_max, previous_ranking)
     shares = pd.DataFrame(
-        {nid: ev.share for nid, ev in evaluated.items()}, index=pd.Index(units["agency_code"], name="agency_code")
+        {nid: ev.share for nid, ev in evaluated.items()},
+        index=pd.Index(units["agency_code"], name="agency_code"),
     )
     return ScoreResult(fw, scores, ranking, shares, units)
 
@@ -198,7 +199,8 @@ def _evaluate(
             notes[i].append(f"zero denominator ({frac}): scored 0 (policy zero)")
         else:
             applicable[i] = False
-            notes[i].append(f"zero denominator ({frac}): not applicable, its points re-distributed to the other indicators")
+            notes[i].append(f"zero denominator ({frac}): not applicable, "
+                            "its points re-distributed to the other indicators")
 
     missing = np.isnan(value) & ~zero_den & ~rejected
     observed = ~np.isnan(value) & ~zero_den
@@ -214,13 +216,15 @@ def _evaluate(
             "no value reported" if present[i] else "no data")
         if miss_policy == "carry_forward" and prev_vals is not None and not np.isnan(prev_vals[i]):
             value[i] = prev_vals[i]
-            notes[i].append(f"{why}: last quarter's value {fmt_value(code, value[i])} carried forward (missing policy)")
+            notes[i].append(f"{why}: last quarter's value {fmt_value(code, value[i])} "
+                            "carried forward (missing policy)")
         elif miss_policy == "group_mean" and not np.isnan(group_mean[i]):
             value[i] = group_mean[i]
             notes[i].append(f"{why}: peer-group mean {fmt_value(code, value[i])} used (missing policy)")
         elif miss_policy == "exclude":
             applicable[i] = False
-            notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators (missing policy)")
+            notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators "
+                            "(missing policy)")
         else:
             share[i] = 0.0
             extra = "" if miss_policy == "zero" else f" (no value to {miss_policy.replace('_', ' ')} either)"
@@ -270,132 +274,185 @@ def _mean(shares: np.ndarray, weights: np.ndarray, how: str) -> np.ndarray:
     return np.where(wsum > 0, np.clip(out, 0.0, 1.0), 0.0)
 
 
-def _aggregate(fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
-    a, d = len(units), fw.decimals
-    applicable: dict[str, np.ndarray] = {}
+def _aggregate(
+    fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """(index_scores rows, total points per agency, total maximum per agency)."""
+    return _Aggregation(fw, units, ev).run()
 
-    def mark(n: Node) -> np.ndarray:
+
+class _Aggregation:
+    """One framework's points for every unit at once: which nodes apply to a unit (bottom-up),
+    each node's effective maximum (top-down), then points (bottom-up) and the rows.
+
+    A class because the steps share what the earlier ones learned, each kept in one dict
+    keyed by node id; every step is a method that reads them and adds its own.
+    """
+
+    def __init__(self, fw: Framework, units: pd.DataFrame, ev: dict[str, _Indicator]):
+        self.fw, self.units, self.ev = fw, units, ev
+        self.a, self.d = len(units), fw.decimals
+        self.received = fw.received_points()
+        # a parent combines its children's rounded points, or (rounding.combine: unrounded)
+        # their unrounded values; either way every node's points are published rounded
+        self.unrounded = fw.rounding_combine == "unrounded"
+        self.applicable: dict[str, np.ndarray] = {}
+        self.eff: dict[str, np.ndarray] = {}
+        self.points: dict[str, np.ndarray] = {}
+        self.notes: dict[str, list[list[str]]] = {}
+
+    def run(self) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+        """Every step in order; the rows and the totals."""
+        fw = self.fw
+        for p in fw.pillars:
+            self._mark(p)
+        any_pillar = np.any([self.applicable[p.id] for p in fw.pillars], axis=0)
+        total_eff = np.where(any_pillar, fw.total_points, 0.0)
+        self._spread(fw.pillars, total_eff, fw.total_points, fw.aggregation)
+        pillar_pts = [self._compute(p) for p in fw.pillars]
+        _, total_pts = self._combine(fw.pillars, pillar_pts, total_eff, fw.aggregation)
+        index = self.units["agency_code"]
+        scores = self._rows(total_pts, total_eff)
+        return scores, pd.Series(total_pts, index=index), pd.Series(total_eff, index=index)
+
+    def _mark(self, n: Node) -> np.ndarray:
+        """Where the node applies: an indicator's own answer, a parent's if any child applies."""
         if n.is_indicator:
-            applicable[n.id] = ev[n.id].applicable
+            self.applicable[n.id] = self.ev[n.id].applicable
         else:
-            applicable[n.id] = np.any([mark(c) for c in n.children], axis=0)
-        return applicable[n.id]
+            self.applicable[n.id] = np.any([self._mark(c) for c in n.children], axis=0)
+        return self.applicable[n.id]
 
-    for p in fw.pillars:
-        mark(p)
+    def _spread(
+        self, children: tuple[Node, ...], parent_eff: np.ndarray, parent_max: float, how: str
+    ) -> None:
+        """Each child's effective maximum from its parent's.
 
-    eff: dict[str, np.ndarray] = {}
-    received = fw.received_points()
-
-    def spread(children: tuple[Node, ...], parent_eff: np.ndarray, parent_max: float, how: str) -> None:
-        # under a sum, a child's share of its parent is its points plus those it receives from
-        # not-assessed siblings; children not applicable to a unit give theirs to the others
-        weight = {c.id: c.max_points + received.get(c.id, 0.0) for c in children}
+        Under a sum, a child's share of its parent is its points plus those it receives from
+        not-assessed siblings; children not applicable to a unit give theirs to the others.
+        """
+        applicable = self.applicable
+        weight = {c.id: c.max_points + self.received.get(c.id, 0.0) for c in children}
         if how == "sum":
             denom = np.sum([np.where(applicable[c.id], weight[c.id], 0.0) for c in children], axis=0)
             factor = np.where(denom > 0, parent_eff / np.where(denom > 0, denom, 1.0), 0.0)
         else:
-            factor = parent_eff / parent_max if parent_max else np.zeros(a)
+            factor = parent_eff / parent_max if parent_max else np.zeros(self.a)
         for c in children:
             share = weight[c.id] if how == "sum" else c.max_points
-            eff[c.id] = np.where(applicable[c.id], share * factor, 0.0)
+            self.eff[c.id] = np.where(applicable[c.id], share * factor, 0.0)
             if c.children:
-                spread(c.children, eff[c.id], c.max_points, c.aggregation or "sum")
+                self._spread(c.children, self.eff[c.id], c.max_points, c.aggregation or "sum")
 
-    total_eff = np.where(np.any([applicable[p.id] for p in fw.pillars], axis=0), fw.total_points, 0.0)
-    spread(fw.pillars, total_eff, fw.total_points, fw.aggregation)
-
-    points: dict[str, np.ndarray] = {}
-    notes: dict[str, list[list[str]]] = {}
-    # a parent combines its children's rounded points, or (rounding.combine: unrounded) their
-    # unrounded values; either way every node's points are published rounded
-    unrounded = fw.rounding_combine == "unrounded"
-
-    def compute(n: Node) -> np.ndarray:
+    def _compute(self, n: Node) -> np.ndarray:
         """The node's rounded points into ``points``; returns what its parent combines."""
-        e = eff[n.id]
+        e = self.eff[n.id]
         if n.is_indicator:
-            ind = ev[n.id]
-            share = np.nan_to_num(ind.share, nan=0.0)
-            raw = np.minimum(share * e, e)
-            pts = np.minimum(half_up(raw, d), floor_to(e, d))
-            if "cap" in n.params:
-                cap = float(n.params["cap"]) * np.where(n.max_points > 0, e / (n.max_points or 1), 0.0)
-                capped = pts > floor_to(cap, d)
-                pts = np.where(capped, floor_to(cap, d), pts)
-                raw = np.minimum(raw, cap)
-                for i in np.flatnonzero(capped):
-                    ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
-            if ind.points_set is not None:
-                pts, raw = _set_points(ind, pts, raw, e, d)
-            pts = np.where(applicable[n.id], pts, 0.0)
-            raw = np.where(applicable[n.id], raw, 0.0)
-            points[n.id] = pts
-            notes[n.id] = ind.notes
-            _explain_indicator(fw, n, ind, pts, e)
+            raw, self.points[n.id] = self._indicator_points(n, e)
+            self.notes[n.id] = self.ev[n.id].notes
         else:
-            kids = [compute(c) for c in n.children]
-            how = n.aggregation or "sum"
-            raw, points[n.id] = _combine(n.children, kids, e, how, d)
-            notes[n.id] = [[] for _ in range(a)]
-        for i, text in _reweight_notes(fw, n, e, applicable[n.id]):
-            notes[n.id][i].append(text)
-        return raw if unrounded else points[n.id]
+            kids = [self._compute(c) for c in n.children]
+            raw, self.points[n.id] = self._combine(n.children, kids, e, n.aggregation or "sum")
+            self.notes[n.id] = [[] for _ in range(self.a)]
+        for i, text in _reweight_notes(self.fw, n, e, self.applicable[n.id]):
+            self.notes[n.id][i].append(text)
+        return raw if self.unrounded else self.points[n.id]
 
-    def _combine(children, kids, e, how, d):
+    def _indicator_points(self, n: Node, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(unrounded, rounded) points of an indicator: share x maximum, capped, or the
+        evaluator's points; 0 where it does not apply."""
+        ind, d = self.ev[n.id], self.d
+        share = np.nan_to_num(ind.share, nan=0.0)
+        raw = np.minimum(share * e, e)
+        pts = np.minimum(half_up(raw, d), floor_to(e, d))
+        if "cap" in n.params:
+            cap = float(n.params["cap"]) * np.where(n.max_points > 0, e / (n.max_points or 1), 0.0)
+            capped = pts > floor_to(cap, d)
+            pts = np.where(capped, floor_to(cap, d), pts)
+            raw = np.minimum(raw, cap)
+            for i in np.flatnonzero(capped):
+                ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
+        if ind.points_set is not None:
+            pts, raw = _set_points(ind, pts, raw, e, d)
+        pts = np.where(self.applicable[n.id], pts, 0.0)
+        raw = np.where(self.applicable[n.id], raw, 0.0)
+        _explain_indicator(self.fw, n, ind, pts, e)
+        return raw, pts
+
+    def _combine(
+        self, children: tuple[Node, ...], kids: list[np.ndarray], e: np.ndarray, how: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(unrounded, rounded) points of a parent from its children's points."""
+        d = self.d
         if how == "sum":
             raw = np.sum(kids, axis=0)
             return raw, half_up(raw, d)
-        ch_eff = np.stack([eff[c.id] for c in children], axis=1)
+        ch_eff = np.stack([self.eff[c.id] for c in children], axis=1)
         ch_pts = np.stack(kids, axis=1)
         sh = np.where(ch_eff > 0, ch_pts / np.where(ch_eff > 0, ch_eff, 1.0), 0.0)
-        w = np.stack([np.where(applicable[c.id], c.effective_weight, 0.0) for c in children], axis=1)
+        w = np.stack([np.where(self.applicable[c.id], c.effective_weight, 0.0) for c in children], axis=1)
         raw = _mean(sh, w, how) * e
         return raw, np.minimum(half_up(raw, d), floor_to(e, d))
 
-    pillar_pts = [compute(p) for p in fw.pillars]
-    _, total_pts = _combine(fw.pillars, pillar_pts, total_eff, fw.aggregation, d)
+    def _rows(self, total_pts: np.ndarray, total_eff: np.ndarray) -> pd.DataFrame:
+        """index_scores rows: the total, then every node in the framework's order, per unit."""
+        fw, a = self.fw, self.a
+        cols = _ScoreColumns(a)
+        total_notes: list[list[str]] = [[] for _ in range(a)]
+        for i in np.flatnonzero(total_eff == 0):
+            total_notes[i].append("nothing applicable to score")
+        cols.add(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation),
+                 total_pts, total_eff, total_notes)
+        for n in fw.nodes():
+            if n.is_indicator:
+                rule = get_rule(n.rule).describe(n.params, n.direction)
+                cols.add(n.id, n.parent_id, "indicator", n.input_code, self.ev[n.id].value, rule,
+                         self.points[n.id], self.eff[n.id], self.notes[n.id])
+            else:
+                cols.add(n.id, n.parent_id, "pillar", None, np.nan, _agg_rule(n.aggregation or "sum"),
+                         self.points[n.id], self.eff[n.id], self.notes[n.id])
+        return cols.frame(fw, self.units["agency_code"].to_numpy(dtype=object))
 
-    # rows: one block of columns per node, concatenated once
-    agencies = units["agency_code"].to_numpy(dtype=object)
-    cols: dict[str, list] = {k: [] for k in ("node_id", "parent_id", "level", "kpi_code", "input_value",
-                                              "rule", "points", "max_points", "note", "_node")}
 
-    def add(node_id, parent, level, kpi, inp, rule, pts, mx, note_list):
-        cols["node_id"].append(np.full(a, node_id, dtype=object))
-        cols["parent_id"].append(np.full(a, parent, dtype=object))
-        cols["level"].append(np.full(a, level, dtype=object))
-        cols["kpi_code"].append(np.full(a, kpi, dtype=object))
+class _ScoreColumns:
+    """index_scores columns collected one block (a node for every unit) at a time and
+    concatenated once, ordered unit by unit."""
+
+    KEYS = ("node_id", "parent_id", "level", "kpi_code", "input_value", "rule", "points", "max_points",
+            "note")
+    NUMBERS = ("input_value", "points", "max_points")
+
+    def __init__(self, units: int):
+        self.a = units
+        self.cols: dict[str, list[np.ndarray]] = {k: [] for k in (*self.KEYS, "_node")}
+
+    def add(self, node_id: str, parent: str | None, level: str, kpi: str | None, inp, rule: str,
+            pts: np.ndarray, mx: np.ndarray, note_list: list[list[str]]) -> None:
+        """One node's block."""
+        a, cols = self.a, self.cols
+        for key, text in (("node_id", node_id), ("parent_id", parent), ("level", level),
+                          ("kpi_code", kpi), ("rule", rule)):
+            cols[key].append(np.full(a, text, dtype=object))
         cols["input_value"].append(np.broadcast_to(np.asarray(inp, dtype=float), (a,)))
-        cols["rule"].append(np.full(a, rule, dtype=object))
         cols["points"].append(np.asarray(pts, dtype=float))
         cols["max_points"].append(np.round(np.asarray(mx, dtype=float), 8))
         cols["note"].append(np.array(["; ".join(x) if x else None for x in note_list], dtype=object))
         cols["_node"].append(np.full(a, len(cols["_node"])))
 
-    total_notes = [[] for _ in range(a)]
-    for i in np.flatnonzero(total_eff == 0):
-        total_notes[i].append("nothing applicable to score")
-    add(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation), total_pts, total_eff, total_notes)
-    for n in fw.nodes():
-        if n.is_indicator:
-            rule = get_rule(n.rule).describe(n.params, n.direction)
-            add(n.id, n.parent_id, "indicator", n.input_code, ev[n.id].value, rule, points[n.id], eff[n.id], notes[n.id])
-        else:
-            add(n.id, n.parent_id, "pillar", None, np.nan, _agg_rule(n.aggregation or "sum"),
-                points[n.id], eff[n.id], notes[n.id])
-    flat = {k: np.concatenate(v) for k, v in cols.items()}
-    order = np.lexsort((flat["_node"], np.tile(np.arange(a), len(cols["_node"]))))
-    scores = pd.DataFrame({
-        "framework_id": pd.array(np.full(len(order), fw.id, dtype=object), dtype="string"),
-        "framework_version": pd.array(np.full(len(order), fw.version, dtype=object), dtype="string"),
-        "agency_code": pd.array(np.tile(agencies, len(cols["_node"]))[order], dtype="string"),
-    })
-    for key in ("node_id", "parent_id", "level", "kpi_code", "input_value", "rule", "points", "max_points", "note"):
-        vals = flat[key][order]
-        scores[key] = vals if key in ("input_value", "points", "max_points") else pd.array(vals, dtype="string")
-    return scores, pd.Series(total_pts, index=units["agency_code"]), pd.Series(total_eff, index=units["agency_code"])
+    def frame(self, fw: Framework, agencies: np.ndarray) -> pd.DataFrame:
+        """The rows, unit by unit and node by node within a unit."""
+        blocks = len(self.cols["_node"])
+        flat = {k: np.concatenate(v) for k, v in self.cols.items()}
+        order = np.lexsort((flat["_node"], np.tile(np.arange(self.a), blocks)))
+        scores = pd.DataFrame({
+            "framework_id": pd.array(np.full(len(order), fw.id, dtype=object), dtype="string"),
+            "framework_version": pd.array(np.full(len(order), fw.version, dtype=object), dtype="string"),
+            "agency_code": pd.array(np.tile(agencies, blocks)[order], dtype="string"),
+        })
+        for key in self.KEYS:
+            vals = flat[key][order]
+            scores[key] = vals if key in self.NUMBERS else pd.array(vals, dtype="string")
+        return scores
 
 
 def _set_points(
@@ -464,6 +521,7 @@ def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray,
         return
     idx_arr = np.array(idx)
     gains = np.minimum(half_up(np.array(target_shares) * eff[idx_arr], d), full[idx_arr]) - pts[idx_arr]
-    for i, target, gain in zip(idx, targets, gains):
+    for i, target, gain in zip(idx, targets, gains, strict=True):
         if gain > 0:
-            ind.notes[i].append(f"reaching {fmt_value(n.input_code, target)} would add +{_pts(gain, d)} points")
+            reach = fmt_value(n.input_code, target)
+            ind.notes[i].append(f"reaching {reach} would add +{_pts(gain, d)} points")

@@ -14,7 +14,6 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import yaml
 
