@@ -177,8 +177,8 @@ def pandas_kpis(home: DxHome, quarter: Quarter) -> dict:
     on_time = on_time.mask(late_by_requests, False)
     on_time_known = on_time.notna()
     on_time_true = on_time.fillna(False).astype(bool)
-    psecs = ((end_raw - df["received_at"]) // pd.Timedelta(milliseconds=1) // 1000
-             - (supp_days * 86400).round()).clip(lower=0)
+    duration: pd.Series[pd.Timedelta] = end_raw - df["received_at"]
+    psecs = (duration // pd.Timedelta(milliseconds=1) // 1000 - (supp_days * 86400).round()).clip(lower=0)
     fee_scope = in_period & known_true("fee_required") & (df["fee_amount"].fillna(0) > 0)
     resolved = in_period & df["status"].isin(["finished", "returned"])
     unhappy = known_true("complaint") | (df["rating"] == 1)

@@ -65,10 +65,12 @@ def _renumber(ids: np.ndarray, chunk: int) -> np.ndarray:
     if chunk == 0:
         return ids
     arr = pa.array(ids, pa.string())
-    parts = pc.split_pattern(arr, "-", max_splits=1, reverse=True)
-    head = pc.list_element(parts, 0)
-    seq = pc.add(pc.cast(pc.list_element(parts, 1), pa.int64()), chunk * SEQ_OFFSET)
-    return pc.binary_join_element_wise(head, pc.cast(seq, pa.string()), "-").to_numpy(zero_copy_only=False)
+    # split_pattern, list_element, add and binary_join_element_wise are generated at import time
+    parts = pc.split_pattern(arr, "-", max_splits=1, reverse=True)  # pyright: ignore[reportAttributeAccessIssue]
+    head = pc.list_element(parts, 0)  # pyright: ignore[reportAttributeAccessIssue]
+    seq = pc.add(pc.cast(pc.list_element(parts, 1), pa.int64()), chunk * SEQ_OFFSET)  # pyright: ignore[reportAttributeAccessIssue]
+    joined = pc.binary_join_element_wise(head, pc.cast(seq, pa.string()), "-")  # pyright: ignore[reportAttributeAccessIssue]
+    return joined.to_numpy(zero_copy_only=False)
 
 
 def ensure_dataset(out_dir: str | Path, rows: int, seed: int = DEFAULT_SEED,

@@ -43,7 +43,8 @@ def synthetic_dossiers(n_rows: int, quarter: Quarter = BENCH_QUARTER, seed: int 
     statuses = pa.array(["finished", "processing"]).take(pa.array((~done).astype(np.int64)))
     bools = lambda p: pa.array(rng.random(n_rows) < p)  # noqa: E731
     cols = {
-        "dossier_id": pc.binary_join_element_wise("HS", ids, "-"),
+        # binary_join_element_wise is generated at import time
+        "dossier_id": pc.binary_join_element_wise("HS", ids, "-"),  # pyright: ignore[reportAttributeAccessIssue]
         "agency_code": agency_codes,
         "procedure_code": pa.array(np.char.add("1.", rng.integers(0, 500, n_rows).astype(str))),
         "service_level": pa.array(["full", "partial", "none"]).take(pa.array(rng.integers(0, 3, n_rows))),
