@@ -145,8 +145,8 @@ def record_verdicts(
         row = {
             "period": period, "framework_id": r.framework_id, "agency_code": r.agency_code,
             "node_id": r.node_id, "kpi_code": _text_or_none(scored_row.get("kpi_code")), "verdict": r.verdict,
-            "adjusted_value": float(r.value) if r.verdict == "adjust_value" else None,
-            "adjusted_points": float(r.points) if r.verdict == "adjust_points" else None,
+            "adjusted_value": _checked(r.value) if r.verdict == "adjust_value" else None,
+            "adjusted_points": _checked(r.points) if r.verdict == "adjust_points" else None,
             "reported_value": _float_or_none(scored_row.get("reported_value")),
             "reported_points": _float_or_none(scored_row.get("reported_points")),
             "reason": said(r.reason, "a reason"), "evaluator": who, "recorded_at": when,
@@ -154,6 +154,12 @@ def record_verdicts(
         }
         ids.append(insert(conn, adjustments, row))
     return ids
+
+
+def _checked(amount: float | None) -> float:
+    """The adjusted value or points of a checked request (its check made sure they are given)."""
+    assert amount is not None, "an unchecked verdict request"
+    return float(amount)
 
 
 def _float_or_none(x: Any) -> float | None:

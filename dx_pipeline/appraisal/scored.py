@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -94,7 +94,10 @@ class ScoredResult:
 
     def row(self, framework_id: str, agency_code: str, node_id: str) -> pd.Series:
         """The scored row of that agency's indicator."""
-        return self.indicators.loc[(framework_id, agency_code, node_id)]
+        # a full key of the unique (framework, agency, node) index selects one row, a Series;
+        # pandas-stubs has no .loc overload for a tuple of scalars on a MultiIndex
+        key: Any = (framework_id, agency_code, node_id)
+        return cast(pd.Series, self.indicators.loc[key])
 
     def node(self, framework_id: str, node_id: str) -> Node:
         """The framework's node."""

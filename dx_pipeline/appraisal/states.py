@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from dx_pipeline.appraisal.database import STATES, as_utc, insert, said, state_transitions
 from dx_pipeline.reference.frameworks import Name
@@ -60,7 +60,7 @@ class Transition:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Transition:
+    def from_row(cls, row: RowMapping | Mapping[str, Any]) -> Transition:
         """A row of ``state_transitions``."""
         return cls(
             id=int(row["id"]), period=row["period"], from_state=row["from_state"],

@@ -174,6 +174,7 @@ def _evaluate(
     a = len(units)
     if n.not_assessed is not None:
         return _not_assessed(n, a)
+    assert code is not None and n.rule is not None  # the loader gives every indicator both
     rows = _lookup(long, code, units["agency_code"])
     value = rows["value"].to_numpy(dtype=float, na_value=np.nan).copy()
     num = rows["numerator"].to_numpy(dtype=float, na_value=np.nan)
@@ -405,6 +406,7 @@ class _Aggregation:
                  total_pts, total_eff, total_notes)
         for n in fw.nodes():
             if n.is_indicator:
+                assert n.rule is not None  # the loader gives every indicator a rule
                 rule = get_rule(n.rule).describe(n.params, n.direction)
                 cols.add(n.id, n.parent_id, "indicator", n.input_code, self.ev[n.id].value, rule,
                          self.points[n.id], self.eff[n.id], self.notes[n.id])
@@ -497,6 +499,7 @@ def _agg_rule(how: str) -> str:
 
 def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray, eff: np.ndarray) -> None:
     """Add 'what it would take' to each agency's note: the next threshold and its points."""
+    assert n.rule is not None  # the loader gives every indicator a rule
     rule = get_rule(n.rule)
     d = fw.decimals
     higher = n.direction != "lower"

@@ -7,12 +7,19 @@ Python's ``round`` and numpy round half to even, and binary floats put 4.95 just
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
+import numpy.typing as npt
 
 _SNAP = 10
 
 
-def half_up(x, decimals: int):
+@overload
+def half_up(x: float, decimals: int) -> float: ...
+@overload
+def half_up(x: np.ndarray, decimals: int) -> np.ndarray: ...
+def half_up(x: npt.ArrayLike, decimals: int) -> float | np.ndarray:
     """Round ``x`` (scalar or array) half away from zero to ``decimals`` places."""
     arr = np.asarray(x, dtype=float)
     snapped = np.round(arr, _SNAP)
@@ -22,7 +29,11 @@ def half_up(x, decimals: int):
     return float(out) if np.ndim(out) == 0 else out
 
 
-def floor_to(x, decimals: int):
+@overload
+def floor_to(x: float, decimals: int) -> float: ...
+@overload
+def floor_to(x: np.ndarray, decimals: int) -> np.ndarray: ...
+def floor_to(x: npt.ArrayLike, decimals: int) -> float | np.ndarray:
     """Largest number with ``decimals`` places not above ``x`` (keeps points within max)."""
     arr = np.round(np.asarray(x, dtype=float), _SNAP)
     scale = 10.0**decimals

@@ -154,7 +154,7 @@ def _ratio_of_sums(rows: pd.DataFrame, agencies: int) -> Figure:
     return Figure(None, None, None, agencies, 0)
 
 
-def _share_of_agencies(latest: pd.Series, agencies: int, eligible: set[str]) -> Figure:
+def _share_of_agencies(latest: pd.Series, agencies: int, eligible: frozenset[str]) -> Figure:
     latest = latest[latest.index.isin(eligible)]
     has = int((latest >= 1 - _EPS).sum())
     if not len(latest):
@@ -243,7 +243,9 @@ def _with_trend(table: pd.DataFrame, previous: pd.DataFrame | None, registry: pd
         return _typed(table)
     last_day = per.quarters[-1].last_day
     successor = _successor_on(registry, last_day)
-    prev = previous.assign(province_code=previous["province_code"].map(lambda c: successor.get(c, c)))
+    prev = previous.assign(province_code=previous["province_code"].map(
+        lambda c: successor.get(c, c) if isinstance(c, str) else c
+    ))
     keys = ["province_code", "plan_id", "kpi_code", "level", "target_year"]
     grouped = prev.groupby(keys, sort=False).agg(
         _mean=("value", "mean"), _sum=("value", lambda s: s.sum(min_count=1)),
@@ -253,16 +255,20 @@ def _with_trend(table: pd.DataFrame, previous: pd.DataFrame | None, registry: pd
     merged = table.merge(grouped[keys + ["_prev", "_n"]], on=keys, how="left")
     merged["previous_value"] = merged["_prev"]
     merged["change"] = merged["value"] - merged["previous_value"]
-    higher = merged["kpi_code"].map(lambda c: catalogue[c].higher_is_better if c in catalogue else True)
+    higher = merged["kpi_code"].map(
+        lambda c: catalogue[c].higher_is_better if isinstance(c, str) and c in catalogue else True
+    )
     better = np.where(higher, merged["change"], -merged["change"])
     trend = np.select([better > _EPS, better < -_EPS], ["improving", "worsening"], "unchanged")
     known = merged["change"].notna()
     merged["trend"] = np.where(known, trend, "no_previous")
     restated = known & (merged["_n"] > 1)
-    merged.loc[restated, "note"] = merged.loc[restated, "note"].map(
-        lambda n: _join(n, "previous value restated over the predecessor provinces (national rule)")
-    )
+    merged.loc[restated, "note"] = merged.loc[restated, "note"].map(_restated)
     return _typed(merged.drop(columns=["_prev", "_n"]))
+
+
+def _restated(note: str | None) -> str:
+    return _join(note, "previous value restated over the predecessor provinces (national rule)")
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
@@ -300,15 +306,17 @@ def _province_groups(registry: pd.DataFrame, per: Period) -> dict[str, list[_Uni
     successor = _successor_on(registry, end)
     groups: dict[str, list[_Unit]] = {}
     provinces = reg[(reg["level"] == "province") & (reg["from_day"] <= end) & (reg["to_day"] >= start)]
-    for rec in provinces.sort_values("agency_code").itertuples():
-        ends = min(end, rec.to_day)
-        tree = reg[reg["agency_code"].map(province) == rec.agency_code]
+    ordered = provinces.sort_values("agency_code")
+    for code, to_day in zip(ordered["agency_code"], ordered["to_day"], strict=True):
+        assert isinstance(code, str)  # the registry's agency codes are text
+        ends = min(end, to_day)
+        tree = reg[reg["agency_code"].map(province) == code]
         agencies = tree.assign(
             alive=(tree["from_day"] <= ends) & (tree["to_day"] >= start),
             valid_on_end=(tree["from_day"] <= ends) & (tree["to_day"] >= ends),
         )
-        final = successor.get(rec.agency_code, rec.agency_code)
-        groups.setdefault(final, []).append(_Unit(rec.agency_code, agencies))
+        final = successor.get(code, code)
+        groups.setdefault(final, []).append(_Unit(code, agencies))
     return groups
 
 
@@ -330,7 +338,10 @@ def province_of(registry: pd.DataFrame) -> dict[str, str]:
 
 def _successor_on(registry: pd.DataFrame, day: dt.date) -> dict[str, str]:
     """Code -> the agency carrying its work on ``day`` (itself while it exists)."""
-    to = {r.agency_code: _day(r.valid_to) or dt.date.max for r in registry.itertuples()}
+    to = {
+        code: _day(valid_to) or dt.date.max
+        for code, valid_to in zip(registry["agency_code"], registry["valid_to"], strict=True)
+    }
     succ = {
         r.agency_code: r.successor_code for r in registry.itertuples() if isinstance(r.successor_code, str)
     }
@@ -365,5 +376,5 @@ def _fmt(value: float | None) -> str:
     return "no data" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _join(*parts: str) -> str:
+def _join(*parts: str | None) -> str:
     return "; ".join(p for p in parts if p)

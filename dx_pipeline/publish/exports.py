@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def column_label(table: str | None, name: str) -> str:
 
 def write_excel(
     path: str | os.PathLike,
-    sheets: list[tuple[str, str | None, pd.DataFrame]],
+    sheets: Sequence[tuple[str, str | None, pd.DataFrame]],
     *,
     created: dt.datetime,
     title: str = "dx_pipeline",
