@@ -37,13 +37,15 @@ def plant_dossier_defects(df: pd.DataFrame, q: Quarter, registry: pd.DataFrame,
     victims = rng.choice(n, size=min(n, k * len(kinds)), replace=False)
     groups = dict(zip(kinds, np.array_split(victims, len(kinds)), strict=True))
     df = df.copy()
-    notes: dict[int, dict] = {}
+    notes: dict[int | tuple[str, int], dict] = {}
 
     for i in groups["missing_received_at"]:
         df.loc[i, "received_at"] = pd.NaT
         notes[i] = dict(kind="missing_received_at", field="NgayTiepNhan", value="")
     for i in groups["due_before_received"]:
-        due = df.at[i, "received_at"] - pd.Timedelta(days=int(rng.integers(1, 8)))
+        received = df.at[i, "received_at"]
+        assert isinstance(received, pd.Timestamp)  # a cell of a datetime column
+        due = received - pd.Timedelta(days=int(rng.integers(1, 8)))
         df.loc[i, "due_at"] = due
         notes[i] = dict(
             kind="due_before_received", field="NgayHenTra", value=due.strftime("%d/%m/%Y %H:%M:%S")

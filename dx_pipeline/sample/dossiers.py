@@ -156,7 +156,8 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     status[is_stop] = stopped_kind[is_stop]
     open_ = np.where(is_stop, stopped_at >= export, finished >= export)
     status[~is_stop & ~open_ & (returned >= export)] = 4
-    recent = (export - received) < 2 * DAY * SECOND
+    # np.less, not "<": numpy's stubs take this comparison of datetime arrays for a scalar
+    recent = np.less(export - received, 2 * DAY * SECOND)
     status[open_] = np.where(recent[open_] & (rng.random(open_.sum()) < 0.6), 1,
                              np.where((sup_n[open_] > 0) & (rng.random(open_.sum()) < 0.6), 3, 2))
 
@@ -308,7 +309,8 @@ def _dossier_ids(df: pd.DataFrame, registry: pd.DataFrame) -> np.ndarray:
     seq = np.empty(len(sk), dtype=np.int64)
     seq[order] = np.arange(len(sk)) - first + 1
     numbers = pa.array(registry["number"].to_numpy()[agency].astype(str))
-    ymd = pc.strftime(pa.array(day.astype("datetime64[s]")), format="%y%m%d")
-    seq_text = pc.utf8_lpad(pc.cast(pa.array(seq), pa.string()), width=4, padding="0")
-    ids = pc.binary_join_element_wise(prefix + ".", numbers, "-", ymd, "-", seq_text, "")
+    # strftime, utf8_lpad and binary_join_element_wise are generated at import time
+    ymd = pc.strftime(pa.array(day.astype("datetime64[s]")), format="%y%m%d")  # pyright: ignore[reportAttributeAccessIssue]
+    seq_text = pc.utf8_lpad(pc.cast(pa.array(seq), pa.string()), width=4, padding="0")  # pyright: ignore[reportAttributeAccessIssue]
+    ids = pc.binary_join_element_wise(prefix + ".", numbers, "-", ymd, "-", seq_text, "")  # pyright: ignore[reportAttributeAccessIssue]
     return ids.to_numpy(zero_copy_only=False)

@@ -346,8 +346,9 @@ def _in_range(received: str | None, lo: str, hi: str) -> bool:
     """Received within [lo, hi); a date the server cannot read is served (the client rejects it)."""
     import datetime as dt
 
+    text = received or ""
     try:
-        dt.datetime.strptime(received or "", "%Y%m%d%H%M%S")
+        dt.datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
         return True
-    return lo <= received < hi
+    return lo <= text < hi

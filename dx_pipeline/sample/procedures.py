@@ -100,7 +100,7 @@ def build_catalogue(registry: pd.DataFrame, profiles: pd.DataFrame, seed: int) -
     district_pool = _pool(rng, cfg, pc["district"]["count"], pc["objects"]["district"],
                           pc["district"]["days"], pc["district"]["fee_share"], 2, used)
     moved = district_pool.sample(
-        frac=DISTRICT_SHARE_TO_NEW_COMMUNES, random_state=rng.integers(1 << 31)
+        frac=DISTRICT_SHARE_TO_NEW_COMMUNES, random_state=int(rng.integers(1 << 31))
     ).sort_index()
     dept_pools = _department_pools(registry, rng, cfg, used)
     reform = pd.Timestamp(cfg["reform"]["date"]).date()

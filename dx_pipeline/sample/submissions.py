@@ -80,7 +80,7 @@ def applies(ind: dict, agency: dict) -> bool:
         return agency["agency_code"] in ind["only"]
     if "only_sectors" in ind:
         return agency["sector"] in ind["only_sectors"] or (
-            ind.get("districts") and agency["level"] == "district"
+            bool(ind.get("districts")) and agency["level"] == "district"
         )
     return True
 
@@ -128,8 +128,9 @@ def _indicator_values(agency: dict, profiles: pd.DataFrame, q: Quarter, seed: in
     fixed = rng_for(seed, "indicator_latent", code)
     noise = rng_for(seed, "indicator_noise", code, q.label)
     level_mu = LATENT["maturity"][0]["department" if agency["level"] == "province" else agency["level"]]
-    dev = profiles.at[code, "maturity_base"] - level_mu
-    trend = profiles.at[code, "maturity_trend"]
+    base, trend = profiles.at[code, "maturity_base"], profiles.at[code, "maturity_trend"]
+    assert isinstance(base, float) and isinstance(trend, float)  # cells of float64 columns
+    dev = base - level_mu
     t = quarter_index(q)
     rows = []
     for ind in cfg["indicators"]:
