@@ -253,7 +253,6 @@ NOT_YET_SPLIT: dict[str, str] = {
     "benchmarks/baselines.py::pandas_kpis": "not split yet",
     "dx_pipeline/sample/submissions.py::write_submissions": "not split yet",
     "dx_pipeline/sample/submissions.py::_indicator_values": "not split yet",
-    "dx_pipeline/sample/portal_server.py::do_GET": "not split yet",
 }
 
 

@@ -151,7 +151,8 @@ def ingest_portal(settings: Settings, quarter: Quarter | str, source: str = "fil
     q = _quarter(quarter)
     if source == "http":
         url, token = settings.portal.require()
-        return pull_portal_quarter(settings.home, q, client=PortalClient(url, token))
+        client = PortalClient(url, token, policy=settings.portal.retry)
+        return pull_portal_quarter(settings.home, q, client=client)
     if source == "files":
         return ingest_portal_files(settings.home, q)
     raise ValueError(f"portal source must be one of {', '.join(PORTAL_SOURCES)}, got {source!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dx_pipeline.sources.portal_retry import RetryPolicy
 from dx_pipeline.storage.home import DxHome
 
 ENVIRONMENT: dict[str, str] = {
@@ -30,10 +31,13 @@ ENVIRONMENT: dict[str, str] = {
 
 @dataclass(frozen=True)
 class PortalSettings:
-    """The portal's export API; the token never appears in ``repr`` or logs."""
+    """The portal's export API; the token never appears in ``repr`` or logs. ``retry`` holds
+    the client's budgets (attempts per request, resumes, total time, backoff); its defaults are
+    sized for a long bad spell (see :mod:`dx_pipeline.sources.portal_retry`)."""
 
     url: str | None = None
     token: str | None = field(default=None, repr=False)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def require(self) -> tuple[str, str]:
         """``(url, token)``, or a ValueError naming the settings that are missing."""

@@ -25,7 +25,7 @@ def _result(r) -> int:
 def _pull(args: argparse.Namespace) -> int:
     settings = settings_from_environment(args.home, portal_url=args.url)
     url, token = settings.portal.require()
-    client = PortalClient(url, token)
+    client = PortalClient(url, token, policy=settings.portal.retry)
     for q in args.quarter:
         result = pull_portal_quarter(
             settings.home, q, full=args.full, page_size=args.page_size, client=client

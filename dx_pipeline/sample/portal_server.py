@@ -11,9 +11,17 @@ bearer token, and injects faults on request so the client is tested against real
 - ``bad_json``  a complete HTTP answer whose JSON body is cut in half
 - ``duplicate`` answer with the previous page's body again (a replayed page)
 - ``reset``     close the connection without answering (a connection reset)
+- ``short``     HTTP 200, valid JSON, the page's tokens and ``total`` - and half its items (a
+                proxy that loses records)
+- ``grow``      the portal registers a new dossier of the quarter just before answering (the
+                ``total`` changes during a pull)
+- ``mix``       a seeded fault schedule: each matching request fails with probability ``rate``,
+                with one of ``kinds`` drawn by ``random.Random(seed)`` (the same requests fail
+                the same way on every run)
 
 A fault is ``{"kind": ..., "path": "/api/v1/dossiers", "after": 0, "times": 1, ...}``: it hits
-the matching requests number ``after`` .. ``after + times - 1`` (0-based). Faults are given to
+the matching requests number ``after`` .. ``after + times - 1`` (0-based); ``path`` ``"*"``
+matches both API endpoints. Faults are given to
 the constructor or replaced at run time with ``POST /_control/faults`` (a JSON list).
 ``GET /_control/log`` lists the requests served (path, query, status; never headers).
 
@@ -23,6 +31,7 @@ Usage: ``with serve_portal(home, token="t", faults=[...]) as server: server.url`
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import threading
@@ -53,6 +62,10 @@ DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 5000
 
 
+FAULT_KINDS = ("delay", "500", "429", "truncate", "bad_json", "duplicate", "reset", "short", "grow", "mix")
+API_PATHS = ("/api/v1/dossiers", "/api/v1/procedures")
+
+
 @dataclass
 class Fault:
     """A fault the sample portal injects on purpose (HTTP error, slowness, bad page) for tests."""
@@ -64,22 +77,37 @@ class Fault:
     status: int = 500
     retry_after: str = "0"
     seconds: float = 0.5
+    rate: float = 1.0
+    seed: int = 0
+    kinds: tuple[str, ...] = ("delay", "500", "429", "reset")
     seen: int = field(default=0, compare=False)
+    _draws: random.Random | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Fault":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "seen"}
-        if known.get("kind") not in ("delay", "500", "429", "truncate", "bad_json", "duplicate", "reset"):
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k not in ("seen", "_draws")}
+        if known.get("kind") not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {d.get('kind')!r}")
+        if "kinds" in known:
+            known["kinds"] = tuple(known["kinds"])
+            if not known["kinds"] or set(known["kinds"]) - set(FAULT_KINDS[:-1]):
+                raise ValueError(f"kinds must be some of {FAULT_KINDS[:-1]}, got {d['kinds']!r}")
         return cls(**known)
 
-    def hits(self, path: str) -> bool:
-        """Count a matching request; True when this one is to fail."""
-        if path != self.path:
-            return False
+    def hits(self, path: str) -> str | None:
+        """Count a matching request; the kind of fault it gets, or None when it is answered."""
+        if path != self.path and not (self.path == "*" and path in API_PATHS):
+            return None
         n = self.seen
         self.seen += 1
-        return self.after <= n < self.after + self.times
+        if not self.after <= n < self.after + self.times:
+            return None
+        if self.kind != "mix":
+            return self.kind
+        if self._draws is None:
+            self._draws = random.Random(self.seed)
+        failing, kind = self._draws.random() < self.rate, self._draws.choice(self.kinds)
+        return kind if failing else None
 
 
 def to_api_datetime(text: str | None) -> str | None:
@@ -142,6 +170,14 @@ class PortalData:
                 f = self.exports / "procedures.csv"
                 self._procedures = self._read(f) if f.exists() else []
             return self._procedures
+
+    def add_dossier(self, quarter: Quarter) -> None:
+        """Register one more dossier in the quarter (a copy of its first, under a new code), as
+        the live portal does while a pull is running."""
+        records = self.dossiers(quarter)
+        with self._lock:
+            if records:
+                records.append(dict(records[0], MaHoSo=f"NEW{len(records):06d}"))
 
 
 class PortalServer(ThreadingHTTPServer):
@@ -253,17 +289,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
         path, query = parts.path, parse_qs(parts.query)
-        entry = {"path": path, "query": parts.query, "status": None}
+        entry: dict[str, Any] = {"path": path, "query": parts.query, "status": None}
         with self.server.lock:
             self.server.log.append(entry)
-            fault = next((f for f in self.server.faults if f.hits(path)), None)
-        if fault is not None and fault.kind == "reset":
+            fault, kind = next(
+                ((f, k) for f in self.server.faults if (k := f.hits(path)) is not None), (None, None)
+            )
+        if kind == "reset":
             entry["status"] = "reset"
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
-        if fault is not None and fault.kind == "delay":
+        if kind == "delay" and fault is not None:
             time.sleep(fault.seconds)
         if not self._authorised():
             entry["status"] = 401
@@ -273,20 +311,29 @@ class _Handler(BaseHTTPRequestHandler):
             entry["status"] = 200
             self._json(200, self.server.log[:-1])
             return
-        if fault is not None and fault.kind == "500":
+        if fault is None or not self._error_answer(fault, kind, path, entry):
+            self._api_answer(path, query, kind, entry)
+
+    def _error_answer(self, fault: Fault, kind: str | None, path: str, entry: dict[str, Any]) -> bool:
+        """Answer with the fault's error status or a replayed page; False if it has none."""
+        if kind == "500":
             entry["status"] = fault.status
             self._json(fault.status, {"error": "injected server error"})
-            return
-        if fault is not None and fault.kind == "429":
+        elif kind == "429":
             entry["status"] = 429
             self._json(429, {"error": "too many requests"}, {"Retry-After": fault.retry_after})
-            return
-        if fault is not None and fault.kind == "duplicate" and path in self.server.last_body:
+        elif kind == "duplicate" and path in self.server.last_body:
             entry["status"] = "duplicate"
             self._send(200, self.server.last_body[path])
-            return
+        else:
+            return False
+        return True
+
+    def _api_answer(self, path: str, query: dict[str, list[str]], kind: str | None,
+                    entry: dict[str, Any]) -> None:
+        """The page asked for, whole, halved (``short``) or cut off (``truncate``, ``bad_json``)."""
         try:
-            body = self._api_body(path, query)
+            body = self._api_body(path, query, kind)
         except ValueError as exc:
             entry["status"] = 400
             self._json(400, {"error": str(exc)})
@@ -296,23 +343,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": f"no such endpoint {path}"})
             return
         self.server.last_body[path] = body
-        if fault is not None and fault.kind in ("truncate", "bad_json"):
-            entry["status"] = fault.kind
+        if kind in ("truncate", "bad_json"):
+            entry["status"] = kind
             half = body[: len(body) // 2]
             self.send_response(200)
             self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body) if fault.kind == "truncate" else len(half)))
+            self.send_header("Content-Length", str(len(body) if kind == "truncate" else len(half)))
             self.end_headers()
             self.wfile.write(half)
             self.wfile.flush()
-            if fault.kind == "truncate":
+            if kind == "truncate":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        entry["status"] = 200
+        entry["status"] = kind if kind in ("short", "grow") else 200
         self._send(200, body)
 
-    def _api_body(self, path: str, query: dict[str, list[str]]) -> bytes | None:
+    def _api_body(self, path: str, query: dict[str, list[str]], kind: str | None = None) -> bytes | None:
         one = lambda k: (query.get(k) or [None])[0]  # noqa: E731
         size = int(one("page_size") or DEFAULT_PAGE_SIZE)
         if not 1 <= size <= MAX_PAGE_SIZE:
@@ -323,6 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not received_from or not received_to:
                 raise ValueError("received_from and received_to (YYYY-MM-DD) are required")
             q = Quarter.parse(received_from)
+            if kind == "grow":
+                self.server.data.add_dossier(q)
             lo = received_from.replace("-", "") + "000000"
             hi = received_to.replace("-", "") + "000000"
             since = one("updated_since")
@@ -336,6 +385,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return None
         items, nxt = _page(records, token, size)
+        if kind == "short":
+            items = items[: len(items) // 2]
         return json.dumps(
             {"items": items, "page_token": token or "", "next_page_token": nxt, "total": len(records)},
             ensure_ascii=False,

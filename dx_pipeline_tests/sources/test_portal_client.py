@@ -90,7 +90,7 @@ def test_clear_error_after_budget_then_resume_without_duplicates(source, target,
     caplog.set_level(logging.DEBUG)
     with serve_portal(source, token=TOKEN, faults=[{"kind": "500", "after": 3, "times": 100}]) as server:
         with pytest.raises(PortalError) as info:
-            pull_portal_quarter(target, Q, server.url, TOKEN, max_retries=2, **FAST)
+            pull_portal_quarter(target, Q, server.url, TOKEN, attempts=3, resumes=0, **FAST)
         message = str(info.value)
         assert "failed after 3 attempts: HTTP 500" in message and "resume" in message
         assert TOKEN not in message and TOKEN not in repr(info.value)
