@@ -36,6 +36,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -212,7 +213,7 @@ class PortalServer(ThreadingHTTPServer):
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def set_faults(self, faults: list[dict | Fault]) -> None:
+    def set_faults(self, faults: Sequence[dict | Fault]) -> None:
         with self.lock:
             self.faults = [f if isinstance(f, Fault) else Fault.from_dict(f) for f in faults]
 
@@ -231,7 +232,7 @@ def serve_portal(
     host: str = "127.0.0.1",
     port: int = 0,
     token: str = "sample-token",
-    faults: list[dict | Fault] | None = None,
+    faults: Sequence[dict | Fault] | None = None,
 ) -> PortalServer:
     """Start the sample portal in a background thread; ``port=0`` picks a free port."""
     server = PortalServer(home, host, port, token, [])
@@ -356,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        entry["status"] = kind if kind in ("short", "grow") else 200
+        entry["status"] = kind if kind in ("short", "grow", "delay") else 200
         self._send(200, body)
 
     def _api_body(self, path: str, query: dict[str, list[str]], kind: str | None = None) -> bytes | None:

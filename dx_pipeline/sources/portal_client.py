@@ -203,7 +203,7 @@ class PortalClient:
         """Sleep ``seconds``, or fail if that would end after the pull's time budget."""
         if not self.deadline.allows(seconds):
             raise PortalTimeBudgetSpent(
-                f"{what}: the pull's time budget of {self.deadline.seconds:.0f} s is spent "
+                f"{what}: the pull's time budget of {self.deadline.seconds:g} s is spent "
                 f"({self.deadline.elapsed():.0f} s so far). Pages fetched so far are landed; "
                 "rerun the pull to resume from the last good page."
             )
