@@ -6,10 +6,12 @@ as numerator and denominator so it can be rolled up as a ratio of sums.
 
 Which dossiers count (quarter [start, end), judged at its last day):
 - "received": received in the quarter (the quarter's partition).
-- "judged" (on time, overdue, satisfaction): every dossier received before the quarter's end
-  that was still being processed at some point of the quarter - ended in it, or still open at
-  its end - so dossiers carried over from earlier quarters are judged too. Withdrawn dossiers
-  are not judged.
+- "judged" (on time, overdue, satisfaction): every dossier of the quarter's export received
+  before the quarter's end that was still being processed at some point of the quarter - ended
+  in it, or still open at its end. A dossier received earlier is judged when the quarter's own
+  export carries it (a portal that exports the open dossiers with their history); earlier
+  quarters' partitions are never read (see :func:`portal_kpis`). Withdrawn dossiers are not
+  judged.
 - End of processing by status priority: finished_at, else returned_at, else stopped_at. A
   dossier with no end, or ending after the quarter, is judged at the quarter's last day.
 - On time: more than one supplement request is late; otherwise the end, less the days the
@@ -36,7 +38,7 @@ import duckdb
 import pandas as pd
 
 from dx_pipeline.reference.quarters import Quarter
-from dx_pipeline.storage import DxHome, attach_warehouse, partition_files, table_glob
+from dx_pipeline.storage import DxHome, attach_warehouse
 from dx_pipeline.storage.duck import budgeted_connection
 from dx_pipeline.storage.parquet import partition_path, sql_literal
 
@@ -215,8 +217,8 @@ def _ts(value) -> str:
 def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
     """Every dossier of ``source`` relevant to the quarter, with the qd766 judgement columns.
 
-    ``source`` is a FROM-able relation with the portal_dossiers columns (and, when reading the
-    whole table, a ``quarter`` column used only to prune partitions).
+    ``source`` is a FROM-able relation with the portal_dossiers columns (the quarter's own
+    partition in the pipeline).
 
     Long because: it is one SQL statement (the needed columns, de-duplication of repeated ids,
     the judging window and the qd766 judgement), read top to bottom with its comments.
@@ -233,8 +235,8 @@ def judged_dossiers_sql(source: str, quarter: Quarter) -> str:
         -- rows through the exact window below, never merges two dossiers)
         SELECT hash(dossier_id) AS h FROM src GROUP BY h HAVING count(*) > 1
     ), latest AS (
-        -- one row per dossier: a duplicate export row or a later partition's update of the
-        -- same dossier counts once (the quality gate reports duplicates; KPIs must not
+        -- one row per dossier: a duplicate export row or a later update of the same
+        -- dossier in the export counts once (the quality gate reports duplicates; KPIs must not
         -- double-count them); rows without a receipt date cannot be placed in a period.
         -- Ids seen once stream straight through; only repeated ones are windowed.
         SELECT * FROM src WHERE hash(dossier_id) NOT IN (SELECT h FROM repeated)
@@ -383,9 +385,19 @@ def portal_kpis(
 ) -> pd.DataFrame:
     """Own (not rolled-up) portal and procedure KPIs of every agency for a quarter.
 
-    Reads every portal_dossiers partition up to the quarter (dossiers carried over are judged
-    too) and the quarter's procedures partition; a missing table gives no rows. Without ``con``
-    it runs on a connection of its own under the KPI memory budget.
+    Reads the quarter's own ``portal_dossiers`` and ``procedures`` partitions and nothing
+    else, so a quarter's KPIs are a function of its own inputs: the same whatever other
+    quarters were loaded, in whatever order (issue 14). Earlier partitions are not a usable
+    source of carried-over dossiers: each holds its dossiers as they stood at *its* export (a
+    dossier open then and finished a week later is still "open" there), so reading them judged
+    every dossier ever left open as open until this quarter's last day, and the result moved
+    with whichever earlier quarters happened to be loaded (903.30 points for Sở NN&MT with
+    2025-Q4 alone, 882.30 after the other quarters). A dossier received before the quarter is
+    judged when the quarter's export carries it, with its state at this export; with exports
+    that hold only the quarter's receipts (the sample's, and what the ingest accepts today), a
+    dossier is judged in the quarter it was received, as it stood at that quarter's end. A
+    missing partition gives no rows. Without ``con`` it runs on a connection of its own under
+    the KPI memory budget.
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     if con is None:
@@ -395,13 +407,9 @@ def portal_kpis(
     attach_warehouse(con, home)  # a caller's connection may not see a bucket yet
     frames = []
     dossiers = None
-    glob = table_glob(home, DOSSIERS_TABLE)
-    if partition_files(home, DOSSIERS_TABLE):
-        dossiers = (
-            f"(SELECT * FROM read_parquet({sql_literal(glob)}, hive_partitioning = true, "
-            "union_by_name = true) "
-            f"WHERE quarter <= '{q.label}')"
-        )
+    dossier_file = partition_path(home, DOSSIERS_TABLE, q)
+    if dossier_file.exists():
+        dossiers = f"read_parquet({sql_literal(dossier_file)})"
         frames.append(dossier_kpis_from(con, dossiers, q))
     proc_file = partition_path(home, PROCEDURES_TABLE, q)
     if proc_file.exists():

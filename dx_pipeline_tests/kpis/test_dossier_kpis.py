@@ -1,6 +1,7 @@
 """The qd766 dossier definitions, one edge at a time, on hand-made dossiers (2025-Q1)."""
 
 import duckdb
+import pandas as pd
 import pytest
 
 from dx_pipeline.kpis.dossier_kpis import judged_dossiers_sql, portal_kpis
@@ -182,8 +183,8 @@ def test_on_time_edges(case, fields, expected):
 
 
 def test_quarter_kpis_with_numerators_and_denominators(home, write_dossiers):
-    write_dossiers("2024-Q4", [EDGES[-2][1], EDGES[-1][1]])
-    q1 = [e[1] for e in EDGES[:-2]] + [
+    # the quarter's own export carries the dossiers still open from Q4 (with their history)
+    q1 = [EDGES[-2][1], EDGES[-1][1]] + [e[1] for e in EDGES[:-2]] + [
         # fee-bearing: paid online, not paid, and a zero fee that must not count
         dict(
             received_at="2025-02-01T08:00",
@@ -220,7 +221,7 @@ def test_quarter_kpis_with_numerators_and_denominators(home, write_dossiers):
     ]
     write_dossiers("2025-Q1", q1)
     k = portal_kpis(home, "2025-Q1").set_index("kpi_code")
-    received = len(q1)
+    received = len(q1) - 2  # the two carried over from Q4 were not received in Q1
     assert k.loc["dossiers_received", "value"] == received
     # judged: Q1 dossiers except the withdrawn one, plus the open carry-over
     expected_on_time = sum(1 for e in EDGES[:-2] if e[2]) + 3
@@ -236,6 +237,21 @@ def test_quarter_kpis_with_numerators_and_denominators(home, write_dossiers):
     sat = k.loc["dossier_satisfaction_rate"]
     assert sat["numerator"] == expected_judged - (expected_judged - expected_on_time) - 2
     assert sat["value"] == pytest.approx(sat["numerator"] / expected_judged)
+
+
+def test_a_quarter_reads_its_own_export_only(home, write_dossiers):
+    """Issue 14: earlier partitions hold dossiers as they stood at *their* export; reading them
+    judged a dossier open back then as open until this quarter's end, and the KPIs changed with
+    whichever earlier quarters happened to be loaded. The quarter's KPIs are the same with or
+    without an earlier partition beside them."""
+    write_dossiers("2025-Q1", [e[1] for e in EDGES[:-2]])
+    alone = portal_kpis(home, "2025-Q1")
+    assert alone.loc[alone["kpi_code"] == "on_time_rate", "denominator"].item() > 0
+    # 2024-Q4 as exported then: one dossier still open at that export, long past due by now
+    write_dossiers("2024-Q4", [EDGES[-2][1] | dict(received_at="2024-11-20T08:00"), EDGES[-1][1]])
+    write_dossiers("2025-Q2", [dict(received_at="2025-04-01T08:00", status="processing")])
+    beside = portal_kpis(home, "2025-Q1")
+    pd.testing.assert_frame_equal(alone, beside)
 
 
 def test_average_processing_days_excludes_supplement_and_open(home, write_dossiers):
