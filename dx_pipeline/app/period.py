@@ -20,7 +20,7 @@ from dx_pipeline.index.period_scoring import periods_closing_with, score_period
 from dx_pipeline.publish.snapshot import (
     Publication,
     PublicationInput,
-    get_publication,
+    public_publication,
     publish_ranking,
 )
 from dx_pipeline.reference.quarters import Period, Quarter
@@ -36,11 +36,10 @@ class PeriodPublished:
     quarters_combined: list[str]
 
 
-def _previous_ranking(settings: Settings, period: Period) -> pd.DataFrame | None:
-    try:
-        return get_publication(settings.home, period.previous).ranking()
-    except FileNotFoundError:
-        return None
+def _previous(settings: Settings, period: Period) -> Publication | None:
+    """The previous period's newest public revision: movement is measured only against what
+    was published (as a quarter's is, :func:`dx_pipeline.app.quarter.publish_quarter`)."""
+    return public_publication(settings.home, period.previous)
 
 
 def publish_periods_closing_with(
@@ -56,7 +55,8 @@ def publish_periods_closing_with(
     kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
     published = []
     for period in periods:
-        previous = _previous_ranking(settings, period)
+        before = _previous(settings, period)
+        previous = before.ranking() if before is not None else None
         combined, scored = score_period(period, kpis, registry, previous_ranking=previous)
         publication = publish_ranking(home, PublicationInput(
             period=period,
@@ -68,6 +68,8 @@ def publish_periods_closing_with(
             frameworks=scored.frameworks,
             inputs=[],
             trigger=trigger,
+            movement_against={"period": period.previous.label,
+                              "revision": before.revision if before is not None else None},
         ))
         combined_quarters = sorted(set(kpis["quarter"]) & {q.label for q in period.quarters})
         published.append(PeriodPublished(period, publication, combined_quarters))

@@ -9,7 +9,7 @@ functions and nothing else, so a quarter is computed the same way from either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,18 @@ from dx_pipeline.index.quarter_scoring import (
 from dx_pipeline.index.uncertainty import rank_uncertainty
 from dx_pipeline.kpis.compute import compute_agency_kpis
 from dx_pipeline.kpis.plan_scorecard import plan_scorecard
-from dx_pipeline.publish.snapshot import Publication, PublicationInput, publish_ranking
+from dx_pipeline.publish.snapshot import (
+    Publication,
+    PublicationInput,
+    latest_publication,
+    public_publication,
+    publish_ranking,
+)
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import CheckOutcome, run_suite
 from dx_pipeline.reference.catalogue import load_catalogue
-from dx_pipeline.reference.quarters import Period, Quarter
+from dx_pipeline.reference.frameworks import Framework
+from dx_pipeline.reference.quarters import FIRST_QUARTER, Period, Quarter
 from dx_pipeline.reference.registry import active_agencies, load_registry
 from dx_pipeline.reference.schemas import contract_columns
 from dx_pipeline.reference.targets import load_plans
@@ -121,6 +128,9 @@ class QuarterPublished:
     preview: pd.DataFrame = field(repr=False)
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Framework id -> its provenance record, for every framework ranked."""
+    republished: list[QuarterPublished] = field(default_factory=list)
+    """The later quarters published again because this publication changed what their
+    movement is measured against (see :func:`publish_quarter`)."""
 
 
 def _quarter(quarter: Quarter | str) -> Quarter:
@@ -272,13 +282,41 @@ def plan_rows(home: DxHome, quarter: Quarter, period: Period) -> pd.DataFrame | 
     return rows.reset_index(drop=True) if len(rows) else None
 
 
+def previous_kpis_for(home: DxHome, quarter: Quarter, frameworks: list[Framework]) -> pd.DataFrame | None:
+    """Last quarter's stored KPIs when a framework in force carries a missing value forward
+    (None when none does, or for the first quarter the pipeline covers).
+
+    That is the only way a quarter's scores depend on another quarter, and the Dagster graph
+    declares it (``index_scores`` on the previous ``agency_kpis``). A missing predecessor is
+    refused, naming it: scoring without it would silently score 0 where the framework says to
+    carry last quarter's value, and give another result once the predecessor is computed.
+    """
+    users = [fw.id for fw in frameworks if fw.carries_forward]
+    if not users or quarter <= FIRST_QUARTER:
+        return None
+    before = quarter.previous()
+    kpis = try_read(home, "agency_kpis", before)
+    if kpis is None:
+        raise FileNotFoundError(
+            f"index_scores of {quarter.label}: {', '.join(users)} carr"
+            f"{'ies' if len(users) == 1 else 'y'} missing values forward from {before.label}, "
+            f"whose agency_kpis are not computed: run {before.label} first "
+            f"(dx-pipeline run --quarter {before.label})"
+        )
+    return kpis
+
+
 def _score(home: DxHome, quarter: Quarter) -> QuarterScores:
-    """The quarter's scores under every framework in force, from its stored KPIs."""
+    """The quarter's scores under every framework in force, from its stored KPIs (and last
+    quarter's, only where a framework carries missing values forward)."""
+    agencies = read_partition(home, "agencies", quarter)
+    frameworks = provincial_frameworks(quarter, agencies)
     return score_quarter(
         quarter,
         read_partition(home, "agency_kpis", quarter),
-        read_partition(home, "agencies", quarter),
-        previous_kpis=try_read(home, "agency_kpis", quarter.previous()),
+        agencies,
+        previous_kpis=previous_kpis_for(home, quarter, frameworks),
+        frameworks=frameworks,
     )
 
 
@@ -344,17 +382,43 @@ def quality_report_path(settings: Settings, quarter: Quarter | str) -> Path:
 
 
 def publish_quarter(
-    settings: Settings, quarter: Quarter | str, trigger: dict[str, Any], reason: str | None = None
+    settings: Settings,
+    quarter: Quarter | str,
+    trigger: dict[str, Any],
+    reason: str | None = None,
+    reason_vi: str | None = None,
 ) -> QuarterPublished:
     """Rank the quarter's stored scores and publish them as an immutable revision (a new one
-    only when something changed), then mirror it in ``ranking_snapshot``."""
+    only when something changed), then mirror it in ``ranking_snapshot``.
+
+    Movement (``previous_rank``, ``rank_change``, "ranked for the first time") is measured
+    against the previous quarter's *published* ranking (its newest public revision), never
+    against whatever the warehouse happens to hold: a quarter ranked before its predecessor is
+    published shows no movement, and its manifest (``movement_against``) and report say that
+    no previous quarter is published instead of claiming nobody moved. When this publication
+    is not what the next (already published) quarter was ranked against, the next quarter is
+    published again against it (a new revision whose reason names this one), and so on down
+    the chain; a rerun finishes a chain an earlier run could not.
+    """
     q = _quarter(quarter)
+    published = _publish_one(settings, q, trigger, reason, reason_vi)
+    current = public_publication(settings.home, Period.parse(q))
+    if current is None:
+        return published
+    return replace(published, republished=_republish_next(settings, q, current, trigger))
+
+
+def _publish_one(
+    settings: Settings, q: Quarter, trigger: dict[str, Any], reason: str | None, reason_vi: str | None
+) -> QuarterPublished:
+    """One quarter's publication against the previous quarter's published ranking."""
     home = settings.home
     registry = read_partition(home, "agencies", q)
     stored = read_partition(home, "index_scores", q).drop(columns="quarter")
     frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in set(stored["framework_id"])]
-    previous = try_read(home, "ranking_snapshot", q.previous())
-    ranking = rank_scored(frameworks, stored, registry, q, previous_ranking=previous)
+    before = public_publication(home, Period.parse(q.previous()))
+    ranking = rank_scored(frameworks, stored, registry, q,
+                          previous_ranking=before.ranking() if before is not None else None)
     publication = publish_ranking(home, PublicationInput(
         period=Period.parse(q),
         ranking=ranking,
@@ -368,9 +432,46 @@ def publish_quarter(
         inputs=quarter_input_files(home, q, settings.registry),
         trigger=trigger,
         reason=reason,
+        reason_vi=reason_vi,
+        movement_against=_against(q.previous(), before),
     ))
     table = publication.ranking()
     path = write_partition(home, "ranking_snapshot", q, table)
     preview = table.sort_values(["framework_id", "peer_group", "rank"], na_position="last")
     provenance = {fw.id: fw.provenance_record() for fw in frameworks}
     return QuarterPublished(Written("ranking_snapshot", path, len(table)), publication, preview, provenance)
+
+
+def _against(previous: Quarter, publication: Publication | None) -> dict[str, Any]:
+    """The manifest's ``movement_against``: the previous quarter and its revision (or None)."""
+    return {"period": previous.label, "revision": publication.revision if publication else None}
+
+
+def _republish_next(
+    settings: Settings, q: Quarter, publication: Publication, trigger: dict[str, Any]
+) -> list[QuarterPublished]:
+    """Publish the next quarter again when it is published and was not ranked against
+    ``publication``; then the one after it, while new revisions come out."""
+    out: list[QuarterPublished] = []
+    while True:
+        nxt = q.next()
+        latest = latest_publication(settings.home, Period.parse(nxt))
+        if latest is None or latest.manifest.movement_against == _against(q, publication):
+            return out
+        period = Period.parse(q)
+        if try_read(settings.home, "index_scores", nxt) is None:
+            raise FileNotFoundError(
+                f"{nxt.label} is published against an earlier state of {q.label}, but its "
+                f"index_scores are not in the warehouse: run {nxt.label} again to republish it"
+            )
+        published = _publish_one(
+            settings, nxt, trigger,
+            reason=f"{q.label} published (revision {publication.revision}): rank movement is now "
+            "measured against it",
+            reason_vi=f"Đã công bố kết quả {period.title_vi} (lần {publication.revision}): thứ hạng "
+            "nay được so với kỳ đó",
+        )
+        if not published.publication.created:
+            return out
+        out.append(published)
+        q, publication = nxt, published.publication

@@ -370,6 +370,12 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     )
 
 
+def _republished(published) -> dict[str, Any]:
+    """Later quarters published again because this one changed what they are ranked against."""
+    return {p.publication.period: {"revision": p.publication.revision, "reason": p.publication.reason}
+            for p in published.republished}
+
+
 def _quarter_summary(published) -> dict[str, Any]:
     publication = published.publication
     return {
@@ -377,6 +383,7 @@ def _quarter_summary(published) -> dict[str, Any]:
         "revision": publication.revision,
         "new_revision": publication.created,
         "published_folder": str(publication.path),
+        **({"republished": _republished(published)} if published.republished else {}),
     }
 
 
@@ -388,6 +395,7 @@ def _quarter_metadata(published) -> dict[str, Any]:
         revision=publication.revision,
         new_revision=publication.created,
         reason=publication.reason,
+        republished_after_it=MetadataValue.json(_republished(published)) if published.republished else "none",
         published_folder=MetadataValue.path(str(publication.path)),
         report=MetadataValue.path(str(publication.path / "report.html")),
         preview=markdown_preview(preview, limit=40),

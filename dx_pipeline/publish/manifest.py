@@ -57,6 +57,10 @@ class Manifest:
     schema: str = MANIFEST_SCHEMA
     reason_vi: str = ""
     """``reason`` in Vietnamese (the publisher's own words are kept in both)."""
+    movement_against: Mapping[str, Any] = field(default_factory=dict)
+    """The publication rank movement was measured against: ``{"period": "2025-Q1",
+    "revision": 1}``; ``"revision": None`` when nothing of the previous period was published
+    (no movement shown); empty in manifests written before this was recorded."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``manifest.json`` (lists for the tuples)."""
@@ -90,6 +94,7 @@ class Manifest:
             row_counts=dict(data.get("row_counts") or {}),
             outputs=dict(data.get("outputs") or {}),
             reason_vi=str(data.get("reason_vi", "")),
+            movement_against=dict(data.get("movement_against") or {}),
         )
 
 

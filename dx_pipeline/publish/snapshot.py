@@ -38,7 +38,7 @@ from dx_pipeline.publish.layout import (
     to_frame,
 )
 from dx_pipeline.publish.site.build import render_summary
-from dx_pipeline.publish.site.revision import Revision
+from dx_pipeline.publish.site.revision import PUBLIC_STATES, Revision
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Period, Quarter
@@ -119,6 +119,26 @@ def get_publication(
     if rev not in revs:
         raise FileNotFoundError(f"{p.label} has no revision {rev} (published: {revs})")
     return _load(folder, p, rev)
+
+
+def latest_publication(home: DxHome, period: str | Quarter | Period) -> Publication | None:
+    """The newest revision of ``period``, or None when nothing of it is published."""
+    p = Period.parse(period)
+    folder = period_dir(home, p)
+    revs = revisions(folder)
+    return _load(folder, p, revs[-1]) if revs else None
+
+
+def public_publication(home: DxHome, period: str | Quarter | Period) -> Publication | None:
+    """The newest revision of ``period`` that agencies may see, or None when nothing of it is
+    published (a computed result still under appraisal is not published yet)."""
+    p = Period.parse(period)
+    folder = period_dir(home, p)
+    for rev in reversed(revisions(folder)):
+        publication = _load(folder, p, rev)
+        if mf.read_manifest(publication.path).get("status") in PUBLIC_STATES:
+            return publication
+    return None
 
 
 def list_publications(home: DxHome, period: str | Quarter | Period | None = None) -> list[Publication]:
@@ -207,8 +227,11 @@ class PublicationInput:
     for reference and fingerprinted when given), the frameworks (loaded ``Framework`` objects
     or their manifest metadata) and input files (``{path, sha256, rows}``) they came from, and
     who asked (``trigger``: a word or a mapping such as ``{"by": "schedule", "run_id": ...}``).
-    ``reason`` defaults to a description of what changed; ``published_at`` (UTC, naive) and
-    ``code_version`` are for tests and replays, normally the clock and the running code.
+    ``reason`` defaults to a description of what changed (``reason_vi``: its Vietnamese, when
+    the publisher gives both); ``movement_against`` records which publication ``previous_rank``
+    was taken from (see :class:`~dx_pipeline.publish.manifest.Manifest`); ``published_at`` (UTC,
+    naive) and ``code_version`` are for tests and replays, normally the clock and the running
+    code.
     """
 
     period: Period
@@ -223,6 +246,8 @@ class PublicationInput:
     registry: pd.DataFrame | None = None
     plan_scorecard: pd.DataFrame | None = None
     reason: str | None = None
+    reason_vi: str | None = None
+    movement_against: Mapping[str, Any] | None = None
     published_at: dt.datetime | None = None
     code_version: Mapping[str, Any] | None = None
 
@@ -284,7 +309,8 @@ def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
             _point_latest(folder, latest.revision)
             return replace(latest, created=False)
         revision = (existing[-1] + 1) if existing else 1
-        reason = _reasons(data.reason, latest.manifest.content if latest else None, content.content)
+        reason = _reasons(data.reason, data.reason_vi, latest.manifest.content if latest else None,
+                          content.content)
         when = (data.published_at or _now()).replace(microsecond=0)
         if when.tzinfo is not None:
             when = when.astimezone(dt.UTC).replace(tzinfo=None)
@@ -303,11 +329,14 @@ def publish_ranking(home: DxHome, data: PublicationInput) -> Publication:
         return _load(folder, data.period, revision, created=True)
 
 
-def _reasons(given: str | None, previous: Mapping | None, content: Mapping) -> tuple[str, str]:
-    """(reason, reason_vi): the publisher's words in both, or what changed told in each language."""
+def _reasons(
+    given: str | None, given_vi: str | None, previous: Mapping | None, content: Mapping
+) -> tuple[str, str]:
+    """(reason, reason_vi): the publisher's words (in both, unless given in Vietnamese too),
+    or what changed told in each language."""
     text = (given or "").strip()
     if text:
-        return text, text
+        return text, (given_vi or "").strip() or text
     return mf.describe_changes(previous, content), mf.describe_changes_vi(previous, content)
 
 
@@ -336,6 +365,7 @@ def _write_revision(
         trigger=content.trigger,
         reason=reason[0],
         reason_vi=reason[1],
+        movement_against=dict(data.movement_against or {}),
         content_sha256=content.sha256,
         content=content.content,
         code_version=content.code_version,

@@ -261,6 +261,13 @@ class Framework:
     def indicators(self) -> list[Node]:
         return [n for n in self.nodes() if n.is_indicator]
 
+    @property
+    def carries_forward(self) -> bool:
+        """Whether an indicator takes last quarter's value when this quarter's is missing (the
+        ``carry_forward`` policy): the quarter's scores then depend on the previous quarter's
+        KPIs, which must be computed first."""
+        return any((n.missing or self.missing) == "carry_forward" for n in self.indicators())
+
     def node(self, node_id: str) -> Node:
         for n in self.nodes():
             if n.id == node_id:

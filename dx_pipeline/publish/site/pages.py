@@ -100,19 +100,21 @@ def groups(rev: Revision) -> list[Group]:
     names_en = {} if rev.agencies is None else dict(zip(rev.agencies["agency_code"].astype(str),
                                                         rev.agencies["name_en"].astype(str), strict=True))
     group_names = words.peer_group_names(rev.agencies, rev.ranking["peer_group"].astype(str).unique())
+    measured = rev.previous_unpublished is None
     out = []
     for fw in rev.frameworks:
         bands_en = {str(b.get("name_vi")): str(b.get("name_en", "")) for b in fw.get("bands") or []}
         part = rev.ranking[rev.ranking["framework_id"].astype(str) == fw["id"]]
         codes = sorted(part["peer_group"].astype(str).unique(), key=lambda g: sort_key(group_names[g].vi))
         for code in codes:
-            rows = [_rank_row(r, names_en, bands_en) for r in records(part[part["peer_group"] == code])]
+            rows = [_rank_row(r, names_en, bands_en, measured)
+                    for r in records(part[part["peer_group"] == code])]
             rows.sort(key=lambda r: (r.rank is None, r.rank or 0, sort_key(r.name)))
             out.append(Group(fw, code, group_names[code], rows, group_href(fw["id"], code)))
     return out
 
 
-def _rank_row(r: dict, names_en: Mapping[str, str], bands_en: Mapping[str, str]) -> RankRow:
+def _rank_row(r: dict, names_en: Mapping[str, str], bands_en: Mapping[str, str], measured: bool) -> RankRow:
     code = str(r["agency_code"])
     return RankRow(
         code=code, name=str(r["agency_name"]), name_en=names_en.get(code, ""),
@@ -120,7 +122,7 @@ def _rank_row(r: dict, names_en: Mapping[str, str], bands_en: Mapping[str, str])
         points=float(r["total_points"]), max_points=float(r["max_points"]), band=r.get("band"),
         band_en=bands_en.get(str(r.get("band")), ""), band_key=words.band_key(r.get("band")),
         previous_rank=None if r.get("previous_rank") is None else int(r["previous_rank"]),
-        move=words.movement(r.get("rank_change"), r.get("previous_rank")), href=agency_href(code),
+        move=words.movement(r.get("rank_change"), r.get("previous_rank"), measured), href=agency_href(code),
     )
 
 
@@ -467,6 +469,8 @@ def common(rev: Revision) -> dict[str, Any]:
         "approval_date": words.date_words(approval.date) if approval and approval.date else None,
         "appeal_closes": words.date_words(rev.appeal_closes) if rev.appeal_closes else None,
         "has_plans": rev.plans is not None and len(rev.plans) > 0,
+        "no_movement": (words.no_previous_published(rev.previous_unpublished)
+                        if rev.previous_unpublished is not None else None),
     }
 
 

@@ -148,6 +148,17 @@ class Revision:
             return Name(mf.describe_changes_vi(previous, self.manifest.get("content") or {}), written)
         return Name(written, written)
 
+    @property
+    def previous_unpublished(self) -> Period | None:
+        """The previous period, when nothing of it was published as this revision was ranked
+        (its movement was not measured); None when it was, or the manifest predates the record."""
+        against = self.manifest.get("movement_against")
+        if not isinstance(against, Mapping) or not against.get("period"):
+            return None
+        if against.get("revision") is not None:
+            return None
+        return Period.parse(str(against["period"]))
+
     # ------------------------------------------------------------------ frameworks
     @property
     def frameworks(self) -> list[dict]:

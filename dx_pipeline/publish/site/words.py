@@ -19,6 +19,7 @@ import pandas as pd
 
 from dx_pipeline.index.explain import number_en, number_vi
 from dx_pipeline.reference.frameworks import Name
+from dx_pipeline.reference.quarters import Period
 
 LEVELS = {
     "province": Name("Ủy ban nhân dân tỉnh", "Provincial People's Committee"),
@@ -79,8 +80,12 @@ def date_words(day: dt.date) -> Name:
     return Name(f"ngày {day:%d/%m/%Y}", f"{day:%d %b %Y}")
 
 
-def movement(change: Any, previous: Any) -> dict[str, str]:
-    """▲ places gained, ▼ places lost, = unchanged, ★ not ranked last period."""
+def movement(change: Any, previous: Any, measured: bool = True) -> dict[str, str]:
+    """▲ places gained, ▼ places lost, = unchanged, ★ not ranked last period; – not compared
+    (``measured`` False: nothing of the previous period was published, so no agency is "new"
+    and none "kept its rank")."""
+    if not measured:
+        return {"symbol": "–", "text": "không so sánh", "en": "not compared", "cls": "none"}
     if missing(previous):
         return {"symbol": "★", "text": "mới", "en": "new", "cls": "new"}
     if missing(change) or int(change) == 0:
@@ -89,6 +94,22 @@ def movement(change: Any, previous: Any) -> dict[str, str]:
     if c > 0:
         return {"symbol": "▲", "text": f"tăng {c}", "en": f"up {c}", "cls": "up"}
     return {"symbol": "▼", "text": f"giảm {-c}", "en": f"down {-c}", "cls": "down"}
+
+
+PERIOD_KIND = {"quarter": Name("quý", "quarter"), "half": Name("6 tháng", "half-year"),
+               "year": Name("năm", "year")}
+
+
+def no_previous_published(previous: Period) -> Name:
+    """What a revision ranked before its previous period was published says instead of
+    movement: "chưa công bố kỳ trước / no previous quarter published"."""
+    kind = PERIOD_KIND.get(previous.kind, PERIOD_KIND["quarter"])
+    return Name(
+        f"Chưa công bố kỳ trước ({kind.vi} trước: {previous.title_vi}): không so sánh thứ hạng với kỳ "
+        "trước; thứ hạng sẽ được so sánh khi kỳ trước được công bố.",
+        f"No previous {kind.en} published ({previous.title_en}): rank movement is not shown; it "
+        "will be once the previous period is published.",
+    )
 
 
 def band_key(band: Any) -> str:
