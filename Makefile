@@ -6,6 +6,8 @@ export DX_HOME ?= $(CURDIR)/.dx_home
 export DAGSTER_HOME ?= $(DX_HOME)/dagster
 RUN_QUARTERS ?= 2025-Q4 2026-Q1 2026-Q2 2026-Q3
 PYTEST_ARGS ?=
+# Test workers (pytest-xdist; how the suite is split: dx_pipeline_tests/conftest.py). 0 = one process.
+TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
 .PHONY: install lock lint run test ui bench sample clean
@@ -41,7 +43,7 @@ run: install
 	$(BIN)/dx-pipeline run $(addprefix --quarter ,$(RUN_QUARTERS))
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ui: install
 	@mkdir -p $(DAGSTER_HOME)

@@ -25,7 +25,7 @@ from dx_pipeline_tests.scale.toy_job import (
     run_partition,
 )
 
-PARTITIONS = {"2025-01": "2025-Q1", "2025-04": "2025-Q2", "2025-07": "2025-Q3"}
+PARTITIONS = {"2025-01": "2025-Q1", "2025-04": "2025-Q2"}
 
 
 @pytest.mark.postgres
