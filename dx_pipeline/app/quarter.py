@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dx_pipeline.app.appraisal_db import stored_verdicts
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.index.quarter_scoring import (
     QuarterScores,
@@ -306,9 +307,11 @@ def previous_kpis_for(home: DxHome, quarter: Quarter, frameworks: list[Framework
     return kpis
 
 
-def _score(home: DxHome, quarter: Quarter) -> QuarterScores:
+def _score(settings: Settings, quarter: Quarter) -> QuarterScores:
     """The quarter's scores under every framework in force, from its stored KPIs (and last
-    quarter's, only where a framework carries missing values forward)."""
+    quarter's, only where a framework carries missing values forward) and the evaluators'
+    verdicts in force in the appraisal database."""
+    home = settings.home
     agencies = read_partition(home, "agencies", quarter)
     frameworks = provincial_frameworks(quarter, agencies)
     return score_quarter(
@@ -317,13 +320,15 @@ def _score(home: DxHome, quarter: Quarter) -> QuarterScores:
         agencies,
         previous_kpis=previous_kpis_for(home, quarter, frameworks),
         frameworks=frameworks,
+        appraisal=stored_verdicts(settings, quarter.label),
     )
 
 
 def score_quarter_kpis(settings: Settings, quarter: Quarter | str) -> ScoresComputed:
-    """Score the quarter's KPIs under every framework in force into ``index_scores``."""
+    """Score the quarter's KPIs under every framework in force, with the evaluators' verdicts
+    in force, into ``index_scores`` (also how a quarter is re-scored after an appraisal)."""
     q = _quarter(quarter)
-    scored = _score(settings.home, q)
+    scored = _score(settings, q)
     scores = scored.scores
     path = write_partition(settings.home, "index_scores", q, scores)
     totals = scores[scores["level"] == "total"]
@@ -341,7 +346,7 @@ def scores_reproduce(settings: Settings, quarter: Quarter | str) -> tuple[bool, 
     published from the stored scores, so they must still follow from their inputs."""
     q = _quarter(quarter)
     stored = read_partition(settings.home, "index_scores", q).drop(columns="quarter")
-    fresh = _score(settings.home, q).scores
+    fresh = _score(settings, q).scores
     if same_points(stored, fresh):
         return True, f"{len(stored)} score rows of {q.label} reproduce from agency_kpis"
     return False, (
@@ -387,6 +392,7 @@ def publish_quarter(
     trigger: dict[str, Any],
     reason: str | None = None,
     reason_vi: str | None = None,
+    appraisal: dict[str, Any] | None = None,
 ) -> QuarterPublished:
     """Rank the quarter's stored scores and publish them as an immutable revision (a new one
     only when something changed), then mirror it in ``ranking_snapshot``.
@@ -398,10 +404,12 @@ def publish_quarter(
     no previous quarter is published instead of claiming nobody moved. When this publication
     is not what the next (already published) quarter was ranked against, the next quarter is
     published again against it (a new revision whose reason names this one), and so on down
-    the chain; a rerun finishes a chain an earlier run could not.
+    the chain; a rerun finishes a chain an earlier run could not (each keeping its appraisal
+    record). ``appraisal`` is the manifest record of a provisional or final result
+    (:mod:`dx_pipeline.app.appraisal`).
     """
     q = _quarter(quarter)
-    published = _publish_one(settings, q, trigger, reason, reason_vi)
+    published = _publish_one(settings, q, trigger, reason, reason_vi, appraisal)
     current = public_publication(settings.home, Period.parse(q))
     if current is None:
         return published
@@ -409,7 +417,8 @@ def publish_quarter(
 
 
 def _publish_one(
-    settings: Settings, q: Quarter, trigger: dict[str, Any], reason: str | None, reason_vi: str | None
+    settings: Settings, q: Quarter, trigger: dict[str, Any], reason: str | None, reason_vi: str | None,
+    appraisal: dict[str, Any] | None = None,
 ) -> QuarterPublished:
     """One quarter's publication against the previous quarter's published ranking."""
     home = settings.home
@@ -434,6 +443,7 @@ def _publish_one(
         reason=reason,
         reason_vi=reason_vi,
         movement_against=_against(q.previous(), before),
+        appraisal=appraisal,
     ))
     table = publication.ranking()
     path = write_partition(home, "ranking_snapshot", q, table)
@@ -470,6 +480,7 @@ def _republish_next(
             "measured against it",
             reason_vi=f"Đã công bố kết quả {period.title_vi} (lần {publication.revision}): thứ hạng "
             "nay được so với kỳ đó",
+            appraisal=dict(latest.manifest.appraisal) or None,  # its state stays what it was
         )
         if not published.publication.created:
             return out

@@ -23,6 +23,8 @@ ENVIRONMENT: dict[str, str] = {
     "DX_DUCKDB_MEMORY": "overrides every stage's DuckDB memory budget, e.g. 4GB",
     "DX_REGISTRY": "the agency registry file (default <DX_HOME>/registry/agencies.csv)",
     "DX_REPORTING_DB_URL": "the reporting database, any SQLAlchemy URL",
+    "DX_APPRAISAL_DB_URL": "the appraisal database, SQLite or PostgreSQL "
+    "(default <DX_HOME>/appraisal/appraisal.db)",
     "DX_PORTAL_URL": "the public-service portal's export API",
     "DX_PORTAL_TOKEN": "the portal API token (a secret: never printed or stored)",
 }
@@ -61,6 +63,8 @@ class Settings:
     reporting_db_url: str | None = None
     """The reporting database; None means the sample province's SQLite file if present."""
     portal: PortalSettings = field(default_factory=PortalSettings)
+    appraisal_db_url: str | None = None
+    """The appraisal database; None means SQLite at ``<DX_HOME>/appraisal/appraisal.db``."""
 
     @property
     def registry(self) -> Path:
@@ -73,3 +77,17 @@ class Settings:
             return self.reporting_db_url
         sample = self.home.sample / "reporting.db"
         return f"sqlite:///{sample}" if sample.exists() else None
+
+    def appraisal_db(self) -> str:
+        """The appraisal database's URL: the configured one, else the SQLite file under DX_HOME."""
+        return self.appraisal_db_url or f"sqlite:///{self.appraisal_db_file}"
+
+    @property
+    def appraisal_db_file(self) -> Path:
+        """Where the default (SQLite) appraisal database lives."""
+        return self.home.root / "appraisal" / "appraisal.db"
+
+    def has_appraisal_db(self) -> bool:
+        """Whether there can be verdicts: a configured database, or the default file exists
+        (a quarter nobody appraised is scored without opening or creating one)."""
+        return bool(self.appraisal_db_url) or self.appraisal_db_file.exists()

@@ -39,6 +39,7 @@ def settings_from_environment(
     registry: str | os.PathLike | None = None,
     reporting_db_url: str | None = None,
     portal_url: str | None = None,
+    appraisal_db_url: str | None = None,
 ) -> Settings:
     """The settings of this invocation: command-line values first, then the environment."""
     env = os.environ if environ is None else environ
@@ -50,4 +51,5 @@ def settings_from_environment(
         portal=PortalSettings(
             portal_url or env.get("DX_PORTAL_URL") or None, env.get("DX_PORTAL_TOKEN") or None
         ),
+        appraisal_db_url=appraisal_db_url or env.get("DX_APPRAISAL_DB_URL") or None,
     )

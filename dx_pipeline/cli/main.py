@@ -10,9 +10,23 @@ import argparse
 import sys
 import warnings
 
-from dx_pipeline.cli import check, framework, index, pipeline, portal, publish, quality, sample, site, sources
+from dx_pipeline.cli import (
+    appraisal,
+    check,
+    framework,
+    index,
+    pipeline,
+    portal,
+    publish,
+    quality,
+    sample,
+    site,
+    sources,
+)
 
-COMMAND_MODULES = (sample, pipeline, check, index, framework, sources, portal, quality, publish, site)
+COMMAND_MODULES = (
+    sample, pipeline, check, index, framework, sources, portal, quality, publish, site, appraisal,
+)
 """Each verb group's module; its ``register(subparsers)`` adds its commands."""
 
 

@@ -37,6 +37,7 @@ class DxResource(ConfigurableResource):
     reporting_db_url: str = ""
     portal_url: str = ""
     portal_token: str = ""
+    appraisal_db_url: str = ""
 
     def settings(self) -> Settings:
         """The settings the stage functions receive."""
@@ -51,6 +52,7 @@ class DxResource(ConfigurableResource):
             registry_file=Path(self.registry_file) if self.registry_file else None,
             reporting_db_url=self.reporting_db_url or None,
             portal=PortalSettings(self.portal_url or None, self.portal_token or None),
+            appraisal_db_url=self.appraisal_db_url or None,
         )
 
 
@@ -79,4 +81,5 @@ def dx_resource(environ: Mapping[str, str] | None = None) -> DxResource:
         reporting_db_url=_env_or_default("DX_REPORTING_DB_URL", env),
         portal_url=_env_or_default("DX_PORTAL_URL", env),
         portal_token=_env_or_default("DX_PORTAL_TOKEN", env),
+        appraisal_db_url=_env_or_default("DX_APPRAISAL_DB_URL", env),
     )

@@ -28,6 +28,8 @@ from dx_pipeline.storage.checksums import sha256_file
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = "dx_pipeline.publication/1"
+APPRAISAL_KEYS = ("status", "approval", "appeal_window", "adjustments", "appeals", "audit")
+"""The manifest keys the appraisal workflow writes (:mod:`dx_pipeline.publish.appraisal`)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,18 @@ class Manifest:
     """The publication rank movement was measured against: ``{"period": "2025-Q1",
     "revision": 1}``; ``"revision": None`` when nothing of the previous period was published
     (no movement shown); empty in manifests written before this was recorded."""
+    appraisal: Mapping[str, Any] = field(default_factory=dict)
+    """What the appraisal workflow says of the result (:data:`APPRAISAL_KEYS`: ``status``,
+    ``approval``, ``appeal_window``, ``adjustments``, ``appeals``, ``audit``); written at the
+    top level of ``manifest.json``, where the site reads them, and only when there is one."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``manifest.json`` (lists for the tuples)."""
         out = asdict(self)
         for key in ("quarters", "frameworks", "inputs"):
             out[key] = list(out[key])
+        extra = out.pop("appraisal") or {}
+        out.update({k: extra[k] for k in APPRAISAL_KEYS if k in extra})
         return out
 
     @classmethod
@@ -95,6 +103,7 @@ class Manifest:
             outputs=dict(data.get("outputs") or {}),
             reason_vi=str(data.get("reason_vi", "")),
             movement_against=dict(data.get("movement_against") or {}),
+            appraisal={k: data[k] for k in APPRAISAL_KEYS if k in data},
         )
 
 
@@ -227,19 +236,24 @@ def content_of(
     frameworks: list[dict],
     inputs: list[dict],
     package_version: str,
+    appraisal: Mapping[str, Any] | None = None,
 ) -> dict:
     """The part of a manifest that decides whether a run is new.
 
     The git commit is left out on purpose: a commit that changes no result must not create a
     new revision of an official ranking (it is still recorded in ``code_version``).
     """
-    return {
+    content = {
         "period": period,
         "tables": dict(sorted(tables.items())),
         "frameworks": frameworks,
         "inputs": inputs,
         "package_version": package_version,
     }
+    if appraisal:  # the state and the audit trail's digest: a provisional and a final result differ
+        audit = appraisal.get("audit") or {}
+        content["appraisal"] = {"status": appraisal.get("status"), "audit_sha256": audit.get("audit_sha256")}
+    return content
 
 
 def content_sha256(content: Mapping) -> str:
@@ -256,6 +270,11 @@ TABLE_WORDS = {
     "agencies": ("danh mục đơn vị", "agencies"),
 }
 """Table -> (Vietnamese, English) as a revision's reason names it."""
+STATUS_WORDS = {
+    "provisional": ("kết quả tạm thời", "provisional result"),
+    "final": ("kết quả chính thức đã phê duyệt", "final result, approved"),
+}
+"""A revision's ``status`` as its reason names it."""
 
 
 def change_parts(old: Mapping | None, new: Mapping) -> list[tuple[str, str]]:
@@ -279,6 +298,10 @@ def change_parts(old: Mapping | None, new: Mapping) -> list[tuple[str, str]]:
         for t in set(old.get("tables", {})) | set(new.get("tables", {}))
         if old.get("tables", {}).get(t) != new.get("tables", {}).get(t)
     )
+    if old.get("appraisal") != new.get("appraisal"):
+        status = (new.get("appraisal") or {}).get("status")
+        parts.append((f"thẩm định: {STATUS_WORDS.get(status, (status,))[0]}",
+                      f"appraisal: {STATUS_WORDS.get(status, (status, status))[1]}"))
     if tables:
         words = [TABLE_WORDS.get(t, (t, t)) for t in tables]
         parts.append(("kết quả thay đổi: " + ", ".join(vi for vi, _ in words),

@@ -250,6 +250,10 @@ class PublicationInput:
     movement_against: Mapping[str, Any] | None = None
     published_at: dt.datetime | None = None
     code_version: Mapping[str, Any] | None = None
+    appraisal: Mapping[str, Any] | None = None
+    """The appraisal workflow's record of the result (status, approval, appeal window,
+    adjustments, appeals, audit digest: :func:`dx_pipeline.publish.appraisal.manifest_record`);
+    None for a ranking published without an appraisal."""
 
     def optional_tables(self) -> dict[str, pd.DataFrame | None]:
         """The reference tables by their warehouse name (None when not given)."""
@@ -288,7 +292,7 @@ def _content(data: PublicationInput) -> _Content:
     }
     content = mf.content_of(
         period=data.period.label, tables=tables, frameworks=fws, inputs=ins,
-        package_version=str(version.get("package")),
+        package_version=str(version.get("package")), appraisal=data.appraisal,
     )
     return _Content(content, mf.content_sha256(content), fws, ins, version, _trigger_text(data.trigger))
 
@@ -366,6 +370,7 @@ def _write_revision(
         reason=reason[0],
         reason_vi=reason[1],
         movement_against=dict(data.movement_against or {}),
+        appraisal=dict(data.appraisal or {}),
         content_sha256=content.sha256,
         content=content.content,
         code_version=content.code_version,

@@ -1,0 +1,325 @@
+"""The appraisal of a quarter's result as the command line (and the wiring) runs it.
+
+Each function is one step an operator, an evaluator or an agency takes: open the appraisal and
+export the evaluator's workbook, import it (or record one verdict) and re-score, publish the
+provisional result and open the appeal window, file and decide appeals, approve and publish the
+final result. The rules of each step (which state allows it, what a refusal leaves behind:
+nothing) are :mod:`dx_pipeline.appraisal.workflow`'s; this module reads the scores it checks
+against, re-scores through :func:`~dx_pipeline.app.quarter.score_quarter_kpis` after every
+change of the verdicts in force, and publishes revisions through
+:func:`~dx_pipeline.app.quarter.publish_quarter` with the appraisal's manifest record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from dx_pipeline.app.appraisal_db import appraisal_db
+from dx_pipeline.app.quarter import ScoresComputed, publish_quarter, score_quarter_kpis, try_read
+from dx_pipeline.app.settings import Settings
+from dx_pipeline.app.site import SitesBuilt, build_quarter_sites
+from dx_pipeline.appraisal import states as st
+from dx_pipeline.appraisal import workflow as wf
+from dx_pipeline.appraisal.adjustments import VerdictRequest, rows_in_force
+from dx_pipeline.appraisal.appeals import AppealRequest, appeal, appeals_of
+from dx_pipeline.appraisal.approvals import ApprovalRequest
+from dx_pipeline.appraisal.audit import publication_record
+from dx_pipeline.appraisal.database import as_utc
+from dx_pipeline.appraisal.scored import AppraisalRefused, Problem, ScoredResult
+from dx_pipeline.appraisal.workbook import (
+    ABOUT,
+    problems_against,
+    read_workbook,
+    where,
+    workbook_rows,
+    write_workbook,
+)
+from dx_pipeline.index.quarter_scoring import provincial_frameworks
+from dx_pipeline.publish import manifest as mf
+from dx_pipeline.publish.appraisal import manifest_record
+from dx_pipeline.publish.snapshot import Publication
+from dx_pipeline.reference.catalogue import load_catalogue
+from dx_pipeline.reference.quarters import Period, Quarter
+from dx_pipeline.storage import read_partition
+
+DEFAULT_APPEAL_DAYS = 10
+"""How long agencies may appeal a provisional result when the operator says nothing."""
+
+
+def _quarter(quarter: Quarter | str) -> Quarter:
+    return quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+
+
+def stored_scores(settings: Settings, quarter: Quarter | str) -> pd.DataFrame:
+    """The quarter's stored ``index_scores`` (a clear error when it was never scored)."""
+    q = _quarter(quarter)
+    scores = try_read(settings.home, "index_scores", q)
+    if scores is None:
+        raise FileNotFoundError(f"{q.label} has not been scored: run dx-pipeline run --quarter {q.label} "
+                                "first")
+    return scores.drop(columns="quarter", errors="ignore")
+
+
+def scored_result(settings: Settings, quarter: Quarter | str) -> ScoredResult:
+    """What verdicts and appeals of the quarter are checked against: its scored indicators and
+    the frameworks (versions in force) that scored them."""
+    q = _quarter(quarter)
+    scores = stored_scores(settings, q)
+    registry = read_partition(settings.home, "agencies", q)
+    ids = set(scores["framework_id"].astype(str))
+    frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in ids]
+    return ScoredResult.from_scores(q.label, scores, frameworks, load_catalogue())
+
+
+def scores_sha256(settings: Settings, quarter: Quarter | str) -> str:
+    """The fingerprint of the stored scores an approval approves (the publication's own)."""
+    return str(mf.table_fingerprint("index_scores", stored_scores(settings, quarter)))
+
+
+def open_for_appraisal(settings: Settings, quarter: Quarter | str, actor: str,
+                       now: dt.datetime | None = None) -> str:
+    """Record the quarter's result as computed and put it under appraisal (each once);
+    returns its state."""
+    q = _quarter(quarter)
+    scores = stored_scores(settings, q)
+    details = {"index_scores_rows": len(scores), "scores_sha256": scores_sha256(settings, q)}
+    with appraisal_db(settings) as db:
+        wf.mark_computed(db, q.label, actor, details, now)
+        wf.open_appraisal(db, q.label, actor, "mở thẩm định kết quả / appraisal opened", now)
+        with db.read() as conn:
+            return str(st.current_state(conn, q.label))
+
+
+def evidence_refs(settings: Settings, quarter: Quarter) -> dict[tuple[str, str], str]:
+    """(agency, KPI or item code) -> the evidence behind the reported value: the document the
+    agency cited, else the file and row it came from, else the KPI's source (portal, rollup)."""
+    out: dict[tuple[str, str], str] = {}
+    kpis = try_read(settings.home, "agency_kpis", quarter)
+    if kpis is not None:
+        for r in kpis[["agency_code", "kpi_code", "source"]].itertuples(index=False):
+            out[(str(r.agency_code), str(r.kpi_code))] = "" if pd.isna(r.source) else str(r.source)
+    subs = try_read(settings.home, "agency_submissions", quarter)
+    if subs is not None and len(subs):
+        effective = subs[subs["is_effective"].fillna(False).astype(bool)]
+        columns = ["agency_code", "indicator_code", "evidence_ref", "source_ref"]
+        for r in effective[columns].itertuples(index=False):
+            refs = (str(x).strip() for x in (r.evidence_ref, r.source_ref) if not pd.isna(x))
+            ref = next((x for x in refs if x), "")
+            if ref:
+                out[(str(r.agency_code), str(r.indicator_code))] = ref
+    return out
+
+
+@dataclass(frozen=True)
+class WorkbookExported:
+    """The evaluator's workbook written, and the state the result is in."""
+
+    path: Path
+    rows: int
+    appraised: int
+    state: str
+
+
+def export_workbook(settings: Settings, quarter: Quarter | str, output: str | Path | None, actor: str,
+                    now: dt.datetime | None = None) -> WorkbookExported:
+    """Open the quarter's appraisal (when it is only computed) and write the evaluator's
+    workbook (default ``<DX_HOME>/appraisal/<quarter>/tham-dinh-<quarter>.xlsx``)."""
+    q = _quarter(quarter)
+    state = open_for_appraisal(settings, q, actor, now)
+    scored = scored_result(settings, q)
+    registry = read_partition(settings.home, "agencies", q)
+    names = dict(zip(registry["agency_code"].astype(str), registry["name_vi"].astype(str), strict=True))
+    with appraisal_db(settings) as db, db.read() as conn:
+        in_force = rows_in_force(conn, q.label)
+    rows = workbook_rows(scored, names, evidence_refs(settings, q), in_force)
+    default = settings.home.root / "appraisal" / q.label / f"tham-dinh-{q.label}.xlsx"
+    path = Path(output) if output else default
+    per = Period.parse(q)
+    title = f"Phiếu thẩm định kết quả chuyển đổi số {per.title_vi} / Appraisal workbook, {per.title_en}"
+    write_workbook(path, scored, rows, title, as_utc(now))
+    return WorkbookExported(path, len(rows), sum(1 for r in rows if r.verdict), state)
+
+
+@dataclass(frozen=True)
+class Appraised:
+    """Verdicts recorded (ids; how many were already in force) and the quarter re-scored."""
+
+    period: str
+    recorded: wf.Recorded
+    scores: ScoresComputed | None
+
+
+def import_workbook(settings: Settings, path: str | Path, evaluator: str, quarter: str | None = None,
+                    now: dt.datetime | None = None) -> Appraised:
+    """Validate a filled workbook entirely, then record its verdicts and re-score the quarter.
+    Any problem (each with sheet, row and column) refuses the whole file: nothing recorded."""
+    path = Path(path)
+    read = read_workbook(path)
+    if read.period is None or read.problems and not read.requests:
+        raise AppraisalRefused(path.name, read.problems)
+    if quarter and Period.parse(quarter).label != Period.parse(read.period).label:
+        raise AppraisalRefused(path.name, [Problem(where(read.period_row, ABOUT), "column B",
+                               f"the workbook is for {read.period}, not {Period.parse(quarter).label}")])
+    scored = scored_result(settings, read.period)
+    problems = problems_against(read, scored)
+    if problems:
+        raise AppraisalRefused(path.name, problems)
+    data = path.read_bytes()
+    source = wf.SourceFile(path.name, hashlib.sha256(data).hexdigest(), read.rows_read)
+    with appraisal_db(settings) as db:
+        recorded = wf.appraise(db, read.period, read.requests, scored, evaluator, source=source, now=now)
+    scores = score_quarter_kpis(settings, read.period) if recorded.ids else None
+    return Appraised(read.period, recorded, scores)
+
+
+def adjust(settings: Settings, quarter: Quarter | str, request: VerdictRequest, evaluator: str,
+           now: dt.datetime | None = None) -> Appraised:
+    """Record one verdict from the command line and re-score the quarter."""
+    q = _quarter(quarter)
+    scored = scored_result(settings, q)
+    with appraisal_db(settings) as db:
+        recorded = wf.appraise(db, q.label, [request], scored, evaluator, now=now)
+    scores = score_quarter_kpis(settings, q) if recorded.ids else None
+    return Appraised(q.label, recorded, scores)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A provisional or final revision, the state it put the result in, and its site."""
+
+    publication: Publication
+    state: str
+    sites: SitesBuilt
+
+
+def _record(settings: Settings, q: Quarter) -> dict:
+    with appraisal_db(settings) as db, db.read() as conn:
+        return publication_record(conn, q.label, stored_scores(settings, q))
+
+
+def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
+                        days: int = DEFAULT_APPEAL_DAYS, now: dt.datetime | None = None) -> Published:
+    """Publish the appraised result as a provisional revision (visible to agencies, with its
+    site) and open the appeal window for ``days`` days."""
+    q = _quarter(quarter)
+    when = as_utc(now)
+    if days < 1:
+        raise ValueError(f"an appeal window lasts at least one day, not {days}")
+    with appraisal_db(settings) as db, db.read() as conn:
+        st.require_state(conn, q.label, {st.UNDER_APPRAISAL}, "publish a provisional result")
+    window = (when, when + dt.timedelta(days=days))
+    record = manifest_record(_record(settings, q), "provisional", window)
+    reason = (f"kết quả tạm thời sau thẩm định, nhận kiến nghị đến {window[1]:%d/%m/%Y} / provisional "
+              f"result after appraisal, appeals until {window[1]:%Y-%m-%d}")
+    trigger = {"by": actor, "step": "provisional"}
+    pub = publish_quarter(settings, q, trigger, reason, appraisal=record).publication
+    with appraisal_db(settings) as db:
+        wf.mark_provisional(db, q.label, actor, reason, pub.revision, when)
+        opened = f"nhận kiến nghị {days} ngày / appeals open for {days} days"
+        wf.open_appeals(db, q.label, days, actor, opened, when)
+    return Published(pub, st.APPEAL_WINDOW, build_quarter_sites(settings, q))
+
+
+def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealRequest, filed_by: str,
+                now: dt.datetime | None = None) -> int:
+    """Record an agency's appeal during the appeal window; its id."""
+    q = _quarter(quarter)
+    scored = scored_result(settings, q)
+    with appraisal_db(settings) as db:
+        return wf.file_appeals(db, q.label, [request], scored, filed_by, now=now).ids[0]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The decision on an appeal, the adjustment it made (accepted), and the re-scoring."""
+
+    decision_id: int
+    adjustment_id: int | None
+    period: str
+    scores: ScoresComputed | None
+
+
+def decide_appeal(settings: Settings, appeal_id: int, accepted: bool, reason: str, decided_by: str,
+                  value: float | None = None, points: float | None = None,
+                  now: dt.datetime | None = None) -> Decided:
+    """Accept or reject an appeal with a reason. An accepted appeal sets the value given (or
+    the one the agency asked for), the points given, or else accepts the agency's reported
+    value; the quarter is then re-scored."""
+    with appraisal_db(settings) as db, db.read() as conn:
+        filed = appeal(conn, appeal_id)
+    period = str(filed["period"])
+    change = None
+    if accepted:
+        value = value if value is not None else filed["requested_value"]
+        verdict = "adjust_points" if points is not None else "adjust_value" if value is not None else "accept"
+        change = VerdictRequest(filed["framework_id"], filed["agency_code"], filed["node_id"], verdict,
+                                f"kiến nghị #{appeal_id} được chấp nhận: {reason.strip()}",
+                                value if verdict == "adjust_value" else None, points,
+                                where=f"appeal #{appeal_id}")
+    scored = scored_result(settings, period)
+    with appraisal_db(settings) as db:
+        decision_id, adjustment_id = wf.decide_appeal(db, appeal_id, accepted, reason, decided_by, scored,
+                                                      change, now)
+    scores = score_quarter_kpis(settings, period) if adjustment_id is not None else None
+    return Decided(decision_id, adjustment_id, period, scores)
+
+
+def provisional_revision(settings: Settings, quarter: Quarter | str) -> int | None:
+    """The revision the latest provisional result was published as (None before any)."""
+    q = _quarter(quarter)
+    with appraisal_db(settings) as db, db.read() as conn:
+        marks = [t for t in st.transitions(conn, q.label) if t.to_state == st.PROVISIONAL]
+    return int(marks[-1].details["revision"]) if marks else None
+
+
+def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest, recorded_by: str,
+            now: dt.datetime | None = None) -> tuple[int, Published]:
+    """Record the approving decision (the window closed, every appeal decided) and publish the
+    final revision with its site. Returns the approval's id and the publication."""
+    q = _quarter(quarter)
+    with appraisal_db(settings) as db:
+        approval_id = wf.approve(db, q.label, request, recorded_by, now=now,
+                                 provisional_revision=provisional_revision(settings, q),
+                                 scores_sha256=scores_sha256(settings, q))
+    return approval_id, publish_final(settings, q, recorded_by, now)
+
+
+def publish_final(settings: Settings, quarter: Quarter | str, actor: str,
+                  now: dt.datetime | None = None) -> Published:
+    """Publish the approved result as the final revision and its site (refused unless the
+    approval in force approved exactly the stored scores)."""
+    q = _quarter(quarter)
+    sha = scores_sha256(settings, q)
+    with appraisal_db(settings) as db, db.read() as conn:
+        approval = wf.check_approved(conn, q.label, sha)
+    record = manifest_record(_record(settings, q), "final")
+    number = approval["decision_number"]
+    reason = f"kết quả chính thức theo {number} / final result approved by {number}"
+    pub = publish_quarter(settings, q, {"by": actor, "step": "final"}, reason, appraisal=record).publication
+    with appraisal_db(settings) as db:
+        wf.mark_published(db, q.label, actor, pub.revision, sha, now)
+    return Published(pub, st.PUBLISHED, build_quarter_sites(settings, q))
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a quarter's result stands: its state, every transition, appeals, verdicts."""
+
+    period: str
+    state: str | None
+    transitions: list[st.Transition]
+    appeals: list[dict]
+    verdicts_in_force: int
+
+
+def status(settings: Settings, quarter: Quarter | str) -> Status:
+    """The quarter's state and its history (who, when, why), its appeals and verdicts."""
+    q = _quarter(quarter)
+    with appraisal_db(settings) as db, db.read() as conn:
+        return Status(q.label, st.current_state(conn, q.label), st.transitions(conn, q.label),
+                      appeals_of(conn, q.label), len(rows_in_force(conn, q.label)))
