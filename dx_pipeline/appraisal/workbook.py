@@ -30,10 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+import xlsxwriter
+from openpyxl import load_workbook
 
 from dx_pipeline.appraisal.adjustments import VerdictRequest, verdict_problems
 from dx_pipeline.appraisal.scored import Problem, ScoredResult
@@ -77,8 +75,7 @@ INSTRUCTIONS = (
     "(column L); give the adjusted value (M) or points (N) when adjusting; a reason (O) is required. "
     "Rows with L empty are not appraised."
 )
-_LOCKED_FILL = PatternFill("solid", fgColor="E8EEF4")
-_INPUT_FILL = PatternFill("solid", fgColor="FFF8DC")
+LOCKED_COLOUR, INPUT_COLOUR = "#E8EEF4", "#FFF8DC"
 
 
 def letter(key: str) -> str:
@@ -170,88 +167,86 @@ def workbook_rows(
     return out
 
 
-def _put(ws: Worksheet, row: int, col: int, value: Any) -> None:
-    """A cell holding ``value`` as data: text an agency typed never becomes a formula."""
-    cell = ws.cell(row=row, column=col, value=value)
-    if cell.data_type == "f":
-        cell.data_type = "s"
+def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
+    head = {"bold": True, "text_wrap": True, "valign": "top", "border": 1}
+    return {
+        "title": wb.add_format({"bold": True, "font_size": 13}),
+        "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+        "head": wb.add_format({**head, "bg_color": LOCKED_COLOUR}),
+        "input_head": wb.add_format({**head, "bg_color": INPUT_COLOUR}),
+        "input": wb.add_format({"locked": False, "bg_color": INPUT_COLOUR}),
+    }
 
 
-def _header(ws: Worksheet, title: str) -> None:
-    bold = Font(bold=True)
-    _put(ws, 1, 1, title)
-    ws.cell(row=1, column=1).font = Font(bold=True, size=13)
-    _put(ws, 2, 1, INSTRUCTIONS)
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(COLUMNS))
-    ws.cell(row=2, column=1).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.row_dimensions[2].height = 45
-    for j, (key, vi, en, width) in enumerate(COLUMNS, start=1):
-        for r, text in ((3, vi), (4, en)):
-            _put(ws, r, j, text)
-            cell = ws.cell(row=r, column=j)
-            cell.font, cell.fill = bold, _INPUT_FILL if key in INPUTS else _LOCKED_FILL
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.column_dimensions[letter(key)].width = width
-    ws.freeze_panes = ws.cell(row=HEADER_ROWS + 1, column=KEYS.index("agency_name") + 2)
+def _write(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
+    """One cell as data: text is always text (nothing an agency typed becomes a formula)."""
+    if value is None:
+        if fmt is not None:
+            ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool | int | float):
+        ws.write_number(row, col, float(value), fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
 
 
-def _protect(ws: Worksheet, last_row: int) -> None:
-    """Lock the sheet but the evaluator's cells; filtering and sorting stay allowed."""
-    inputs = [KEYS.index(k) + 1 for k in INPUTS]
-    for r in range(HEADER_ROWS + 1, last_row + 1):
-        for j in inputs:
-            ws.cell(row=r, column=j).protection = Protection(locked=False)
-            ws.cell(row=r, column=j).fill = _INPUT_FILL
-    ws.protection.sheet = True
-    ws.protection.autoFilter = False
-    ws.protection.sort = False
-    ws.protection.formatColumns = False
-    ws.auto_filter.ref = f"A{HEADER_ROWS}:{letter(KEYS[-1])}{max(last_row, HEADER_ROWS + 1)}"
+def _sheet(wb: xlsxwriter.Workbook, title: str, rows: Sequence[WorkbookRow]) -> None:
+    """The appraisal sheet: headers, rows, the verdict list, locked but the evaluator's cells
+    (filtering and sorting stay allowed)."""
+    f = _formats(wb)
+    ws = wb.add_worksheet(SHEET)
+    ws.write_string(0, 0, title, f["title"])
+    ws.merge_range(1, 0, 1, len(COLUMNS) - 1, INSTRUCTIONS, f["wrap"])
+    ws.set_row(1, 45)
+    inputs = {KEYS.index(k) for k in INPUTS}
+    for j, (key, vi, en, width) in enumerate(COLUMNS):
+        fmt = f["input_head"] if key in INPUTS else f["head"]
+        ws.write_string(HEADER_ROWS - 2, j, vi, fmt)
+        ws.write_string(HEADER_ROWS - 1, j, en, fmt)
+        ws.set_column(j, j, width)
+    for i, row in enumerate(rows, start=HEADER_ROWS):
+        for j, value in enumerate(row.cells()):
+            _write(ws, i, j, value, f["input"] if j in inputs else None)
+    last = HEADER_ROWS + max(len(rows), 1) - 1
+    col = KEYS.index("verdict")
+    ws.data_validation(HEADER_ROWS, col, last, col, {
+        "validate": "list", "source": list(CHOICES), "ignore_blank": True,
+        "error_title": "Kết quả thẩm định / Verdict",
+        "error_message": "Chọn trong danh sách / choose from the list",
+    })
+    ws.freeze_panes(HEADER_ROWS, KEYS.index("agency_name") + 1)
+    ws.autofilter(HEADER_ROWS - 1, 0, last, len(COLUMNS) - 1)
+    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
 
 
-def _validation(ws: Worksheet, last_row: int) -> None:
-    col = letter("verdict")
-    dv = DataValidation(type="list", formula1='"' + ",".join(CHOICES) + '"', allow_blank=True,
-                        showErrorMessage=True, errorTitle="Kết quả thẩm định / Verdict",
-                        error="Chọn trong danh sách / choose from the list")
-    ws.add_data_validation(dv)
-    dv.add(f"{col}{HEADER_ROWS + 1}:{col}{max(last_row, HEADER_ROWS + 1)}")
-
-
-def _about(wb: Workbook, period: str, frameworks: Mapping[str, str], generated_at: dt.datetime) -> None:
-    ws = wb.create_sheet(ABOUT)
+def _about(
+    wb: xlsxwriter.Workbook, period: str, frameworks: Mapping[str, str], generated_at: dt.datetime
+) -> None:
+    ws = wb.add_worksheet(ABOUT)
     rows = [("workbook", SCHEMA), ("period", period)]
     rows += [("framework", f"{fid} {version}") for fid, version in sorted(frameworks.items())]
     rows.append(("generated_at", generated_at.isoformat() + "Z"))
-    for i, (key, value) in enumerate(rows, start=1):
-        _put(ws, i, 1, key)
-        _put(ws, i, 2, value)
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 14, 40
-    ws.protection.sheet = True
+    for i, (key, value) in enumerate(rows):
+        ws.write_string(i, 0, key)
+        ws.write_string(i, 1, value)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 1, 40)
+    ws.protect()
 
 
 def write_workbook(
     path: str | Path, scored: ScoredResult, rows: Sequence[WorkbookRow], title: str,
     generated_at: dt.datetime,
 ) -> Path:
-    """Write the evaluator's workbook of ``scored``'s period with ``rows``."""
+    """Write the evaluator's workbook of ``scored``'s period with ``rows`` (atomically)."""
     path = Path(path)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SHEET
-    _header(ws, title)
-    for i, row in enumerate(rows, start=HEADER_ROWS + 1):
-        for j, value in enumerate(row.cells(), start=1):
-            _put(ws, i, j, value)
-    last = HEADER_ROWS + len(rows)
-    _validation(ws, last)
-    _protect(ws, last)
-    versions = {fid: str(fw.version) for fid, fw in scored.frameworks.items()}
-    _about(wb, scored.period, versions, generated_at)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
+    wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                        "in_memory": True})
+    wb.set_properties({"title": title, "author": "dx_pipeline", "created": generated_at})
+    _sheet(wb, title, rows)
+    _about(wb, scored.period, {fid: str(fw.version) for fid, fw in scored.frameworks.items()}, generated_at)
+    wb.close()
     tmp.replace(path)
     return path
 
@@ -318,7 +313,7 @@ def _row_request(r: int, cells: Mapping[str, Any], problems: list[Problem]) -> V
                           verdict, reason, value, points, where=where(r))
 
 
-def _read_about(ws: Worksheet, out: ReadWorkbook) -> None:
+def _read_about(ws: Any, out: ReadWorkbook) -> None:
     for r, (key, value) in enumerate(ws.iter_rows(min_col=1, max_col=2, values_only=True), start=1):
         key, value = _text(key), _text(value)
         if key == "workbook" and value != SCHEMA:
@@ -334,7 +329,7 @@ def _read_about(ws: Worksheet, out: ReadWorkbook) -> None:
                                     "period it is for: export one with dx-pipeline appraisal export"))
 
 
-def _headers_match(ws: Worksheet, out: ReadWorkbook) -> bool:
+def _headers_match(ws: Any, out: ReadWorkbook) -> bool:
     found = next(ws.iter_rows(min_row=HEADER_ROWS, max_row=HEADER_ROWS, values_only=True), ())
     ok = True
     for j, (key, _, en, _) in enumerate(COLUMNS):
@@ -351,7 +346,7 @@ def read_workbook(path: str | Path) -> ReadWorkbook:
     checked against the scores here: :func:`problems_against`)."""
     path = Path(path)
     try:
-        wb = load_workbook(path, data_only=True)
+        wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not xlsx
         raise ValueError(f"{path}: not an Excel workbook (.xlsx) openpyxl can read: {exc}") from exc
     out = ReadWorkbook()
