@@ -296,9 +296,12 @@ def _number(x: Any, r: int, key: str, problems: list[Problem]) -> float | None:
 def _row_request(r: int, cells: Mapping[str, Any], problems: list[Problem]) -> VerdictRequest | None:
     """The verdict one data row asks for (None when it asks for none or its verdict is unknown)."""
     text = _text(cells["verdict"])
+    before = len(problems)
     value = _number(cells["adjusted_value"], r, "adjusted_value", problems)
     points = _number(cells["adjusted_points"], r, "adjusted_points", problems)
     reason = _text(cells["reason"])
+    if len(problems) > before:  # a figure that cannot be read: the row asks for nothing yet
+        return None
     if not text:
         if value is not None or points is not None or reason:
             problems.append(Problem(where(r), column_label("verdict"), "the row gives an adjusted value, "
