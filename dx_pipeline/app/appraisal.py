@@ -95,23 +95,26 @@ def open_for_appraisal(settings: Settings, quarter: Quarter | str, actor: str,
             return str(st.current_state(conn, q.label))
 
 
+def _text(x: object) -> str:
+    return "" if x is None or x is pd.NA or (isinstance(x, float) and x != x) else str(x).strip()
+
+
 def evidence_refs(settings: Settings, quarter: Quarter) -> dict[tuple[str, str], str]:
     """(agency, KPI or item code) -> the evidence behind the reported value: the document the
     agency cited, else the file and row it came from, else the KPI's source (portal, rollup)."""
     out: dict[tuple[str, str], str] = {}
     kpis = try_read(settings.home, "agency_kpis", quarter)
     if kpis is not None:
-        for r in kpis[["agency_code", "kpi_code", "source"]].itertuples(index=False):
-            out[(str(r.agency_code), str(r.kpi_code))] = "" if pd.isna(r.source) else str(r.source)
+        for agency, code, source in kpis[["agency_code", "kpi_code", "source"]].itertuples(index=False):
+            out[(str(agency), str(code))] = _text(source)
     subs = try_read(settings.home, "agency_submissions", quarter)
     if subs is not None and len(subs):
         effective = subs[subs["is_effective"].fillna(False).astype(bool)]
         columns = ["agency_code", "indicator_code", "evidence_ref", "source_ref"]
-        for r in effective[columns].itertuples(index=False):
-            refs = (str(x).strip() for x in (r.evidence_ref, r.source_ref) if not pd.isna(x))
-            ref = next((x for x in refs if x), "")
+        for agency, code, evidence, source in effective[columns].itertuples(index=False):
+            ref = _text(evidence) or _text(source)
             if ref:
-                out[(str(r.agency_code), str(r.indicator_code))] = ref
+                out[(str(agency), str(code))] = ref
     return out
 
 

@@ -299,9 +299,9 @@ def change_parts(old: Mapping | None, new: Mapping) -> list[tuple[str, str]]:
         if old.get("tables", {}).get(t) != new.get("tables", {}).get(t)
     )
     if old.get("appraisal") != new.get("appraisal"):
-        status = (new.get("appraisal") or {}).get("status")
-        parts.append((f"thẩm định: {STATUS_WORDS.get(status, (status,))[0]}",
-                      f"appraisal: {STATUS_WORDS.get(status, (status, status))[1]}"))
+        status = str((new.get("appraisal") or {}).get("status"))
+        vi, en = STATUS_WORDS.get(status, (status, status))
+        parts.append((f"thẩm định: {vi}", f"appraisal: {en}"))
     if tables:
         words = [TABLE_WORDS.get(t, (t, t)) for t in tables]
         parts.append(("kết quả thay đổi: " + ", ".join(vi for vi, _ in words),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -67,7 +68,7 @@ def test_a_bad_workbook_records_nothing_and_a_good_one_is_recorded_and_rescored(
     assert run(home, "export", "--quarter", Q.label, "--output", str(tmp_path / "w.xlsx")) == 0
     assert "indicator rows" in capsys.readouterr().out
     wb = load_workbook(tmp_path / "w.xlsx")
-    ws = wb[SHEET]
+    ws: Any = wb[SHEET]
     good, bad = _rows(ws, "SO-01")[:2]
     ws.cell(good, COL["verdict"]).value = "Không chấp nhận minh chứng - reject"
     ws.cell(good, COL["reason"]).value = "Minh chứng không hợp lệ"
@@ -87,9 +88,9 @@ def test_a_bad_workbook_records_nothing_and_a_good_one_is_recorded_and_rescored(
     wb.save(tmp_path / "good.xlsx")
     assert run(home, "import", str(tmp_path / "good.xlsx"), "--quarter", Q.label) == 0
     assert "1 verdict(s) recorded, 0 unchanged" in capsys.readouterr().out
-    node = ws.cell(good, COL["node_id"]).value
-    fid = ws.cell(good, COL["framework_id"]).value
-    row = scores(home).set_index(["framework_id", "agency_code", "node_id"]).loc[(fid, "SO-01", node)]
+    key = (str(ws.cell(good, COL["framework_id"]).value), "SO-01", str(ws.cell(good, COL["node_id"]).value))
+    table: Any = scores(home).set_index(["framework_id", "agency_code", "node_id"])
+    row = table.loc[key]
     assert row["appraisal"] == "reject" and row["adjustment_id"] == 1 and row["points"] == 0
     assert run(home, "import", str(tmp_path / "good.xlsx")) == 0  # the same file again records nothing new
     assert "0 verdict(s) recorded, 1 unchanged" in capsys.readouterr().out
@@ -106,7 +107,7 @@ def test_a_single_verdict_from_the_command_line(home, capsys):
     assert run(home, "adjust", "--quarter", Q.label, "--agency", "so-01", "--indicator", "nt.2",
                "--points", "7.5", "--reason", "Kế hoạch chưa đủ nội dung") == 0
     assert "1 verdict(s) recorded" in capsys.readouterr().out
-    row = scores(home).set_index(["agency_code", "node_id"]).loc[("SO-01", "NT.2")]
+    row: Any = scores(home).set_index(["agency_code", "node_id"]).loc[("SO-01", "NT.2")]
     assert row["appraisal"] == "adjust_points" and row["points"] == 7.5
     assert run(home, "adjust", "--quarter", Q.label, "--agency", "SO-011", "--indicator", "NT.2",
                "--accept", "--reason", "x") == 1
@@ -127,7 +128,7 @@ def test_appeals_during_the_window_and_their_decisions(home, capsys):
     assert "appeal #1 filed" in capsys.readouterr().out
     assert run(home, "decide-appeal", "1", "--accept", "--reason", "Văn bản hợp lệ") == 0
     assert "adjustment #1 recorded, re-scored" in capsys.readouterr().out
-    row = scores(home).set_index(["agency_code", "node_id"]).loc[("SO-02", "NT.2")]
+    row: Any = scores(home).set_index(["agency_code", "node_id"]).loc[("SO-02", "NT.2")]
     assert row["appraisal"] == "adjust_value" and row["input_value"] == 1 and row["adjustment_id"] == 1
     assert run(home, "decide-appeal", "1", "--reject", "--reason", "Đổi ý") == 1
     assert "appeal #1 was already accepted" in capsys.readouterr().err

@@ -17,12 +17,13 @@ import contextlib
 import datetime as dt
 import json
 import os
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
 from openpyxl import load_workbook
+from sqlalchemy.exc import DBAPIError
 
 from dx_pipeline.app import appraisal as ap
 from dx_pipeline.app import quarter as stages
@@ -94,7 +95,7 @@ def _pick_rows(ws) -> dict[str, int]:
 def _fill(path, out) -> dict[str, tuple[str, str, str]]:
     """Fill the workbook as an evaluator: one value adjusted, one evidence rejected, one accepted."""
     wb = load_workbook(path)
-    ws = wb[SHEET]
+    ws: Any = wb[SHEET]
     assert ws.protection.sheet and ws.cell(2, 1).protection.locked
     rows = _pick_rows(ws)
     fill = {
@@ -109,8 +110,8 @@ def _fill(path, out) -> dict[str, tuple[str, str, str]]:
         ws.cell(r, COL["adjusted_value"]).value = value
         ws.cell(r, COL["reason"]).value = reason
     wb.save(out)
-    return {kind: tuple(str(ws.cell(r, COL[k]).value) for k in ("framework_id", "agency_code", "node_id"))
-            for kind, r in rows.items()}
+    return {kind: (str(ws.cell(r, COL["framework_id"]).value), str(ws.cell(r, COL["agency_code"]).value),
+                   str(ws.cell(r, COL["node_id"]).value)) for kind, r in rows.items()}
 
 
 class Trail:
@@ -133,8 +134,8 @@ def _refused(settings: Settings) -> None:
     with appraisal_db(settings) as db:
         for statement in ("UPDATE adjustments SET reason = 'sửa lén' WHERE id = 1",
                           "DELETE FROM state_transitions", "DELETE FROM appeals"):
-            with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
-                conn.execute(sa.text(statement))
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.exec_driver_sql(statement)
 
 
 def _traceable(settings: Settings, scores: pd.DataFrame) -> set[int]:

@@ -4,6 +4,7 @@ filled one named by sheet, row and column (read with openpyxl, as Excel saves it
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from openpyxl import load_workbook
 
@@ -43,7 +44,7 @@ def _set(ws, r: int, **cells) -> None:
 
 def test_only_the_evaluators_cells_are_unlocked_and_the_verdict_is_a_list(scored, tmp_path):
     wb = load_workbook(_export(scored, tmp_path / "w.xlsx"))
-    ws = wb[SHEET]
+    ws: Any = wb[SHEET]
     assert ws.protection.sheet and wb[ABOUT].protection.sheet
     headers = ["Framework", "Reported value", "Verdict", "Reason"]
     assert [ws.cell(4, c).value for c in (1, 8, 12, 15)] == headers
@@ -72,7 +73,7 @@ def test_only_the_evaluators_cells_are_unlocked_and_the_verdict_is_a_list(scored
 def test_a_filled_workbook_reads_back_as_the_evaluators_verdicts(scored, tmp_path):
     path = _export(scored, tmp_path / "w.xlsx")
     wb = load_workbook(path)
-    ws = wb[SHEET]
+    ws: Any = wb[SHEET]
     _set(ws, _row(ws, "A", "P1.1"), verdict="Điều chỉnh giá trị - adjust_value", adjusted_value="0,5",
          reason="Chỉ 50 % hồ sơ đúng hạn")
     _set(ws, _row(ws, "A", "P2.1"), verdict="reject", reason="Kế hoạch chưa ký")
@@ -93,7 +94,7 @@ def test_a_filled_workbook_reads_back_as_the_evaluators_verdicts(scored, tmp_pat
 
 def test_every_problem_is_named_by_sheet_row_and_column(scored, tmp_path):
     wb = load_workbook(_export(scored, tmp_path / "w.xlsx"))
-    ws = wb[SHEET]
+    ws: Any = wb[SHEET]
     rows = list(range(HEADER_ROWS + 1, HEADER_ROWS + 9))
     _set(ws, rows[0], agency_code="SO-XYZ", verdict="accept", reason="ok")           # unknown agency
     _set(ws, rows[1], node_id="P9.9", verdict="accept", reason="ok")                 # unknown indicator
@@ -107,7 +108,8 @@ def test_every_problem_is_named_by_sheet_row_and_column(scored, tmp_path):
         ws.cell(rows[7], COL[key]).value = ws.cell(rows[7] + 1, COL[key]).value
     _set(ws, rows[7], verdict="accept", reason="ok")
     _set(ws, rows[7] + 1, verdict="accept", reason="ok")
-    wb[ABOUT]["B3"] = "mini 0.9"  # made for another version of the framework
+    about_sheet: Any = wb[ABOUT]
+    about_sheet["B3"] = "mini 0.9"  # made for another version of the framework
     wb.save(tmp_path / "bad.xlsx")
     read = read_workbook(tmp_path / "bad.xlsx")
     found = {(p.where, p.field.split(" (")[0]): p.message for p in problems_against(read, scored)}
@@ -127,7 +129,8 @@ def test_every_problem_is_named_by_sheet_row_and_column(scored, tmp_path):
 
 def test_a_file_that_is_not_an_appraisal_workbook_says_so(scored, tmp_path):
     wb = load_workbook(_export(scored, tmp_path / "w.xlsx"))
-    wb[SHEET].cell(HEADER_ROWS, COL["reason"]).value = "Ghi chú"
+    ws: Any = wb[SHEET]
+    ws.cell(HEADER_ROWS, COL["reason"]).value = "Ghi chú"
     wb.save(tmp_path / "moved.xlsx")
     [moved] = read_workbook(tmp_path / "moved.xlsx").problems
     assert moved.where == f"sheet '{SHEET}', row {HEADER_ROWS}" and moved.field.startswith("column O")
