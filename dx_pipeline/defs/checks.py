@@ -16,7 +16,10 @@ materialization of the ``dq_results`` asset, and refreshes the quarter's HTML re
 
 ``index_scores_reproducible`` and ``portal_site_links_resolve`` are not suites: the ranking is
 published from the stored scores, so before it is, the scores must still follow from the
-stored KPIs; and a published site must have no link that leads nowhere.
+stored KPIs; and a published site must have no link that leads nowhere. Nor are the
+appraisal's: every verdict in force is about a scored indicator
+(``index_scores_appraisal_on_scored_units``), and every approval follows a published
+provisional revision (``ranking_snapshot_approval_after_provisional``).
 """
 
 
@@ -37,6 +40,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from dx_pipeline.app.appraisal_checks import approvals_follow_provisional, verdicts_on_scored_units
 from dx_pipeline.app.quarter import (
     quality_report_path,
     run_quality_suite,
@@ -188,6 +192,46 @@ def portal_site_links_resolve(context: AssetCheckExecutionContext, dx: DxResourc
     )
 
 
+def _markdown_list(items: list[str], limit: int = 50) -> MetadataValue:
+    """At most ``limit`` items as a Markdown list (the UI shows it under the check)."""
+    return MetadataValue.md("\n".join(f"- {p}" for p in items[:limit]) or "none")
+
+
+@asset_check(
+    asset="index_scores",
+    name="index_scores_appraisal_on_scored_units",
+    blocking=True,
+    partitions_def=quarterly_partitions,
+    description="Mọi kết quả thẩm định đang hiệu lực đều về một chỉ tiêu đã được tính điểm. / Every "
+    "evaluator's verdict in force is about an indicator of an agency the quarter scored.",
+)
+def index_scores_appraisal_on_scored_units(
+    context: AssetCheckExecutionContext, dx: DxResource
+) -> AssetCheckResult:
+    """List the verdicts in force about an agency or indicator the stored scores lack."""
+    ok, text, problems = verdicts_on_scored_units(dx.settings(), quarter_of(context.partition_key))
+    return AssetCheckResult(passed=ok, severity=AssetCheckSeverity.ERROR, description=text,
+                            metadata={"problems": _markdown_list(problems)})
+
+
+@asset_check(
+    asset="ranking_snapshot",
+    name="ranking_snapshot_approval_after_provisional",
+    blocking=True,
+    partitions_def=quarterly_partitions,
+    description="Mỗi phê duyệt đều sau một kết quả tạm thời đã công bố; mỗi bản chính thức đều có "
+    "phê duyệt. / Every approval names a published provisional revision; every final revision has "
+    "an approval.",
+)
+def ranking_snapshot_approval_after_provisional(
+    context: AssetCheckExecutionContext, dx: DxResource
+) -> AssetCheckResult:
+    """Compare the recorded approvals with the published revisions' states."""
+    ok, text, problems = approvals_follow_provisional(dx.settings(), quarter_of(context.partition_key))
+    return AssetCheckResult(passed=ok, severity=AssetCheckSeverity.ERROR, description=text,
+                            metadata={"problems": _markdown_list(problems)})
+
+
 @asset_check(
     asset="plan_scorecard",
     name="plan_scorecard_every_target",
@@ -214,4 +258,5 @@ def build_quality_checks() -> list[AssetChecksDefinition]:
     scorecard's coverage and the published site's link check; add them to
     ``Definitions(asset_checks=...)``."""
     return [build_dataset_checks(spec) for spec in SUITES.values()] + [
-        index_scores_reproducible, plan_scorecard_every_target, portal_site_links_resolve]
+        index_scores_reproducible, plan_scorecard_every_target, portal_site_links_resolve,
+        index_scores_appraisal_on_scored_units, ranking_snapshot_approval_after_provisional]

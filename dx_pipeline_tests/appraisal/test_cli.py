@@ -6,44 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from typing import Any
 
-import pytest
 from openpyxl import load_workbook
 
 from dx_pipeline.app import appraisal as ap
 from dx_pipeline.app.appraisal_db import appraisal_db
-from dx_pipeline.app.quarter import score_quarter_kpis
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.appraisal.audit import audit_trail
 from dx_pipeline.appraisal.workbook import HEADER_ROWS, KEYS, SHEET
 from dx_pipeline.cli.main import main
-from dx_pipeline.reference.quarters import Quarter
-from dx_pipeline.storage import DxHome, read_partition, write_partition
-from dx_pipeline_tests.publish.site.conftest import kpis, province
+from dx_pipeline.storage import DxHome, read_partition
+from dx_pipeline_tests.appraisal.conftest import SMALL_QUARTER as Q
 
-Q = Quarter.parse("2025-Q4")
 COL = {k: i + 1 for i, k in enumerate(KEYS)}
-
-
-@pytest.fixture(scope="module")
-def scored_home(tmp_path_factory):
-    """DX_HOME with the quarter scored (no appraisal database yet)."""
-    home = DxHome(tmp_path_factory.mktemp("scored") / "home").ensure()
-    registry = province()
-    write_partition(home, "agencies", Q, registry)
-    write_partition(home, "agency_kpis", Q, kpis(registry, Q.label, seed=21))
-    score_quarter_kpis(Settings(home), Q)
-    return home.root
-
-
-@pytest.fixture
-def home(scored_home, tmp_path, monkeypatch):
-    """A copy of the scored home of the test's own (its appraisal database is its own)."""
-    monkeypatch.delenv("DX_APPRAISAL_DB_URL", raising=False)
-    shutil.copytree(scored_home, tmp_path / "home")
-    return tmp_path / "home"
 
 
 def run(home, *args: str) -> int:
