@@ -27,7 +27,7 @@ from dx_pipeline.appraisal import states as st
 from dx_pipeline.appraisal import workflow as wf
 from dx_pipeline.appraisal.adjustments import VerdictRequest, rows_in_force
 from dx_pipeline.appraisal.appeals import AppealRequest, appeal, appeals_of
-from dx_pipeline.appraisal.approvals import ApprovalRequest
+from dx_pipeline.appraisal.approvals import ApprovalRequest, approval_in_force
 from dx_pipeline.appraisal.audit import publication_record
 from dx_pipeline.appraisal.database import as_utc
 from dx_pipeline.appraisal.scored import AppraisalRefused, Problem, ScoredResult
@@ -283,12 +283,19 @@ def provisional_revision(settings: Settings, quarter: Quarter | str) -> int | No
 def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest, recorded_by: str,
             now: dt.datetime | None = None) -> tuple[int, Published]:
     """Record the approving decision (the window closed, every appeal decided) and publish the
-    final revision with its site. Returns the approval's id and the publication."""
+    final revision with its site. Returns the approval's id and the publication. Run again after
+    a publication that failed, it publishes the approved scores without a second approval."""
     q = _quarter(quarter)
+    sha = scores_sha256(settings, q)
     with appraisal_db(settings) as db:
-        approval_id = wf.approve(db, q.label, request, recorded_by, now=now,
-                                 provisional_revision=provisional_revision(settings, q),
-                                 scores_sha256=scores_sha256(settings, q))
+        with db.read() as conn:
+            approval = approval_in_force(conn, q.label)
+            unpublished = st.current_state(conn, q.label) == st.FINAL
+        if unpublished and approval is not None and approval["scores_sha256"] == sha:
+            # approved, but its final revision was never written (the publication failed): publish it
+            return int(approval["id"]), publish_final(settings, q, recorded_by, now)
+        approval_id = wf.approve(db, q.label, request, recorded_by, now=now, scores_sha256=sha,
+                                 provisional_revision=provisional_revision(settings, q))
     return approval_id, publish_final(settings, q, recorded_by, now)
 
 

@@ -216,6 +216,9 @@ def test_a_quarter_goes_from_computed_to_a_published_final_result(computed, tmp_
     assert manifest["audit"]["audit_sha256"] == manifest["content"]["appraisal"]["audit_sha256"]
     pages = _site_ok(final, final=True)
     assert "KẾT QUẢ CHÍNH THỨC" in pages and "Quyết định số 215/QĐ-UBND" in pages and ADJUST_REASON in pages
+    report = (rev.path / "report.html").read_text(encoding="utf-8")  # the printable summary
+    assert "Điều chỉnh khi thẩm định và kiến nghị" in report and ADJUST_REASON in report
+    assert "Văn bản đã được ký ngày 30/6" in report and "Chấp nhận kiến nghị" in report
 
     if settings.appraisal_db_url:
         monkeypatch.setenv("DX_APPRAISAL_DB_URL", settings.appraisal_db_url)

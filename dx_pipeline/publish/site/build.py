@@ -83,6 +83,7 @@ def render_summary(rev: Revision, *, in_site: bool = False) -> str:
         **pages.common(rev), root="", in_site=in_site, frameworks=pages.summary_groups(all_groups),
         notices=pages.notices(rev), n_agencies=int(rev.ranking["agency_code"].nunique()),
         n_ranked=int(rev.ranking.loc[rev.ranking["rank"].notna(), "agency_code"].nunique()),
+        appraisal=pages.summary_appraisal(rev),
     )
 
 

@@ -512,3 +512,27 @@ def summary_groups(all_groups: list[Group]) -> list[tuple[dict, list[Group]]]:
             out.append((g.framework, []))
         out[-1][1].append(g)
     return out
+
+
+SUMMARY_RECORDS = 25
+"""At most this many adjustments (and as many appeals) are listed in the printable summary; the
+rest are on the agency pages."""
+
+
+def summary_appraisal(rev: Revision, limit: int = SUMMARY_RECORDS) -> dict[str, Any] | None:
+    """The printable summary's section on the appraisal: the adjustments that changed points and
+    the appeals the revision's manifest lists (agency names from its ranking), or None."""
+    adjustments, appeals = rev.records("adjustments"), rev.records("appeals")
+    if not adjustments and not appeals:
+        return None
+    names = {str(r["agency_code"]): str(r["agency_name"]) for r in records(rev.ranking)}
+
+    def named(r: dict) -> dict:
+        return {**r, "agency": names.get(str(r.get("agency_code")), str(r.get("agency_code")))}
+
+    return {
+        "adjustments": [named(r) for r in adjustments[:limit]],
+        "more_adjustments": max(0, len(adjustments) - limit),
+        "appeals": [named(r) for r in appeals[:limit]],
+        "more_appeals": max(0, len(appeals) - limit),
+    }

@@ -220,6 +220,11 @@ def test_a_final_result_names_its_approval_and_the_adjustments_that_touched_an_a
     assert "30,00 → 0,00" in agency
     assert "Kế hoạch đã ký ngày 15/3" in agency and "Văn bản ký sau kỳ đánh giá" in agency
     assert "Không có điều chỉnh nào" in text(built.path / agency_href("SO-02"))
+    summary = text(built.path / "tom-tat.html")  # the printable summary has a section for them
+    section = summary.split("Điều chỉnh khi thẩm định và kiến nghị")[1]
+    assert "Không chấp nhận minh chứng" in section and "30,00 → 0,00" in section
+    assert "Kế hoạch chưa được ký ban hành" in section and "Kế hoạch đã ký ngày 15/3" in section
+    assert "Điều chỉnh khi thẩm định" not in text(revision.path / "report.html")  # none in the revision
 
 
 def test_a_provisional_result_says_until_when_agencies_may_appeal(revision, tmp_path):
