@@ -23,6 +23,7 @@ import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -332,34 +333,124 @@ def successors_in(registry: pd.DataFrame, codes, quarter: Quarter | str) -> dict
     return out
 
 
-def _restated_row(base: dict, grp: pd.DataFrame, units: Mapping[str, str]) -> dict:
-    """One (quarter, successor, KPI) row combined from the rows moved into it (see
-    :func:`restate_to_successors` for how each kind of KPI combines)."""
-    rec = grp.drop(columns=["original_agency_code"]).iloc[0].to_dict()
-    rec.update(base)
-    den = pd.to_numeric(grp["denominator"], errors="coerce") if "denominator" in grp else None
-    num = pd.to_numeric(grp["numerator"], errors="coerce") if "numerator" in grp else None
-    unit = units.get(str(base.get("kpi_code")))
-    if den is not None and den.notna().all() and num is not None and num.notna().all():
-        rec["numerator"], rec["denominator"] = float(num.sum()), float(den.sum())
-        rec["value"] = rec["numerator"] / rec["denominator"] if rec["denominator"] else None
-    elif unit in ("count", "amount"):
-        rec["value"] = float(pd.to_numeric(grp["value"], errors="coerce").sum())
-        if num is not None:
-            rec["numerator"] = float(num.sum()) if num.notna().any() else None
-    else:
-        own = grp[grp["original_agency_code"] == base["agency_code"]]
-        pick = own if len(own) else grp
-        rec["value"] = float(pd.to_numeric(pick["value"], errors="coerce").mean())
-    for col in ("target", "target_met"):
-        if col in rec:
-            rec[col] = None
-    if "flags" in rec:
-        flags = {x for f in grp["flags"].dropna() for x in str(f).split(",") if x}
-        rec["flags"] = ",".join(sorted(flags | {"restated"}))
-    originals = sorted(set(grp["original_agency_code"]))
-    rec["restated_from"] = ",".join(c for c in originals if c != base["agency_code"]) or None
-    return rec
+def _group_layout(touched: pd.DataFrame, keys: list[str]):
+    """The touched rows group after group (groups in key order, each group's rows in their
+    original order), with each row's group number and each group's start and size."""
+    gid = touched.groupby(keys, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    order = np.argsort(gid, kind="stable")
+    gid = gid[order]
+    sizes = np.bincount(gid)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    return touched.iloc[order], gid, starts, sizes
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _group_sums(values: np.ndarray, gid: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each group's sum, bit for bit what ``Series.sum`` gives on the group's values in order.
+
+    ``Series.sum`` is ``np.sum``, which adds fewer than 8 values one after the other starting
+    from 0.0 - exactly what ``np.bincount`` with weights does, for all groups at once - and 8
+    values or more pairwise, so those groups (a successor of 8+ units; rare) are summed by
+    ``np.sum`` itself. NaNs must already be 0.0 (``Series.sum`` skips them that way)."""
+    out = np.bincount(gid, weights=values, minlength=len(sizes))
+    for g in np.flatnonzero(sizes >= 8).tolist():
+        out[g] = np.sum(values[starts[g]:starts[g] + sizes[g]])
+    return out
+
+
+def _nan_sums(values: np.ndarray, gid: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    return _group_sums(np.where(np.isnan(values), 0.0, values), gid, starts, sizes)
+
+
+def _own_means(t: pd.DataFrame, gid: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each group's mean value over the successor's own rows if it has any, else over all its
+    rows (NaN skipped; NaN when none), bit for bit as ``Series.mean`` on that subset."""
+    own = (t["original_agency_code"] == t["agency_code"]).to_numpy(dtype=bool)
+    has_own = np.bincount(gid, weights=own, minlength=n_groups) > 0
+    pick = np.flatnonzero(own | ~has_own[gid])
+    values, pgid = _floats(t["value"])[pick], gid[pick]
+    sizes = np.bincount(pgid, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    sums = _nan_sums(values, pgid, starts, sizes)
+    counts = np.bincount(pgid, weights=~np.isnan(values), minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def _texts(t: pd.DataFrame, gid: np.ndarray, successors: list) -> tuple[list[str], list[str | None]]:
+    """Each group's ``flags`` (the rows' flags and ``restated``, sorted) and ``restated_from``
+    (the other codes merged into it, sorted); plain string work over the touched rows."""
+    n_groups = len(successors)
+    flags: list[set[str]] = [{"restated"} for _ in range(n_groups)]
+    if "flags" in t.columns:
+        present = t["flags"].notna().to_numpy(dtype=bool)
+        for g, f in zip(gid[present].tolist(), t["flags"][present].tolist(), strict=True):
+            flags[g].update(x for x in str(f).split(",") if x)
+    originals: list[set[str]] = [set() for _ in range(n_groups)]
+    for g, code in zip(gid.tolist(), t["original_agency_code"].tolist(), strict=True):
+        originals[g].add(code)
+    restated_from = [
+        ",".join(c for c in sorted(codes) if c != successor) or None
+        for codes, successor in zip(originals, successors, strict=True)
+    ]
+    return [",".join(sorted(f)) for f in flags], restated_from
+
+
+def _put(recs: list[dict], col: str, mask: np.ndarray, values: list) -> None:
+    """Set ``col`` of the masked records from ``values`` (one per record)."""
+    for i in np.flatnonzero(mask).tolist():
+        recs[i][col] = values[i]
+
+
+def _floats_or_none(values: np.ndarray, none: np.ndarray) -> list[float | None]:
+    """Python floats, None where ``none`` (what the per-group code put in its records)."""
+    return [None if z else v for z, v in zip(none.tolist(), values.tolist(), strict=True)]
+
+
+def _combined_rows(
+    df: pd.DataFrame, keys: list[str], units: Mapping[str, str], columns: list[str]
+) -> pd.DataFrame:
+    """One row per (quarter, successor, KPI) group of ``df`` (the rows moved into a successor
+    and its own rows there), all groups at once; see :func:`restate_to_successors`.
+
+    Each row starts as the group's first row as a record (``to_dict``, as the per-group code
+    did) and the combined columns are written in, so the frame infers the same dtypes."""
+    t, gid, starts, sizes = _group_layout(df, keys)
+    n = len(sizes)
+    first = t.iloc[starts]
+    recs = first[[c for c in dict.fromkeys(columns) if c in t.columns]].to_dict("records")
+    num = _floats(t["numerator"]) if "numerator" in t.columns else None
+    den = _floats(t["denominator"]) if "denominator" in t.columns else None
+    ratio = np.zeros(n, dtype=bool)  # every row of the group has a numerator and a denominator
+    if num is not None and den is not None:
+        ratio = np.bincount(gid, weights=np.isnan(num) | np.isnan(den), minlength=n) == 0
+    kpis = first["kpi_code"].tolist() if "kpi_code" in keys else [None] * n
+    summed = np.array([units.get(str(k)) in ("count", "amount") for k in kpis], dtype=bool) & ~ratio
+    value, zero_den = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if num is not None:
+        num_sum = _nan_sums(num, gid, starts, sizes)
+        no_num = np.bincount(gid, weights=~np.isnan(num), minlength=n) == 0
+        _put(recs, "numerator", ratio | summed, _floats_or_none(num_sum, no_num))
+        if den is not None and ratio.any():
+            den_sum = _nan_sums(den, gid, starts, sizes)
+            _put(recs, "denominator", ratio, den_sum.tolist())
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.where(ratio, num_sum / den_sum, value)
+            zero_den = ratio & (den_sum == 0)  # ``num / den if den else None``
+    if (~ratio).any():
+        other = np.where(summed, _nan_sums(_floats(t["value"]), gid, starts, sizes), _own_means(t, gid, n))
+        value = np.where(ratio, value, other)
+    _put(recs, "value", np.ones(n, dtype=bool), _floats_or_none(value, zero_den))
+    flags, restated_from = _texts(t, gid, first["agency_code"].tolist())
+    for i, rec in enumerate(recs):
+        rec.update({c: None for c in ("target", "target_met") if c in rec})
+        if "flags" in rec:
+            rec["flags"] = flags[i]
+        rec["restated_from"] = restated_from[i]
+    return pd.DataFrame(recs, columns=columns)
 
 
 def restate_to_successors(
@@ -378,8 +469,18 @@ def restate_to_successors(
     ``target``/``target_met`` of combined rows are cleared (the plan targets belong to the
     successor and are re-applied by the KPI step); ``flags`` gains ``restated``; the new
     column ``restated_from`` lists the codes merged into each row.
+
+    All touched groups are combined at once (numpy over group numbers); sums are bit for bit
+    those of ``Series.sum`` over each group's rows in input order (see :func:`_group_sums`).
+    A row without ``agency_code`` cannot be placed under anyone and is refused.
     """
     units = dict(units or {})
+    missing = kpis_df["agency_code"].isna().to_numpy(dtype=bool)
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        kpi = kpis_df["kpi_code"].iloc[row] if "kpi_code" in kpis_df.columns else None
+        raise ValueError(f"KPI row {row} (kpi_code {kpi!r}): agency_code is empty, so it cannot be "
+                         f"restated to a successor ({int(missing.sum())} such row(s))")
     df = kpis_df.copy()
     df["original_agency_code"] = df["agency_code"]
     codes = df["agency_code"].dropna().unique().tolist()
@@ -395,13 +496,9 @@ def restate_to_successors(
     )
     untouched = df[~in_touched].drop(columns=["original_agency_code"])
     untouched["restated_from"] = None
-    out_rows = [
-        _restated_row(dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), grp, units)
-        for key, grp in df[in_touched].groupby(keys, sort=True, dropna=False)
-    ]
     columns = [c for c in kpis_df.columns] + ["restated_from"]
-    combined = pd.DataFrame(out_rows, columns=columns)
-    frames = [f for f in (untouched[columns], combined) if len(f)]
+    combined = _combined_rows(df[in_touched], keys, units, columns) if in_touched.any() else None
+    frames = [f for f in (untouched[columns], combined) if f is not None and len(f)]
     if not frames:
         return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
