@@ -15,25 +15,11 @@ from dx_pipeline.sources.portal_client import (
     verify_landing,
 )
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.storage import DxHome, read_partition
-
-from .portal_fixtures import write_exports
+from dx_pipeline.storage import read_partition
 
 TOKEN = "tok-SECRET-4242"
 Q = "2025-Q2"
 FAST = dict(backoff_base=0.001, timeout=(2, 0.4), page_size=7)
-
-
-@pytest.fixture
-def source(tmp_path):
-    home = DxHome(tmp_path / "portal")
-    write_exports(home.root, bad_rows=False)
-    return home
-
-
-@pytest.fixture
-def target(tmp_path):
-    return DxHome(tmp_path / "pipeline")
 
 
 def _rows(home):

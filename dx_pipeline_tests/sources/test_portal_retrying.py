@@ -26,8 +26,6 @@ from dx_pipeline.sources.portal_files import ingest_portal_files
 from dx_pipeline.sources.portal_retry import RetryPolicy
 from dx_pipeline.storage import DxHome, read_partition
 
-from .portal_fixtures import write_exports
-
 TOKEN = "tok-SECRET-4242"
 Q = "2025-Q2"
 SEED = 15
@@ -38,13 +36,6 @@ SIXTY_PERCENT = [{
 SCALED = RetryPolicy(wait_scale=0.002, timeout=(2.0, 0.5))
 """The production budgets and backoff, every wait 500 times shorter; a 1 s delay times out."""
 FAILED = {"reset", 500, 429, "delay"}
-
-
-@pytest.fixture
-def source(tmp_path):
-    home = DxHome(tmp_path / "portal")
-    write_exports(home.root, bad_rows=False)
-    return home
 
 
 def _rows(home):
