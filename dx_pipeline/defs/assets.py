@@ -10,6 +10,7 @@ here as an asset they report materializations of.
 """
 
 
+import inspect
 from typing import Any
 
 from dagster import (
@@ -17,7 +18,9 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     BackfillPolicy,
+    CodeReferencesMetadataValue,
     Config,
+    LocalFileCodeReference,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
@@ -39,16 +42,20 @@ from dx_pipeline.app.quarter import (
     simulate_rank_uncertainty,
 )
 from dx_pipeline.app.site import build_quarter_sites
+from dx_pipeline.defs.checks import build_dataset_checks
 from dx_pipeline.defs.metadata import (
     column_schema,
     describe,
     markdown_preview,
+    period_ranking_schema,
     provenance_metadata,
+    site_url,
     written_metadata,
 )
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.publish.exports import build_bi_database
+from dx_pipeline.publish.layout import site_root
 from dx_pipeline.reference.quarters import Quarter
 
 SOURCES = "sources"
@@ -56,6 +63,10 @@ QUALITY = "quality"
 KPIS = "kpis"
 INDEX = "index"
 PUBLISH = "publish"
+
+OWNERS = ["team:dx-data"]
+"""Who answers for every asset (Dagster 1.13 takes an e-mail or ``team:<name>``): the
+province's DX data team, shown on each asset's page and filterable in the catalog."""
 
 
 def _spec(table: str, group: str, deps: list, kinds: set[str], **extra: Any) -> AssetSpec:
@@ -68,11 +79,13 @@ def _spec(table: str, group: str, deps: list, kinds: set[str], **extra: Any) -> 
         deps=deps,
         description=describe(table),
         metadata={"dagster/column_schema": column_schema(table)},
+        owners=OWNERS,
         **extra,
     )
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=SOURCES,
     kinds={"parquet", "csv"},
@@ -171,11 +184,19 @@ dq_results = _spec(
     ["agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores"],
     {"parquet", "great_expectations"},
 )
+dq_results = dq_results.replace_attributes(metadata={
+    **dq_results.metadata,
+    # no step of its own: its code reference is the check factory that writes it
+    "dagster/code_references": CodeReferencesMetadataValue(code_references=[LocalFileCodeReference(
+        file_path=inspect.getsourcefile(build_dataset_checks) or "",
+        line_number=inspect.getsourcelines(build_dataset_checks)[1])]),
+})
 """Written by the quality checks of the five checked tables, each run replacing its dataset's
 rows; they report its materializations (it has no step of its own)."""
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=KPIS,
     kinds={"parquet", "duckdb"},
@@ -192,7 +213,9 @@ def agency_kpis(context: AssetExecutionContext, dx: DxResource) -> MaterializeRe
             computed.kpis,
             agencies=computed.agencies,
             kpis=computed.kpi_codes,
-            share_of_targets_met=computed.share_of_targets_met,
+            # a share people read: 43.5 (%), not 0.4352548036758563
+            targets_met_percent=MetadataValue.float(round(100 * computed.share_of_targets_met, 1))
+            if computed.share_of_targets_met is not None else "no targets",
         )
     )
 
@@ -205,6 +228,7 @@ year against the year before."""
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=KPIS,
     kinds={"parquet"},
@@ -235,6 +259,7 @@ _PREVIOUS_QUARTER = TimeWindowPartitionMapping(
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=INDEX,
     kinds={"parquet"},
@@ -257,6 +282,7 @@ def index_scores(context: AssetExecutionContext, dx: DxResource) -> MaterializeR
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=INDEX,
     kinds={"parquet", "numpy"},
@@ -310,6 +336,8 @@ _PERIOD_RANKINGS_DESCRIPTION = (
         ),
         AssetSpec(
             "period_rankings",
+            owners=OWNERS,
+            metadata={"dagster/column_schema": period_ranking_schema()},
             partitions_def=quarterly_partitions,
             group_name=PUBLISH,
             kinds={"parquet", "html"},
@@ -353,6 +381,7 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
                 "revision": p.publication.revision,
                 "new_revision": p.publication.created,
                 "path": str(p.publication.path),
+                "rows": len(p.publication.ranking()),
                 "quarters_combined": p.quarters_combined,
             }
     bi = {"bi_database": MetadataValue.path(str(build_bi_database(settings.home)))}
@@ -366,7 +395,11 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     labels = ", ".join(q.label for q, _, _ in quarters)
     yield MaterializeResult(
         asset_key="period_rankings",
-        metadata={"periods": MetadataValue.json(periods) if periods else "none close with " + labels},
+        metadata={
+            "dagster/row_count": sum(p["rows"] for p in periods.values()),
+            "dagster/column_schema": period_ranking_schema(),
+            "periods": MetadataValue.json(periods) if periods else "none close with " + labels,
+        },
     )
 
 
@@ -407,6 +440,7 @@ TREND_QUARTERS = 8
 
 
 @asset(
+    owners=OWNERS,
     partitions_def=quarterly_partitions,
     group_name=PUBLISH,
     kinds={"html"},
@@ -433,7 +467,10 @@ def portal_site(context: AssetExecutionContext, dx: DxResource) -> MaterializeRe
         "sites": MetadataValue.json(built),
         "not_public_yet": MetadataValue.json(sites.private),
         "broken_links": MetadataValue.int(len(sites.broken)),
-        **({"index": MetadataValue.path(str(sites.built[0].path / "index.html"))} if sites.built else {}),
+        **({"index": MetadataValue.path(str(sites.built[0].path / "index.html")),
+            # where `dx-pipeline site --serve` (default port) shows it in a browser
+            "served_at": site_url(site_root(dx.settings().home), sites.built[0].path)}
+           if sites.built else {}),
     })
 
 

@@ -53,6 +53,7 @@ from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
+from dx_pipeline.reference.quarters import Quarter
 
 SAMPLE_CELL_CHARS = 40
 
@@ -98,7 +99,16 @@ def _check_specs(spec: DatasetSuite) -> list[AssetCheckSpec]:
     ]
 
 
-def _check_result(dataset: str, o: CheckOutcome, report: Path) -> AssetCheckResult:
+def _outcome(o: CheckOutcome) -> str:
+    """The result in words: a pass reads as a pass, a failure says whether it blocks."""
+    if o.passed:
+        return "passed"
+    if o.severity == Severity.ERROR.value:
+        return "failed: ERROR beyond tolerance, blocks what reads this dataset in this quarter"
+    return "failed: WARN within tolerance, recorded, does not block"
+
+
+def _check_result(dataset: str, o: CheckOutcome, report: Path, quarter: Quarter) -> AssetCheckResult:
     """A check's outcome as Dagster shows it: verdict, severity that applied, counts, sample."""
     return AssetCheckResult(
         asset_key=AssetKey(dataset),
@@ -112,7 +122,10 @@ def _check_result(dataset: str, o: CheckOutcome, report: Path) -> AssetCheckResu
             "failing_rows": MetadataValue.int(int(o.failing_rows)),
             "checked_rows": MetadataValue.int(int(o.checked)),
             "allowed_failing_rows": MetadataValue.int(int(o.allowed)),
-            "severity": MetadataValue.text(o.severity),
+            # a pass has no severity to speak of; a failure says which applied
+            "severity": MetadataValue.text(o.severity if not o.passed else "none (passed)"),
+            "outcome": MetadataValue.text(_outcome(o)),
+            "quarter": MetadataValue.text(quarter.label),
             "evaluated_by": MetadataValue.text(o.engine),
             "failing_sample": MetadataValue.md(_markdown_table(o.sample)),
             "report": MetadataValue.path(str(report)),
@@ -144,7 +157,7 @@ def build_dataset_checks(spec: DatasetSuite) -> AssetChecksDefinition:
             )
         )
         for o in outcomes:
-            yield _check_result(spec.dataset, o, report)
+            yield _check_result(spec.dataset, o, report, quarter)
 
     return _checks
 

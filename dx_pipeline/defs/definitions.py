@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from dagster import Definitions
+from dagster import Definitions, with_source_code_references
 
 from dx_pipeline.app.configuration import require_valid_configuration
 from dx_pipeline.defs.assets import ALL_ASSETS
@@ -19,6 +19,7 @@ from dx_pipeline.defs.checks import build_quality_checks
 from dx_pipeline.defs.executors import executor_for
 from dx_pipeline.defs.inbox_sensor import build_inbox_sensor
 from dx_pipeline.defs.jobs import quarter_job
+from dx_pipeline.defs.publication_checks import PUBLICATION_CHECKS
 from dx_pipeline.defs.resources import dx_resource, settings_at_load
 from dx_pipeline.defs.schedules import quarterly_ranking_schedule
 
@@ -32,8 +33,9 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> Definitions:
     problem, before any asset can run."""
     require_valid_configuration(settings_at_load(environ))
     return Definitions(
-        assets=ALL_ASSETS,
-        asset_checks=build_quality_checks(),
+        # each asset's page links the file and line it is defined at (local paths: no network)
+        assets=with_source_code_references(ALL_ASSETS),
+        asset_checks=[*build_quality_checks(), *PUBLICATION_CHECKS],
         jobs=[quarter_job],
         schedules=[quarterly_ranking_schedule],
         sensors=[build_inbox_sensor(quarter_job)],

@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from dx_pipeline.app.quarter import Written
+from dx_pipeline.publish.site.serve import DEFAULT_PORT, LOCALHOST
 from dx_pipeline.reference import schemas
+
+QUARTER_COLUMN = TableColumn(
+    name="quarter",
+    type="string",
+    description="Quý, từ tên thư mục quarter=YYYY-Qn / Quarter (2025-Q4), from the partition's "
+    "folder name (read with hive_partitioning)",
+)
+"""The column every partitioned table gains when read as a whole (DuckDB, the BI file)."""
+
+
+def _columns(contract: schemas.Contract) -> list[TableColumn]:
+    return [
+        TableColumn(name=c.name, type=str(c.type), description=f"{c.vi} / {c.en}" if c.vi else c.en)
+        for c in contract.columns
+    ]
 
 
 def column_schema(table: str) -> TableSchema:
-    """The contract of a warehouse table as a Dagster column schema (shown in the UI)."""
+    """The contract of a warehouse table as a Dagster column schema (shown in the UI), with
+    the ``quarter`` column a partitioned table has when read as a whole."""
     contract = schemas.CONTRACTS[table]
-    return TableSchema(
-        columns=[
-            TableColumn(
-                name=c.name,
-                type=str(c.type),
-                description=f"{c.vi} / {c.en}" if c.vi else c.en,
-            )
-            for c in contract.columns
-        ]
-    )
+    return TableSchema(columns=_columns(contract) + ([QUARTER_COLUMN] if contract.partitioned else []))
+
+
+def period_ranking_schema() -> TableSchema:
+    """A published half-year or year ranking (``published/ranking/period=…/rev=N/ranking.parquet``):
+    the ranking contract, with the period and revision from its folder names."""
+    return TableSchema(columns=_columns(schemas.RANKING_SNAPSHOT) + [
+        TableColumn(name="period", type="string",
+                    description="Kỳ (2025-H1, 2025) / Period, from the folder name period=…"),
+        TableColumn(name="rev", type="int32",
+                    description="Lần công bố, từ tên thư mục / Revision, from the folder name rev=N"),
+    ])
+
+
+def site_url(site_root: Path, folder: Path, port: int = DEFAULT_PORT) -> MetadataValue:
+    """The address ``dx-pipeline site --serve`` shows ``folder`` of the site at."""
+    relative = Path(folder).relative_to(site_root).as_posix()
+    return MetadataValue.url(f"http://{LOCALHOST}:{port}/{relative}/")
 
 
 def describe(table: str) -> str:

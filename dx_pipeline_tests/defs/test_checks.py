@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from dagster import AssetKey, DagsterInstance, MaterializeResult, asset, materialize
 
@@ -56,7 +58,7 @@ def _run(tmp_path, dossiers):
     )
 
 
-def _evaluations(result) -> dict[str, object]:
+def _evaluations(result) -> dict[str, Any]:
     return {
         e.check_name: e
         for e in result.get_asset_check_evaluations()
@@ -95,6 +97,7 @@ def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
     evals = _evaluations(result)
     dup = evals["dossier_id_unique"]
     assert not dup.passed and dup.severity.value == "ERROR" and dup.blocking
+    assert dup.metadata["outcome"].value.startswith("failed: ERROR beyond tolerance, blocks")
     assert dup.metadata["failing_rows"].value == 10
     assert dup.metadata["allowed_failing_rows"].value == 5
     assert "beyond tolerance" in dup.metadata["observed"].value
@@ -127,9 +130,13 @@ def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):
         assert warn.metadata["failing_rows"].value == failing
         assert warn.metadata["severity"].value == "WARN"
         assert "within tolerance" in warn.metadata["observed"].value
-    assert all(
-        e.passed for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due")
-    )
+    passing = [e for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due")]
+    assert passing and all(e.passed for e in passing)
+    # a pass reads as a pass: no "ERROR" next to it, and it names its quarter
+    for e in passing:
+        assert e.metadata["outcome"].value == "passed" and e.metadata["severity"].value == "none (passed)"
+        assert e.metadata["quarter"].value == "2025-Q2"
+    assert evals["dossier_id_unique"].metadata["outcome"].value.startswith("failed: WARN")
 
     materialized = {
         m.event_specific_data.materialization.asset_key for m in result.get_asset_materialization_events()

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from pathlib import Path
 
 from dagster import AssetKey, build_schedule_context
 
@@ -41,7 +42,12 @@ def test_asset_graph_is_the_designed_data_flow():
         assert node.partitions_def is not None, key
         if key in TABLES:  # the column schema is there before the first materialization
             columns = [c.name for c in node.metadata["dagster/column_schema"].columns]
-            assert columns == CONTRACTS[key].names, key
+            # with the quarter a partitioned table has when read whole (hive folder name)
+            assert columns == CONTRACTS[key].names + ["quarter"], key
+        # someone answers for it, and its page links the code that defines it
+        assert node.owners == ["team:dx-data"], key
+        references = node.metadata["dagster/code_references"].code_references
+        assert references and all(Path(r.file_path).is_file() for r in references), key
         # bilingual: Vietnamese first, English alongside
         assert re.search("[ăâđêôơưạảấầẩậắằẳặẹẻếềểệịọỏốồổộớờởợụủứừửựỳỵỷỹ]", node.description.lower()), key
         assert re.search(r"\b(the|of|and|per|quarter)\b", node.description.lower()), key
@@ -82,3 +88,22 @@ def test_the_scores_are_checked_to_reproduce_before_anything_is_published():
     specs = {graph.get_check_spec(k).name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     check = specs["index_scores_reproducible"]
     assert check.asset_key == AssetKey("index_scores") and check.blocking
+
+
+def test_period_rankings_has_its_schema_before_the_first_materialization():
+    node = defs.resolve_asset_graph().get(AssetKey("period_rankings"))
+    columns = [c.name for c in node.metadata["dagster/column_schema"].columns]
+    assert columns == CONTRACTS["ranking_snapshot"].names + ["period", "rev"]
+
+
+def test_what_is_published_is_checked_per_quarter_and_a_defect_blocks():
+    """The ranking, its intervals and the period rankings each have a blocking check,
+    partitioned like the asset (a verdict per quarter)."""
+    graph = defs.resolve_asset_graph()
+    specs = {graph.get_check_spec(k).name: graph.get_check_spec(k) for k in graph.asset_check_keys}
+    for name, asset in (("ranking_snapshot_ranks_consistent", "ranking_snapshot"),
+                        ("rank_uncertainty_intervals_ordered", "rank_uncertainty"),
+                        ("period_rankings_complete", "period_rankings")):
+        spec = specs[name]
+        assert spec.asset_key == AssetKey(asset) and spec.blocking, name
+        assert spec.partitions_def == graph.get(AssetKey(asset)).partitions_def, name

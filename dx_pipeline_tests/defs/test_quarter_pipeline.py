@@ -9,6 +9,7 @@ the Dagster run records.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -247,3 +248,43 @@ def test_a_blocking_check_failure_stops_the_ranking(province, tmp_path):
         export.write_bytes(original)
     dq = pd.read_parquet(home.warehouse / "dq_results" / f"quarter={Q1.label}")
     assert {"portal_dossiers", "agencies", "agency_submissions"} <= set(dq["dataset"])
+
+
+def _checks_of(result) -> dict[str, Any]:
+    return {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def test_what_is_published_passes_its_blocking_checks_on_the_sample(province):
+    """The ranking, its intervals and the half-year pass their checks in 2025-Q2, each
+    naming the quarter; 2025-Q1 closes no period and says so."""
+    _, _, results = province
+    q2, q1 = _checks_of(results[Q2.label]), _checks_of(results[Q1.label])
+    for name in ("ranking_snapshot_ranks_consistent", "rank_uncertainty_intervals_ordered",
+                 "period_rankings_complete"):
+        check = q2[name]
+        assert check.passed, (name, check.description, check.metadata["problems"].value)
+        assert check.metadata["outcome"].value == "passed" and check.metadata["quarter"].value == "2025-Q2"
+        assert check.metadata[f"problems {Q2.label}"].value == 0
+    assert "2025-H1" in q2["period_rankings_complete"].description
+    assert q1["period_rankings_complete"].passed
+    assert "closes no half-year or year" in q1["period_rankings_complete"].description
+
+
+def test_the_asset_pages_show_counts_schemas_and_rounded_shares(province):
+    home, _, results = province
+    mats: dict[str, Any] = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization  # type: ignore[union-attr]
+        for e in results[Q2.label].all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    period = mats["period_rankings"].metadata
+    half = pd.read_parquet(home.published / "ranking" / "period=2025-H1" / "rev=1" / "ranking.parquet")
+    assert period["dagster/row_count"].value == len(half) > 0
+    assert [c.name for c in period["dagster/column_schema"].schema.columns][-2:] == ["period", "rev"]
+    percent = mats["agency_kpis"].metadata["targets_met_percent"].value
+    assert 0 <= percent <= 100 and round(percent, 1) == percent
+    schema = mats["ranking_snapshot"].metadata["dagster/column_schema"].schema
+    assert "quarter" in [c.name for c in schema.columns]
+    report = mats["ranking_snapshot"].metadata["report"]
+    assert not str(report.value).startswith("file:") and str(report.value).endswith("report.html")
+    site = mats["portal_site"].metadata["served_at"].value
+    assert site.startswith("http://127.0.0.1:8000/") and site.endswith("/rev=1/")

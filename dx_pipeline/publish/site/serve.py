@@ -17,6 +17,8 @@ from dx_pipeline.publish.site.build import INDEX, SITE_MANIFEST, environment
 from dx_pipeline.reference.quarters import Period
 
 LOCALHOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+"""The port ``dx-pipeline site --serve`` listens on unless told otherwise."""
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -30,7 +32,7 @@ class _Handler(SimpleHTTPRequestHandler):
         """No line per request on the terminal."""
 
 
-def site_server(folder: str | Path, port: int = 8000) -> ThreadingHTTPServer:
+def site_server(folder: str | Path, port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
     """An HTTP server for ``folder`` on 127.0.0.1 (``port`` 0 picks a free one); call
     ``serve_forever()`` to run it and ``shutdown()`` to stop it."""
     handler = functools.partial(_Handler, directory=str(Path(folder).resolve()))
