@@ -26,6 +26,7 @@ def quarter_just_closed(tick_date) -> Quarter:
     job=quarter_job,
     cron_schedule=QUARTERLY_CRON,
     execution_timezone=TIMEZONE,
+    owners=["team:dx-data"],  # shown on the schedule's page, as on every asset's
     description=(
         "Chạy lúc 02:00 (giờ Việt Nam) ngày 16 các tháng 1, 4, 7, 10 cho quý vừa kết thúc. / "
         "Runs at 02:00 Vietnam time on the 16th of January, April, July and October, for the "

@@ -98,8 +98,9 @@ def test_error_defect_blocks_downstream_and_is_recorded(tmp_path):
     dup = evals["dossier_id_unique"]
     assert not dup.passed and dup.severity.value == "ERROR" and dup.blocking
     assert dup.metadata["outcome"].value.startswith("failed: ERROR beyond tolerance, blocks")
-    assert dup.metadata["failing_rows"].value == 10
-    assert dup.metadata["allowed_failing_rows"].value == 5
+    # the counts are named with their quarter, so each quarter plots apart
+    assert dup.metadata["failing_rows 2025-Q2"].value == 10
+    assert dup.metadata["allowed_failing_rows 2025-Q2"].value == 5
     assert "beyond tolerance" in dup.metadata["observed"].value
     assert factories.dossiers().loc[0, "dossier_id"] in dup.metadata["failing_sample"].value
     assert evals["received_before_due"].passed
@@ -127,7 +128,7 @@ def test_warn_defect_within_tolerance_is_visible_but_does_not_block(tmp_path):
     for name, failing in (("dossier_id_unique", 2), ("received_before_due", 1)):
         warn = evals[name]
         assert not warn.passed and warn.severity.value == "WARN" and warn.blocking  # declared blocking
-        assert warn.metadata["failing_rows"].value == failing
+        assert warn.metadata["failing_rows 2025-Q2"].value == failing
         assert warn.metadata["severity"].value == "WARN"
         assert "within tolerance" in warn.metadata["observed"].value
     passing = [e for name, e in evals.items() if name not in ("dossier_id_unique", "received_before_due")]

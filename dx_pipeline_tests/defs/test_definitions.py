@@ -75,7 +75,9 @@ def test_quarter_job_and_schedule_target_the_quarter_that_just_closed():
     request = quarterly_ranking_schedule(context)
     assert request.partition_key == "2025-07"
     assert request.tags["dx/trigger"] == "schedule"
-    assert defs.resolve_schedule_def("quarterly_ranking_schedule").cron_schedule == "0 2 16 1,4,7,10 *"
+    schedule = defs.resolve_schedule_def("quarterly_ranking_schedule")
+    assert schedule.cron_schedule == "0 2 16 1,4,7,10 *" and schedule.execution_timezone == "Asia/Ho_Chi_Minh"
+    assert schedule.owners == ["team:dx-data"]
 
 
 def test_inbox_sensor_is_registered_for_the_quarter_job():

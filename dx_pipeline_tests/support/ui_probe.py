@@ -281,6 +281,8 @@ query DxInventory {
           description
           isPartitioned
           partitionKeys
+          owners { __typename ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+          metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name } } } }
           assetChecksOrError {
             __typename
             ... on AssetChecks { checks { name blocking description } }
@@ -307,7 +309,8 @@ query DxInventory {
 class UiInventory:
     """What the UI lists for the code location ``LOCATION``."""
 
-    assets: dict[str, dict]  # "agencies" -> {group, description, partitioned, partition_keys}
+    assets: dict[str, dict]  # "agencies" -> {group, description, partitioned, partition_keys,
+    #                                       owners ("team:x" / e-mail), columns (or None)}
     checks: dict[tuple[str, str], dict]  # (asset, check) -> {blocking, description}
     jobs: dict[str, dict]
     schedules: dict[str, dict]  # name -> {cron, timezone, status, next_ticks (epoch s)}
@@ -341,6 +344,9 @@ def ui_inventory(base_url: str, location: str = LOCATION) -> UiInventory:
                 "description": node["description"] or "",
                 "partitioned": node["isPartitioned"],
                 "partition_keys": node["partitionKeys"] or [],
+                "owners": [f"team:{o['team']}" if "team" in o else o.get("email") for o in node["owners"]],
+                "columns": next(([c["name"] for c in e["schema"]["columns"]] for e in node["metadataEntries"]
+                                 if e["label"] == "dagster/column_schema" and "schema" in e), None),
             }
             result = node["assetChecksOrError"]
             if result["__typename"] != "AssetChecks":

@@ -26,6 +26,7 @@ from dx_pipeline.defs import backfill
 from dx_pipeline.defs.instance import ensure_instance
 from dx_pipeline.quality.suites import SUITES
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.reference.schemas import CONTRACTS
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
 from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED
@@ -73,6 +74,10 @@ def test_ui_lists_every_asset_check_job_schedule_and_sensor(ui):
     for key, asset in inventory.assets.items():
         assert asset["description"].strip(), f"{key} has no description in the UI"
         assert asset["partitioned"] and QUARTER.partition_key in asset["partition_keys"], key
+        assert asset["owners"] == ["team:dx-data"], key
+        if key in CONTRACTS:  # the schema is shown before the first materialization, with quarter
+            assert asset["columns"] == CONTRACTS[key].names + ["quarter"], key
+    assert (inventory.assets["period_rankings"]["columns"] or [])[-2:] == ["period", "rev"]
 
     expected_checks = {
         (suite.dataset, check.name): check.blocking
@@ -84,6 +89,11 @@ def test_ui_lists_every_asset_check_job_schedule_and_sensor(ui):
     assert not missing, f"checks not in the UI: {sorted(missing)}"
     for key, blocking in expected_checks.items():
         assert shown[key] == blocking, f"{key}: blocking={shown[key]} in the UI, not {blocking}"
+    # what is published is checked too, and a defect there blocks
+    for key in (("ranking_snapshot", "ranking_snapshot_ranks_consistent"),
+                ("rank_uncertainty", "rank_uncertainty_intervals_ordered"),
+                ("period_rankings", "period_rankings_complete")):
+        assert shown.get(key) is True, key
     for dataset in ("agencies", "portal_dossiers", "agency_submissions"):
         blocking_here = [name for (asset, name), b in shown.items() if asset == dataset and b]
         assert blocking_here, f"{dataset} has no blocking check"
