@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from benchmarks.case_runner import format_cases, run_cases
 from benchmarks.generate import DEFAULT_QUARTER, DEFAULT_SEED
 from benchmarks.runner import format_table, run_bench
 from dx_pipeline.reference.quarters import Quarter
@@ -30,11 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scale-check", action="store_true", help="also run 3x the rows and compare time and peak"
     )
+    p.add_argument(
+        "--case", action="append", choices=("quarter", "engine", "duplicates"),
+        help="what to run (repeatable; default the quarter): 'engine' times score() at 100k x 3 and "
+        "1M x 40 against bare numpy, 'duplicates' ingests 100k and 1M duplicate submission rows",
+    )
+    p.add_argument("--small", action="store_true",
+                   help="engine and duplicates cases at tiny sizes (a smoke run of seconds)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    cases = args.case or ["quarter"]
+    others = [c for c in cases if c != "quarter"]
+    if others:
+        print(format_cases(run_cases(others, small=args.small, out_dir=args.out)))
+        print(f"\nJSON: {args.out}/bench_cases.json")
+    if "quarter" not in cases:
+        return 0
     report = run_bench(rows=args.rows, out_dir=args.out, seed=args.seed, keep=args.keep,
                        scale_check=args.scale_check, quarter=Quarter.parse(args.quarter))
     print()

@@ -1,0 +1,175 @@
+"""Run the ``engine`` and ``duplicates`` bench cases (:mod:`benchmarks.cases`), each measurement
+in its own process under the small measuring launcher, and judge their targets (issue 17).
+
+Why here and not in ``runner``: these cases need no generated quarter; they build their own
+inputs in the measured child before its clock starts (``input_peak_mb`` says what that cost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.memory import run_measured
+from benchmarks.runner import REPO_ROOT, machine
+from dx_pipeline.sources.file_safety import DEFAULT_LIMITS
+
+ENGINE_SIZES = ((100_000, 3), (1_000_000, 40))
+SMALL_ENGINE_SIZES = ((2_000, 3), (2_000, 40))
+DUP_ROWS = (100_000, 1_000_000)
+SMALL_DUP_ROWS = (1_000, 10_000)
+CAPS = {"cap_mb": 4096, "cap_s": 120}
+"""Where a child is stopped: 4x the engine's memory target, 12x its time target."""
+
+
+def run_case(case: str, args: list, log_dir: Path, caps: dict = CAPS) -> dict:
+    """One measurement in a fresh interpreter; its time, CPU and own peak memory."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    tag = "-".join([case, *(str(a) for a in args if not isinstance(a, Path))])
+    result = log_dir / f"{tag}.result.json"
+    result.unlink(missing_ok=True)
+    env = {**os.environ, "DX_BENCH_CAP_MB": str(caps["cap_mb"]), "DX_BENCH_CAP_S": str(caps["cap_s"])}
+    load = os.getloadavg()[0]
+    with open(log_dir / f"{tag}.log", "wb") as out:
+        run = run_measured([sys.executable, "-m", "benchmarks.cases", case, *map(str, args), str(result)],
+                           stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)
+    if not result.exists() or (run.returncode not in (0, 3)):
+        tail = (log_dir / f"{tag}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"bench case {tag} failed (exit {run.returncode}):\n{tail}")
+    facts = json.loads(result.read_text(encoding="utf-8"))
+    facts.update(case=case, process_seconds=round(run.seconds, 2), peak_mb=round(run.peak_mb, 1),
+                 launcher_mb=round(run.launcher_mb, 1), load_before=round(load, 2))
+    if "seconds" in facts:
+        facts["seconds"] = round(facts["seconds"], 3)
+        facts["cpu_seconds"] = round(facts["cpu_seconds"], 2)
+    return facts
+
+
+def _verdict(label: str, value: float | None, op: str, target: float, note: str = "") -> dict:
+    # no value: a cap stopped the run, far beyond the target
+    met = False if value is None else (value <= target if op == "<=" else value < target)
+    return {"label": label, "value": value, "target": f"{op} {target:g}", "met": met, "note": note}
+
+
+def _seconds(run: dict) -> float | None:
+    """A run's wall time; None when a cap stopped it (then it is at least ``seconds_at_cap``)."""
+    return run.get("seconds")
+
+
+def engine_bench(sizes=ENGINE_SIZES, log_dir: Path = Path("bench_out/logs/cases"), log=print) -> dict:
+    """``score()`` and its bare numpy baseline at each size; ratios and the issue's targets."""
+    rows = []
+    for units, k in sizes:
+        log(f"  engine {units:,} x {k} ...")
+        eng = run_case("engine", [units, k], log_dir)
+        base = run_case("engine_baseline", [units, k], log_dir)
+        done = "seconds" in eng
+        rows.append({
+            "units": units, "indicators": k, "engine": eng, "baseline": base,
+            "time_ratio": round(eng["seconds"] / base["seconds"], 1) if done else None,
+            "peak_ratio": round(eng["peak_mb"] / base["peak_mb"], 2) if done else None,
+            "agree": done and eng["total_points_sum"] == base["total_points_sum"],
+        })
+        log(f"    engine {_fmt_s(eng)}, peak {eng['peak_mb']:.0f} MB; baseline {_fmt_s(base)}")
+    small, large = rows[0], rows[-1]
+    targets = [
+        _verdict(f"engine {_size(small)} wall s", _seconds(small["engine"]), "<", 1.0),
+        _verdict(f"engine {_size(large)} wall s", _seconds(large["engine"]), "<=", 10.0),
+        _verdict(f"engine {_size(large)} peak MB", large["engine"]["peak_mb"] if "seconds" in large["engine"]
+                 else None, "<=", 1024.0),
+    ]
+    return {"case": "engine", "sizes": rows, "targets": targets}
+
+
+def duplicates_bench(rows=DUP_ROWS, log_dir: Path = Path("bench_out/logs/cases"), log=print) -> dict:
+    """Duplicate rows through the inbox (one CSV file) and the reporting database."""
+    work = log_dir / "dup_inputs"
+    limit = DEFAULT_LIMITS.max_rows - 1  # the header row is a filled row too
+    runs = []
+    for source, counts in (("duplicates_inbox", sorted({*rows, limit})), ("duplicates_db", rows)):
+        for n in counts:
+            log(f"  {source} {n:,} rows ...")
+            run = run_case(source, [n, work], log_dir)
+            log(f"    {_fmt_s(run)}, peak {run['peak_mb']:.0f} MB, {run.get('rejected', 0):,} rejected")
+            runs.append(run)
+    small, large = (next(r for r in runs if r["case"] == "duplicates_db" and r["rows"] == n) for n in rows)
+    ratio = (round(large["seconds"] / small["seconds"], 1)
+             if "seconds" in large and "seconds" in small else None)
+    big_file = next(r for r in runs if r["case"] == "duplicates_inbox" and r["rows"] == max(rows))
+    targets = [
+        _verdict(f"dup. db {max(rows):,} / {min(rows):,} rows: time ratio", ratio, "<=",
+                 12.0 * max(rows) / min(rows) / 10),
+        _verdict(f"dup. db {max(rows):,} rows peak MB", large["peak_mb"], "<=", 1536.0),
+        _verdict(f"dup. file {max(rows):,} rows peak MB", big_file["peak_mb"], "<=", 1536.0),
+    ]
+    return {"case": "duplicates", "row_limit": DEFAULT_LIMITS.max_rows,
+            "file_byte_limit": DEFAULT_LIMITS.max_file_bytes, "runs": runs, "db_time_ratio": ratio,
+            "targets": targets}
+
+
+def run_cases(names: list[str], small: bool, out_dir: str | Path = "bench_out", log=print) -> dict:
+    """The named cases; the report is also written to ``out_dir/bench_cases.json``."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    log_dir = out / "logs" / "cases"
+    report: dict = {"started": dt.datetime.now().replace(microsecond=0).isoformat(), "machine": machine(),
+                    "load_average_start": [round(x, 2) for x in os.getloadavg()], "small": small}
+    if "engine" in names:
+        report["engine"] = engine_bench(SMALL_ENGINE_SIZES if small else ENGINE_SIZES, log_dir, log)
+    if "duplicates" in names:
+        report["duplicates"] = duplicates_bench(SMALL_DUP_ROWS if small else DUP_ROWS, log_dir, log)
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    (out / "bench_cases.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+def _size(row: dict) -> str:
+    return f"{row['units']:,} x {row['indicators']}"
+
+
+def _fmt_s(run: dict) -> str:
+    if "seconds" in run:
+        return f"{run['seconds']:.2f} s"
+    return f"stopped at its {run['over_cap']} cap ({run['seconds_at_cap']} s, {run['rss_mb_at_cap']:.0f} MB)"
+
+
+def format_cases(report: dict) -> str:
+    """The cases' tables and targets as plain text (pasted into docs/performance.md)."""
+    m = report["machine"]
+    lines = [f"dx_pipeline bench cases {report['started']}  {m['cpus']} CPUs ({m['cpu']}); "
+             f"load {report['load_average_start']} -> {report['load_average_end']}"]
+    if "engine" in report:
+        head = (f"{'engine: units x indicators':<28} {'engine s':>16} {'peak MB':>8} {'base s':>8} "
+                f"{'base MB':>8} {'x time':>7} {'x peak':>7} agree")
+        lines += ["", head, "-" * len(head)]
+        for r in report["engine"]["sizes"]:
+            e, b = r["engine"], r["baseline"]
+            e_s = f"{e['seconds']:.2f}" if "seconds" in e else f">{e['seconds_at_cap']} (cap)"
+            lines.append(f"{_size(r):<28} {e_s:>16} {e['peak_mb']:>8.0f} {b['seconds']:>8.3f} "
+                         f"{b['peak_mb']:>8.0f} {r['time_ratio'] or '-':>7} {r['peak_ratio'] or '-':>7} "
+                         f"{r['agree']}")
+    if "duplicates" in report:
+        d = report["duplicates"]
+        head = (f"{'duplicates: source, rows':<34} {'wall s':>8} {'peak MB':>8} {'input MB':>8} "
+                f"{'rejected':>9} reasons")
+        lines += ["", f"(file limits: {d['row_limit']:,} rows, {d['file_byte_limit'] / 2**20:.0f} MB)", head,
+                  "-" * len(head)]
+        for r in d["runs"]:
+            src = "inbox CSV" if r["case"] == "duplicates_inbox" else "reporting db"
+            wall = f"{r['seconds']:.2f}" if "seconds" in r else f">{r['seconds_at_cap']}"
+            lines.append(f"{src + ', ' + format(r['rows'], ','):<34} {wall:>8} {r['peak_mb']:>8.0f} "
+                         f"{r['input_peak_mb']:>8.0f} {r.get('rejected', 0):>9,} "
+                         f"{r.get('distinct_reasons', '-')}")
+            if r.get("reason_sample"):
+                lines.append(f"    {r['reason_sample'][:150]}")
+    lines += ["", f"{'target':<44} {'value':>9} {'target':>9}  verdict"]
+    for key in ("engine", "duplicates"):
+        for v in report.get(key, {}).get("targets", []):
+            verdict = "n/a" if v["met"] is None else "MET" if v["met"] else "MISSED"
+            value = "over cap" if v["value"] is None else v["value"]
+            lines.append(f"{v['label']:<44} {value:>9} {v['target']:>9}  {verdict}")
+    return "\n".join(lines)
