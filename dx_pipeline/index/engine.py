@@ -170,73 +170,104 @@ def _evaluate(
     fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame,
     appraised: NodeAppraisal | None = None,
 ) -> _Indicator:
+    """One indicator for every unit: its input looked up, the evaluator's values, the 0
+    denominator and missing-data policies, then the rule's share where a value remains."""
     code = n.input_code
     a = len(units)
     if n.not_assessed is not None:
         return _not_assessed(n, a)
     assert code is not None and n.rule is not None  # the loader gives every indicator both
     rows = _lookup(long, code, units["agency_code"])
-    value = rows["value"].to_numpy(dtype=float, na_value=np.nan).copy()
+    out = _Outcome(
+        rows["value"].to_numpy(dtype=float, na_value=np.nan).copy(), np.full(a, np.nan),
+        np.ones(a, dtype=bool), [[] for _ in range(a)],
+    )
     num = rows["numerator"].to_numpy(dtype=float, na_value=np.nan)
     den = rows["denominator"].to_numpy(dtype=float, na_value=np.nan)
-    raw = rows["raw_value"].to_numpy(dtype=object)
-    present = rows["kpi_code"].notna().to_numpy()
-    share = np.full(a, np.nan)
-    applicable = np.ones(a, dtype=bool)
-    notes: list[list[str]] = [[] for _ in range(a)]
-    zd_policy = n.zero_denominator or fw.zero_denominator
-    miss_policy = n.missing or fw.missing
-    den, rejected = _appraise_values(appraised, value, den, share, notes)
+    den, rejected = _appraise_values(appraised, out.value, den, out.share, out.notes)
 
     zero_den = (den == 0) & ~rejected
-    for i in np.flatnonzero(zero_den):
-        value[i] = np.nan
-        frac = f"{num[i]:g}/0" if num[i] == num[i] else "0 denominator"
-        if zd_policy == "full":
-            share[i] = 1.0
-            notes[i].append(f"zero denominator ({frac}): nothing to judge, full points (policy full)")
-        elif zd_policy == "zero":
-            share[i] = 0.0
-            notes[i].append(f"zero denominator ({frac}): scored 0 (policy zero)")
-        else:
-            applicable[i] = False
-            notes[i].append(f"zero denominator ({frac}): not applicable, "
-                            "its points re-distributed to the other indicators")
+    _apply_zero_denominator(out, zero_den, num, n.zero_denominator or fw.zero_denominator)
+    missing = np.isnan(out.value) & ~zero_den & ~rejected
+    observed = ~np.isnan(out.value) & ~zero_den
+    policy = n.missing or fw.missing
+    if missing.any():
+        carry = prev is not None and policy == "carry_forward"
+        prev_rows = _lookup(prev, code, units["agency_code"]) if carry else None
+        _apply_missing(out, code, policy, missing, observed, rows, prev_rows, units)
 
-    missing = np.isnan(value) & ~zero_den & ~rejected
-    observed = ~np.isnan(value) & ~zero_den
-    if missing.any() and miss_policy == "group_mean":
-        groups = units["peer_group"].to_numpy(dtype=object)
-        frame = pd.DataFrame({"g": groups, "v": np.where(observed, value, np.nan)})
-        group_mean = frame.groupby("g")["v"].transform("mean").to_numpy(dtype=float)
-    prev_vals = None
-    if missing.any() and miss_policy == "carry_forward" and prev is not None:
-        prev_vals = _lookup(prev, code, units["agency_code"])["value"].to_numpy(dtype=float, na_value=np.nan)
-    for i in np.flatnonzero(missing):
-        why = f"value {raw[i]!r} is not a number" if isinstance(raw[i], str) else (
-            "no value reported" if present[i] else "no data")
-        if miss_policy == "carry_forward" and prev_vals is not None and not np.isnan(prev_vals[i]):
-            value[i] = prev_vals[i]
-            notes[i].append(f"{why}: last quarter's value {fmt_value(code, value[i])} "
-                            "carried forward (missing policy)")
-        elif miss_policy == "group_mean" and not np.isnan(group_mean[i]):
-            value[i] = group_mean[i]
-            notes[i].append(f"{why}: peer-group mean {fmt_value(code, value[i])} used (missing policy)")
-        elif miss_policy == "exclude":
-            applicable[i] = False
-            notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators "
-                            "(missing policy)")
-        else:
-            share[i] = 0.0
-            extra = "" if miss_policy == "zero" else f" (no value to {miss_policy.replace('_', ' ')} either)"
-            notes[i].append(f"{why}: scored 0{extra} (missing policy)")
-
+    value, share, applicable = out.value, out.share, out.applicable
     evaluated = ~np.isnan(value) & applicable & np.isnan(share)
     if evaluated.any():
         share[evaluated] = rule_shares(n.rule, value[evaluated], n.params, n.direction, n.max_points)
     share[~applicable] = np.nan
     points_set = appraised.points_set() if appraised is not None else None
-    return _Indicator(n, value, share, applicable, notes, evaluated, points_set)
+    return _Indicator(n, value, share, applicable, out.notes, evaluated, points_set)
+
+
+@dataclass
+class _Outcome:
+    """An indicator's per-unit arrays while its policies are applied to them (in place)."""
+
+    value: np.ndarray  # the value the rule will judge, NaN where none
+    share: np.ndarray  # a share already decided by a policy, NaN where the rule decides
+    applicable: np.ndarray
+    notes: list[list[str]]
+
+
+def _apply_zero_denominator(out: _Outcome, zero_den: np.ndarray, num: np.ndarray, policy: str) -> None:
+    """A 0 denominator leaves nothing to judge: full points, 0, or not applicable, as the
+    framework's policy says, with the fraction in the note."""
+    for i in np.flatnonzero(zero_den):
+        out.value[i] = np.nan
+        frac = f"{num[i]:g}/0" if num[i] == num[i] else "0 denominator"
+        if policy == "full":
+            out.share[i] = 1.0
+            out.notes[i].append(f"zero denominator ({frac}): nothing to judge, full points (policy full)")
+        elif policy == "zero":
+            out.share[i] = 0.0
+            out.notes[i].append(f"zero denominator ({frac}): scored 0 (policy zero)")
+        else:
+            out.applicable[i] = False
+            out.notes[i].append(f"zero denominator ({frac}): not applicable, "
+                                "its points re-distributed to the other indicators")
+
+
+def _apply_missing(
+    out: _Outcome, code: str, policy: str, missing: np.ndarray, observed: np.ndarray,
+    rows: pd.DataFrame, prev_rows: pd.DataFrame | None, units: pd.DataFrame,
+) -> None:
+    """A missing value under the framework's policy: last quarter's value, the peer-group
+    mean, excluded, or 0 -- always saying why it was missing and what was done."""
+    raw = rows["raw_value"].to_numpy(dtype=object)
+    present = rows["kpi_code"].notna().to_numpy()
+    group_mean = np.full(len(units), np.nan)
+    if policy == "group_mean":
+        groups = units["peer_group"].to_numpy(dtype=object)
+        frame = pd.DataFrame({"g": groups, "v": np.where(observed, out.value, np.nan)})
+        group_mean = frame.groupby("g")["v"].transform("mean").to_numpy(dtype=float)
+    prev_vals = None
+    if policy == "carry_forward" and prev_rows is not None:
+        prev_vals = prev_rows["value"].to_numpy(dtype=float, na_value=np.nan)
+    for i in np.flatnonzero(missing):
+        why = f"value {raw[i]!r} is not a number" if isinstance(raw[i], str) else (
+            "no value reported" if present[i] else "no data")
+        if policy == "carry_forward" and prev_vals is not None and not np.isnan(prev_vals[i]):
+            out.value[i] = prev_vals[i]
+            out.notes[i].append(f"{why}: last quarter's value {fmt_value(code, out.value[i])} "
+                                "carried forward (missing policy)")
+        elif policy == "group_mean" and not np.isnan(group_mean[i]):
+            out.value[i] = group_mean[i]
+            mean = fmt_value(code, out.value[i])
+            out.notes[i].append(f"{why}: peer-group mean {mean} used (missing policy)")
+        elif policy == "exclude":
+            out.applicable[i] = False
+            out.notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators "
+                                "(missing policy)")
+        else:
+            out.share[i] = 0.0
+            extra = "" if policy == "zero" else f" (no value to {policy.replace('_', ' ')} either)"
+            out.notes[i].append(f"{why}: scored 0{extra} (missing policy)")
 
 
 def _appraise_values(
