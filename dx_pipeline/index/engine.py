@@ -192,8 +192,8 @@ def _evaluate(
     observed = ~np.isnan(out.value) & ~zero_den
     policy = n.missing or fw.missing
     if missing.any():
-        carry = prev is not None and policy == "carry_forward"
-        prev_rows = _lookup(prev, code, units["agency_code"]) if carry else None
+        carry = policy == "carry_forward"
+        prev_rows = _lookup(prev, code, units["agency_code"]) if prev is not None and carry else None
         _apply_missing(out, code, policy, missing, observed, rows, prev_rows, units)
 
     value, share, applicable = out.value, out.share, out.applicable
