@@ -4,7 +4,10 @@ Built from the latest run of each dataset kept by :func:`dx_pipeline.quality.res
 (``dq_reports/quarter=YYYY-Qn/<dataset>.json``): per check its severity, verdict, observed
 value, expectation and tolerance, failing rows against the rows checked, a sample of failing
 rows and the Great Expectations result. A failed check within its tolerance shows as a warning.
-Earlier runs stay in ``runs/`` as JSON. Written to ``dq_reports/quarter=YYYY-Qn/index.html``.
+Above the engineers' detail, a summary in plain Vietnamese (with English) for the officials who
+decide whether the quarter can be ranked: the verdict, and per dataset what passed, what is a
+warning and what blocks, without check codes. Earlier runs stay in ``runs/`` as JSON.
+Written to ``dq_reports/quarter=YYYY-Qn/index.html``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage import DxHome, atomic_write_text
 
 DATASET_ORDER = ("agencies", "portal_dossiers", "agency_submissions", "agency_kpis", "index_scores")
+DATASET_NAMES = {
+    "agencies": ("Danh mục cơ quan, đơn vị", "agency registry"),
+    "portal_dossiers": ("Hồ sơ trên Cổng dịch vụ công", "public-service portal dossiers"),
+    "agency_submissions": ("Số liệu cơ quan tự báo cáo", "agencies' self-reported figures"),
+    "agency_kpis": ("Chỉ tiêu (KPI) của cơ quan", "agency KPIs"),
+    "index_scores": ("Điểm chỉ số chuyển đổi số", "index scores"),
+}
+"""(Vietnamese, English) names of the checked datasets, for the officials' summary."""
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.fail-ERROR{background:#fde2e1}.fail-WARN{background:#fff4d6}
+.summary{border:2px solid #888;padding:.5rem 1rem;margin-bottom:2rem}.en{color:#555}
 .ok{color:#1a7f37}.bad{color:#b42318;font-weight:bold}.warn{color:#9a6700;font-weight:bold}
 details{margin:.2rem 0}code{font-size:.8rem;white-space:pre-wrap}
 """
@@ -60,6 +72,56 @@ def _failing_cell(o: dict) -> str:
     )
 
 
+def _failed(outcomes: list[dict], severity: str) -> list[dict]:
+    return [o for o in outcomes if not o["passed"] and o["severity"] == severity]
+
+
+def _dataset_line(run: dict) -> str:
+    """One dataset for officials: how many checks passed, warned and blocked, and what failed
+    in words (the check's description and its failing rows), never a check code."""
+    vi, en = DATASET_NAMES.get(run["dataset"], (run["dataset"], run["dataset"]))
+    outcomes = run["outcomes"]
+    errors, warns = _failed(outcomes, "ERROR"), _failed(outcomes, "WARN")
+    passed = len(outcomes) - len(errors) - len(warns)
+    counts = (f"{passed}/{len(outcomes)} đạt, {len(warns)} cảnh báo, {len(errors)} lỗi phải sửa "
+              f"<span class='en' lang='en'>({passed} passed, {len(warns)} warnings, "
+              f"{len(errors)} blocking)</span>")
+    problems = "".join(
+        f"<li class='{'bad' if o in errors else 'warn'}'>"
+        f"{'Lỗi phải sửa' if o in errors else 'Cảnh báo'}: {_e(o.get('description') or o['check'])}"
+        f" — {_e(o['failing_rows'])} dòng"
+        + (f" / {_e(o['checked'])}" if o.get("checked") is not None else "")
+        + "</li>"
+        for o in errors + warns
+    )
+    return (f"<li><b>{_e(vi)}</b> <span class='en' lang='en'>({_e(en)})</span>: {counts}"
+            + (f"<ul>{problems}</ul>" if problems else "") + "</li>")
+
+
+def officials_summary(quarter: Quarter, runs: list[dict]) -> str:
+    """The verdict and each dataset's state in plain Vietnamese, for the people who decide."""
+    outcomes = [o for run in runs for o in run["outcomes"]]
+    errors = _failed(outcomes, "ERROR")
+    if not runs:
+        verdict = (f"Chưa có kết quả kiểm tra nào cho quý {quarter.label}. "
+                   "<span class='en' lang='en'>(No check has run for this quarter yet.)</span>")
+    elif errors:
+        verdict = (f"<span class='bad'>Chưa thể chấm điểm và xếp hạng quý {quarter.label}</span>: "
+                   f"{len(errors)} kiểm tra bắt buộc không đạt; "
+                   "đơn vị cung cấp số liệu cần sửa rồi chạy lại. "
+                   f"<span class='en' lang='en'>(The quarter cannot be ranked: {len(errors)} blocking "
+                   "checks failed; the data must be corrected and the quarter run again.)</span>")
+    else:
+        verdict = (f"<span class='ok'>Số liệu quý {quarter.label} đủ điều kiện chấm điểm và xếp hạng.</span> "
+                   "Các cảnh báo (nếu có) nằm trong mức cho phép và được ghi lại. "
+                   "<span class='en' lang='en'>(The data can be scored and ranked; warnings are within "
+                   "their tolerance and recorded.)</span>")
+    lines = "".join(_dataset_line(run) for run in runs)
+    return (f"<section class='summary' lang='vi'><h2>Tóm tắt cho lãnh đạo "
+            f"<small class='en' lang='en'>(summary for officials)</small></h2><p>{verdict}</p>"
+            f"<ul>{lines}</ul></section>")
+
+
 def render_report(quarter: Quarter, runs: list[dict]) -> str:
     """HTML for the quarter from the per-dataset run payloads."""
     outcomes = [o for run in runs for o in run["outcomes"]]
@@ -76,6 +138,8 @@ def render_report(quarter: Quarter, runs: list[dict]) -> str:
         f"<title>Data quality {quarter.label} — Kiểm tra chất lượng dữ liệu</title>"
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Data quality, {quarter.label} <small>(Kiểm tra chất lượng dữ liệu)</small></h1>",
+        officials_summary(quarter, runs),
+        "<h2>Detail for engineers <small>(chi tiết kỹ thuật)</small></h2>",
         verdict,
         f"<p>{len(outcomes)} checks, {errors} failed ERROR, {warns} failed WARN.</p>",
     ]

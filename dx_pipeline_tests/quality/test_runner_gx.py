@@ -92,6 +92,11 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     assert "dossier_id_unique" in page and "<script" not in page
     assert "No ERROR check failed." in page and "0 failed ERROR, 3 failed WARN" in page
     assert "2 of 90<br><small>(WARN up to 5)</small>" in page  # the duplicates against the tolerance
+    # officials read a verdict and the datasets in Vietnamese, warnings in words, no check codes
+    summary = page[page.index("Tóm tắt cho lãnh đạo"):page.index("Detail for engineers")]
+    assert "đủ điều kiện chấm điểm và xếp hạng" in summary
+    assert "Hồ sơ trên Cổng dịch vụ công" in summary and "3 cảnh báo, 0 lỗi phải sửa" in summary
+    assert "Cảnh báo: " in summary and "dossier_id_unique" not in summary
 
     d = f.dossiers()
     d.loc[:9, "channel"] = 9  # 10 of 90 rows: beyond the tolerance
@@ -99,6 +104,8 @@ def test_dq_results_keep_other_datasets_and_replace_the_same_one(tmp_path):
     write_dq_results(home, f.Q, run_suite("portal_dossiers", home, f.Q, run_gx=False), run_id="r4")
     page = (folder / "index.html").read_text(encoding="utf-8")
     assert "1 ERROR checks failed" in page
+    assert "Chưa thể chấm điểm và xếp hạng quý" in page and "Lỗi phải sửa: " in page
+    assert "10 dòng / 90" in page
     row = read_dq_results(home, f.Q).set_index("check").loc["channel_in_set"]
     assert (row["severity"], row["failing_rows"]) == ("ERROR", 10)
 
