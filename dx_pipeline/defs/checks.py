@@ -49,7 +49,7 @@ from dx_pipeline.app.quarter import (
 )
 from dx_pipeline.app.site import quarter_site_links
 from dx_pipeline.defs.metadata import written_metadata
-from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
+from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions, run_quarters
 from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
@@ -242,7 +242,10 @@ def ranking_snapshot_approval_after_provisional(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Compare the recorded approvals with the published revisions' states."""
-    ok, text, problems = approvals_follow_provisional(dx.settings(), quarter_of(context.partition_key))
+    outcomes = [(q, *approvals_follow_provisional(dx.settings(), q)) for q in run_quarters(context)]
+    ok = all(passed for _, passed, _, _ in outcomes)
+    text = " ".join(f"{q.label}: {t}" for q, _, t, _ in outcomes) if len(outcomes) > 1 else outcomes[0][2]
+    problems = [p for _, _, _, found in outcomes for p in found]
     return AssetCheckResult(passed=ok, severity=AssetCheckSeverity.ERROR, description=text,
                             metadata={"problems": _markdown_list(problems)})
 

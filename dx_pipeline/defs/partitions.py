@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dagster import PartitionedConfig, TimeWindowPartitionsDefinition
+from dagster import AssetCheckExecutionContext, PartitionedConfig, TimeWindowPartitionsDefinition
 
 from dx_pipeline.reference.quarters import FIRST_QUARTER, Quarter
 
@@ -31,6 +31,12 @@ QUARTER_TAG = "dx/quarter"
 def quarter_of(partition_key: str) -> Quarter:
     """The quarter a Dagster partition key stands for."""
     return Quarter.parse(partition_key)
+
+
+def run_quarters(context: AssetCheckExecutionContext) -> list[Quarter]:
+    """The quarters a check run covers: one, or every quarter of a backfill's range
+    (``publish_rankings`` publishes a whole range in one run, so its checks run over it)."""
+    return sorted(quarter_of(key) for key in context.partition_keys)
 
 
 def require_partition(quarter: Quarter | str) -> Quarter:

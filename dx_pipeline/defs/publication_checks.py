@@ -24,7 +24,7 @@ from dx_pipeline.app.publication_checks import (
     check_rank_uncertainty,
     check_ranking_snapshot,
 )
-from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
+from dx_pipeline.defs.partitions import quarterly_partitions, run_quarters
 from dx_pipeline.defs.resources import DxResource
 
 PROBLEMS_SHOWN = 50
@@ -37,6 +37,27 @@ def outcome_text(passed: bool, severity: AssetCheckSeverity) -> str:
     if severity == AssetCheckSeverity.ERROR:
         return "failed: ERROR, blocks what reads this asset in this quarter"
     return "failed: WARN, shown, does not block"
+
+
+def _range_result(verdicts: list[Verdict]) -> AssetCheckResult:
+    """One result for the quarters of a range run: passed only if every quarter passed,
+    each quarter's counts and problems named with it."""
+    if len(verdicts) == 1:
+        return _result(verdicts[0])
+    errors = [f"{v.quarter.label}: {p}" for v in verdicts for p in v.errors]
+    warnings = [f"{v.quarter.label}: {p}" for v in verdicts for p in v.warnings]
+    first, last = verdicts[0].quarter, verdicts[-1].quarter
+    combined = Verdict(
+        quarter=first, text=" ".join(f"{v.quarter.label}: {v.text}" for v in verdicts),
+        errors=errors, warnings=warnings,
+    )
+    result = _result(combined)
+    metadata = dict(result.metadata or {})
+    metadata["quarter"] = MetadataValue.text(f"{first.label}..{last.label}")
+    for v in verdicts:
+        metadata.update({f"{name} {v.quarter.label}": MetadataValue.int(n) for name, n in v.counts.items()})
+    return AssetCheckResult(passed=result.passed, severity=result.severity,
+                            description=result.description, metadata=metadata)
 
 
 def _result(verdict: Verdict) -> AssetCheckResult:
@@ -71,7 +92,7 @@ def ranking_snapshot_ranks_consistent(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Check the quarter's stored ranking before its website is built."""
-    return _result(check_ranking_snapshot(dx.settings(), quarter_of(context.partition_key)))
+    return _range_result([check_ranking_snapshot(dx.settings(), q) for q in run_quarters(context)])
 
 
 @asset_check(
@@ -87,7 +108,7 @@ def rank_uncertainty_intervals_ordered(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Check the quarter's rank intervals before the ranking publishes them."""
-    return _result(check_rank_uncertainty(dx.settings(), quarter_of(context.partition_key)))
+    return _range_result([check_rank_uncertainty(dx.settings(), q) for q in run_quarters(context)])
 
 
 @asset_check(
@@ -102,7 +123,7 @@ def rank_uncertainty_intervals_ordered(
 )
 def period_rankings_complete(context: AssetCheckExecutionContext, dx: DxResource) -> AssetCheckResult:
     """Check the periods published with the quarter before their website is built."""
-    return _result(check_period_rankings(dx.settings(), quarter_of(context.partition_key)))
+    return _range_result([check_period_rankings(dx.settings(), q) for q in run_quarters(context)])
 
 
 PUBLICATION_CHECKS = [
