@@ -14,8 +14,8 @@ from dx_pipeline.index.builtins import resolve_framework
 from dx_pipeline.index.input_checks import check_table, read_table
 from dx_pipeline.reference.catalogue import load_catalogue
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "published"
-"""Published tables copied into the test folder (see published/README.md for their sources)."""
+PUBLISHED = Path(__file__).resolve().parents[1] / "reference_tables"
+"""Published tables copied into the test folder (see reference_tables/README.md for their sources)."""
 
 # qd766 codes the KPI catalogue adds beyond reference/kpi_catalogue.md
 EXTRA_QD766_KPIS = {

@@ -2,7 +2,7 @@
 ordinary framework file and a long input table read from CSV (unit = country name, indicator =
 osi/hci/tii), each scored under the framework version of its survey edition.
 
-The published tables live in dx_pipeline_tests/published/egdi (copied with their source); if
+The published tables live in dx_pipeline_tests/reference_tables/egdi (copied with their source); if
 they are not there the test fails (it must not silently skip in CI).
 """
 
@@ -47,7 +47,7 @@ UNSEPARABLE: dict[int, list[tuple[str, str]]] = {2014: [], 2016: [], 2018: [], 2
 
 def published(year: int) -> pd.DataFrame:
     path = EGDI_DIR / f"EGOV_DATA_{year}.csv"
-    assert path.exists(), f"EGDI reference table missing: {path} (see dx_pipeline_tests/published/README.md)"
+    assert path.exists(), f"EGDI reference table missing: {path} (see dx_pipeline_tests/reference_tables/README.md)"
     df = pd.read_csv(path, dtype=str)
     df["unit"] = df["Country Name"].str.strip()
     return df

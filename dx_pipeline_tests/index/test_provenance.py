@@ -1,6 +1,6 @@
 """Provenance: every framework says what it is taken from, per node, and no built-in claims a
 source the project does not have. The published facts the project holds are the notes copied
-into dx_pipeline_tests/published (see its README)."""
+into dx_pipeline_tests/reference_tables (see its README)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """qd766 against the national portal: every per-unit figure the portal published for 29 units of a
-real snapshot (published/qd766_portal_units.json, Đắk Lắk, 2026-10-10) reproduced from the
+real snapshot (reference_tables/qd766_portal_units.json, Đắk Lắk, 2026-10-10) reproduced from the
 numerators and denominators it published, through a long CSV file and the built-in framework.
 
 What is compared, per unit: every indicator's points the portal publishes (all but the payment
@@ -70,7 +70,7 @@ NOT_REPRODUCIBLE = {
 
 
 def _snapshot() -> dict:
-    assert SNAPSHOT.exists(), f"snapshot missing: {SNAPSHOT} (see dx_pipeline_tests/published/README.md)"
+    assert SNAPSHOT.exists(), f"snapshot missing: {SNAPSHOT} (see dx_pipeline_tests/reference_tables/README.md)"
     return json.loads(SNAPSHOT.read_text(encoding="utf-8"))
 
 
