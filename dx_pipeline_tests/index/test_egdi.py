@@ -47,7 +47,9 @@ UNSEPARABLE: dict[int, list[tuple[str, str]]] = {2014: [], 2016: [], 2018: [], 2
 
 def published(year: int) -> pd.DataFrame:
     path = EGDI_DIR / f"EGOV_DATA_{year}.csv"
-    assert path.exists(), f"EGDI reference table missing: {path} (see dx_pipeline_tests/reference_tables/README.md)"
+    assert path.exists(), (
+        f"EGDI reference table missing: {path} (see dx_pipeline_tests/reference_tables/README.md)"
+    )
     df = pd.read_csv(path, dtype=str)
     df["unit"] = df["Country Name"].str.strip()
     return df

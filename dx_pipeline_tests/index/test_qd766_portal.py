@@ -70,7 +70,9 @@ NOT_REPRODUCIBLE = {
 
 
 def _snapshot() -> dict:
-    assert SNAPSHOT.exists(), f"snapshot missing: {SNAPSHOT} (see dx_pipeline_tests/reference_tables/README.md)"
+    assert SNAPSHOT.exists(), (
+        f"snapshot missing: {SNAPSHOT} (see dx_pipeline_tests/reference_tables/README.md)"
+    )
     return json.loads(SNAPSHOT.read_text(encoding="utf-8"))
 
 
