@@ -5,13 +5,16 @@ never enter pandas; only the per-agency result (agencies x KPIs) does. Every rat
 as numerator and denominator so it can be rolled up as a ratio of sums.
 
 Which dossiers count (quarter [start, end), judged at its last day):
-- "received": received in the quarter (the quarter's partition).
+- "received": received in the quarter (received_at on or after its first day). The quarter's
+  partition also holds the dossiers carried over - received earlier and still open at the
+  quarter's start, exported again with their state at this export (the ingest accepts exactly
+  those, :func:`dx_pipeline.sources.portal_mapping.outside_quarter_sql`); they are not received
+  in the quarter and count in none of the "received" KPIs (nor in the fee-bearing and resolved
+  scopes, which are scopes of received dossiers).
 - "judged" (on time, overdue, satisfaction): every dossier of the quarter's export received
   before the quarter's end that was still being processed at some point of the quarter - ended
-  in it, or still open at its end. A dossier received earlier is judged when the quarter's own
-  export carries it (a portal that exports the open dossiers with their history); earlier
-  quarters' partitions are never read (see :func:`portal_kpis`). Withdrawn dossiers are not
-  judged.
+  in it, or still open at its end - so the carried-over dossiers too; earlier quarters'
+  partitions are never read (see :func:`portal_kpis`). Withdrawn dossiers are not judged.
 - End of processing by status priority: finished_at, else returned_at, else stopped_at. A
   dossier with no end, or ending after the quarter, is judged at the quarter's last day.
 - On time: more than one supplement request is late; otherwise the end, less the days the
@@ -392,10 +395,10 @@ def portal_kpis(
     dossier open then and finished a week later is still "open" there), so reading them judged
     every dossier ever left open as open until this quarter's last day, and the result moved
     with whichever earlier quarters happened to be loaded (903.30 points for Sở NN&MT with
-    2025-Q4 alone, 882.30 after the other quarters). A dossier received before the quarter is
-    judged when the quarter's export carries it, with its state at this export; with exports
-    that hold only the quarter's receipts (the sample's, and what the ingest accepts today), a
-    dossier is judged in the quarter it was received, as it stood at that quarter's end. A
+    2025-Q4 alone, 882.30 after the other quarters). A dossier received before the quarter and
+    still open at its start comes from the quarter's own export instead, with its state at this
+    export (the portal exports open dossiers with their history; the ingest keeps them in the
+    quarter's partition and the sample exports them): judged here, not counted as received. A
     missing partition gives no rows. Without ``con`` it runs on a connection of its own under
     the KPI memory budget.
     """

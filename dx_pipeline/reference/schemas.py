@@ -81,11 +81,19 @@ AGENCIES = Contract(
 
 PORTAL_DOSSIERS = Contract(
     "portal_dossiers",
-    "Public-service dossiers from the portal, one row per dossier, mapped from the portal's field names",
-    "Hồ sơ thủ tục hành chính trên Cổng dịch vụ công",
+    "Public-service dossiers of the portal's export of the quarter, one row per dossier, mapped from "
+    "the portal's field names: received in the quarter, or received earlier and still open at its "
+    "start (carried over, with their state at this export: judged in the quarter, not received in it)",
+    "Hồ sơ thủ tục hành chính trên Cổng dịch vụ công (tiếp nhận trong quý và chuyển từ kỳ trước)",
     (
         _c("dossier_id", pa.string(), "Dossier id (MaHoSo)", "Mã hồ sơ", False),
-        _c("agency_code", pa.string(), "Agency that received the dossier (MaCoQuan)", "Mã cơ quan", False),
+        _c(
+            "agency_code",
+            pa.string(),
+            "Agency that received the dossier, or holds it at the export after a merger (MaCoQuan)",
+            "Mã cơ quan",
+            False,
+        ),
         _c("procedure_code", pa.string(), "Administrative procedure (MaTTHC)", "Mã TTHC"),
         _c(
             "service_level",
@@ -94,7 +102,12 @@ PORTAL_DOSSIERS = Contract(
             "Mức độ DVC",
         ),
         _c("channel", pa.int8(), "1 in person, 2 online, 3 postal (KenhThucHien)", "Kênh thực hiện"),
-        _c("received_at", TS, "Received (NgayTiepNhan)", "Ngày tiếp nhận"),
+        _c(
+            "received_at",
+            TS,
+            "Received (NgayTiepNhan); before the quarter's first day for a dossier carried over",
+            "Ngày tiếp nhận",
+        ),
         _c("due_at", TS, "Promised return date (NgayHenTra)", "Ngày hẹn trả"),
         _c("finished_at", TS, "End of processing (NgayKetThucXuLy)", "Ngày kết thúc xử lý"),
         _c(

@@ -375,10 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.data.add_dossier(q)
             lo = received_from.replace("-", "") + "000000"
             hi = received_to.replace("-", "") + "000000"
+            carried = q.start.strftime("%Y%m%d") + "000000"
             since = one("updated_since")
             records = [
                 r for r in self.server.data.dossiers(q)
-                if _in_range(r.get("NgayTiepNhan"), lo, hi)
+                if _in_range(r.get("NgayTiepNhan"), lo, hi, carried)
                 and (not since or not r.get("NgayCapNhat") or r["NgayCapNhat"] >= since)
             ]
         elif path == "/api/v1/procedures":
@@ -394,8 +395,10 @@ class _Handler(BaseHTTPRequestHandler):
         ).encode("utf-8")
 
 
-def _in_range(received: str | None, lo: str, hi: str) -> bool:
-    """Received within [lo, hi); a date the server cannot read is served (the client rejects it)."""
+def _in_range(received: str | None, lo: str, hi: str, carried: str) -> bool:
+    """Received within [lo, hi), or before ``carried`` (the quarter's start: a dossier the quarter's
+    export carries over, still open then); a date the server cannot read is served (the client
+    rejects it)."""
     import datetime as dt
 
     text = received or ""
@@ -403,4 +406,4 @@ def _in_range(received: str | None, lo: str, hi: str) -> bool:
         dt.datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
         return True
-    return lo <= text < hi
+    return lo <= text < hi or text < carried

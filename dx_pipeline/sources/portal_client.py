@@ -11,7 +11,10 @@ The API (the sample portal, :mod:`dx_pipeline.sample.portal_server`, implements 
          "page_token": "<the token this page answers>", "next_page_token": "T" | null,
          "total": n}
 
-``received_from`` is inclusive, ``received_to`` exclusive (the quarter's start and end).
+``received_from`` is inclusive, ``received_to`` exclusive (the quarter's start and end). The
+answer holds the dossiers received in that range and, with their state now, those received
+earlier and still open on ``received_from`` (the portal exports open dossiers with their
+history; the quarter's judged KPIs count them, :mod:`portal_mapping` keeps exactly those).
 Dates in items use the API format ``yyyyMMddHHmmss``. ``updated_since`` keeps items whose
 NgayCapNhat >= it. Page tokens are opaque. ``total`` is the number of records the whole
 query matches (all pages together).

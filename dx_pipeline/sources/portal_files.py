@@ -2,9 +2,14 @@
 
 Layout read by :func:`ingest_portal_files` (``source_dir`` defaults to ``DX_HOME/portal_exports``)::
 
-    portal_exports/quarter=2025-Q2/dossiers*.csv|json|xlsx   dossiers received in the quarter
+    portal_exports/quarter=2025-Q2/dossiers*.csv|json|xlsx   the quarter's dossier export (1)
     portal_exports/quarter=2025-Q2/procedures.csv|json|xlsx  (optional) catalogue as of the quarter
     portal_exports/procedures.csv|json|xlsx                  the catalogue otherwise
+
+(1) the dossiers received in the quarter and those received earlier and still open at its start,
+with their state at the export (the portal exports open dossiers with their history): the judged
+KPIs count them. Any other earlier dossier, and any received after the quarter, is rejected
+with its reason (:func:`portal_mapping.outside_quarter_sql`).
 
 CSV: UTF-8 with or without BOM, delimiter sniffed ("," or ";"), read by DuckDB as text and
 streamed through the SQL mapping, so 10M-row files never pass through pandas or Python loops.

@@ -5,7 +5,8 @@ relations (portal field names, strings) and end here, so both produce the same t
 partitions through the same mapping:
 
 - ``portal_dossiers``  the contract table, good rows only, duplicates kept (the quality gate
-  must see them);
+  must see them): the dossiers received in the quarter and those carried over (received
+  earlier, still open at its start), which its judged KPIs count and its received ones do not;
 - ``portal_rejects``   one row per bad value (dataset, file/page, row, keys, field, value, reason);
 - ``procedures``       the procedure catalogue as of the quarter.
 

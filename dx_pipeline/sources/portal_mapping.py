@@ -13,7 +13,7 @@ becomes one reject entry naming file, row, field, value and reason. Good rows go
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,6 +43,34 @@ _DUCK_TYPES = {
 
 DERIVED_COLUMNS = {"paid_online": ("payment_channel", "v_payment_channel IN (1, 2)")}
 """Output column -> (the mapped column it is derived from, its SQL)."""
+END_COLUMNS = ("finished_at", "returned_at", "stopped_at")
+"""The dates on which a dossier's processing ends (a withdrawal is dated in stopped_at)."""
+ENDED_STATUSES = ("finished", "returned", "stopped", "withdrawn")
+
+
+def outside_quarter_sql(quarter: Quarter, col: Callable[[str], str]) -> str:
+    """SQL, TRUE for a dossier that does not belong in ``quarter``'s export.
+
+    A quarter's export holds the dossiers received in it and, with their state at this export,
+    those received earlier and still open at its start: the judged KPIs (on time, overdue,
+    satisfaction) count dossiers still being processed in the quarter, whenever received
+    (:mod:`dx_pipeline.kpis.dossier_kpis`). Outside: received on or after the quarter's end;
+    received before its start and ended before it (any end date before the start, or an ended
+    status with no end date, which cannot show it was still open). ``col`` gives the SQL of a
+    contract column (``received_at``, ``status`` and :data:`END_COLUMNS`), NULL when not exported.
+    """
+    start, end = _ts(quarter.start), _ts(quarter.end)
+    received = col("received_at")
+    ended = " OR ".join(f"{col(c)} < {start}" for c in END_COLUMNS)
+    undated = " AND ".join(f"{col(c)} IS NULL" for c in END_COLUMNS)
+    return (f"coalesce({received} >= {end} OR ({received} < {start} AND ({ended} OR ({undated} AND "
+            f"{col('status')} IN ({_sql_list(ENDED_STATUSES)})))), FALSE)")
+
+
+def _ts(day) -> str:
+    return f"TIMESTAMP '{day.isoformat()}'"
+
+
 REJECT_COLUMNS = tuple((c.name, c.type) for c in schemas.PORTAL_REJECTS.columns if c.name != "dataset")
 REJECTS_SCHEMA = pa.schema([pa.field(n, t) for n, t in REJECT_COLUMNS])
 """One row per bad value of one export (``portal_rejects`` adds the ``dataset`` it came from)."""
@@ -240,17 +268,13 @@ class FieldMapping:
         bads = [f"_b{i}" for i in range(len(self.fields))]
         by_column = {f.column: i for i, f in enumerate(self.fields)}
         if quarter is not None and "received_at" in by_column:
-            i = by_column["received_at"]
-            start, end = quarter.start.isoformat(), quarter.end.isoformat()
-            checks.append(
-                f"coalesce(_p{i} < TIMESTAMP '{start}' OR _p{i} >= TIMESTAMP '{end}', "
-                "FALSE) AS _bq"
-            )
+            checks.append(f"{self._outside_quarter_sql(quarter, by_column, '_p')} AS _bq")
             bads.append("_bq")
+            i = by_column["received_at"]
             errors.append(
                 f"CASE WHEN _bq THEN {{'field': {_sql_str(self.fields[i].name)}, 'column': "
                 f"'received_at', 'value': _r{i}, 'reason': "
-                f"{_sql_str(f'received outside {quarter.label}, the quarter being ingested')}}} END"
+                f"{self._outside_reason_sql(quarter, by_column)}}} END"
             )
         keys = []
         for col in ("dossier_id", "agency_code"):
@@ -275,6 +299,35 @@ class FieldMapping:
             f"list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) END AS _errors "
             f"FROM ({flagged_sel})"
         )
+
+    def _outside_quarter_sql(self, quarter: Quarter, by_column: Mapping[str, int], prefix: str) -> str:
+        """:func:`outside_quarter_sql` over the parsed values (``_p<i>``) of :meth:`mapped_sql`."""
+        return outside_quarter_sql(
+            quarter, lambda c: f"{prefix}{by_column[c]}" if c in by_column else "NULL"
+        )
+
+    def _outside_reason_sql(self, quarter: Quarter, by_column: Mapping[str, int]) -> str:
+        """Why a row is outside ``quarter``'s export (see :func:`outside_quarter_sql`), as SQL text
+        naming the date or status that places it elsewhere."""
+        start, label = quarter.start.strftime("%d/%m/%Y"), quarter.label
+        received = f"_p{by_column['received_at']}"
+        whens = [f"WHEN {received} >= {_ts(quarter.end)} THEN "
+                 + _sql_str(f"received after {label} ended: it belongs to a later quarter's export")]
+        ends = [c for c in END_COLUMNS if c in by_column]
+        for c in ends:
+            i = by_column[c]
+            whens.append(
+                f"WHEN _p{i} < {_ts(quarter.start)} THEN "
+                + _sql_str(f"received before {label} and ended before it began ({self.fields[i].name} ")
+                + f" || _r{i} || "
+                + _sql_str(f"): only dossiers still open on {start} are carried over into {label}")
+            )
+        names = ", ".join(self.fields[by_column[c]].name for c in ends) or "no end date exported"
+        status = f"_p{by_column['status']}" if "status" in by_column else "''"
+        other = (_sql_str(f"received before {label} with status ") + f" || {status} || "
+                 + _sql_str(f" and no end date ({names} empty): cannot tell whether it was still "
+                            f"open on {start}"))
+        return f"CASE {' '.join(whens)} ELSE {other} END"
 
     def _column_expr(self, name: str, mapped: set[str]) -> str | None:
         """SQL filling output column ``name`` from the mapped fields, or None: left empty."""

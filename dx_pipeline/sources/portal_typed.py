@@ -19,9 +19,11 @@ says why and nothing is written) and the caller runs the reference mapping:
 - a rejected line the mapping accepts (an untidy but valid value: `` Có``, ``2.0``, an ISO date)
   - its row belongs in portal_dossiers, in file order;
 - a row the reader accepts but the mapping rejects on a rule no column type expresses (an empty
-  dossier id or agency code, a whole number with decimals, received outside the quarter): such a
+  dossier id or agency code, a whole number with decimals, received after the quarter): such a
   value is written as NULL or out of range, so the written file's own statistics (null counts,
-  min and max per row group) show it without another pass;
+  min and max per row group) show it without another pass; a receipt before the quarter (a
+  dossier carried over, still open at its start) is checked on the written rows, and one that
+  had ended before the quarter sends the file to the mapping;
 - a line the reader cannot split into fields (too many or too few, bad UTF-8), a blank line in
   a file with rejects (the reader counts blank lines in its line numbers, the mapping does not),
   an unusual dialect (rows to skip, comments), any reader or conversion error.
@@ -40,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dx_pipeline.reference.quarters import Quarter
-from dx_pipeline.sources.portal_mapping import FieldMapping, FieldSpec
+from dx_pipeline.sources.portal_mapping import FieldMapping, FieldSpec, outside_quarter_sql
 from dx_pipeline.storage import DxHome
 from dx_pipeline.storage.atomic import atomic_path
 from dx_pipeline.storage.home import WarehousePath
@@ -206,14 +208,19 @@ def _scan_sql(path: Path, dialect: _Dialect, mapping: FieldMapping, label: str, 
     return mapping.output_sql(relation, where="TRUE")
 
 
-def _check_statistics(written: Path, mapping: FieldMapping, quarter: Quarter | None) -> None:
+def _check_statistics(con: duckdb.DuckDBPyConnection, written: Path, mapping: FieldMapping,
+                      quarter: Quarter | None) -> None:
     """Raise :class:`_NotReference` when the file holds a row the mapping would reject: a NULL
-    where the typed reading writes NULL only for a bad value, or a receipt outside the quarter."""
+    where the typed reading writes NULL only for a bad value, a receipt after the quarter, or a
+    receipt before it (a carried-over dossier, :func:`outside_quarter_sql`) that had ended before
+    it. Only the last needs a look at the rows, and only when the statistics show an earlier
+    receipt: a scan of the few date columns of the file just written."""
     by_name = {s.column: s for s in mapping.fields}
     never_null = [c for c, s in by_name.items()
                   if (s.type == "string" and s.required) or (s.type == "int" and not s.allowed)]
     meta = pq.ParquetFile(written).metadata
     index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
+    earlier = False
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
         for name in never_null:
@@ -225,8 +232,16 @@ def _check_statistics(written: Path, mapping: FieldMapping, quarter: Quarter | N
             if stats is None or not stats.has_min_max:
                 raise _NotReference("received_at: no statistics")
             start, end = (dt.datetime.combine(d, dt.time()) for d in (quarter.start, quarter.end))
-            if stats.min < start or stats.max >= end:
+            if stats.max >= end:
                 raise _NotReference("received_at: outside the quarter")
+            earlier = earlier or stats.min < start
+    if earlier and quarter is not None:
+        mapped = {s.column for s in mapping.fields}
+        outside = outside_quarter_sql(quarter, lambda c: _ident(c) if c in mapped else "NULL")
+        [(n,)] = con.execute(f"SELECT count(*) FROM read_parquet({sql_literal(written)}) "
+                             f"WHERE {outside}").fetchall()
+        if n:
+            raise _NotReference("received_at: received before the quarter and ended before it")
 
 
 class _BlankLines(threading.Thread):
@@ -349,7 +364,7 @@ def write_typed_dossiers(
     try:
         with atomic_path(target) as tmp:
             written = con.execute(f"COPY ({sql}) TO {sql_literal(tmp)} ({QUERY_COPY_OPTIONS})").fetchall()
-            _check_statistics(tmp, mapping, quarter)
+            _check_statistics(con, tmp, mapping, quarter)
             lines = _rejected_lines(con, rejects)
             if lines and blank.found():
                 raise _NotReference("a blank line in a file with rejected lines: line numbers would differ")

@@ -235,6 +235,9 @@ def test_only_a_bad_value_takes_the_fast_way_with_its_reason(tmp_path):
     ({"MaCoQuan": "  "}, "empty or unreadable"),                 # required, empty after trimming
     ({"SoLanBoSung": "1.5"}, "empty or unreadable"),             # a whole number with decimals
     ({"NgayTiepNhan": "05/07/2025 08:30:00"}, "outside the quarter"),
+    # received before the quarter and finished before it too: not a dossier it carries over
+    ({"NgayTiepNhan": "05/03/2025 08:30:00", "TrangThaiHoSo": "4", "NgayKetThucXuLy": "20/03/2025 17:00:00"},
+     "ended before it"),
 ])
 def test_what_the_reader_cannot_judge_goes_through_the_mapping(tmp_path, change, why):
     exports = write_export(tmp_path / "exports", 5, rows=20)
@@ -248,6 +251,25 @@ def test_what_the_reader_cannot_judge_goes_through_the_mapping(tmp_path, change,
     typed, reference = _ingest_both(tmp_path, exports)
     _assert_same(typed, reference)
     assert not _typed_used(typed[0]) and any(why in n for n in typed[0].notes), typed[0].notes
+
+
+def test_a_dossier_carried_over_from_before_the_quarter_stays_on_the_fast_way(tmp_path):
+    """Received in March, still open on 1 April: the quarter's export carries it, and the typed
+    scan keeps it as the mapping does (its file's statistics show the earlier receipt; a look
+    at the written rows finds nothing ended before the quarter)."""
+    exports = write_export(tmp_path / "exports", 5, rows=20)
+    path = exports / f"quarter={Q.label}" / "dossiers.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[4].split(",")
+    for field, value in {"NgayTiepNhan": "05/03/2025 08:30:00", "TrangThaiHoSo": "2", "NgayKetThucXuLy": "",
+                         "NgayTraKetQua": "", "NgayDungXuLy": ""}.items():
+        cells[HEADER.index(field)] = value
+    lines[4] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    typed, reference = _ingest_both(tmp_path, exports)
+    _assert_same(typed, reference)
+    assert _typed_used(typed[0]), typed[0].notes
+    assert typed[1]["portal_dossiers"].num_rows == 20
 
 
 def test_a_blank_line_before_a_rejected_line_keeps_the_mappings_row_numbers(tmp_path):
