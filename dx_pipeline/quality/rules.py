@@ -91,10 +91,14 @@ def agency_valid_in_quarter(ctx: RuleContext, column: str = "agency_code") -> Ru
     )
 
 
-def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: int = 20) -> RuleResult:
+def volume_vs_previous(
+    ctx: RuleContext, min_ratio: float = 0.5, min_previous: int = 20, received: str | None = None
+) -> RuleResult:
     """Per agency, rows this quarter against the previous quarter's partition of the same
     dataset; agencies with at least ``min_previous`` rows before that fall below
     ``min_ratio`` of it are flagged (the portal export may have lost part of an agency).
+    With ``received`` (a receipt-date column) only the rows received in each quarter count,
+    not those carried over from before it (a dossier export carries the dossiers still open).
 
     Both quarters are counted under the agencies valid at the end of this quarter (a merger
     mid-quarter moves the old agencies' rows of both quarters to the successor), and an
@@ -105,16 +109,21 @@ def volume_vs_previous(ctx: RuleContext, min_ratio: float = 0.5, min_previous: i
     if not prev.exists():
         return RuleResult(True, f"no previous quarter to compare with ({prev_q.label} has no partition)")
     _register_successors(ctx, prev)
+
+    def own(alias: str, q) -> str:
+        return f'WHERE {alias}."{received}" >= TIMESTAMP \'{q.start}\'' if received else ""
+
     rows = _records(
         ctx.con,
         f"""
         WITH cur AS (
                 SELECT coalesce(s.successor, b.agency_code) AS agency_code, count(*) AS n
-                FROM batch b LEFT JOIN cur_successor s USING (agency_code)
+                FROM batch b LEFT JOIN cur_successor s USING (agency_code) {own("b", ctx.quarter)}
                 GROUP BY 1),
              prev AS (
                 SELECT coalesce(s.successor, p.agency_code) AS agency_code, count(*) AS n
                 FROM read_parquet({sql_literal(prev)}) p LEFT JOIN prev_successor s USING (agency_code)
+                {own("p", prev_q)}
                 GROUP BY 1)
         SELECT p.agency_code, p.n AS previous, coalesce(c.n, 0) AS current,
                round(coalesce(c.n, 0) / p.n, 3) AS ratio,
@@ -179,9 +188,9 @@ def reported_vs_portal(
     ctx: RuleContext, indicators: list[str], tolerance: float = 0.05, min_abs_diff: int = 5
 ) -> RuleResult:
     """Dossier counts agencies report (effective version of ``indicators``) against the
-    quarter's portal dossiers per agency. A difference above ``max(min_abs_diff, tolerance *
-    portal count)`` fails. Agencies that report no count are not judged, so a quarter without
-    reported counts passes with "no reported counts"."""
+    portal dossiers received in the quarter per agency (not those carried over from before it).
+    A difference above ``max(min_abs_diff, tolerance * portal count)`` fails. Agencies that report
+    no count are not judged, so a quarter without reported counts passes with "no reported counts"."""
     reported = _records(
         ctx.con,
         """
@@ -207,7 +216,9 @@ def reported_vs_portal(
         ctx.con,
         f"""
         WITH portal AS (
-            SELECT agency_code, count(*) AS portal FROM read_parquet({sql_literal(portal)}) GROUP BY 1
+            -- dossiers received in the quarter: not those carried over from before it
+            SELECT agency_code, count(*) AS portal FROM read_parquet({sql_literal(portal)})
+            WHERE received_at >= TIMESTAMP '{ctx.quarter.start}' GROUP BY 1
         )
         SELECT r.agency_code, r.reported, coalesce(p.portal, 0) AS portal,
                r.reported - coalesce(p.portal, 0) AS difference

@@ -426,7 +426,7 @@ PORTAL_DOSSIERS_SUITE = DatasetSuite(
             ERROR,
             "no agency receives less than half the dossiers it received the quarter before",
             rule="volume_vs_previous",
-            params={"min_ratio": 0.5, "min_previous": 20},
+            params={"min_ratio": 0.5, "min_previous": 20, "received": "received_at"},
             tolerance=VOLUME_DROPS,
         ),
         Check(

@@ -134,9 +134,22 @@ def test_volume_drop_against_previous_quarter_warns(home):
     assert _outcomes(home, "portal_dossiers")["volume_vs_previous_quarter"].passed
     d = f.dossiers(n_per_agency=30)
     d = d[~((d["agency_code"] == "SO_TC") & (d.index % 30 >= 10))]  # SO_TC: 30 -> 10
+    # and 25 of SO_TC's dossiers received last quarter, still open: carried over, not received now
+    d = pd.concat([d, _carried_over(f.dossiers(n_per_agency=25, prefix="OLD"), "SO_TC")], ignore_index=True)
     o = _only_failure(home, "portal_dossiers", d, "volume_vs_previous_quarter")
     assert o.severity == "WARN" and o.failing_rows == 1 and o.sample[0]["agency_code"] == "SO_TC"
+    assert o.sample[0]["current"] == 10 and o.sample[0]["previous"] == 30
     assert o.checked == 3 and "1 of 3 agencies" in o.observed
+
+
+def _carried_over(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+    """``code``'s dossiers of ``frame`` as received in the previous quarter, still open at the
+    start of this one (the quarter's export carries them)."""
+    part = frame[frame["agency_code"] == code].copy()
+    part["received_at"] = part["received_at"] - pd.Timedelta(days=20)
+    part["due_at"] = part["received_at"] + pd.Timedelta(days=30)
+    part["status"], part["finished_at"] = "processing", None
+    return part
 
 
 def _registry_with(*rows: dict) -> pd.DataFrame:
@@ -248,6 +261,9 @@ def test_reconciliation_reported_counts_against_portal(home):
     s = pd.concat([s, extra], ignore_index=True)
     s["is_effective"] = True
     s["submitted_at"] = pd.Timestamp("2025-07-05 09:00")
+    # SO_TTTT's 30 reported match its 30 received: its 20 carried over are not received this quarter
+    carried = _carried_over(f.dossiers(n_per_agency=20, prefix="OLD"), "SO_TTTT")
+    write_partition(home, "portal_dossiers", f.Q, pd.concat([f.dossiers(), carried], ignore_index=True))
     o = _only_failure(home, "agency_submissions", s, "reported_vs_portal_dossiers")
     assert o.severity == "WARN" and o.failing_rows == 1
     assert o.sample[0]["agency_code"] == "UBND_HX" and o.sample[0]["portal"] == 30
