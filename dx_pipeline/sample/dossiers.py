@@ -5,6 +5,8 @@ The model, per dossier: agency (volume by level, season and growth) -> procedure
 working days, any time online) -> processing in working days against the statutory deadline
 -> state at the export moment (quarter end): some still open. Dossiers received after an
 agency's merger go to its successor. Returns plain numpy/pandas columns named as the contract.
+The next quarter's export shows the dossiers still open at this one's again
+(:mod:`dx_pipeline.sample.carryover`, from the :data:`TIMELINE` columns).
 """
 
 from __future__ import annotations
@@ -57,12 +59,19 @@ def quarter_counts(registry: pd.DataFrame, q: Quarter, scale: float, seed: int) 
     return pd.Series(counts, index=active.index, name="dossiers")
 
 
+TIMELINE = ("_finish", "_return", "_stop", "_stop_kind", "_answer")
+"""What happens to a dossier after the export moment (the end of processing the model drew, the
+return, the stop and its kind 6/7 or 0, the petition's answer): with them a later export shows
+the dossiers still open at this one (:mod:`dx_pipeline.sample.carryover`)."""
+
+
 def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue: pd.DataFrame,
                       q: Quarter, scale: float, seed: int,
-                      volume_drop: tuple[str, float] | None = None) -> pd.DataFrame:
+                      volume_drop: tuple[str, float] | None = None, timeline: bool = False) -> pd.DataFrame:
     """Dossiers received in ``q``, as of the export moment (the first second of the next quarter).
 
-    ``volume_drop`` = (agency_code, factor) shrinks one agency's volume (a planted WARN).
+    ``volume_drop`` = (agency_code, factor) shrinks one agency's volume (a planted WARN);
+    ``timeline`` keeps the :data:`TIMELINE` columns.
     """
     rng = rng_for(seed, "dossiers", q.label)
     counts = quarter_counts(registry, q, scale, seed)
@@ -106,17 +115,7 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     received = day.astype("datetime64[s]") + tod * SECOND
 
     # Merged agencies: dossiers after the merger date go to the successor.
-    agency = origin.copy()
-    valid_to = np.array([np.datetime64(d, "D") if isinstance(d, dt.date) else np.datetime64("2100-01-01")
-                         for d in registry["valid_to"]])
-    successor = np.array(
-        [code_idx.get(s, -1) if isinstance(s, str) else -1 for s in registry["successor_code"]]
-    )
-    for _ in range(3):
-        moved = (day > valid_to[agency]) & (successor[agency] >= 0)
-        if not moved.any():
-            break
-        agency[moved] = successor[agency[moved]]
+    agency = holders(registry, origin, day)
     acodes = codes[agency]
 
     def chance(name: str, who: np.ndarray = agency) -> np.ndarray:
@@ -191,13 +190,7 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
     synced = rng.random(n) < logistic(2.3 + 0.2 * t)
 
     # Ratings on about 40 %, fewer happy when late; complaints rare.
-    rated = (status == 5) & (rng.random(n) < 0.47) | (status == 4) & (rng.random(n) < 0.2)
-    sat = chance("satisfaction") - np.where(on_time, 0, 0.35)
-    u = rng.random(n)
-    rating = np.where(u < 0.04 + (1 - sat) * 0.1, 1, np.where(u < 0.45 * (1.3 - sat), 2, 3)).astype(
-        np.float64
-    )
-    rating[~rated] = np.nan
+    rating = ratings(rng, status, chance("satisfaction"), on_time)
     complaint = rng.random(n) < np.where(on_time, 0.0012, 0.012)
 
     df = pd.DataFrame({
@@ -230,11 +223,45 @@ def generate_dossiers(registry: pd.DataFrame, profiles: pd.DataFrame, catalogue:
                                  catalogue["certified_copy"].to_numpy()[proc_row]),
         **_inter_agency(rng, chance, catalogue["inter_agency"].to_numpy()[proc_row]),
         **_petitions(rng, complaint, received, finished_out, export, chance("petition_on_time")),
+        "_finish": finished, "_return": returned, "_stop": stopped_at, "_stop_kind": stopped_kind,
     })
     order = np.lexsort((df["agency_idx"].to_numpy(), received))
     df = df.iloc[order].reset_index(drop=True)
     df.insert(0, "dossier_id", _dossier_ids(df, registry))
-    return df.drop(columns=["agency_idx"])
+    return df.drop(columns=["agency_idx", *([] if timeline else TIMELINE)])
+
+
+def holders(registry: pd.DataFrame, agency: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The registry index of the agency that holds each dossier on ``day``: its agency, or the
+    successor of one that had ceased to exist by then (after a merger)."""
+    code_idx = {c: i for i, c in enumerate(registry["agency_code"])}
+    valid_to = np.array([np.datetime64(d, "D") if isinstance(d, dt.date) else np.datetime64("2100-01-01")
+                         for d in registry["valid_to"]])
+    successor = np.array(
+        [code_idx.get(s, -1) if isinstance(s, str) else -1 for s in registry["successor_code"]]
+    )
+    agency = agency.copy()
+    for _ in range(3):
+        moved = (day > valid_to[agency]) & (successor[agency] >= 0)
+        if not moved.any():
+            break
+        agency[moved] = successor[agency[moved]]
+    return agency
+
+
+def ratings(rng: np.random.Generator, status: np.ndarray, satisfaction: np.ndarray,
+            on_time: np.ndarray) -> np.ndarray:
+    """The citizen's rating (1-3, NaN when not rated) of finished and returned dossiers: about
+    half the returned ones and a fifth of the finished are rated, fewer happy when late."""
+    n = len(status)
+    rated = (status == 5) & (rng.random(n) < 0.47) | (status == 4) & (rng.random(n) < 0.2)
+    sat = satisfaction - np.where(on_time, 0, 0.35)
+    u = rng.random(n)
+    rating = np.where(u < 0.04 + (1 - sat) * 0.1, 1, np.where(u < 0.45 * (1.3 - sat), 2, 3)).astype(
+        np.float64
+    )
+    rating[~rated] = np.nan
+    return rating
 
 
 def _national_index_fields(rng: np.random.Generator, chance, channel: np.ndarray, input_dig: np.ndarray,
@@ -293,7 +320,8 @@ def _petitions(rng: np.random.Generator, complaint: np.ndarray, received: np.nda
     return {"petition_received_at": np.where(complaint, filed, nat),
             "petition_due_at": np.where(complaint, due, nat),
             "petition_answered_at": answered_out,
-            "petition_rating": np.where(rated, rating, np.nan)}
+            "petition_rating": np.where(rated, rating, np.nan),
+            "_answer": np.where(complaint, answered, nat)}
 
 
 def _dossier_ids(df: pd.DataFrame, registry: pd.DataFrame) -> np.ndarray:

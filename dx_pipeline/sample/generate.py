@@ -1,5 +1,10 @@
 """Generate the sample province under DX_HOME: registry, portal exports, submissions, defects.
 
+Each quarter's dossier export holds, as the portal's does, the dossiers received in it and
+those of the quarter before still open when it began, with their state at this export
+(:mod:`dx_pipeline.sample.carryover`); the quarter before is generated for that when it is not
+one of the quarters asked for (its receipts alone, about a second at full scale).
+
 Deterministic: the same seed, scale and quarters give byte-identical files (every random draw
 comes from a stream keyed by seed and purpose; workbooks carry a fixed creation date). Each
 file is written atomically; files a previous run generated and this one did not are removed.
@@ -14,9 +19,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
+from dx_pipeline.sample.carryover import carried_over
 from dx_pipeline.sample.defects import plant_dossier_defects
-from dx_pipeline.sample.dossiers import generate_dossiers, quarter_counts
+from dx_pipeline.sample.dossiers import TIMELINE, generate_dossiers, quarter_counts
 from dx_pipeline.sample.portal_export import dossiers_csv, procedures_csv
 from dx_pipeline.sample.procedures import build_catalogue
 from dx_pipeline.sample.profiles import build_profiles
@@ -74,27 +82,7 @@ def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
     out.write("registry/agencies.csv", registry_csv(registry), len(registry), "registry")
     out.write("portal_exports/procedures.csv", procedures_csv(catalogue), len(catalogue), "procedures")
 
-    defects: list[dict] = []
-    drop = _volume_drop(registry, quarters, scale, seed)
-    for q in quarters:
-        rel = f"portal_exports/quarter={q.label}/dossiers.csv"
-        dropping = drop if drop and drop["quarter"] == q.label else None
-        df = generate_dossiers(
-            registry,
-            profiles,
-            catalogue,
-            q,
-            scale,
-            seed,
-            volume_drop=(dropping["agency_code"], VOLUME_DROP_FACTOR) if dropping else None,
-        )
-        df, found = plant_dossier_defects(df, q, registry, rng_for(seed, "dossier_defects", q.label), rel)
-        defects += found
-        if dropping:
-            dropping["actual"] = int((df["agency_code"] == dropping["agency_code"]).sum())
-            defects.append(dict(dropping, file=rel))
-        out.write(rel, dossiers_csv(df), len(df), "dossiers", quarter=q.label)
-
+    defects = _write_dossier_exports(out, registry, profiles, catalogue, quarters, scale, seed)
     defects += write_submissions(out, registry, profiles, quarters, seed)
 
     defects_bytes = json.dumps(defects, ensure_ascii=False, indent=1).encode("utf-8")
@@ -112,6 +100,41 @@ def generate_sample(home: DxHome, seed: int = DEFAULT_SEED, scale: float = 1.0,
     _remove_stale(home, previous - out.paths - {f"sample/{MANIFEST}"})
     return manifest
 
+
+def _write_dossier_exports(out: Output, registry: pd.DataFrame, profiles: pd.DataFrame,
+                           catalogue: pd.DataFrame, quarters: list[Quarter], scale: float,
+                           seed: int) -> list[dict]:
+    """Each quarter's dossier export, as the portal exports it: the dossiers carried over from
+    the quarter before (still open when it began) and its own receipts, with the defects
+    planted in them; returns the defects."""
+    defects: list[dict] = []
+    drop = _volume_drop(registry, quarters, scale, seed)
+
+    def received_in(q: Quarter) -> pd.DataFrame:
+        """The quarter's own receipts, with what happens to them after its export."""
+        dropping = drop if drop and drop["quarter"] == q.label else None
+        return generate_dossiers(
+            registry, profiles, catalogue, q, scale, seed, timeline=True,
+            volume_drop=(dropping["agency_code"], VOLUME_DROP_FACTOR) if dropping else None,
+        )
+
+    last: tuple[Quarter, pd.DataFrame] | None = None
+    for q in quarters:
+        rel = f"portal_exports/quarter={q.label}/dossiers.csv"
+        # the quarter before: the one just generated, else generated for its open dossiers only
+        before = last[1] if last and last[0] == q.previous() else received_in(q.previous())
+        own = received_in(q)
+        last = (q, own)
+        df = pd.concat([carried_over(before, q, registry, profiles, seed), own.drop(columns=list(TIMELINE))],
+                       ignore_index=True)
+        df, found = plant_dossier_defects(df, q, registry, rng_for(seed, "dossier_defects", q.label), rel)
+        defects += found
+        if drop and drop["quarter"] == q.label:
+            mine = (df["agency_code"] == drop["agency_code"]) & (df["received_at"] >= pd.Timestamp(q.start))
+            defects.append(dict(drop, actual=int(mine.sum()), file=rel))
+        out.write(rel, dossiers_csv(df), len(df), "dossiers", quarter=q.label,
+                  carried_over=int((df["received_at"] < pd.Timestamp(q.start)).sum()))
+    return defects
 
 def _volume_drop(registry, quarters, scale, seed) -> dict | None:
     """One agency's volume collapses in one quarter (a portal outage): a WARN to catch."""

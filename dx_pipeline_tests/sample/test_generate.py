@@ -16,8 +16,13 @@ import pytest
 
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sample.carryover import carried_over
+from dx_pipeline.sample.dossiers import generate_dossiers
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.sample.portal_export import portal_fields
+from dx_pipeline.sample.procedures import build_catalogue
+from dx_pipeline.sample.profiles import build_profiles
+from dx_pipeline.sample.registry import build_registry
 from dx_pipeline.storage.home import DxHome
 
 SEED = 777
@@ -169,8 +174,14 @@ def test_dossier_exports_use_portal_field_names_and_catalogue(sample):
         received = pd.to_datetime(df.NgayTiepNhan, format="%d/%m/%Y %H:%M:%S", errors="coerce")
         updated = pd.to_datetime(df.NgayCapNhat, format="%d/%m/%Y %H:%M:%S")
         ok = received.notna()
-        assert ((received[ok] >= pd.Timestamp(q.start)) & (received[ok] < pd.Timestamp(q.end))).all()
-        assert (updated[ok] >= received[ok]).all()
+        assert (received[ok] < pd.Timestamp(q.end)).all() and (updated[ok] >= received[ok]).all()
+        # received before the quarter: carried over, still open at its start, as this export shows it
+        carried = ok & (received < pd.Timestamp(q.start))
+        assert 0.03 < carried.mean() < 0.2
+        ends = [pd.to_datetime(df.loc[carried, f], format="%d/%m/%Y %H:%M:%S")
+                for f in ("NgayKetThucXuLy", "NgayTraKetQua", "NgayDungXuLy")]
+        assert all((e.isna() | (e >= pd.Timestamp(q.start))).all() for e in ends)
+        assert df.TrangThaiHoSo[carried].isin(list("4567")).any()
         open_ = df.TrangThaiHoSo.isin(["1", "2", "3"])
         assert open_.any() and (df.NgayKetThucXuLy[open_] == "").all()
         assert (df.NgayKetThucXuLy[df.TrangThaiHoSo.isin(["4", "5"])] != "").all()
@@ -180,6 +191,39 @@ def test_dossier_exports_use_portal_field_names_and_catalogue(sample):
     new_communes = set(reg.agency_code[reg.valid_from == "2025-07-01"])
     assert late.MaCoQuan.isin(new_communes).mean() > 0.5
     assert not late.MaCoQuan.isin({"SO-TTTT", "SO-GTVT"}).any()
+
+
+def test_the_dossiers_open_at_a_quarters_end_are_in_the_next_export_as_they_stand_then():
+    """Issue 14: the export of 2025-Q3 carries 2025-Q2's dossiers still open on 1 July, with
+    their state at Q3's export, under the agency that holds them after the reform; the
+    quarter's own receipts are what they were, and the same seed gives the same rows."""
+    registry = build_registry(SEED)
+    profiles = build_profiles(registry, SEED)
+    catalogue = build_catalogue(registry, profiles, SEED)
+    q2, q3 = Quarter(2025, 2), Quarter(2025, 3)
+    before = generate_dossiers(registry, profiles, catalogue, q2, SCALE, SEED, timeline=True)
+    carried = carried_over(before, q3, registry, profiles, SEED)
+    pd.testing.assert_frame_equal(carried, carried_over(before, q3, registry, profiles, SEED))
+    own = generate_dossiers(registry, profiles, catalogue, q3, SCALE, SEED)
+    assert list(carried.columns) == list(own.columns)
+    was = before.set_index("dossier_id").loc[carried["dossier_id"]]
+    assert len(carried) > 50 and was["status"].isin([1, 2, 3]).all()
+    assert (carried["received_at"] == was["received_at"].to_numpy()).all()
+    start, end = pd.Timestamp(q3.start), pd.Timestamp(q3.end)
+    for col in ("finished_at", "returned_at", "stopped_at"):
+        assert (carried[col].isna() | ((carried[col] >= start) & (carried[col] < end))).all(), col
+    assert 5 in set(carried["status"]) and (carried["updated_at"] < end).all()
+    assert (carried.loc[carried["status"].isin([4, 5]), "finished_at"].notna()).all()
+    # on 1 July merged agencies' open dossiers pass to their successors; the districts, dissolved
+    # with none, leave theirs out of the next export
+    alive = registry[registry["valid_to"].isna() | (registry["valid_to"] >= q3.start)]
+    assert carried["agency_code"].isin(alive["agency_code"]).all()
+    was_open = before[before["status"].isin([1, 2, 3])]
+    assert (~was_open["agency_code"].isin(alive["agency_code"])
+            & was_open["dossier_id"].isin(carried["dossier_id"])).any()
+    left = was_open[~was_open["dossier_id"].isin(carried["dossier_id"])]
+    level = registry.set_index("agency_code")["level"]
+    assert len(left) and set(level[left["agency_code"]]) == {"district"}
 
 
 def test_improvement_over_time(sample):
@@ -227,8 +271,12 @@ def test_every_planted_defect_is_in_the_files(sample):
                     r.valid_to and r.valid_to < q.start.isoformat()
                 )
         elif d["kind"] == "volume_drop":
-            df = _dossiers(home, Quarter.parse(d["quarter"]))
-            assert (df.MaCoQuan == d["agency_code"]).sum() < 0.3 * d["expected_about"]
+            q = Quarter.parse(d["quarter"])
+            df = _dossiers(home, q)
+            received = pd.to_datetime(df.NgayTiepNhan, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+            own = received >= pd.Timestamp(q.start)
+            assert (own & (df.MaCoQuan == d["agency_code"])).sum() == d["actual"]
+            assert d["actual"] < 0.3 * d["expected_about"]
         elif d["kind"] == "empty_file":
             assert path.stat().st_size == 0
         elif d["kind"] == "corrupt_file":
