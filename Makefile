@@ -43,7 +43,7 @@ run: install
 	$(BIN)/dx-pipeline run $(addprefix --quarter ,$(RUN_QUARTERS))
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ui: install
 	@mkdir -p $(DAGSTER_HOME)

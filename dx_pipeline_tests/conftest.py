@@ -4,12 +4,17 @@
 the suite (Dagster runs included) to that bucket. The object-storage tests set their own
 bucket on the test S3 server (dx_pipeline_tests/storage/conftest.py).
 
-``make test`` runs the suite on two pytest-xdist workers with ``--dist loadgroup``: each test file
-is one group (its module fixtures, often a whole Dagster quarter, are built once), and the files
-with end-to-end ``slow`` tests form a single group, so they run one after another on one worker
-while the other worker takes everything else. Two of them at once would each start Dagster
-daemons, code servers and step processes on the same two cores. Each worker gets its own
-DX_HOME and DAGSTER_HOME, so no SQLite instance or warehouse file is shared between them.
+``make test`` runs the suite on two pytest-xdist workers with ``--dist loadfile
+--no-loadscope-reorder``: each test file is one unit of work, so its module fixtures (often a
+whole Dagster quarter) are built once, on one worker. Files holding end-to-end ``slow`` tests are
+moved to the front of the queue (longest first is the classic way to balance a queue of uneven
+jobs): the cheap files then fill whichever worker frees first, instead of one long Dagster test
+starting alone at the end. Each worker gets its own DX_HOME and DAGSTER_HOME, so no SQLite
+instance or warehouse file is shared between them.
+
+``--dist loadgroup`` is not used: with pytest 9 it silently degrades to plain ``load`` (xdist
+3.8 renames ``item._nodeid``, which pytest 9 no longer reads), which spread a module's tests over
+both workers and built every module fixture twice.
 """
 
 import os
@@ -25,16 +30,10 @@ if _WORKER:
     os.environ["DX_HOME"] = _home
     os.environ["DAGSTER_HOME"] = os.path.join(_home, "dagster")
 
-SLOW_GROUP = "slow-end-to-end"
-
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test its xdist group (before xdist reads the marks): its file, or the one
-    group of files that hold slow end-to-end tests."""
+    """Files with slow end-to-end tests first, each file's tests kept together and in order
+    (a stable sort, so every worker collects the same order, as xdist requires)."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = SLOW_GROUP if item.path in slow_files else item.path.relative_to(config.rootpath).as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: item.path not in slow_files)
