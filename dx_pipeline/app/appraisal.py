@@ -45,7 +45,7 @@ from dx_pipeline.publish.appraisal import manifest_record
 from dx_pipeline.publish.snapshot import Publication
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Period, Quarter
-from dx_pipeline.storage import read_partition
+from dx_pipeline.storage import DxHome, read_partition
 
 DEFAULT_APPEAL_DAYS = 10
 """How long agencies may appeal a provisional result when the operator says nothing."""
@@ -118,6 +118,13 @@ def evidence_refs(settings: Settings, quarter: Quarter) -> dict[tuple[str, str],
     return out
 
 
+def appraisal_workbook_path(home: DxHome, quarter: Quarter | str) -> Path:
+    """Where the evaluator's workbook of ``quarter`` is written by default:
+    ``<DX_HOME>/appraisal/<quarter>/tham-dinh-<quarter>.xlsx``."""
+    q = _quarter(quarter)
+    return home.root / "appraisal" / q.label / f"tham-dinh-{q.label}.xlsx"
+
+
 @dataclass(frozen=True)
 class WorkbookExported:
     """The evaluator's workbook written, and the state the result is in."""
@@ -140,8 +147,7 @@ def export_workbook(settings: Settings, quarter: Quarter | str, output: str | Pa
     with appraisal_db(settings) as db, db.read() as conn:
         in_force = rows_in_force(conn, q.label)
     rows = workbook_rows(scored, names, evidence_refs(settings, q), in_force)
-    default = settings.home.root / "appraisal" / q.label / f"tham-dinh-{q.label}.xlsx"
-    path = Path(output) if output else default
+    path = Path(output) if output else appraisal_workbook_path(settings.home, q)
     per = Period.parse(q)
     title = f"Phiếu thẩm định kết quả chuyển đổi số {per.title_vi} / Appraisal workbook, {per.title_en}"
     write_workbook(path, scored, rows, title, as_utc(now))
@@ -206,9 +212,11 @@ def _record(settings: Settings, q: Quarter) -> dict:
 
 
 def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
-                        days: int = DEFAULT_APPEAL_DAYS, now: dt.datetime | None = None) -> Published:
+                        days: int = DEFAULT_APPEAL_DAYS, now: dt.datetime | None = None,
+                        site: bool = True) -> Published:
     """Publish the appraised result as a provisional revision (visible to agencies, with its
-    site) and open the appeal window for ``days`` days."""
+    site unless ``site`` is False: the Dagster graph builds it in a step of its own) and open
+    the appeal window for ``days`` days."""
     q = _quarter(quarter)
     when = as_utc(now)
     if days < 1:
@@ -225,7 +233,7 @@ def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
         wf.mark_provisional(db, q.label, actor, reason, pub.revision, when)
         opened = f"nhận kiến nghị {days} ngày / appeals open for {days} days"
         wf.open_appeals(db, q.label, days, actor, opened, when)
-    return Published(pub, st.APPEAL_WINDOW, build_quarter_sites(settings, q))
+    return Published(pub, st.APPEAL_WINDOW, build_quarter_sites(settings, q) if site else SitesBuilt())
 
 
 def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealRequest, filed_by: str,
@@ -281,10 +289,11 @@ def provisional_revision(settings: Settings, quarter: Quarter | str) -> int | No
 
 
 def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest, recorded_by: str,
-            now: dt.datetime | None = None) -> tuple[int, Published]:
+            now: dt.datetime | None = None, site: bool = True) -> tuple[int, Published]:
     """Record the approving decision (the window closed, every appeal decided) and publish the
-    final revision with its site. Returns the approval's id and the publication. Run again after
-    a publication that failed, it publishes the approved scores without a second approval."""
+    final revision with its site (unless ``site`` is False). Returns the approval's id and the
+    publication. Run again after a publication that failed, it publishes the approved scores
+    without a second approval."""
     q = _quarter(quarter)
     sha = scores_sha256(settings, q)
     with appraisal_db(settings) as db:
@@ -293,16 +302,16 @@ def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest
             unpublished = st.current_state(conn, q.label) == st.FINAL
         if unpublished and approval is not None and approval["scores_sha256"] == sha:
             # approved, but its final revision was never written (the publication failed): publish it
-            return int(approval["id"]), publish_final(settings, q, recorded_by, now)
+            return int(approval["id"]), publish_final(settings, q, recorded_by, now, site)
         approval_id = wf.approve(db, q.label, request, recorded_by, now=now, scores_sha256=sha,
                                  provisional_revision=provisional_revision(settings, q))
-    return approval_id, publish_final(settings, q, recorded_by, now)
+    return approval_id, publish_final(settings, q, recorded_by, now, site)
 
 
 def publish_final(settings: Settings, quarter: Quarter | str, actor: str,
-                  now: dt.datetime | None = None) -> Published:
-    """Publish the approved result as the final revision and its site (refused unless the
-    approval in force approved exactly the stored scores)."""
+                  now: dt.datetime | None = None, site: bool = True) -> Published:
+    """Publish the approved result as the final revision and its site (unless ``site`` is
+    False); refused unless the approval in force approved exactly the stored scores."""
     q = _quarter(quarter)
     sha = scores_sha256(settings, q)
     with appraisal_db(settings) as db, db.read() as conn:
@@ -313,7 +322,7 @@ def publish_final(settings: Settings, quarter: Quarter | str, actor: str,
     pub = publish_quarter(settings, q, {"by": actor, "step": "final"}, reason, appraisal=record).publication
     with appraisal_db(settings) as db:
         wf.mark_published(db, q.label, actor, pub.revision, sha, now)
-    return Published(pub, st.PUBLISHED, build_quarter_sites(settings, q))
+    return Published(pub, st.PUBLISHED, build_quarter_sites(settings, q) if site else SitesBuilt())
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dx_pipeline.index.period_scoring import periods_closing_with, score_period
 from dx_pipeline.publish.snapshot import (
     Publication,
     PublicationInput,
-    public_publication,
+    movement_baseline,
     publish_ranking,
 )
 from dx_pipeline.reference.quarters import Period, Quarter
@@ -36,16 +36,18 @@ class PeriodPublished:
     quarters_combined: list[str]
 
 
-def _previous(settings: Settings, period: Period) -> Publication | None:
-    """The previous period's newest public revision: movement is measured only against what
-    was published (as a quarter's is, :func:`dx_pipeline.app.quarter.publish_quarter`)."""
-    return public_publication(settings.home, period.previous)
+def _previous(settings: Settings, period: Period, status: str | None) -> Publication | None:
+    """The previous period's revision movement is measured against: its newest public one (as
+    a quarter's is, :func:`dx_pipeline.app.quarter.publish_quarter`), or for a computed
+    result its newest one when none is public."""
+    return movement_baseline(settings.home, period.previous, status)
 
 
 def publish_periods_closing_with(
-    settings: Settings, quarter: Quarter, trigger: dict[str, Any]
+    settings: Settings, quarter: Quarter, trigger: dict[str, Any], appraisal: dict[str, Any] | None = None
 ) -> list[PeriodPublished]:
-    """Rank and publish the half-year and year that close with ``quarter`` (none for Q1, Q3)."""
+    """Rank and publish the half-year and year that close with ``quarter`` (none for Q1, Q3);
+    ``appraisal`` is their state's manifest record (``computed`` from the pipeline)."""
     periods = periods_closing_with(quarter)
     if not periods:
         return []
@@ -55,7 +57,7 @@ def publish_periods_closing_with(
     kpis = pd.concat([f for f in frames if f is not None], ignore_index=True)
     published = []
     for period in periods:
-        before = _previous(settings, period)
+        before = _previous(settings, period, (appraisal or {}).get("status"))
         previous = before.ranking() if before is not None else None
         combined, scored = score_period(period, kpis, registry, previous_ranking=previous)
         publication = publish_ranking(home, PublicationInput(
@@ -70,6 +72,7 @@ def publish_periods_closing_with(
             trigger=trigger,
             movement_against={"period": period.previous.label,
                               "revision": before.revision if before is not None else None},
+            appraisal=appraisal,
         ))
         combined_quarters = sorted(set(kpis["quarter"]) & {q.label for q in period.quarters})
         published.append(PeriodPublished(period, publication, combined_quarters))

@@ -9,6 +9,7 @@ functions and nothing else, so a quarter is computed the same way from either.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from dx_pipeline.publish.snapshot import (
     Publication,
     PublicationInput,
     latest_publication,
-    public_publication,
+    movement_baseline,
     publish_ranking,
 )
 from dx_pipeline.quality.results import write_dq_results
@@ -398,22 +399,28 @@ def publish_quarter(
     only when something changed), then mirror it in ``ranking_snapshot``.
 
     Movement (``previous_rank``, ``rank_change``, "ranked for the first time") is measured
-    against the previous quarter's *published* ranking (its newest public revision), never
-    against whatever the warehouse happens to hold: a quarter ranked before its predecessor is
-    published shows no movement, and its manifest (``movement_against``) and report say that
-    no previous quarter is published instead of claiming nobody moved. When this publication
-    is not what the next (already published) quarter was ranked against, the next quarter is
-    published again against it (a new revision whose reason names this one), and so on down
-    the chain; a rerun finishes a chain an earlier run could not (each keeping its appraisal
-    record). ``appraisal`` is the manifest record of a provisional or final result
-    (:mod:`dx_pipeline.app.appraisal`).
+    against the previous quarter's *published* ranking (its newest public revision; for a
+    ``computed`` result, its newest revision when none is public yet:
+    :func:`~dx_pipeline.publish.snapshot.movement_baseline`), never against whatever the
+    warehouse happens to hold: a quarter ranked before its predecessor is published shows no
+    movement, and its manifest (``movement_against``) and report say that no previous quarter
+    is published instead of claiming nobody moved. When this publication changes what the next
+    (already published) quarter is ranked against, the next quarter is published again against
+    it (a new revision whose reason names this one), and so on down the chain; a rerun finishes
+    a chain an earlier run could not (each keeping its appraisal record). ``appraisal`` is the
+    manifest record of the result's state: ``computed`` for what the pipeline publishes on its
+    own (:func:`~dx_pipeline.publish.appraisal.computed_record`), provisional or final from
+    :mod:`dx_pipeline.app.appraisal`; None only for a revision published outside the pipeline
+    (tests, tools), which has no state.
     """
     q = _quarter(quarter)
     published = _publish_one(settings, q, trigger, reason, reason_vi, appraisal)
-    current = public_publication(settings.home, Period.parse(q))
-    if current is None:
-        return published
-    return replace(published, republished=_republish_next(settings, q, current, trigger))
+    return replace(published, republished=_republish_next(settings, q, trigger))
+
+
+def _status(appraisal: Mapping[str, Any] | None) -> str | None:
+    """The state a revision's appraisal record gives it (None: no state)."""
+    return (appraisal or {}).get("status")
 
 
 def _publish_one(
@@ -425,7 +432,7 @@ def _publish_one(
     registry = read_partition(home, "agencies", q)
     stored = read_partition(home, "index_scores", q).drop(columns="quarter")
     frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in set(stored["framework_id"])]
-    before = public_publication(home, Period.parse(q.previous()))
+    before = movement_baseline(home, Period.parse(q.previous()), _status(appraisal))
     ranking = rank_scored(frameworks, stored, registry, q,
                           previous_ranking=before.ranking() if before is not None else None)
     publication = publish_ranking(home, PublicationInput(
@@ -457,16 +464,19 @@ def _against(previous: Quarter, publication: Publication | None) -> dict[str, An
     return {"period": previous.label, "revision": publication.revision if publication else None}
 
 
-def _republish_next(
-    settings: Settings, q: Quarter, publication: Publication, trigger: dict[str, Any]
-) -> list[QuarterPublished]:
-    """Publish the next quarter again when it is published and was not ranked against
-    ``publication``; then the one after it, while new revisions come out."""
+def _republish_next(settings: Settings, q: Quarter, trigger: dict[str, Any]) -> list[QuarterPublished]:
+    """Publish the next quarter again when it is published and was not ranked against what
+    its state measures movement against in ``q`` now; then the one after it, while new
+    revisions come out."""
     out: list[QuarterPublished] = []
     while True:
         nxt = q.next()
         latest = latest_publication(settings.home, Period.parse(nxt))
-        if latest is None or latest.manifest.movement_against == _against(q, publication):
+        if latest is None:
+            return out
+        keep = dict(latest.manifest.appraisal) or None  # its state stays what it was
+        publication = movement_baseline(settings.home, Period.parse(q), _status(keep))
+        if publication is None or latest.manifest.movement_against == _against(q, publication):
             return out
         period = Period.parse(q)
         if try_read(settings.home, "index_scores", nxt) is None:
@@ -480,9 +490,9 @@ def _republish_next(
             "measured against it",
             reason_vi=f"Đã công bố kết quả {period.title_vi} (lần {publication.revision}): thứ hạng "
             "nay được so với kỳ đó",
-            appraisal=dict(latest.manifest.appraisal) or None,  # its state stays what it was
+            appraisal=keep,
         )
         if not published.publication.created:
             return out
         out.append(published)
-        q, publication = nxt, published.publication
+        q = nxt

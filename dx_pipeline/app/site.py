@@ -53,7 +53,8 @@ def build_sites(settings: Settings, periods: list[Period], revision: int | None 
         built = build_site(folder)
         out.built.append(built)
         out.broken.extend(check_links(built.path))
-    write_front_page(site_root(settings.home))
+    if site_root(settings.home).is_dir():  # no front page before anything is public
+        write_front_page(site_root(settings.home))
     return out
 
 

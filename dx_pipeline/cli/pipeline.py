@@ -21,12 +21,15 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance
 
+from dx_pipeline.app.appraisal import appraisal_workbook_path
 from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.cli.processes import run_group
 from dx_pipeline.defs import backfill as bf
 from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.defs.instance import prepare_dagster_home
 from dx_pipeline.defs.partitions import quarterly_partitions, require_partition
+from dx_pipeline.publish.layout import period_dir
+from dx_pipeline.publish.manifest import read_manifest, status_words
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter, quarter_range
 from dx_pipeline.sample.portal_server import serve_portal
 from dx_pipeline.storage import DxHome, read_partition
@@ -203,16 +206,34 @@ def _progress_line(record) -> str | None:
     return None
 
 
+def revision_status(home: DxHome, quarter: Quarter, revision: int) -> tuple[str, str]:
+    """(short, in words) of a published revision's state: ``computed`` and ``Kết quả tính toán,
+    chưa thẩm định / computed, not yet appraised``; said plainly when the revision is missing."""
+    try:
+        status = read_manifest(period_dir(home, quarter) / f"rev={revision}").get("status")
+    except FileNotFoundError:
+        return "unknown", f"revision {revision} is not in the published folder: its state is unknown"
+    vi, en = status_words(status)
+    return str(status or "no state"), f"{vi[:1].upper()}{vi[1:]} / {en}"
+
+
 def print_ranking(home: DxHome, quarter: Quarter, top: int = 10) -> None:
-    """Print the top of a quarter's published ranking (rank, movement, points, band, agency)."""
+    """Print the top of a quarter's published ranking (rank, movement, points, band, agency),
+    under its revision's state: a computed result is said not to be an official ranking."""
     try:
         ranking = read_partition(home, "ranking_snapshot", quarter)
     except FileNotFoundError:
         print(f"\n{quarter.label}: no ranking (not published)")
         return
+    revision = int(ranking["revision"].max())
+    short, words = revision_status(home, quarter, revision)
+    print(f"\n{quarter.label} lần công bố / revision {revision}: trạng thái / status {short}: {words}")
+    if short != "final":
+        print("   Chưa phải kết quả xếp hạng chính thức (chưa được phê duyệt). / "
+              "Not an official ranking (not approved).")
     for (framework, group), rows in ranking.groupby(["framework_id", "peer_group"], sort=True):
         rows = rows.sort_values(["rank", "agency_code"], na_position="last")
-        print(f"\nXếp hạng / Ranking {quarter.label} — {framework} — {group} ({len(rows)} units)")
+        print(f"\nXếp hạng / Ranking {quarter.label} [{short}] — {framework} — {group} ({len(rows)} units)")
         print(f"  {'#':>3} {'Δ':>4}  {'points':>8}  {'band':<11} agency")
         for r in rows.head(top).to_dict("records"):
             rank = "-" if pd.isna(r["rank"]) else int(r["rank"])  # assessed but not ranked
@@ -233,6 +254,10 @@ def print_outputs(home: DxHome, quarters: list[Quarter]) -> None:
         latest = home.published / "ranking" / f"quarter={quarter.label}"
         if latest.exists():
             print(f"  published {quarter.label}: {latest}")
+        workbook = appraisal_workbook_path(home, quarter)
+        if workbook.exists():
+            print(f"  appraisal workbook {quarter.label}: {workbook}  (dx-pipeline appraisal status "
+                  f"--quarter {quarter.label})")
         site = home.published / "site" / f"quarter={quarter.label}" / "latest" / "index.html"
         if site.exists():
             print(f"  website {quarter.label}: {site}  (dx-pipeline site --serve shows it)")

@@ -56,7 +56,8 @@ def _print(result: SitesBuilt) -> None:
         print(f"{b.period:9} rev={b.revision:<3} {state:23} {b.pages:4} pages, "
               f"{b.agencies:4} agencies  {b.path}")
     for name in result.private:
-        print(f"{name}: not public yet (under appraisal), no site built")
+        print(f"{name}: chưa công bố (kết quả tính toán, chưa thẩm định) / not public yet (computed, not "
+              "appraised): no site built; publish it with dx-pipeline appraisal provisional")
     for link in result.broken:
         print(f"broken link: {link}")
 

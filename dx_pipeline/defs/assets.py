@@ -54,8 +54,10 @@ from dx_pipeline.defs.metadata import (
 )
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
+from dx_pipeline.publish.appraisal import computed_record
 from dx_pipeline.publish.exports import build_bi_database
 from dx_pipeline.publish.layout import site_root
+from dx_pipeline.publish.manifest import status_words
 from dx_pipeline.reference.quarters import Quarter
 
 SOURCES = "sources"
@@ -365,7 +367,9 @@ _PERIOD_RANKINGS_DESCRIPTION = (
 def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     """ranking_snapshot and period_rankings, quarter after quarter: each quarter's ranking,
     then the half-year and year that close with it, so every publication is ranked against
-    the one published before it."""
+    the one published before it. Each revision is published as ``computed`` (not appraised,
+    not approved, not shown to agencies): the appraisal assets publish the provisional and
+    final ones."""
     settings = dx.settings()
     trigger = {"by": context.run.tags.get("dx/trigger", "dagster"), "run_id": context.run_id}
     reason = context.run.tags.get("dx/reason")
@@ -373,12 +377,13 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     periods: dict[str, Any] = {}
     provenance: dict[str, Any] = {}
     for quarter in sorted(quarter_of(key) for key in context.partition_keys):
-        published = publish_quarter(settings, quarter, trigger, reason)
+        published = publish_quarter(settings, quarter, trigger, reason, appraisal=computed_record())
         provenance.update(published.provenance)
         quarters.append((quarter, _quarter_metadata(published), _quarter_summary(published)))
-        for p in publish_periods_closing_with(settings, quarter, trigger):
+        for p in publish_periods_closing_with(settings, quarter, trigger, computed_record()):
             periods[p.period.label] = {
                 "revision": p.publication.revision,
+                "status": _status_text(p.publication),
                 "new_revision": p.publication.created,
                 "path": str(p.publication.path),
                 "rows": len(p.publication.ranking()),
@@ -403,6 +408,13 @@ def publish_rankings(context: AssetExecutionContext, dx: DxResource):
     )
 
 
+def _status_text(publication) -> str:
+    """``computed: kết quả tính toán, chưa thẩm định / computed, not yet appraised``."""
+    status = publication.manifest.appraisal.get("status")
+    vi, en = status_words(status)
+    return f"{status}: {vi} / {en}"
+
+
 def _republished(published) -> dict[str, Any]:
     """Later quarters published again because this one changed what they are ranked against."""
     return {p.publication.period: {"revision": p.publication.revision, "reason": p.publication.reason}
@@ -414,6 +426,7 @@ def _quarter_summary(published) -> dict[str, Any]:
     return {
         "rows": published.ranking.rows,
         "revision": publication.revision,
+        "status": _status_text(publication),
         "new_revision": publication.created,
         "published_folder": str(publication.path),
         **({"republished": _republished(published)} if published.republished else {}),
@@ -425,6 +438,7 @@ def _quarter_metadata(published) -> dict[str, Any]:
     preview = published.preview[["framework_id", "peer_group", "rank", "agency_name", "total_points", "band"]]
     return written_metadata(
         published.ranking,
+        status=MetadataValue.text(_status_text(publication)),
         revision=publication.revision,
         new_revision=publication.created,
         reason=publication.reason,
@@ -449,11 +463,15 @@ TREND_QUARTERS = 8
         AssetDep("ranking_snapshot", partition_mapping=TimeWindowPartitionMapping(
             start_offset=1 - TREND_QUARTERS, end_offset=0, allow_nonexistent_upstream_partitions=True)),
         "period_rankings",
+        # built again once a provisional or final revision is published
+        "provisional_ranking",
+        "final_ranking",
     ],
     description="Trang thông tin điện tử công bố kết quả (tạm thời hoặc chính thức) của quý và của 6 "
     "tháng, cả năm kết thúc cùng quý: trang tĩnh, tiếng Việt trước, tiếng Anh kèm theo.\n\n"
     "The DX portal website of the quarter's newest revision and of the half-year and year that "
-    "close with it, once agencies may see them: plain files under `published/site/`.",
+    "close with it, once agencies may see them (provisional or final; a computed result is not "
+    "public): plain files under `published/site/`.",
 )
 def portal_site(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
     """The static website of the quarter's published results."""

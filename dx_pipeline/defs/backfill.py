@@ -29,6 +29,7 @@ from typing import Any
 
 from dagster import AssetsDefinition
 
+from dx_pipeline.defs.appraisal import QUARTER_STEPS
 from dx_pipeline.defs.assets import ALL_ASSETS
 from dx_pipeline.defs.graphql import graphql as post_graphql
 from dx_pipeline.reference.quarters import Quarter
@@ -72,9 +73,10 @@ class BackfillError(ValueError):
 
 
 def quarter_asset_paths() -> list[list[str]]:
-    """Asset keys (as GraphQL paths) of every quarter asset a step materializes, upstream
-    first (``dq_results`` has no step: its checks write it as they run)."""
-    steps = [asset for asset in ALL_ASSETS if isinstance(asset, AssetsDefinition)]
+    """Asset keys (as GraphQL paths) of every asset the quarter's job materializes, upstream
+    first (``dq_results`` has no step: its checks write it as they run; the provisional and
+    final results are decisions people take, never backfilled)."""
+    steps = [asset for asset in [*ALL_ASSETS, *QUARTER_STEPS] if isinstance(asset, AssetsDefinition)]
     return [list(key.path) for asset in steps for key in asset.keys]
 
 

@@ -18,8 +18,10 @@ materialization of the ``dq_results`` asset, and refreshes the quarter's HTML re
 published from the stored scores, so before it is, the scores must still follow from the
 stored KPIs; and a published site must have no link that leads nowhere. Nor are the
 appraisal's: every verdict in force is about a scored indicator
-(``index_scores_appraisal_on_scored_units``), and every approval follows a published
-provisional revision (``ranking_snapshot_approval_after_provisional``).
+(``quarter_appraisal_on_scored_units``, on the appraisal: it blocks the provisional and the
+final revision, and the provisional and approval jobs run it first), and every approval
+follows a published provisional revision and every final revision has an approval
+(``final_ranking_approval_after_provisional``: it blocks the site built after it).
 """
 
 
@@ -213,14 +215,14 @@ def _markdown_list(items: list[str], limit: int = 50) -> MetadataValue:
 
 
 @asset_check(
-    asset="index_scores",
-    name="index_scores_appraisal_on_scored_units",
+    asset="quarter_appraisal",
+    name="quarter_appraisal_on_scored_units",
     blocking=True,
     partitions_def=quarterly_partitions,
     description="Mọi kết quả thẩm định đang hiệu lực đều về một chỉ tiêu đã được tính điểm. / Every "
     "evaluator's verdict in force is about an indicator of an agency the quarter scored.",
 )
-def index_scores_appraisal_on_scored_units(
+def quarter_appraisal_on_scored_units(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """List the verdicts in force about an agency or indicator the stored scores lack."""
@@ -230,15 +232,15 @@ def index_scores_appraisal_on_scored_units(
 
 
 @asset_check(
-    asset="ranking_snapshot",
-    name="ranking_snapshot_approval_after_provisional",
+    asset="final_ranking",
+    name="final_ranking_approval_after_provisional",
     blocking=True,
     partitions_def=quarterly_partitions,
     description="Mỗi phê duyệt đều sau một kết quả tạm thời đã công bố; mỗi bản chính thức đều có "
     "phê duyệt. / Every approval names a published provisional revision; every final revision has "
     "an approval.",
 )
-def ranking_snapshot_approval_after_provisional(
+def final_ranking_approval_after_provisional(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Compare the recorded approvals with the published revisions' states."""
@@ -277,4 +279,4 @@ def build_quality_checks() -> list[AssetChecksDefinition]:
     ``Definitions(asset_checks=...)``."""
     return [build_dataset_checks(spec) for spec in SUITES.values()] + [
         index_scores_reproducible, plan_scorecard_every_target, portal_site_links_resolve,
-        index_scores_appraisal_on_scored_units, ranking_snapshot_approval_after_provisional]
+        quarter_appraisal_on_scored_units, final_ranking_approval_after_provisional]

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dagster import Definitions, with_source_code_references
 
 from dx_pipeline.app.configuration import require_valid_configuration
+from dx_pipeline.defs.appraisal import DECISION_STEPS, QUARTER_STEPS
 from dx_pipeline.defs.assets import ALL_ASSETS
 from dx_pipeline.defs.checks import build_quality_checks
 from dx_pipeline.defs.executors import executor_for
 from dx_pipeline.defs.inbox_sensor import build_inbox_sensor
-from dx_pipeline.defs.jobs import quarter_job
+from dx_pipeline.defs.jobs import APPRAISAL_JOBS, quarter_job
 from dx_pipeline.defs.publication_checks import PUBLICATION_CHECKS
 from dx_pipeline.defs.resources import dx_resource, settings_at_load
 from dx_pipeline.defs.schedules import quarterly_ranking_schedule
@@ -34,9 +35,9 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> Definitions:
     require_valid_configuration(settings_at_load(environ))
     return Definitions(
         # each asset's page links the file and line it is defined at (local paths: no network)
-        assets=with_source_code_references(ALL_ASSETS),
+        assets=with_source_code_references([*ALL_ASSETS, *QUARTER_STEPS, *DECISION_STEPS]),
         asset_checks=[*build_quality_checks(), *PUBLICATION_CHECKS],
-        jobs=[quarter_job],
+        jobs=[quarter_job, *APPRAISAL_JOBS],
         schedules=[quarterly_ranking_schedule],
         sensors=[build_inbox_sensor(quarter_job)],
         resources={"dx": dx_resource(environ)},

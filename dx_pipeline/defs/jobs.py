@@ -1,4 +1,11 @@
-"""Jobs: one job materializes every asset and check of a quarter."""
+"""Jobs: the quarter's job (what the schedule, the inbox sensor and ``dx-pipeline run`` start),
+and one job for each step of the appraisal people take, with its run config.
+
+The quarter's job computes, publishes the ``computed`` revision and opens the appraisal; it
+never publishes a provisional or final result. ``provisional_job`` and ``approval_job`` each
+materialize their step and then the website, after the appraisal's blocking check
+(``quarter_appraisal_on_scored_units``): a verdict on an indicator nobody scored stops them.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +22,43 @@ warnings.filterwarnings(
     "ignore", message=r"Asset job quarter_job materializes assets with varying BackfillPolicies"
 )
 
+DECISIONS = AssetSelection.assets("provisional_ranking", "final_ranking")
+"""The steps people take (with run config): never in the quarter's job or a backfill."""
+_APPRAISAL_CHECKED = AssetSelection.checks_for_assets("quarter_appraisal")
+
 quarter_job = define_asset_job(
     name="quarter_job",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - DECISIONS,
     partitions_def=quarterly_partitions,
     config=quarter_job_config,
     description=(
-        "Toàn bộ một quý: tiếp nhận, kiểm tra chất lượng, KPI, chấm điểm, xếp hạng, công bố. / "
-        "A whole quarter: ingest, quality checks, KPIs, scores, ranking, publication."
+        "Toàn bộ một quý: tiếp nhận, kiểm tra chất lượng, KPI, chấm điểm, xếp hạng (kết quả tính toán, "
+        "chưa thẩm định), mở thẩm định. / A whole quarter: ingest, quality checks, KPIs, scores, the "
+        "computed ranking (not yet appraised), the appraisal opened."
     ),
 )
+
+provisional_job = define_asset_job(
+    name="provisional_job",
+    selection=AssetSelection.assets("provisional_ranking", "portal_site") | _APPRAISAL_CHECKED,
+    partitions_def=quarterly_partitions,
+    description=(
+        "Công bố kết quả tạm thời sau thẩm định và trang thông tin; mở thời hạn kiến nghị (cấu hình: "
+        "by, appeal_days). / Publish the provisional result after appraisal and its website; open "
+        "the appeal window (run config: by, appeal_days)."
+    ),
+)
+
+approval_job = define_asset_job(
+    name="approval_job",
+    selection=AssetSelection.assets("final_ranking", "portal_site") | _APPRAISAL_CHECKED,
+    partitions_def=quarterly_partitions,
+    description=(
+        "Ghi nhận quyết định phê duyệt, công bố kết quả chính thức và trang thông tin (cấu hình: "
+        "decision_number, decision_date, approved_by, by). / Record the approving decision, publish "
+        "the final result and its website (run config: decision_number, decision_date, "
+        "approved_by, by)."
+    ),
+)
+
+APPRAISAL_JOBS = [provisional_job, approval_job]

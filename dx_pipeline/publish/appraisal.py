@@ -20,6 +20,9 @@ from dx_pipeline.reference.frameworks import Name
 
 STATUSES = ("provisional", "final")
 """The states a published revision of an appraised result can have."""
+COMPUTED = "computed"
+"""The state of a revision the pipeline publishes on its own: computed from the reported
+figures, not yet appraised, not approved, not shown to agencies."""
 DECISION_NAMES = {
     "accepted": Name("Chấp nhận kiến nghị", "Appeal accepted"),
     "rejected": Name("Không chấp nhận kiến nghị", "Appeal rejected"),
@@ -38,6 +41,12 @@ def _adjustment(a: Mapping[str, Any]) -> dict[str, Any]:
 def _appeal(a: Mapping[str, Any]) -> dict[str, Any]:
     name = DECISION_NAMES.get(a.get("decision"), DECISION_NAMES[None])
     return {**a, "decision_vi": name.vi, "decision_en": name.en, "reason": a.get("decision_reason")}
+
+
+def computed_record() -> dict[str, Any]:
+    """The manifest keys of a revision the pipeline publishes without the appraisal: its state
+    only (``computed``), so nothing published without an approval reads as a final ranking."""
+    return {"status": COMPUTED}
 
 
 def manifest_record(

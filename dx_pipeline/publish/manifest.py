@@ -271,10 +271,19 @@ TABLE_WORDS = {
 }
 """Table -> (Vietnamese, English) as a revision's reason names it."""
 STATUS_WORDS = {
+    "computed": ("kết quả tính toán, chưa thẩm định", "computed, not yet appraised"),
     "provisional": ("kết quả tạm thời", "provisional result"),
     "final": ("kết quả chính thức đã phê duyệt", "final result, approved"),
 }
 """A revision's ``status`` as its reason names it."""
+
+
+def status_words(status: str | None) -> tuple[str, str]:
+    """(Vietnamese, English) of a revision's ``status`` wherever it is shown (CLI, Dagster);
+    a revision without one was published before results had states, and is not approved."""
+    if status is None:
+        return ("chưa có trạng thái, chưa phê duyệt", "no state recorded, not approved")
+    return STATUS_WORDS.get(status, (status, status))
 
 
 def change_parts(old: Mapping | None, new: Mapping) -> list[tuple[str, str]]:

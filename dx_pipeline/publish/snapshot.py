@@ -141,6 +141,17 @@ def public_publication(home: DxHome, period: str | Quarter | Period) -> Publicat
     return None
 
 
+def movement_baseline(home: DxHome, period: str | Quarter | Period, status: str | None) -> Publication | None:
+    """The revision of ``period`` a publication with ``status`` measures rank movement against:
+    the newest one agencies may see; for a ``computed`` result (not shown to agencies either),
+    the newest revision of any state when none is public yet, so the pipeline's own results
+    still show how ranks moved since the last quarter it computed."""
+    public = public_publication(home, period)
+    if public is None and status == "computed":
+        return latest_publication(home, period)
+    return public
+
+
 def list_publications(home: DxHome, period: str | Quarter | Period | None = None) -> list[Publication]:
     """Every published revision, by period then revision."""
     root = ranking_root(home)

@@ -465,6 +465,7 @@ def common(rev: Revision) -> dict[str, Any]:
         "published": words.local_time(rev.published_at),
         "reason": rev.reason,
         "final": rev.is_final,
+        "computed": rev.computed,
         "approval": approval,
         "approval_date": words.date_words(approval.date) if approval and approval.date else None,
         "appeal_closes": words.date_words(rev.appeal_closes) if rev.appeal_closes else None,

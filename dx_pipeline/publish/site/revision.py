@@ -111,6 +111,11 @@ class Revision:
         return self.manifest.get("status") in PUBLIC_STATES
 
     @property
+    def computed(self) -> bool:
+        """True for a result the pipeline computed on its own: not appraised, not public."""
+        return self.manifest.get("status") == "computed"
+
+    @property
     def is_final(self) -> bool:
         """True once the result is approved (a final revision)."""
         return self.manifest.get("status") == "final"
