@@ -129,10 +129,14 @@ def test_sample_and_run_a_quarter_from_outside_the_checkout(installed):
     home = Path(env["DX_HOME"])
     published = home / "published" / "ranking" / f"quarter={QUARTER}"
     assert published.is_dir(), out[-3000:]
-    assert "Sở Y tế (SO-YT)" in out  # the ranking printed at the end
+    assert "Sở Y tế (SO-YT)" in out  # the ranking printed at the end, as computed: not official
+    assert "trạng thái / status computed" in out and "Not an official ranking" in out
     assert list((home / "warehouse" / "index_scores").glob(f"quarter={QUARTER}/*.parquet"))
     out = _cli(venv, env, work, "site", "--quarter", QUARTER)
-    site = home / "published" / "site" / f"quarter={QUARTER}" / "rev=1"
+    assert "not public yet (computed" in out, out  # no website before the provisional result
+    _cli(venv, env, work, "appraisal", "provisional", "--quarter", QUARTER, "--by", "test")
+    out = _cli(venv, env, work, "site", "--quarter", QUARTER)
+    site = home / "published" / "site" / f"quarter={QUARTER}" / "rev=2"
     assert "tạm thời / provisional" in out and (site / "index.html").is_file(), out
     assert "Sở Y tế" in (site / "don-vi" / "SO-YT.html").read_text(encoding="utf-8")
 

@@ -15,8 +15,9 @@ from dx_pipeline.app.quarter import score_quarter_kpis
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.appraisal.adjustments import VerdictRequest
 from dx_pipeline.appraisal.approvals import ApprovalRequest, record_approval
+from dx_pipeline.defs.appraisal import provisional_ranking, quarter_appraisal
 from dx_pipeline.defs.assets import index_scores
-from dx_pipeline.defs.checks import index_scores_appraisal_on_scored_units
+from dx_pipeline.defs.checks import quarter_appraisal_on_scored_units
 from dx_pipeline.defs.resources import DxResource
 from dx_pipeline.storage import DxHome, read_partition, write_partition
 from dx_pipeline_tests.appraisal.conftest import SMALL_QUARTER as Q
@@ -69,15 +70,18 @@ def test_dagster_runs_the_check_as_a_blocking_error(home):
     ap.adjust(settings, Q, VerdictRequest("dti_department", "SO-01", "NT.2", "reject", "Chưa ký"), "An")
     registry = read_partition(settings.home, "agencies", Q).drop(columns="quarter")
     write_partition(settings.home, "agencies", Q, registry[registry["agency_code"] != "SO-01"])
-    check = index_scores_appraisal_on_scored_units
+    check = quarter_appraisal_on_scored_units
     result = materialize(
-        [index_scores, check], partition_key="2025-10",
+        [index_scores, quarter_appraisal, check, provisional_ranking], partition_key="2025-10",
         instance=DagsterInstance.ephemeral(), resources={"dx": DxResource(home=str(home))},
+        run_config={"ops": {"provisional_ranking": {"config": {"by": "An"}}}},
         raise_on_error=False,
     )
     (scope,) = result.get_asset_check_evaluations()
     assert not scope.passed and scope.severity == AssetCheckSeverity.ERROR
     assert "adjustment #1: 'SO-01' is not scored" in str(scope.metadata["problems"].value)
-    # index_scores (scored with the verdicts in force) is written, and its check stops what follows
+    # the scores (with the verdicts in force) and the appraisal are written, and the check stops
+    # the provisional result: nothing is published for the agencies
     assert [str(e.asset_key) for e in result.get_asset_materialization_events()] == [
-        str(AssetKey("index_scores"))]
+        str(AssetKey("index_scores")), str(AssetKey("quarter_appraisal"))]
+    assert ap.provisional_revision(settings, Q) is None

@@ -12,7 +12,7 @@ from dagster import AssetKey, BackfillPolicy, TimeWindowPartitionMapping
 
 from dx_pipeline.defs import backfill as bf
 from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
-from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED
+from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED, QUARTER_JOB
 
 CROSS_QUARTER = {
     # child: {parent: (start_offset, end_offset)} -- what the asset body reads
@@ -98,8 +98,14 @@ def test_backfill_targets_exactly_the_quarters_of_every_asset():
         bf.backfill_params([], paths)
 
 
-def test_backfill_selects_every_quarter_asset():
-    assert {"/".join(p) for p in bf.quarter_asset_paths()} == MATERIALIZED
+def test_backfill_selects_every_asset_of_the_quarter_job_and_no_decision():
+    """A backfill recomputes quarters and opens their appraisal; it never publishes a
+    provisional or final result (those need a person's run config)."""
+    from dx_pipeline.definitions import defs
+
+    assert {"/".join(p) for p in bf.quarter_asset_paths()} == QUARTER_JOB
+    job = defs.resolve_job_def("quarter_job")
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == QUARTER_JOB
 
 
 def test_a_refused_backfill_says_why():

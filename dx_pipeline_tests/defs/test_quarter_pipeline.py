@@ -19,7 +19,8 @@ from dagster import AssetKey, DagsterInstance
 
 from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.index import load_builtin
-from dx_pipeline.publish.layout import site_dir
+from dx_pipeline.publish.layout import period_dir, site_dir
+from dx_pipeline.publish.site.build import build_site
 from dx_pipeline.publish.verify import verify
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.reference.registry import active_agencies
@@ -161,7 +162,7 @@ def test_a_rerun_with_the_same_inputs_publishes_nothing_new(province):
     assert before == after
 
 
-def test_the_province_is_scored_against_its_plans_and_published_with_the_ranking(province):
+def test_the_province_is_scored_against_its_plans_and_published_with_the_ranking(province, tmp_path):
     home, _, results = province
     plans = load_plans()
     targets = sum(len(p.targets) for p in plans.plans.values())
@@ -175,7 +176,8 @@ def test_the_province_is_scored_against_its_plans_and_published_with_the_ranking
     assert q1["trend"].eq("no_previous").all()
     folder = home.published / "ranking" / f"quarter={Q2.label}" / "rev=1"
     assert len(pd.read_parquet(folder / "plan_scorecard.parquet")) == len(q2)
-    html = (site_dir(home, Period.parse(Q2), 1) / "ke-hoach.html").read_text(encoding="utf-8")
+    # a computed revision gets no public site; its pages build the same from the revision folder
+    html = (build_site(folder, tmp_path / "site").path / "ke-hoach.html").read_text(encoding="utf-8")
     assert "Dự thảo <span" in html
     assert "Kế hoạch ứng dụng công nghệ thông tin, chuyển đổi số trong cơ quan nhà nước năm 2024" in html
     assert "Tỉnh Phước Sơn" in html  # the neighbour, before it was merged in
@@ -286,5 +288,16 @@ def test_the_asset_pages_show_counts_schemas_and_rounded_shares(province):
     assert "quarter" in [c.name for c in schema.columns]
     report = mats["ranking_snapshot"].metadata["report"]
     assert not str(report.value).startswith("file:") and str(report.value).endswith("report.html")
-    site = mats["portal_site"].metadata["served_at"].value
-    assert site.startswith("http://127.0.0.1:8000/") and site.endswith("/rev=1/")
+    # published as computed, not yet appraised: the quarter and the half-year alike, and no
+    # website (agencies see a result once it is provisional)
+    computed = "computed: kết quả tính toán, chưa thẩm định / computed, not yet appraised"
+    assert mats["ranking_snapshot"].metadata["status"].value == computed
+    assert period["periods"].value["2025-H1"]["status"] == computed
+    for period_label in (Q2.label, "2025-H1"):
+        manifest = json.loads((period_dir(home, Period.parse(period_label)) / "rev=1" / "manifest.json")
+                              .read_text(encoding="utf-8"))
+        assert manifest["status"] == "computed" and "approval" not in manifest, period_label
+    site = mats["portal_site"].metadata
+    assert site["not_public_yet"].value == [f"{Q2.label} rev=1", "2025-H1 rev=1"] and "served_at" not in site
+    assert not site_dir(home, Period.parse(Q2), 1).exists()
+    assert mats["quarter_appraisal"].metadata["state"].value.startswith("under_appraisal: ")

@@ -29,7 +29,7 @@ from dx_pipeline.reference.quarters import SAMPLE_QUARTERS, Quarter
 from dx_pipeline.reference.schemas import CONTRACTS
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome
-from dx_pipeline_tests.expected_graph import ASSETS, MATERIALIZED
+from dx_pipeline_tests.expected_graph import ASSETS, QUARTER_JOB
 from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 from dx_pipeline_tests.support import ui_probe
 
@@ -140,7 +140,7 @@ def test_an_asset_backfill_launched_through_the_ui_targets_exactly_its_quarters(
         info = backfill.backfill_info(graphql, backfill_id)
         assert info["isAssetBackfill"] and info["status"] == "REQUESTED", info
         assert sorted(info["partitionNames"]) == keys
-        assert {"/".join(a["path"]) for a in info["assetSelection"]} == MATERIALIZED
+        assert {"/".join(a["path"]) for a in info["assetSelection"]} == QUARTER_JOB
         assert {"key": "dx/trigger", "value": "ui-test"} in info["tags"]
         assert info["runs"] == []
     finally:
