@@ -105,7 +105,8 @@ def test_the_schedule_computes_the_quarter_and_opens_its_appraisal_but_publishes
     assert "KẾT QUẢ TÍNH TOÁN – CHƯA THẨM ĐỊNH" in report and "CHÍNH THỨC" not in report
     assert "TẠM THỜI" not in report  # not even provisional: agencies have not seen it
     ranking = _materialization(result, "ranking_snapshot")
-    assert ranking["status"].value == "computed: kết quả tính toán, chưa thẩm định / computed, not yet appraised"
+    assert ranking["status"].value == ("computed: kết quả tính toán, chưa thẩm định / computed, not yet "
+                                       "appraised")
     appraisal = _materialization(result, "quarter_appraisal")
     assert appraisal["state"].value == "under_appraisal: Đang thẩm định (Under appraisal)"
     assert appraisal["transition_count"].value == 2 and "dagster schedule" in appraisal["transitions"].value

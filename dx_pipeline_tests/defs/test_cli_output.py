@@ -44,7 +44,8 @@ def test_the_ranking_says_its_revision_is_computed_and_not_an_official_ranking(t
     rows = pd.DataFrame({
         "framework_id": ["dti_department"], "peer_group": ["department"], "agency_code": ["SO-YT"],
         "agency_name": ["Sở Y tế"], "total_points": [800.0], "max_points": [1000.0],
-        "rank": pd.array([1], dtype="Int32"), "band": ["Tốt"], "previous_rank": pd.array([None], dtype="Int32"),
+        "rank": pd.array([1], dtype="Int32"), "band": ["Tốt"],
+        "previous_rank": pd.array([None], dtype="Int32"),
         "rank_change": pd.array([None], dtype="Int32"), "revision": [2],
         "published_at": pd.Timestamp("2025-07-16 02:00"),
     })
