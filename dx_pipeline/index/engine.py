@@ -18,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dx_pipeline.index.appraised import NodeAppraisal, appraisal_by_node, unappraised
 from dx_pipeline.index.builtins import resolve_framework
-from dx_pipeline.index.inputs import normalise_long, select_units
+from dx_pipeline.index.inputs import LongTable, read_long, select_units
+from dx_pipeline.index.notes import Notes
 from dx_pipeline.index.ranking import rank_units
 from dx_pipeline.index.rounding import floor_to, half_up
-from dx_pipeline.index.rules import get_rule
+from dx_pipeline.index.rules import get_rule, next_steps
 from dx_pipeline.index.rules import shares as rule_shares
 from dx_pipeline.reference.frameworks import TOTAL_ID, Framework, Node, not_assessed_text
 from dx_pipeline.reference.quarters import Quarter
@@ -59,7 +62,7 @@ class _Indicator:
     value: np.ndarray  # input value used (after carry-forward / group mean), NaN if none
     share: np.ndarray  # NaN where not applicable
     applicable: np.ndarray
-    notes: list[list[str]]
+    notes: Notes
     evaluated: np.ndarray  # value went through the rule
     points_set: np.ndarray | None = None  # an evaluator's points (NaN where not set)
 
@@ -102,11 +105,11 @@ def score(
     fw = resolve_framework(framework)
     if quarter is not None:
         fw = fw.at(quarter)  # the version in force, with its rounding
-    long = normalise_long(data, "data")
-    prev = normalise_long(previous, "previous") if previous is not None else None
+    long = read_long(data, "data")
+    prev = read_long(previous, "previous") if previous is not None else None
     units = select_units(fw, long, registry, quarter)
-    by_code = _by_code(long)
-    prev_by_code = _by_code(prev) if prev is not None else None
+    by_code = _Lookup(long, units)
+    prev_by_code = _Lookup(prev, units) if prev is not None else None
     evaluated = {n.id: _evaluate(fw, n, by_code, prev_by_code, units) for n in fw.indicators()}
     scores, totals, total_max = _aggregate(fw, units, evaluated)
     scores = unappraised(scores)
@@ -148,26 +151,58 @@ def _with_verdicts(
     )
 
 
-def _by_code(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    return {str(code): g.set_index("agency_code") for code, g in long.groupby("kpi_code", sort=False)}
+@dataclass
+class _Rows:
+    """One KPI's rows of the long table aligned with the scored units (NaN / False where a
+    unit has no row)."""
+
+    value: np.ndarray
+    numerator: np.ndarray
+    denominator: np.ndarray
+    raw_value: np.ndarray | None  # the text of values that are not numbers, else None
+    present: np.ndarray  # the unit has a row for the KPI
 
 
-_EMPTY = pd.DataFrame(columns=["kpi_code", "value", "numerator", "denominator", "raw_value"], dtype=object)
+class _Lookup:
+    """A long table's rows per KPI, placed at the scored units' positions."""
 
+    def __init__(self, long: LongTable, units: pd.DataFrame):
+        self.long = long
+        scored = pa.array(units["agency_code"].to_numpy(dtype=object), type=pa.string())
+        found = pc.index_in(pa.array(long.agencies, type=pa.string()), value_set=scored)  # pyright: ignore[reportAttributeAccessIssue]
+        self.unit_of = found.to_numpy(zero_copy_only=False)  # float, NaN where not scored
+        self.unit_of = np.where(np.isnan(self.unit_of), -1, self.unit_of).astype(np.int64)
+        self.a = len(units)
 
-def _lookup(by_code: dict[str, pd.DataFrame], code: str, agencies: pd.Series) -> pd.DataFrame:
-    return by_code.get(code, _EMPTY).reindex(agencies.to_numpy())
+    def rows(self, code: str) -> _Rows:
+        """The KPI's values for every scored unit."""
+        t, a = self.long, self.a
+        out = _Rows(np.full(a, np.nan), np.full(a, np.nan), np.full(a, np.nan), None, np.zeros(a, dtype=bool))
+        rows = t.rows.get(code)
+        if rows is None:
+            return out
+        pos = self.unit_of[t.agency_id[rows]]
+        keep = pos >= 0
+        pos, rows = pos[keep], rows[keep]
+        out.value[pos], out.numerator[pos], out.denominator[pos] = (
+            t.value[rows], t.numerator[rows], t.denominator[rows])
+        out.present[pos] = True
+        if t.raw_value is not None:
+            out.raw_value = np.full(a, None, dtype=object)
+            out.raw_value[pos] = t.raw_value[rows]
+        return out
 
 
 def _not_assessed(n: Node, a: int) -> _Indicator:
     """An indicator the framework does not assess: not applicable to anyone, and says why."""
     nothing = np.full(a, np.nan)
-    return _Indicator(n, nothing, nothing.copy(), np.zeros(a, dtype=bool),
-                      [[not_assessed_text(n)] for _ in range(a)], np.zeros(a, dtype=bool))
+    notes = Notes(a)
+    notes.add(np.arange(a), not_assessed_text(n))
+    return _Indicator(n, nothing, nothing.copy(), np.zeros(a, dtype=bool), notes, np.zeros(a, dtype=bool))
 
 
 def _evaluate(
-    fw: Framework, n: Node, long: dict, prev: dict | None, units: pd.DataFrame,
+    fw: Framework, n: Node, long: _Lookup, prev: _Lookup | None, units: pd.DataFrame,
     appraised: NodeAppraisal | None = None,
 ) -> _Indicator:
     """One indicator for every unit: its input looked up, the evaluator's values, the 0
@@ -177,13 +212,9 @@ def _evaluate(
     if n.not_assessed is not None:
         return _not_assessed(n, a)
     assert code is not None and n.rule is not None  # the loader gives every indicator both
-    rows = _lookup(long, code, units["agency_code"])
-    out = _Outcome(
-        rows["value"].to_numpy(dtype=float, na_value=np.nan).copy(), np.full(a, np.nan),
-        np.ones(a, dtype=bool), [[] for _ in range(a)],
-    )
-    num = rows["numerator"].to_numpy(dtype=float, na_value=np.nan)
-    den = rows["denominator"].to_numpy(dtype=float, na_value=np.nan)
+    rows = long.rows(code)
+    out = _Outcome(rows.value.copy(), np.full(a, np.nan), np.ones(a, dtype=bool), Notes(a))
+    num, den = rows.numerator, rows.denominator
     den, rejected = _appraise_values(appraised, out.value, den, out.share, out.notes)
 
     zero_den = (den == 0) & ~rejected
@@ -193,7 +224,7 @@ def _evaluate(
     policy = n.missing or fw.missing
     if missing.any():
         carry = policy == "carry_forward"
-        prev_rows = _lookup(prev, code, units["agency_code"]) if prev is not None and carry else None
+        prev_rows = prev.rows(code) if prev is not None and carry else None
         _apply_missing(out, code, policy, missing, observed, rows, prev_rows, units)
 
     value, share, applicable = out.value, out.share, out.applicable
@@ -212,35 +243,39 @@ class _Outcome:
     value: np.ndarray  # the value the rule will judge, NaN where none
     share: np.ndarray  # a share already decided by a policy, NaN where the rule decides
     applicable: np.ndarray
-    notes: list[list[str]]
+    notes: Notes
 
 
 def _apply_zero_denominator(out: _Outcome, zero_den: np.ndarray, num: np.ndarray, policy: str) -> None:
     """A 0 denominator leaves nothing to judge: full points, 0, or not applicable, as the
     framework's policy says, with the fraction in the note."""
-    for i in np.flatnonzero(zero_den):
-        out.value[i] = np.nan
-        frac = f"{num[i]:g}/0" if num[i] == num[i] else "0 denominator"
-        if policy == "full":
-            out.share[i] = 1.0
-            out.notes[i].append(f"zero denominator ({frac}): nothing to judge, full points (policy full)")
-        elif policy == "zero":
-            out.share[i] = 0.0
-            out.notes[i].append(f"zero denominator ({frac}): scored 0 (policy zero)")
-        else:
-            out.applicable[i] = False
-            out.notes[i].append(f"zero denominator ({frac}): not applicable, "
-                                "its points re-distributed to the other indicators")
+    idx = np.flatnonzero(zero_den)
+    if len(idx) == 0:
+        return
+    out.value[idx] = np.nan
+
+    def frac(x: float) -> str:
+        return f"{x:g}/0" if x == x else "0 denominator"
+
+    if policy == "full":
+        out.share[idx] = 1.0
+        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): nothing to judge, full points "
+                      "(policy full)", num[idx])
+    elif policy == "zero":
+        out.share[idx] = 0.0
+        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): scored 0 (policy zero)", num[idx])
+    else:
+        out.applicable[idx] = False
+        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): not applicable, "
+                      "its points re-distributed to the other indicators", num[idx])
 
 
 def _apply_missing(
     out: _Outcome, code: str, policy: str, missing: np.ndarray, observed: np.ndarray,
-    rows: pd.DataFrame, prev_rows: pd.DataFrame | None, units: pd.DataFrame,
+    rows: _Rows, prev_rows: _Rows | None, units: pd.DataFrame,
 ) -> None:
     """A missing value under the framework's policy: last quarter's value, the peer-group
     mean, excluded, or 0 -- always saying why it was missing and what was done."""
-    raw = rows["raw_value"].to_numpy(dtype=object)
-    present = rows["kpi_code"].notna().to_numpy()
     group_mean = np.full(len(units), np.nan)
     if policy == "group_mean":
         groups = units["peer_group"].to_numpy(dtype=object)
@@ -248,31 +283,50 @@ def _apply_missing(
         group_mean = frame.groupby("g")["v"].transform("mean").to_numpy(dtype=float)
     prev_vals = None
     if policy == "carry_forward" and prev_rows is not None:
-        prev_vals = prev_rows["value"].to_numpy(dtype=float, na_value=np.nan)
-    for i in np.flatnonzero(missing):
-        why = f"value {raw[i]!r} is not a number" if isinstance(raw[i], str) else (
-            "no value reported" if present[i] else "no data")
-        if policy == "carry_forward" and prev_vals is not None and not np.isnan(prev_vals[i]):
-            out.value[i] = prev_vals[i]
-            out.notes[i].append(f"{why}: last quarter's value {fmt_value(code, out.value[i])} "
-                                "carried forward (missing policy)")
-        elif policy == "group_mean" and not np.isnan(group_mean[i]):
-            out.value[i] = group_mean[i]
-            mean = fmt_value(code, out.value[i])
-            out.notes[i].append(f"{why}: peer-group mean {mean} used (missing policy)")
-        elif policy == "exclude":
-            out.applicable[i] = False
-            out.notes[i].append(f"{why}: excluded, its points re-distributed to the other indicators "
-                                "(missing policy)")
-        else:
-            out.share[i] = 0.0
-            extra = "" if policy == "zero" else f" (no value to {policy.replace('_', ' ')} either)"
-            out.notes[i].append(f"{why}: scored 0{extra} (missing policy)")
+        prev_vals = prev_rows.value
+    idx = np.flatnonzero(missing)
+    why = _why_missing(rows, idx)
+    left = np.ones(len(idx), dtype=bool)  # not yet resolved by an earlier branch
+    if policy == "carry_forward" and prev_vals is not None:
+        here = ~np.isnan(prev_vals[idx])
+        i = idx[here]
+        out.value[i] = prev_vals[i]
+        out.notes.add(i, lambda w, v: f"{w}: last quarter's value {fmt_value(code, v)} carried forward "
+                      "(missing policy)", why[here], out.value[i])
+        left &= ~here
+    elif policy == "group_mean":
+        here = ~np.isnan(group_mean[idx])
+        i = idx[here]
+        out.value[i] = group_mean[i]
+        out.notes.add(i, lambda w, v: f"{w}: peer-group mean {fmt_value(code, v)} used (missing policy)",
+                      why[here], out.value[i])
+        left &= ~here
+    i = idx[left]
+    if policy == "exclude":
+        out.applicable[i] = False
+        out.notes.add(i, lambda w: f"{w}: excluded, its points re-distributed to the other indicators "
+                      "(missing policy)", why[left])
+    else:
+        out.share[i] = 0.0
+        extra = "" if policy == "zero" else f" (no value to {policy.replace('_', ' ')} either)"
+        out.notes.add(i, lambda w: f"{w}: scored 0{extra} (missing policy)", why[left])
+
+
+def _why_missing(rows: _Rows, idx: np.ndarray) -> np.ndarray:
+    """Why each listed unit's value is missing: a text that is not a number (quoted), a row
+    without a value, or no row at all."""
+    why = np.where(rows.present[idx], "no value reported", "no data").astype(object)
+    if rows.raw_value is not None:
+        raw = rows.raw_value[idx]
+        text = np.array([isinstance(r, str) for r in raw], dtype=bool) if len(raw) else np.zeros(0, bool)
+        if text.any():
+            said = pd.Series(raw[text], dtype=object)
+            why[text] = said.map({r: f"value {r!r} is not a number" for r in said.unique()}).to_numpy()
+    return why
 
 
 def _appraise_values(
-    appraised: NodeAppraisal | None, value: np.ndarray, den: np.ndarray, share: np.ndarray,
-    notes: list[list[str]],
+    appraised: NodeAppraisal | None, value: np.ndarray, den: np.ndarray, share: np.ndarray, notes: Notes,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The evaluator's values in place of the reported ones (``value`` and ``share`` changed in
     place): returns the denominators that still count and where the evidence was rejected
@@ -331,7 +385,7 @@ class _Aggregation:
         self.applicable: dict[str, np.ndarray] = {}
         self.eff: dict[str, np.ndarray] = {}
         self.points: dict[str, np.ndarray] = {}
-        self.notes: dict[str, list[list[str]]] = {}
+        self.notes: dict[str, Notes] = {}
 
     def run(self) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
         """Every step in order; the rows and the totals."""
@@ -385,9 +439,8 @@ class _Aggregation:
         else:
             kids = [self._compute(c) for c in n.children]
             raw, self.points[n.id] = self._combine(n.children, kids, e, n.aggregation or "sum")
-            self.notes[n.id] = [[] for _ in range(self.a)]
-        for i, text in _reweight_notes(self.fw, n, e, self.applicable[n.id]):
-            self.notes[n.id][i].append(text)
+            self.notes[n.id] = Notes(self.a)
+        _reweight_notes(self.fw, n, e, self.applicable[n.id], self.notes[n.id])
         return raw if self.unrounded else self.points[n.id]
 
     def _indicator_points(self, n: Node, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -402,8 +455,8 @@ class _Aggregation:
             capped = pts > floor_to(cap, d)
             pts = np.where(capped, floor_to(cap, d), pts)
             raw = np.minimum(raw, cap)
-            for i in np.flatnonzero(capped):
-                ind.notes[i].append(f"capped at {_pts(float(floor_to(cap[i], d)), d)} points")
+            i = np.flatnonzero(capped)
+            ind.notes.add(i, lambda c: f"capped at {_pts(c, d)} points", floor_to(cap, d)[i])
         if ind.points_set is not None:
             pts, raw = _set_points(ind, pts, raw, e, d)
         pts = np.where(self.applicable[n.id], pts, 0.0)
@@ -430,9 +483,8 @@ class _Aggregation:
         """index_scores rows: the total, then every node in the framework's order, per unit."""
         fw, a = self.fw, self.a
         cols = _ScoreColumns(a)
-        total_notes: list[list[str]] = [[] for _ in range(a)]
-        for i in np.flatnonzero(total_eff == 0):
-            total_notes[i].append("nothing applicable to score")
+        total_notes = Notes(a)
+        total_notes.add(np.flatnonzero(total_eff == 0), "nothing applicable to score")
         cols.add(TOTAL_ID, None, "total", None, np.nan, _agg_rule(fw.aggregation),
                  total_pts, total_eff, total_notes)
         for n in fw.nodes():
@@ -448,44 +500,68 @@ class _Aggregation:
 
 
 class _ScoreColumns:
-    """index_scores columns collected one block (a node for every unit) at a time and
-    concatenated once, ordered unit by unit."""
+    """index_scores columns collected one block (a node for every unit) at a time and laid out
+    once, unit by unit and node by node within a unit.
 
-    KEYS = ("node_id", "parent_id", "level", "kpi_code", "input_value", "rule", "points", "max_points",
-            "note")
-    NUMBERS = ("input_value", "points", "max_points")
+    Text columns are Arrow strings taken from a short dictionary (a node's id, each distinct
+    note) by integer codes: no Python string is made per row."""
 
     def __init__(self, units: int):
         self.a = units
-        self.cols: dict[str, list[np.ndarray]] = {k: [] for k in (*self.KEYS, "_node")}
+        self.blocks: list[tuple] = []
 
     def add(self, node_id: str, parent: str | None, level: str, kpi: str | None, inp, rule: str,
-            pts: np.ndarray, mx: np.ndarray, note_list: list[list[str]]) -> None:
+            pts: np.ndarray, mx: np.ndarray, notes: Notes) -> None:
         """One node's block."""
-        a, cols = self.a, self.cols
-        for key, text in (("node_id", node_id), ("parent_id", parent), ("level", level),
-                          ("kpi_code", kpi), ("rule", rule)):
-            cols[key].append(np.full(a, text, dtype=object))
-        cols["input_value"].append(np.broadcast_to(np.asarray(inp, dtype=float), (a,)))
-        cols["points"].append(np.asarray(pts, dtype=float))
-        cols["max_points"].append(np.round(np.asarray(mx, dtype=float), 8))
-        cols["note"].append(np.array(["; ".join(x) if x else None for x in note_list], dtype=object))
-        cols["_node"].append(np.full(a, len(cols["_node"])))
+        inputs = np.broadcast_to(np.asarray(inp, dtype=float), (self.a,))
+        self.blocks.append((node_id, parent, level, kpi, rule, inputs, np.asarray(pts, dtype=float),
+                            np.round(np.asarray(mx, dtype=float), 8), notes.encode()))
 
     def frame(self, fw: Framework, agencies: np.ndarray) -> pd.DataFrame:
         """The rows, unit by unit and node by node within a unit."""
-        blocks = len(self.cols["_node"])
-        flat = {k: np.concatenate(v) for k, v in self.cols.items()}
-        order = np.lexsort((flat["_node"], np.tile(np.arange(self.a), blocks)))
+        a, b = self.a, len(self.blocks)
+        node = np.tile(np.arange(b, dtype=np.int32), a)
+        whole = np.zeros(a * b, dtype=np.int32)
         scores = pd.DataFrame({
-            "framework_id": pd.array(np.full(len(order), fw.id, dtype=object), dtype="string"),
-            "framework_version": pd.array(np.full(len(order), fw.version, dtype=object), dtype="string"),
-            "agency_code": pd.array(np.tile(agencies, blocks)[order], dtype="string"),
+            "framework_id": _strings(whole, [fw.id]),
+            "framework_version": _strings(whole, [fw.version]),
+            "agency_code": _strings(np.repeat(np.arange(a, dtype=np.int64), b), agencies),
         })
-        for key in self.KEYS:
-            vals = flat[key][order]
-            scores[key] = vals if key in self.NUMBERS else pd.array(vals, dtype="string")
+        for j, key in enumerate(("node_id", "parent_id", "level", "kpi_code")):
+            scores[key] = _strings(node, [blk[j] for blk in self.blocks])
+        scores["input_value"] = _by_unit([blk[5] for blk in self.blocks])
+        scores["rule"] = _strings(node, [blk[4] for blk in self.blocks])
+        scores["points"] = _by_unit([blk[6] for blk in self.blocks])
+        scores["max_points"] = _by_unit([blk[7] for blk in self.blocks])
+        texts: list[str] = []
+        codes = []
+        for blk in self.blocks:
+            code, said = blk[8]
+            codes.append(np.where(code >= 0, code + len(texts), -1))
+            texts += said
+        scores["note"] = _strings(_by_unit(codes), texts)
         return scores
+
+
+def _by_unit(blocks: list[np.ndarray]) -> np.ndarray:
+    """Per-node arrays (one value per unit each) laid out unit by unit, node by node."""
+    return np.stack(blocks, axis=1).reshape(-1)
+
+
+def _strings(codes: np.ndarray, texts) -> pd.arrays.ArrowStringArray:
+    """A "string" column of ``texts[code]`` per row; missing where the code is -1 or the text None."""
+    texts = list(texts)
+    if not texts or all(t is None for t in texts):
+        return pd.arrays.ArrowStringArray(pa.nulls(len(codes), pa.large_string()))
+    codes = np.asarray(codes)
+    missing = codes < 0
+    if any(t is None for t in texts):
+        missing |= np.append(np.array([t is None for t in texts], dtype=bool), True)[codes]
+    indices = pa.array(np.where(missing, 0, codes).astype(np.int32 if len(texts) < 2**31 else np.int64),
+                       mask=missing if missing.any() else None)
+    dictionary = pa.array(["" if t is None else str(t) for t in texts], type=pa.string())
+    column = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(column)
 
 
 def _set_points(
@@ -497,30 +573,27 @@ def _set_points(
     chosen = ~np.isnan(ind.points_set)
     most = floor_to(eff, d)
     wanted = half_up(np.nan_to_num(ind.points_set), d)
-    for i in np.flatnonzero(chosen & (wanted > most + 1e-9)):
-        ind.notes[i].append(f"the evaluator's {_pts(wanted[i], d)} points are above this unit's "
-                            f"maximum: {_pts(most[i], d)} awarded")
+    i = np.flatnonzero(chosen & (wanted > most + 1e-9))
+    ind.notes.add(i, lambda w, m: f"the evaluator's {_pts(w, d)} points are above this unit's "
+                  f"maximum: {_pts(m, d)} awarded", wanted[i], most[i])
     given = np.minimum(wanted, most)
     return np.where(chosen, given, pts), np.where(chosen, given, raw)
 
 
-def _reweight_notes(fw: Framework, n: Node, e: np.ndarray, applicable: np.ndarray) -> list[tuple[int, str]]:
+def _reweight_notes(fw: Framework, n: Node, e: np.ndarray, applicable: np.ndarray, notes: Notes) -> None:
     """Why a node's maximum differs from its file's points: points it receives from not-assessed
     siblings (the framework's declaration), or points of items not applicable to the unit."""
     if not abs(n.max_points) > 0:
-        return []
+        return
     gifts = [(m.id, m.not_assessed.redistribute[n.id]) for m in fw.not_assessed()
              if m.not_assessed is not None and n.id in m.not_assessed.redistribute]
     base = n.max_points + sum(p for _, p in gifts)
-    out = []
     if gifts:
         given = ", ".join(f"+{p:g} from {src}" for src, p in gifts)
-        text = f"max {n.max_points:g} {given} (not assessed) = {base:g}"
-        out += [(int(i), text) for i in np.flatnonzero(applicable)]
-    moved = applicable & ~np.isclose(e, base)
+        notes.add(np.flatnonzero(applicable), f"max {n.max_points:g} {given} (not assessed) = {base:g}")
+    moved = np.flatnonzero(applicable & ~np.isclose(e, base))
     why = "points of not-applicable items re-distributed"
-    out += [(int(i), f"max {base:g} re-weighted to {e[i]:.6g} ({why})") for i in np.flatnonzero(moved)]
-    return out
+    notes.add(moved, lambda x: f"max {base:g} re-weighted to {x:.6g} ({why})", e[moved])
 
 
 def _agg_rule(how: str) -> str:
@@ -537,25 +610,17 @@ def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray,
     xs = ind.value[ind.evaluated]
     full = floor_to(eff, d)
     at_full = pts >= full - 1e-9
-    idx, targets, target_shares = [], [], []
-    for i in np.flatnonzero(ind.applicable):
-        if at_full[i]:
-            if ind.evaluated[i]:
-                ind.notes[i].append("full points")
-        elif not ind.evaluated[i]:
-            if np.isnan(ind.value[i]) and ind.share[i] == 0:
-                ind.notes[i].append(f"reporting it could earn up to +{_pts(full[i] - pts[i], d)} points")
-        else:
-            step = rule.next_step(float(ind.value[i]), xs, n.params, higher, n.max_points)
-            if step is not None:
-                idx.append(i)
-                targets.append(step[0])
-                target_shares.append(step[1])
-    if not idx:
+    app, evaluated = ind.applicable, ind.evaluated
+    ind.notes.add(np.flatnonzero(app & at_full & evaluated), "full points")
+    unreported = np.flatnonzero(app & ~at_full & ~evaluated & np.isnan(ind.value) & (ind.share == 0))
+    ind.notes.add(unreported, lambda g: f"reporting it could earn up to +{_pts(g, d)} points",
+                  (full - pts)[unreported])
+    idx = np.flatnonzero(app & ~at_full & evaluated)
+    targets, target_shares, found = next_steps(rule, ind.value[idx], xs, n.params, higher, n.max_points)
+    idx, targets, target_shares = idx[found], targets[found], target_shares[found]
+    if not len(idx):
         return
-    idx_arr = np.array(idx)
-    gains = np.minimum(half_up(np.array(target_shares) * eff[idx_arr], d), full[idx_arr]) - pts[idx_arr]
-    for i, target, gain in zip(idx, targets, gains, strict=True):
-        if gain > 0:
-            reach = fmt_value(n.input_code, target)
-            ind.notes[i].append(f"reaching {reach} would add +{_pts(gain, d)} points")
+    gains = np.minimum(half_up(target_shares * eff[idx], d), full[idx]) - pts[idx]
+    gain = gains > 0
+    ind.notes.add(idx[gain], lambda t, g: f"reaching {fmt_value(n.input_code, t)} would add "
+                  f"+{_pts(g, d)} points", targets[gain], gains[gain])

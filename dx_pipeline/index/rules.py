@@ -37,6 +37,9 @@ class Rule:
     optional: tuple[str, ...] = ()
     relative: bool = False  # compares units with each other
     doc: str = ""
+    # what the next step depends on besides the params and all values: "nothing" (the same
+    # step for every unit), "share" (the unit's own share alone) or "value" (its own value)
+    step_on: str = "value"
 
     def check(self, params: Params, direction: str) -> list[str]:
         """Problems with a node's params, in words for the loader's error message: first
@@ -284,25 +287,29 @@ def _best_step(v, xs, p, higher, mx):
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("linear", _linear, _linear_step, optional=("scale",),
+        Rule("linear", _linear, _linear_step, optional=("scale",), step_on="nothing",
              doc="share = value / scale (default 1): ratio × max points"),
         Rule("goalpost", _goalpost, _goalpost_step, required=("threshold",), optional=("lower", "upper"),
+             step_on="nothing",
              doc="full points at threshold, linear from the lower post (default 0)"),
         Rule("distance_to_target", _distance, _distance_step, required=("target",),
-             optional=("tolerance", "two_sided"),
+             optional=("tolerance", "two_sided"), step_on="nothing",
              doc="share = 1 − shortfall / tolerance (default: the target)"),
-        Rule("categorical", _categorical, _categorical_step, required=("levels",),
+        Rule("categorical", _categorical, _categorical_step, required=("levels",), step_on="share",
              doc="levels map an input code to a share; unlisted codes score 0"),
-        Rule("boolean", _boolean, _boolean_step, optional=("threshold",),
+        Rule("boolean", _boolean, _boolean_step, optional=("threshold",), step_on="nothing",
              doc="full points for yes (value ≥ 0.5), none for no"),
-        Rule("half_credit", _half_credit, _half_credit_step, optional=("full", "half"),
+        Rule("half_credit", _half_credit, _half_credit_step, optional=("full", "half"), step_on="share",
              doc="full points at ≥ full (1), half at ≥ half (0.5)"),
-        Rule("manual", _manual, _manual_step, doc="the input is the points awarded from evidence"),
-        Rule("minmax", _minmax, _best_step, relative=True, doc="(x − min) / (max − min) across units"),
-        Rule("zscore", _zscore, _best_step, optional=("clip",), relative=True,
+        Rule("manual", _manual, _manual_step, step_on="nothing",
+             doc="the input is the points awarded from evidence"),
+        Rule("minmax", _minmax, _best_step, relative=True, step_on="nothing",
+             doc="(x − min) / (max − min) across units"),
+        Rule("zscore", _zscore, _best_step, optional=("clip",), relative=True, step_on="nothing",
              doc="0.5 + z / (2 × clip), z across units, clipped at ±clip (3) sd"),
-        Rule("rank", _rank, _best_step, relative=True, doc="(n − rank) / (n − 1), competition ranks"),
-        Rule("percentile_rank", _percentile_rank, _best_step, relative=True,
+        Rule("rank", _rank, _best_step, relative=True, step_on="nothing",
+             doc="(n − rank) / (n − 1), competition ranks"),
+        Rule("percentile_rank", _percentile_rank, _best_step, relative=True, step_on="nothing",
              doc="share of other units below, ties counted half"),
     )
 }
@@ -323,3 +330,30 @@ def shares(rule: str, values: np.ndarray, params: Params, direction: str, max_po
     if len(values) == 0:
         return values
     return _clip(r.share(values, params, direction != "lower", float(max_points)))
+
+
+def next_steps(
+    rule: Rule, values: np.ndarray, xs: np.ndarray, params: Params, higher: bool, max_points: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rule.next_step`` for many units at once: (value to reach, share there, has a step).
+
+    The step function is called once per distinct thing it depends on (``Rule.step_on``), not
+    once per unit: a million units under a linear rule share one step."""
+    n = len(values)
+    if n == 0:
+        return np.full(0, np.nan), np.full(0, np.nan), np.zeros(0, dtype=bool)
+    if rule.step_on == "nothing":
+        key = np.zeros(n, dtype=np.int64)
+    else:
+        on = values if rule.step_on == "value" else rule.share(values, params, higher, float(max_points))
+        on = np.ascontiguousarray(on, dtype=np.float64).view(np.int64)  # bits: -0.0 is not 0.0
+        key = np.unique(on, return_inverse=True)[1].reshape(-1)
+    first = np.empty(int(key.max()) + 1, dtype=np.int64)
+    first[key[::-1]] = np.arange(n - 1, -1, -1)
+    m = len(first)
+    target, share, found = np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, dtype=bool)
+    for k, i in enumerate(first):
+        step = rule.next_step(float(values[i]), xs, params, higher, max_points)
+        if step is not None:
+            target[k], share[k], found[k] = step[0], step[1], True
+    return target[key], share[key], found[key]
