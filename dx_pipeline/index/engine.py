@@ -551,17 +551,19 @@ def _by_unit(blocks: list[np.ndarray]) -> np.ndarray:
 def _strings(codes: np.ndarray, texts) -> pd.arrays.ArrowStringArray:
     """A "string" column of ``texts[code]`` per row; missing where the code is -1 or the text None."""
     texts = list(texts)
+    n = len(codes)
     if not texts or all(t is None for t in texts):
-        return pd.arrays.ArrowStringArray(pa.nulls(len(codes), pa.large_string()))
+        return pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string()))
+    if len(texts) == 1:  # one text for every row (framework id, version)
+        return pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(texts[0], pa.large_string()), n))
     codes = np.asarray(codes)
     missing = codes < 0
     if any(t is None for t in texts):
         missing |= np.append(np.array([t is None for t in texts], dtype=bool), True)[codes]
     indices = pa.array(np.where(missing, 0, codes).astype(np.int32 if len(texts) < 2**31 else np.int64),
                        mask=missing if missing.any() else None)
-    dictionary = pa.array(["" if t is None else str(t) for t in texts], type=pa.string())
-    column = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
-    return pd.arrays.ArrowStringArray(column)
+    dictionary = pa.array(["" if t is None else str(t) for t in texts], type=pa.large_string())
+    return pd.arrays.ArrowStringArray(pc.take(dictionary, indices))  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def _set_points(

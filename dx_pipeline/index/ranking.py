@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dx_pipeline.reference.frameworks import Framework
 
@@ -47,19 +49,22 @@ def rank_units(
 ) -> pd.DataFrame:
     """Ranking rows (RANKING_COLUMNS) of the scored units: rank within each ranking group under
     the framework's tie rule, band, and movement against ``previous_ranking``."""
+    peer = units["rank_group"].to_numpy(dtype=object)
+    agency = units["agency_code"].to_numpy(dtype=object)
     df = pd.DataFrame({
-        "framework_id": fw.id,
-        "peer_group": units["rank_group"].to_numpy(dtype=object),
-        "agency_code": units["agency_code"].to_numpy(dtype=object),
-        "agency_name": units["agency_name"].to_numpy(dtype=object),
+        "framework_id": _text(np.full(len(units), fw.id, dtype=object)),
+        "peer_group": _text(peer),
+        "agency_code": _text(agency),
+        "agency_name": _text(units["agency_name"].to_numpy(dtype=object)),
         "total_points": totals.to_numpy(dtype=float),
         "max_points": total_max.to_numpy(dtype=float),
     })
     ranked = units["ranked"].to_numpy(dtype=bool) & (df["max_points"].to_numpy() > 0)
     rank = np.full(len(df), np.nan)
-    points, codes = df["total_points"].to_numpy(dtype=float), df["agency_code"].to_numpy(dtype=str)
-    for _, idx in df[ranked].groupby("peer_group", sort=True).groups.items():
-        pos = df.index.get_indexer(idx)
+    points, codes = df["total_points"].to_numpy(dtype=float), agency.astype(str)
+    group, _ = pd.factorize(peer, sort=True)
+    for g in np.unique(group[ranked]):
+        pos = np.flatnonzero(ranked & (group == g))
         if fw.ranking.ties == "consecutive":
             rank[pos] = consecutive_rank(points[pos], codes[pos])
         else:
@@ -67,17 +72,25 @@ def rank_units(
     df["rank"] = pd.array(rank, dtype="Float64").astype("Int32")  # NaN (not ranked) -> <NA>
     mx = df["max_points"].to_numpy()
     share = np.where(mx > 0, df["total_points"].to_numpy() / np.where(mx > 0, mx, 1.0), np.nan)
-    df["band"] = pd.array(_bands(fw, share), dtype="string")
+    df["band"] = _text(_bands(fw, share))
     prev = _previous_ranks(fw, previous_ranking)
     if prev is not None:
         df["previous_rank"] = df["agency_code"].map(prev).astype("Float64").round().astype("Int32")
     else:
-        df["previous_rank"] = pd.array([None] * len(df), dtype="Int32")
+        nothing = np.ones(len(df), dtype=bool)
+        df["previous_rank"] = pd.arrays.IntegerArray(np.zeros(len(df), dtype=np.int32), nothing)
     df["rank_change"] = (df["previous_rank"] - df["rank"]).astype("Int32")
-    for col in ("framework_id", "peer_group", "agency_code", "agency_name"):
-        df[col] = df[col].astype("string")
-    df = df.sort_values(["peer_group", "rank", "agency_code"], na_position="last", kind="stable")
-    return df[RANKING_COLUMNS].reset_index(drop=True)
+    # by ranking group, rank (unranked last), agency code: the codes' order from Arrow's sort
+    # (UTF-8 bytes sort in code point order, as Python's strings do)
+    by_code = np.empty(len(df), dtype=np.int64)
+    by_code[pc.sort_indices(pa.array(agency, type=pa.string())).to_numpy()] = np.arange(len(df))  # pyright: ignore[reportAttributeAccessIssue]
+    order = np.lexsort((by_code, rank, group))
+    return df[RANKING_COLUMNS].take(order).reset_index(drop=True)
+
+
+def _text(values: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """A "string" column from an object array of texts and Nones, without inferring its type."""
+    return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
 
 
 def _bands(fw: Framework, share: np.ndarray) -> np.ndarray:
