@@ -184,8 +184,11 @@ class _Lookup:
         pos = self.unit_of[t.agency_id[rows]]
         keep = pos >= 0
         pos, rows = pos[keep], rows[keep]
-        out.value[pos], out.numerator[pos], out.denominator[pos] = (
-            t.value[rows], t.numerator[rows], t.denominator[rows])
+        out.value[pos] = t.value[rows]
+        if t.numerator is not None:
+            out.numerator[pos] = t.numerator[rows]
+        if t.denominator is not None:
+            out.denominator[pos] = t.denominator[rows]
         out.present[pos] = True
         if t.raw_value is not None:
             out.raw_value = np.full(a, None, dtype=object)

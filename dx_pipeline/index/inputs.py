@@ -36,8 +36,8 @@ class LongTable:
     kpis: np.ndarray  # distinct KPI codes (object, stripped)
     kpi_id: np.ndarray  # per row, index into ``kpis``
     value: np.ndarray
-    numerator: np.ndarray
-    denominator: np.ndarray
+    numerator: np.ndarray | None  # None: the table has no such column (saves 8 bytes a row)
+    denominator: np.ndarray | None
     raw_value: np.ndarray | None  # per row the text that did not read as a number, else None
     rows: dict[str, np.ndarray]  # KPI code -> its rows, ascending
 
@@ -54,10 +54,15 @@ class LongTable:
         return pd.DataFrame({
             "agency_code": pd.array(self.agencies[self.agency_id], dtype="string"),
             "kpi_code": pd.array(self.kpis[self.kpi_id], dtype="string"),
-            "value": self.value, "numerator": self.numerator, "denominator": self.denominator,
+            "value": self.value, "numerator": _or_nan(self.numerator, len(self)),
+            "denominator": _or_nan(self.denominator, len(self)),
             "raw_value": (self.raw_value if self.raw_value is not None
                           else np.full(len(self.value), None, dtype=object)),
         })
+
+
+def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:
+    return np.full(n, np.nan) if values is None else values
 
 
 def normalise_long(data: pd.DataFrame, source: str = "input") -> pd.DataFrame:
@@ -117,25 +122,30 @@ def read_long(data: pd.DataFrame, source: str = "input") -> LongTable:
     if blank.any():
         rows = [int(i) + 2 for i in np.flatnonzero(blank)[:5]]
         raise ValueError(f"{source}: rows {rows} (file line numbers) have an empty agency_code or kpi_code")
-    numbers, raw_value = {}, None
+    numbers: dict[str, np.ndarray | None] = {"numerator": None, "denominator": None}
+    numbers["value"], raw_value = np.full(len(df), np.nan), None
     for col in ("value", "numerator", "denominator"):
         if col not in df.columns:
-            numbers[col] = np.full(len(df), np.nan)
             continue
         raw = df[col]
-        numbers[col] = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy(dtype=float, copy=True)
+        got = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy(dtype=float, copy=True)
+        numbers[col] = got
         if col == "value" and not (isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "fiub"):
             # numpy numbers all read as numbers (NaN is empty): only other columns can hold text
             text = raw.astype("string").str.strip()
-            bad = np.isnan(numbers[col]) & text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
+            bad = np.isnan(got) & text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
             if bad.any():
                 raw_value = np.full(len(df), None, dtype=object)
                 raw_value[bad] = text[bad].to_numpy(dtype=object)
-    table = LongTable(agencies, agency_id, kpis, kpi_id, numbers["value"], numbers["numerator"],
+    value = numbers["value"]
+    assert value is not None
+    table = LongTable(agencies, agency_id, kpis, kpi_id, value, numbers["numerator"],
                       numbers["denominator"], raw_value, _rows_of(kpis, kpi_id))
     _check_repeats(table, source)
     # a value given only as numerator/denominator
-    value, num, den = table.value, table.numerator, table.denominator
+    num, den = table.numerator, table.denominator
+    if num is None or den is None:
+        return table
     with np.errstate(invalid="ignore", divide="ignore"):
         derive = np.isnan(value) & ~np.isnan(num) & (den > 0)
         value[derive] = num[derive] / den[derive]

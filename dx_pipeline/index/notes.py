@@ -75,6 +75,7 @@ class Notes:
 
     def encode(self) -> tuple[np.ndarray, list[str]]:
         """(code per unit, texts): each unit's parts joined by "; "; code -1 where it has none.
+        Called once, when the node's notes are complete: the parts are let go.
 
         A unit with one part takes that part's text as it is; only units with several parts
         (few, usually) have their combinations of parts found and joined."""
@@ -102,6 +103,7 @@ class Notes:
                                 if col[i] > 0) for i in first]
             out[several] = key + len(texts)
             texts += joined
+        self.parts = []
         return out, texts
 
 
