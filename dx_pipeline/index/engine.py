@@ -523,7 +523,6 @@ class _ScoreColumns:
     def frame(self, fw: Framework, agencies: np.ndarray) -> pd.DataFrame:
         """The rows, unit by unit and node by node within a unit."""
         a, b = self.a, len(self.blocks)
-        node = np.tile(np.arange(b, dtype=np.int32), a)
         whole = np.zeros(a * b, dtype=np.int32)
         scores = pd.DataFrame({
             "framework_id": _strings(whole, [fw.id]),
@@ -531,9 +530,9 @@ class _ScoreColumns:
             "agency_code": _strings(np.repeat(np.arange(a, dtype=np.int64), b), agencies),
         })
         for j, key in enumerate(("node_id", "parent_id", "level", "kpi_code")):
-            scores[key] = _strings(node, [blk[j] for blk in self.blocks])
+            scores[key] = _tiled([blk[j] for blk in self.blocks], a)
         scores["input_value"] = _by_unit([blk[5] for blk in self.blocks])
-        scores["rule"] = _strings(node, [blk[4] for blk in self.blocks])
+        scores["rule"] = _tiled([blk[4] for blk in self.blocks], a)
         scores["points"] = _by_unit([blk[6] for blk in self.blocks])
         scores["max_points"] = _by_unit([blk[7] for blk in self.blocks])
         texts: list[str] = []
@@ -549,6 +548,25 @@ class _ScoreColumns:
 def _by_unit(blocks: list[np.ndarray]) -> np.ndarray:
     """Per-node arrays (one value per unit each) laid out unit by unit, node by node."""
     return np.stack(blocks, axis=1).reshape(-1)
+
+
+def _tiled(texts: list[str | None], units: int) -> pd.arrays.ArrowStringArray:
+    """A "string" column repeating one text per node (None: missing) for every unit in turn,
+    its Arrow buffers laid out by numpy (the node texts' bytes tiled, offsets from their lengths)."""
+    valid = np.array([t is not None for t in texts], dtype=bool)
+    if not valid.any():
+        return pd.arrays.ArrowStringArray(pa.nulls(len(texts) * units, pa.large_string()))
+    encoded = [(t or "").encode("utf-8") for t in texts]
+    ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    span = int(ends[-1])
+    offsets = np.zeros(len(texts) * units + 1, dtype=np.int64)
+    offsets[1:] = (np.arange(units, dtype=np.int64)[:, None] * span + ends[None, :]).reshape(-1)
+    data = np.tile(np.frombuffer(b"".join(encoded), dtype=np.uint8), units)
+    missing = int((~valid).sum()) * units
+    bitmap = pa.py_buffer(np.packbits(np.tile(valid, units), bitorder="little")) if missing else None
+    column = pa.LargeStringArray.from_buffers(len(texts) * units, pa.py_buffer(offsets), pa.py_buffer(data),
+                                              bitmap, missing)
+    return pd.arrays.ArrowStringArray(column)
 
 
 def _strings(codes: np.ndarray, texts) -> pd.arrays.ArrowStringArray:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dx_pipeline.index import score
+from dx_pipeline.index.engine import _tiled
 from dx_pipeline.index.loader import build_framework
 from dx_pipeline.index.notes import Notes
 from dx_pipeline.index.rules import RULES, next_steps
@@ -105,3 +106,11 @@ def test_categorical_padded_shuffled_input_scores_the_same(rows, missing, zero, 
     a, b = score(fw, plain), score(fw, odd)
     pd.testing.assert_frame_equal(a.scores, b.scores)
     pd.testing.assert_frame_equal(a.ranking, b.ranking)
+
+
+@SETTINGS
+@given(st.lists(st.none() | st.text(max_size=6), min_size=1, max_size=6), st.integers(0, 5))
+def test_tiled_text_column_equals_the_texts_repeated(texts, units):
+    got = pd.Series(_tiled(texts, units))
+    want = pd.Series(pd.array(np.array(texts * units, dtype=object), dtype="string"))
+    pd.testing.assert_series_equal(got, want)
