@@ -4,7 +4,7 @@ checks the code location, in process or through the Dagster UI.
 Every warehouse table with a contract is an asset, so nothing the pipeline stores is invisible
 in the UI; ``period_rankings`` is the published half-year and annual rankings, ``portal_site``
 the website built from the published revisions; the appraisal's steps are assets too
-(``quarter_appraisal``, ``provisional_ranking``, ``final_ranking``).
+(``quarter_appraisal``, ``provisional_result``, ``final_result``).
 """
 
 from dx_pipeline.reference.schemas import CONTRACTS
@@ -12,7 +12,7 @@ from dx_pipeline.reference.schemas import CONTRACTS
 TABLES = frozenset(CONTRACTS)
 """Every table the warehouse stores."""
 
-DECISIONS = frozenset({"provisional_ranking", "final_ranking"})
+DECISIONS = frozenset({"provisional_result", "final_result"})
 """Appraisal steps people take, each in a job of its own with its run config."""
 ASSETS = TABLES | {"period_rankings", "portal_site", "quarter_appraisal"} | DECISIONS
 MATERIALIZED = ASSETS - {"dq_results"}

@@ -3,7 +3,7 @@ and the approved final one, thin steps over :mod:`dx_pipeline.app.appraisal`.
 
 The quarterly schedule's job materializes ``quarter_appraisal``: the computed result is
 recorded, the appraisal opened (each once: a rerun records nothing new) and the evaluator's
-workbook written. ``provisional_ranking`` and ``final_ranking`` are steps people take, each in
+workbook written. ``provisional_result`` and ``final_result`` are steps people take, each in
 a job of its own with the run config they need (who publishes, how long agencies may appeal;
 the approving decision): the rules of each step (which state allows it) stay the workflow's,
 so a step the state does not allow fails its run with the workflow's reason. Every step's
@@ -119,7 +119,7 @@ class ProvisionalConfig(Config):
     "`provisional_job` with `by` and `appeal_days`; refused unless the quarter is under "
     "appraisal.",
 )
-def provisional_ranking(
+def provisional_result(
     context: AssetExecutionContext, config: ProvisionalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Publish the provisional revision and open the appeal window."""
@@ -156,14 +156,14 @@ class ApprovalConfig(Config):
     partitions_def=quarterly_partitions,
     group_name=APPRAISAL,
     kinds={"parquet", "html"},
-    deps=["provisional_ranking", "quarter_appraisal"],
+    deps=["provisional_result", "quarter_appraisal"],
     description="Kết quả chính thức: ghi nhận quyết định phê duyệt và công bố bản chính thức.\n\n"
     "The approving decision recorded and the final revision published (`status: final`, the "
     "approval in its manifest). Run by `approval_job` with the decision's number and date; "
     "refused without a provisional revision, while the appeal window is open or an appeal "
     "is undecided.",
 )
-def final_ranking(
+def final_result(
     context: AssetExecutionContext, config: ApprovalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Record the approval and publish the final revision."""
@@ -179,5 +179,5 @@ def final_ranking(
 
 QUARTER_STEPS = [quarter_appraisal]
 """Steps of the quarterly schedule's job."""
-DECISION_STEPS = [provisional_ranking, final_ranking]
+DECISION_STEPS = [provisional_result, final_result]
 """Steps people take, each in its own job with its run config (never in a backfill)."""

@@ -464,8 +464,8 @@ TREND_QUARTERS = 8
             start_offset=1 - TREND_QUARTERS, end_offset=0, allow_nonexistent_upstream_partitions=True)),
         "period_rankings",
         # built again once a provisional or final revision is published
-        "provisional_ranking",
-        "final_ranking",
+        "provisional_result",
+        "final_result",
     ],
     description="Trang thông tin điện tử công bố kết quả (tạm thời hoặc chính thức) của quý và của 6 "
     "tháng, cả năm kết thúc cùng quý: trang tĩnh, tiếng Việt trước, tiếng Anh kèm theo.\n\n"

@@ -21,7 +21,7 @@ appraisal's: every verdict in force is about a scored indicator
 (``quarter_appraisal_on_scored_units``, on the appraisal: it blocks the provisional and the
 final revision, and the provisional and approval jobs run it first), and every approval
 follows a published provisional revision and every final revision has an approval
-(``final_ranking_approval_after_provisional``: it blocks the site built after it).
+(``final_result_approval_after_provisional``: it blocks the site built after it).
 """
 
 
@@ -232,15 +232,15 @@ def quarter_appraisal_on_scored_units(
 
 
 @asset_check(
-    asset="final_ranking",
-    name="final_ranking_approval_after_provisional",
+    asset="final_result",
+    name="final_result_approval_after_provisional",
     blocking=True,
     partitions_def=quarterly_partitions,
     description="Mỗi phê duyệt đều sau một kết quả tạm thời đã công bố; mỗi bản chính thức đều có "
     "phê duyệt. / Every approval names a published provisional revision; every final revision has "
     "an approval.",
 )
-def final_ranking_approval_after_provisional(
+def final_result_approval_after_provisional(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Compare the recorded approvals with the published revisions' states."""
@@ -279,4 +279,4 @@ def build_quality_checks() -> list[AssetChecksDefinition]:
     ``Definitions(asset_checks=...)``."""
     return [build_dataset_checks(spec) for spec in SUITES.values()] + [
         index_scores_reproducible, plan_scorecard_every_target, portal_site_links_resolve,
-        quarter_appraisal_on_scored_units, final_ranking_approval_after_provisional]
+        quarter_appraisal_on_scored_units, final_result_approval_after_provisional]

@@ -22,7 +22,7 @@ warnings.filterwarnings(
     "ignore", message=r"Asset job quarter_job materializes assets with varying BackfillPolicies"
 )
 
-DECISIONS = AssetSelection.assets("provisional_ranking", "final_ranking")
+DECISIONS = AssetSelection.assets("provisional_result", "final_result")
 """The steps people take (with run config): never in the quarter's job or a backfill."""
 _APPRAISAL_CHECKED = AssetSelection.checks_for_assets("quarter_appraisal")
 
@@ -40,7 +40,7 @@ quarter_job = define_asset_job(
 
 provisional_job = define_asset_job(
     name="provisional_job",
-    selection=AssetSelection.assets("provisional_ranking", "portal_site") | _APPRAISAL_CHECKED,
+    selection=AssetSelection.assets("provisional_result", "portal_site") | _APPRAISAL_CHECKED,
     partitions_def=quarterly_partitions,
     description=(
         "Công bố kết quả tạm thời sau thẩm định và trang thông tin; mở thời hạn kiến nghị (cấu hình: "
@@ -51,7 +51,7 @@ provisional_job = define_asset_job(
 
 approval_job = define_asset_job(
     name="approval_job",
-    selection=AssetSelection.assets("final_ranking", "portal_site") | _APPRAISAL_CHECKED,
+    selection=AssetSelection.assets("final_result", "portal_site") | _APPRAISAL_CHECKED,
     partitions_def=quarterly_partitions,
     description=(
         "Ghi nhận quyết định phê duyệt, công bố kết quả chính thức và trang thông tin (cấu hình: "

@@ -15,7 +15,7 @@ from dx_pipeline.app.quarter import score_quarter_kpis
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.appraisal.adjustments import VerdictRequest
 from dx_pipeline.appraisal.approvals import ApprovalRequest, record_approval
-from dx_pipeline.defs.appraisal import provisional_ranking, quarter_appraisal
+from dx_pipeline.defs.appraisal import provisional_result, quarter_appraisal
 from dx_pipeline.defs.assets import index_scores
 from dx_pipeline.defs.checks import quarter_appraisal_on_scored_units
 from dx_pipeline.defs.resources import DxResource
@@ -72,9 +72,9 @@ def test_dagster_runs_the_check_as_a_blocking_error(home):
     write_partition(settings.home, "agencies", Q, registry[registry["agency_code"] != "SO-01"])
     check = quarter_appraisal_on_scored_units
     result = materialize(
-        [index_scores, quarter_appraisal, check, provisional_ranking], partition_key="2025-10",
+        [index_scores, quarter_appraisal, check, provisional_result], partition_key="2025-10",
         instance=DagsterInstance.ephemeral(), resources={"dx": DxResource(home=str(home))},
-        run_config={"ops": {"provisional_ranking": {"config": {"by": "An"}}}},
+        run_config={"ops": {"provisional_result": {"config": {"by": "An"}}}},
         raise_on_error=False,
     )
     (scope,) = result.get_asset_check_evaluations()

@@ -124,7 +124,7 @@ def test_the_schedule_computes_the_quarter_and_opens_its_appraisal_but_publishes
 
 def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_provisional_one(scheduled):
     home = scheduled["home"]
-    approve = {"final_ranking": {"config": APPROVAL}}
+    approve = {"final_result": {"config": APPROVAL}}
     with pytest.MonkeyPatch.context() as clock:
         _clock(clock, T0 + HOUR / 2)
         early = _run(scheduled, "approval_job", approve)
@@ -136,11 +136,11 @@ def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_
     with pytest.MonkeyPatch.context() as clock:
         _clock(clock, T0 + HOUR)
         provisional = _run(scheduled, "provisional_job",
-                           {"provisional_ranking": {"config": {"by": "Nguyễn Văn An", "appeal_days": 3}}})
+                           {"provisional_result": {"config": {"by": "Nguyễn Văn An", "appeal_days": 3}}})
     assert provisional.success, _failures(provisional)
     manifest = _manifest(home, 2)
     assert manifest["status"] == "provisional" and manifest["appeal_window"]
-    meta = _materialization(provisional, "provisional_ranking")
+    meta = _materialization(provisional, "provisional_result")
     assert meta["status"].value.startswith("provisional: ") and meta["revision"].value == 2
     assert meta["state"].value.startswith("appeal_window: ") and "Nguyễn Văn An" in meta["transitions"].value
     pages = (site_dir(home, Period.parse(Q), 2) / "index.html").read_text(encoding="utf-8")
@@ -151,10 +151,10 @@ def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_
     manifest = _manifest(home, 3)
     assert manifest["status"] == "final" and manifest["approval"]["decision_number"] == "215/QĐ-UBND"
     checks = {e.check_name: e for e in final.get_asset_check_evaluations()}
-    assert set(checks) == {"quarter_appraisal_on_scored_units", "final_ranking_approval_after_provisional",
+    assert set(checks) == {"quarter_appraisal_on_scored_units", "final_result_approval_after_provisional",
                            "portal_site_links_resolve"}
     assert all(e.passed for e in checks.values()), {k: e.description for k, e in checks.items()}
-    meta = _materialization(final, "final_ranking")
+    meta = _materialization(final, "final_result")
     assert meta["status"].value == "final: kết quả chính thức đã phê duyệt / final result, approved"
     assert meta["approval"].value["decision_number"] == "215/QĐ-UBND"
     assert meta["transition_count"].value == 6 and "Văn phòng UBND tỉnh" in meta["transitions"].value

@@ -74,7 +74,7 @@ def test_factory_covers_every_suite_check_with_its_severity():
                                 ("plan_scorecard", "plan_scorecard_every_target"),
                                 ("portal_site", "portal_site_links_resolve"),
                                 ("quarter_appraisal", "quarter_appraisal_on_scored_units"),
-                                ("final_ranking", "final_ranking_approval_after_provisional")}
+                                ("final_result", "final_result_approval_after_provisional")}
     # every spec is declared blocking; the result's severity (decided by the observed rate
     # against the tolerance) is what decides whether Dagster blocks
     blocking = {(spec.asset_key.path[0], spec.name): spec.blocking for c in checks for spec in c.check_specs}

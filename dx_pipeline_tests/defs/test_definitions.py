@@ -120,18 +120,18 @@ def test_the_appraisal_steps_are_assets_in_their_own_jobs_after_their_blocking_c
         return {p.to_user_string() for p in graph.get(AssetKey(key)).parent_keys}
 
     assert parents("quarter_appraisal") == {"index_scores", "ranking_snapshot"}
-    assert parents("provisional_ranking") == {"quarter_appraisal"}
-    assert parents("final_ranking") == {"provisional_ranking", "quarter_appraisal"}
-    assert {"provisional_ranking", "final_ranking"} <= parents("portal_site")
-    for key in ("quarter_appraisal", "provisional_ranking", "final_ranking"):
+    assert parents("provisional_result") == {"quarter_appraisal"}
+    assert parents("final_result") == {"provisional_result", "quarter_appraisal"}
+    assert {"provisional_result", "final_result"} <= parents("portal_site")
+    for key in ("quarter_appraisal", "provisional_result", "final_result"):
         assert graph.get(AssetKey(key)).group_name == "appraisal", key
     specs = {graph.get_check_spec(k).name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     for name, asset in (("quarter_appraisal_on_scored_units", "quarter_appraisal"),
-                        ("final_ranking_approval_after_provisional", "final_ranking"),
+                        ("final_result_approval_after_provisional", "final_result"),
                         ("portal_site_links_resolve", "portal_site")):
         assert specs[name].asset_key == AssetKey(asset) and specs[name].blocking, name
     assert defs.resolve_schedule_def("quarterly_ranking_schedule").job_name == "quarter_job"
-    for job_name, step in (("provisional_job", "provisional_ranking"), ("approval_job", "final_ranking")):
+    for job_name, step in (("provisional_job", "provisional_result"), ("approval_job", "final_result")):
         job = defs.resolve_job_def(job_name)
         assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {step, "portal_site"}
         waits_for = {node.name: str(dep) for node, dep in job.graph.dependencies.items()}
