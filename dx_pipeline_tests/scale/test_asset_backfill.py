@@ -1,16 +1,16 @@
-"""An asset backfill of three sample quarters, end to end, the way production runs it.
+"""An asset backfill of two sample quarters, end to end, the way production runs it.
 
-Fresh PostgreSQL instance storage, the first three quarters of 2024 at 1 % volume, the backfill
+Fresh PostgreSQL instance storage, the first two quarters of 2024 at 1 % volume, the backfill
 submitted with ``dx-pipeline backfill`` and run by a real ``dagster-daemon`` (its own process
 group, killed with everything it started at the end). The backfill must finish successfully,
-with runs of different quarters in flight at the same time, no storage error anywhere, every
-quarter and the half-year published, and -- the point of an asset backfill -- every quarter
-ranked against the previous quarter's *published* ranking (``previous_rank``): the chain
-through earlier quarters ran in order while the quarters' ingestion, checks and KPIs ran side
-by side.
+with runs of different quarters in flight at the same time, no storage error anywhere, both
+quarters and the half-year published, and -- the point of an asset backfill -- the second
+quarter ranked against the first quarter's *published* ranking (``previous_rank``): the chain
+through the quarters ran in order while the quarters' ingestion, checks and KPIs ran side by
+side. Two quarters show all of it (a third repeated the same pair and cost
+one more of each one-quarter run and a longer publication run).
 
-What one run of this test measured is printed (``pytest -s``) and quoted in docs/scale_out.md.
-"""
+What one run of this test measured is printed (``pytest -s``) and quoted in docs/scale_out.md."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ from dx_pipeline_tests.support import ui_probe
 
 BIN = Path(sys.executable).parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
-QUARTERS = quarter_range("2024-Q1", "2024-Q3")
-"""Three quarters that can run side by side, each ranked against the one before it, and the
-half-year that closes with the second. (Eight sample quarters took 216 s on a quiet 2-core
-machine; eleven, with the steps added since, timed out at 600 s in CI.)"""
+QUARTERS = quarter_range("2024-Q1", "2024-Q2")
+"""Two quarters that can run side by side, the second ranked against the first, and the
+half-year they close. (Eight sample quarters took 216 s on a quiet 2-core machine; eleven, with
+the steps added since, timed out at 600 s in CI; three took 784 s inside a loaded ``make test``.)"""
 BACKFILL_TIMEOUT = 900.0
 """Seconds the backfill may take before the test gives up: generous, because under
 ``make test`` the other test worker shares the two cores (482 s were not enough for the four
@@ -74,7 +74,7 @@ def _ranked_against_previous(before: pd.DataFrame, after: pd.DataFrame) -> pd.Da
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.timeout(1140)
-def test_asset_backfill_of_three_quarters_runs_quarters_in_parallel_and_ranks_in_order(
+def test_asset_backfill_of_two_quarters_runs_quarters_in_parallel_and_ranks_in_order(
     scale_env, pg_database_url, monkeypatch, tmp_path
 ):
     started = time.monotonic()
@@ -167,7 +167,7 @@ def test_asset_backfill_of_three_quarters_runs_quarters_in_parallel_and_ranks_in
     assert 2 <= in_flight <= limit, (in_flight, limit, intervals)
     assert overlapping and all(a != b for a, b in overlapping), overlapping
 
-    # Every quarter and period published, each ranked against the one published before it.
+    # Both quarters and the half-year published, the second ranked against the first.
     for previous, quarter in itertools.pairwise(QUARTERS):
         before = get_publication(home, previous).ranking()
         after = get_publication(home, quarter).ranking()
