@@ -36,6 +36,7 @@ from openpyxl import load_workbook
 from dx_pipeline.appraisal.adjustments import VerdictRequest, verdict_problems
 from dx_pipeline.appraisal.scored import Problem, ScoredResult
 from dx_pipeline.index.appraised import VERDICT_NAMES, VERDICTS
+from dx_pipeline.storage import atomic_path
 
 SCHEMA = "dx_pipeline.appraisal_workbook/1"
 SHEET = "Thẩm định - Appraisal"
@@ -237,17 +238,19 @@ def write_workbook(
     path: str | Path, scored: ScoredResult, rows: Sequence[WorkbookRow], title: str,
     generated_at: dt.datetime,
 ) -> Path:
-    """Write the evaluator's workbook of ``scored``'s period with ``rows`` (atomically)."""
+    """Write the evaluator's workbook of ``scored``'s period with ``rows`` (atomically).
+
+    The temporary file has a name of its own (``atomic_path``): two runs of one quarter at once
+    each write theirs, where one shared ``.name.tmp`` was renamed away under the other run."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                        "in_memory": True})
-    wb.set_properties({"title": title, "author": "dx_pipeline", "created": generated_at})
-    _sheet(wb, title, rows)
-    _about(wb, scored.period, {fid: str(fw.version) for fid, fw in scored.frameworks.items()}, generated_at)
-    wb.close()
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "in_memory": True})
+        wb.set_properties({"title": title, "author": "dx_pipeline", "created": generated_at})
+        _sheet(wb, title, rows)
+        _about(wb, scored.period, {fid: str(fw.version) for fid, fw in scored.frameworks.items()},
+               generated_at)
+        wb.close()
     return path
 
 
