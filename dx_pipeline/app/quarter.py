@@ -29,6 +29,7 @@ from dx_pipeline.index.quarter_scoring import (
 from dx_pipeline.index.uncertainty import rank_uncertainty
 from dx_pipeline.kpis.compute import compute_agency_kpis
 from dx_pipeline.kpis.plan_scorecard import plan_scorecard
+from dx_pipeline.kpis.portal_cache import cached_portal_kpis
 from dx_pipeline.publish.snapshot import (
     Publication,
     PublicationInput,
@@ -94,6 +95,8 @@ class KpisComputed:
     agencies: int
     kpi_codes: int
     share_of_targets_met: float | None
+    portal_kpis_reused: bool = False
+    """The dossier scan was skipped: the portal partitions are the bytes last computed from."""
 
 
 @dataclass(frozen=True)
@@ -192,12 +195,14 @@ def ingest_quarter_submissions(settings: Settings, quarter: Quarter | str) -> Su
 
 
 def compute_quarter_kpis(settings: Settings, quarter: Quarter | str) -> KpisComputed:
-    """Every agency's KPIs of the quarter, from its dossiers and its submissions."""
+    """Every agency's KPIs of the quarter, from its dossiers and its submissions (the dossier
+    scan reused when the portal partitions are unchanged, :mod:`dx_pipeline.kpis.portal_cache`)."""
     q = _quarter(quarter)
     home = settings.home
     registry = read_partition(home, "agencies", q)
     submissions = read_partition(home, "agency_submissions", q)
-    kpis = compute_agency_kpis(home, q, registry, submissions)
+    portal = cached_portal_kpis(home, q)
+    kpis = compute_agency_kpis(home, q, registry, submissions, own_portal=portal.table)
     path = write_partition(home, "agency_kpis", q, kpis)
     met = kpis["target_met"].dropna()
     return KpisComputed(
@@ -205,6 +210,7 @@ def compute_quarter_kpis(settings: Settings, quarter: Quarter | str) -> KpisComp
         agencies=int(kpis["agency_code"].nunique()),
         kpi_codes=int(kpis["kpi_code"].nunique()),
         share_of_targets_met=round(float(met.mean()), 4) if len(met) else None,
+        portal_kpis_reused=portal.hit,
     )
 
 

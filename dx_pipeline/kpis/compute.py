@@ -2,14 +2,17 @@
 agencies' effective self-reported values, and the active plan's targets.
 
 This is the one function the pipeline calls; it reads the portal Parquet with DuckDB (streamed)
-and only handles per-agency rows in pandas.
+and only handles per-agency rows in pandas. The dossier scan is done once per set of portal
+partition bytes (:mod:`dx_pipeline.kpis.portal_cache`): a re-run after a late submission or an
+appraisal reuses it.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dx_pipeline.kpis.dossier_kpis import KPI_COLUMNS, portal_kpis
+from dx_pipeline.kpis.dossier_kpis import KPI_COLUMNS
+from dx_pipeline.kpis.portal_cache import cached_portal_kpis
 from dx_pipeline.kpis.rollup import rollup_kpis
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.catalogue import Catalogue, load_catalogue
@@ -73,6 +76,7 @@ def compute_agency_kpis(
     submissions: pd.DataFrame | None = None,
     plan: Plan | str | None = None,
     catalogue: Catalogue | None = None,
+    own_portal: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every agency's KPIs for the quarter, with targets; columns of the agency_kpis contract.
 
@@ -80,7 +84,8 @@ def compute_agency_kpis(
     ``submissions``: agency_submissions rows (only ``is_effective`` ones are used); None or
     empty is fine. ``plan``: a Plan, a plan id, or None for the active plan.
     Portal figures win over a self-reported value for the same agency and KPI (flagged
-    ``self_reported_ignored``).
+    ``self_reported_ignored``). ``own_portal``: the quarter's own portal KPIs when the caller
+    has them already (:func:`cached_portal_kpis`); by default they are read or computed here.
     """
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     catalogue = catalogue if catalogue is not None else load_catalogue()
@@ -88,18 +93,11 @@ def compute_agency_kpis(
         plans = load_plans(catalogue=catalogue)
         plan = plans.active if plan is None else plans[plan]
 
-    own = _registered(portal_kpis(home, q), registry, q, catalogue)
+    if own_portal is None:
+        own_portal = cached_portal_kpis(home, q).table
+    own = _registered(own_portal, registry, q, catalogue)
     portal = rollup_kpis(own, registry, catalogue)
-    subs = submission_kpis(submissions, catalogue, q)
-    if not subs.empty and not portal.empty:
-        clash = subs.merge(portal[["agency_code", "kpi_code"]], on=["agency_code", "kpi_code"])
-        if not clash.empty:
-            keys = set(zip(clash["agency_code"], clash["kpi_code"], strict=True))
-            subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"], strict=True)]]
-            hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"], strict=True)]
-            portal.loc[hit, "flags"] = portal.loc[hit, "flags"].map(
-                lambda f: ",".join(str(x) for x in (f, "self_reported_ignored") if x)
-            )
+    portal, subs = _portal_wins(portal, submission_kpis(submissions, catalogue, q))
     frames = [f for f in (portal, subs) if not f.empty]
     if not frames:
         return _empty()
@@ -125,6 +123,23 @@ def compute_agency_kpis(
     out["flags"] = out["flags"].fillna("").map(lambda f: f or None)
     out = out.sort_values(["agency_code", "kpi_code"], kind="stable").reset_index(drop=True)
     return out[OUTPUT_COLUMNS]
+
+
+def _portal_wins(portal: pd.DataFrame, subs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A self-reported row an agency also has a portal figure for is dropped, and the portal
+    row flagged ``self_reported_ignored``: the portal's count is the evidence."""
+    if subs.empty or portal.empty:
+        return portal, subs
+    clash = subs.merge(portal[["agency_code", "kpi_code"]], on=["agency_code", "kpi_code"])
+    if clash.empty:
+        return portal, subs
+    keys = set(zip(clash["agency_code"], clash["kpi_code"], strict=True))
+    subs = subs[[k not in keys for k in zip(subs["agency_code"], subs["kpi_code"], strict=True)]]
+    hit = [k in keys for k in zip(portal["agency_code"], portal["kpi_code"], strict=True)]
+    portal.loc[hit, "flags"] = portal.loc[hit, "flags"].map(
+        lambda f: ",".join(str(x) for x in (f, "self_reported_ignored") if x)
+    )
+    return portal, subs
 
 
 def _registered(own: pd.DataFrame, registry: pd.DataFrame, q: Quarter, catalogue: Catalogue) -> pd.DataFrame:
