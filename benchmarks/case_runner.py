@@ -1,8 +1,11 @@
-"""Run the ``engine`` and ``duplicates`` bench cases (:mod:`benchmarks.cases`), each measurement
-in its own process under the small measuring launcher, and judge their targets (issue 17).
+"""Run the ``engine``, ``duplicates`` and ``incremental`` bench cases (:mod:`benchmarks.cases`),
+each measurement in its own process under the small measuring launcher, and judge their targets
+(issue 17).
 
-Why here and not in ``runner``: these cases need no generated quarter; they build their own
-inputs in the measured child before its clock starts (``input_peak_mb`` says what that cost).
+Why here and not in ``runner``: ``engine`` and ``duplicates`` need no generated quarter; they
+build their own inputs in the measured child before its clock starts (``input_peak_mb`` says what
+that cost). ``incremental`` uses the runner's generated quarter (cached by rows and seed): the
+whole quarter first, as the baseline, then the late file and the workbook on that warehouse.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.generate import DEFAULT_QUARTER, DEFAULT_SEED, ensure_dataset
 from benchmarks.memory import run_measured
-from benchmarks.runner import REPO_ROOT, machine
+from benchmarks.runner import REPO_ROOT, clear_outputs, generate_in_child, machine
 from dx_pipeline.sources.file_safety import DEFAULT_LIMITS
 
 ENGINE_SIZES = ((100_000, 3), (1_000_000, 40))
@@ -24,6 +28,11 @@ DUP_ROWS = (100_000, 1_000_000)
 SMALL_DUP_ROWS = (1_000, 10_000)
 CAPS = {"cap_mb": 4096, "cap_s": 120}
 """Where a child is stopped: 4x the engine's memory target, 12x its time target."""
+INCREMENTAL_ROWS = 10_000_000
+SMALL_INCREMENTAL_ROWS = 100_000
+INCREMENTAL_CAPS = {"cap_mb": 4096, "cap_s": 600}
+"""The whole quarter is the baseline here: 10M dossiers take about a minute, so ten are the cap."""
+INCREMENTAL_TARGETS = {"incremental_late": 10.0, "incremental_appraisal": 5.0}
 
 
 def run_case(case: str, args: list, log_dir: Path, caps: dict = CAPS) -> dict:
@@ -111,7 +120,41 @@ def duplicates_bench(rows=DUP_ROWS, log_dir: Path = Path("bench_out/logs/cases")
             "targets": targets}
 
 
-def run_cases(names: list[str], small: bool, out_dir: str | Path = "bench_out", log=print) -> dict:
+def incremental_bench(rows: int, out_dir: Path, log_dir: Path, log=print) -> dict:
+    """The whole quarter, then a late submission and an appraisal workbook republished on it;
+    the new files are removed from the cached dataset's inbox afterwards."""
+    generate_in_child(out_dir, rows, DEFAULT_SEED, DEFAULT_QUARTER)
+    ds = ensure_dataset(out_dir, rows, DEFAULT_SEED, DEFAULT_QUARTER, log=log)
+    inbox = ds.home / "inbox"
+    before = {p for p in inbox.rglob("*") if p.is_file()}
+    clear_outputs(ds.home)
+    runs = {}
+    try:
+        for case in ("incremental_full", "incremental_late", "incremental_appraisal"):
+            log(f"  {case} ({ds.rows:,} dossiers) ...")
+            runs[case] = run_case(case, [ds.home], log_dir, INCREMENTAL_CAPS)
+            log(f"    {_fmt_s(runs[case])} (process {runs[case]['process_seconds']:.1f} s), "
+                f"peak {runs[case]['peak_mb']:.0f} MB")
+    finally:
+        for added in {p for p in inbox.rglob("*") if p.is_file()} - before:
+            added.unlink()
+        clear_outputs(ds.home)
+    full = _seconds(runs["incremental_full"])
+    targets = []
+    for case, target in INCREMENTAL_TARGETS.items():
+        run = runs[case]
+        ratio = f"{run['seconds'] / full:.3f} of the full quarter" if full and "seconds" in run else ""
+        targets.append(_verdict(f"{case.split('_')[1]} -> new revision wall s ({ds.rows / 1e6:g}M)",
+                                _seconds(run), "<=", target, ratio))
+    reused = runs["incremental_late"].get("portal_kpis_reused")
+    targets.append({"label": "late: dossier scan reused", "value": reused, "target": "True",
+                    "met": reused is True, "note": ""})
+    return {"case": "incremental", "rows": ds.rows, "csv_bytes": ds.csv_bytes, "runs": runs,
+            "targets": targets}
+
+
+def run_cases(names: list[str], small: bool, out_dir: str | Path = "bench_out", log=print,
+              rows: int | None = None) -> dict:
     """The named cases; the report is also written to ``out_dir/bench_cases.json``."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +165,9 @@ def run_cases(names: list[str], small: bool, out_dir: str | Path = "bench_out", 
         report["engine"] = engine_bench(SMALL_ENGINE_SIZES if small else ENGINE_SIZES, log_dir, log)
     if "duplicates" in names:
         report["duplicates"] = duplicates_bench(SMALL_DUP_ROWS if small else DUP_ROWS, log_dir, log)
+    if "incremental" in names:
+        n = rows or (SMALL_INCREMENTAL_ROWS if small else INCREMENTAL_ROWS)
+        report["incremental"] = incremental_bench(n, out, log_dir, log)
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     (out / "bench_cases.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     return report
@@ -166,10 +212,30 @@ def format_cases(report: dict) -> str:
                          f"{r.get('distinct_reasons', '-')}")
             if r.get("reason_sample"):
                 lines.append(f"    {r['reason_sample'][:150]}")
+    if "incremental" in report:
+        lines += _incremental_lines(report["incremental"])
     lines += ["", f"{'target':<44} {'value':>9} {'target':>9}  verdict"]
-    for key in ("engine", "duplicates"):
+    for key in ("engine", "duplicates", "incremental"):
         for v in report.get(key, {}).get("targets", []):
             verdict = "n/a" if v["met"] is None else "MET" if v["met"] else "MISSED"
             value = "over cap" if v["value"] is None else v["value"]
-            lines.append(f"{v['label']:<44} {value:>9} {v['target']:>9}  {verdict}")
+            note = f"  ({v['note']})" if v.get("note") else ""
+            lines.append(f"{v['label']:<44} {value!s:>9} {v['target']:>9}  {verdict}{note}")
     return "\n".join(lines)
+
+
+def _incremental_lines(inc: dict) -> list[str]:
+    """The incremental case's table: each run's wall, process and peak, and the late run's steps."""
+    title = f"incremental: {inc['rows']:,} dossiers"
+    head = f"{title:<44} {'wall s':>8} {'proc s':>8} {'peak MB':>8}"
+    lines = ["", head, "-" * len(head)]
+    labels = {"incremental_full": "whole quarter (baseline)",
+              "incremental_late": "late submission -> new revision",
+              "incremental_appraisal": "appraisal workbook -> provisional revision"}
+    for case, run in inc["runs"].items():
+        wall = f"{run['seconds']:.2f}" if "seconds" in run else f">{run['seconds_at_cap']}"
+        lines.append(f"{labels[case]:<44} {wall:>8} {run['process_seconds']:>8.1f} {run['peak_mb']:>8.0f}")
+    steps = inc["runs"]["incremental_late"].get("steps") or {}
+    if steps:
+        lines.append("    late steps: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    return lines

@@ -1,4 +1,7 @@
-"""Bench cases beside the quarter (issue 17 items 3 and 5), each timed in its own process.
+"""Bench cases beside the quarter (issue 17 items 2, 3 and 5), each timed in its own process.
+
+``incremental_*``: a late submission and an appraisal workbook republished on a quarter already
+run (:mod:`benchmarks.incremental`).
 
 ``engine``: ``score()`` of a synthetic framework (K indicators under a few pillars, points
 summed) over a long table of N units x K indicators, against a bare numpy computation of the
@@ -35,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
+from benchmarks.incremental import appraisal_case, full_case, late_case
 from benchmarks.memory import own_peak_mb
 from dx_pipeline.index.engine import score
 from dx_pipeline.index.loader import build_framework
@@ -272,6 +276,10 @@ def _prepare(case: str, args: list[str]) -> Case:
         return duplicates_inbox_case(int(args[0]), Path(args[1]))
     if case == "duplicates_db":
         return duplicates_db_case(int(args[0]), Path(args[1]))
+    incremental = {"incremental_full": full_case, "incremental_late": late_case,
+                   "incremental_appraisal": appraisal_case}
+    if case in incremental:
+        return incremental[case](args[0])
     raise SystemExit(f"unknown case {case!r}")
 
 
