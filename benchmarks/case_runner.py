@@ -143,9 +143,10 @@ def incremental_bench(rows: int, out_dir: Path, log_dir: Path, log=print) -> dic
     targets = []
     for case, target in INCREMENTAL_TARGETS.items():
         run = runs[case]
-        ratio = f"{run['seconds'] / full:.3f} of the full quarter" if full and "seconds" in run else ""
-        targets.append(_verdict(f"{case.split('_')[1]} -> new revision wall s ({ds.rows / 1e6:g}M)",
-                                _seconds(run), "<=", target, ratio))
+        to_rev = run.get("seconds_to_revision")
+        ratio = f"{to_rev / full:.3f} of the full quarter" if full and to_rev is not None else ""
+        targets.append(_verdict(f"{case.split('_')[1]} -> new revision s ({ds.rows / 1e6:g}M)",
+                                to_rev, "<=", target, ratio))
     reused = runs["incremental_late"].get("portal_kpis_reused")
     targets.append({"label": "late: dossier scan reused", "value": reused, "target": "True",
                     "met": reused is True, "note": ""})
@@ -227,15 +228,21 @@ def format_cases(report: dict) -> str:
 def _incremental_lines(inc: dict) -> list[str]:
     """The incremental case's table: each run's wall, process and peak, and the late run's steps."""
     title = f"incremental: {inc['rows']:,} dossiers"
-    head = f"{title:<44} {'wall s':>8} {'proc s':>8} {'peak MB':>8}"
+    head = f"{title:<44} {'to rev s':>8} {'wall s':>8} {'cpu s':>8} {'proc s':>8} {'peak MB':>8}"
     lines = ["", head, "-" * len(head)]
     labels = {"incremental_full": "whole quarter (baseline)",
               "incremental_late": "late submission -> new revision",
               "incremental_appraisal": "appraisal workbook -> provisional revision"}
     for case, run in inc["runs"].items():
         wall = f"{run['seconds']:.2f}" if "seconds" in run else f">{run['seconds_at_cap']}"
-        lines.append(f"{labels[case]:<44} {wall:>8} {run['process_seconds']:>8.1f} {run['peak_mb']:>8.0f}")
+        to_rev = run.get("seconds_to_revision")
+        rev = "-" if to_rev is None else f"{to_rev:.2f}"
+        lines.append(f"{labels[case]:<44} {rev:>8} {wall:>8} {run.get('cpu_seconds', 0):>8.1f} "
+                     f"{run['process_seconds']:>8.1f} {run['peak_mb']:>8.0f}")
     steps = inc["runs"]["incremental_late"].get("steps") or {}
     if steps:
         lines.append("    late steps: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    imported = inc["runs"]["incremental_appraisal"].get("import_seconds")
+    if imported is not None:
+        lines.append(f"    appraisal: import and re-score {imported:.2f}")
     return lines
