@@ -162,11 +162,8 @@ def runs(tmp_path_factory):
     logs = {n: base / f"{n}.log" for n in ("ref", "crash", "again1", "again2", "secret")}
     out: dict = {"homes": homes, "logs": logs, "base": base, "pg": bool(pg_url)}
     try:
-        # Each run waits only for what it needs (the reruns for the kill, nothing for the
-        # others), so the cores are never left to one run while the next waits its turn.
         ref = _start(homes["ref"].root, env, logs["ref"])
         crash = _start(homes["crash"].root, env, logs["crash"])
-        secret = _start(homes["secret"].root, secret_env, logs["secret"], portal="http")
         target = homes["crash"].table_dir(KILL_WHEN) / f"quarter={Q.label}"
         while crash.poll() is None and not target.exists():
             time.sleep(0.02)
@@ -174,8 +171,9 @@ def runs(tmp_path_factory):
         os.killpg(crash.pid, signal.SIGKILL)
         crash.wait()
         out["after_kill"] = _observe_crashed(homes["crash"])
-        again = [_start(homes["crash"].root, env, logs[n]) for n in ("again1", "again2")]
         out["ref_rc"] = _wait(ref)
+        again = [_start(homes["crash"].root, env, logs[n]) for n in ("again1", "again2")]
+        secret = _start(homes["secret"].root, secret_env, logs["secret"], portal="http")
         out["again_rc"] = [_wait(p) for p in again]
         out["secret_rc"] = _wait(secret)
         yield out
