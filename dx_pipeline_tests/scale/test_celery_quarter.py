@@ -41,7 +41,7 @@ from dx_pipeline_tests.shell_env import PIPELINE_OVERRIDES
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 QUARTER = Quarter.parse("2025-Q2")
-NODES = ("dx-machine-a", "dx-machine-b")
+MACHINES = ("dx-machine-a", "dx-machine-b")
 RUN_TIMEOUT_S = 420
 SAMPLE = dict(seed=7, scale=0.01, quarters=[QUARTER])
 # the broker and backend stay: they are where this machine's workers must connect
@@ -52,7 +52,8 @@ CLEARED_ENV = [
 
 @pytest.fixture
 def celery_cluster(scale_env, pg_database_url, monkeypatch, tmp_path):
-    """Postgres instance, a private queue and two workers listening on it; torn down after."""
+    """Postgres instance, a private queue and two workers listening on it (yields their node
+    names); torn down after."""
     require_broker()
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -63,12 +64,16 @@ def celery_cluster(scale_env, pg_database_url, monkeypatch, tmp_path):
 
     with DagsterInstance.get() as instance:  # schema created once, before workers race to it
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    queue = f"dx_test_{uuid.uuid4().hex[:10]}"
+    suffix = uuid.uuid4().hex[:10]
+    queue = f"dx_test_{suffix}"
     monkeypatch.setenv("DX_CELERY_QUEUE", queue)
-    workers = {node: start_worker(queue, node, tmp_path / f"{node}.log", concurrency=1) for node in NODES}
+    # Node names of their own too: a worker's control queue is named after its node, and a
+    # second test run on the same broker (another checkout's) would lock ours out.
+    nodes = tuple(f"{machine}-{suffix}" for machine in MACHINES)
+    workers = {node: start_worker(queue, node, tmp_path / f"{node}.log", concurrency=1) for node in nodes}
     try:
         wait_until_ready(workers, tmp_path)
-        yield queue
+        yield nodes
     finally:
         for worker in workers.values():
             kill_group(worker)
@@ -136,7 +141,7 @@ def test_the_real_quarter_runs_step_by_step_on_two_celery_workers(
     host = socket.gethostname()
     ran_by = worker_of_each_step(logs)
     assert set(ran_by) == started
-    assert set(ran_by.values()) <= {f"{node}@{host}" for node in NODES}, set(ran_by.values())
+    assert set(ran_by.values()) <= {f"{node}@{host}" for node in celery_cluster}, set(ran_by.values())
 
     # The quarter was published from the workers' steps ...
     assert (home.published / "ranking" / f"quarter={QUARTER.label}" / "rev=1" / "manifest.json").exists()
