@@ -35,6 +35,7 @@ from dx_pipeline.app.quarter import (
 )
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.publish.exports import build_bi_database
+from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.parquet import partition_path
 
@@ -76,17 +77,35 @@ def republish_after_submissions(
         steps[name] = round(time.perf_counter() - t0, 3)
         return out
 
+    def quality(dataset: str) -> None:
+        """The dataset's suite, stopping here on a failed blocking check, as Dagster would."""
+        outcomes, _ = step(f"quality {dataset}", lambda: run_quality_suite(settings, q, dataset, run_id))
+        _stop_on_blocking(q, dataset, outcomes)
+
     step("agency_submissions", lambda: ingest_quarter_submissions(settings, q))
-    step("quality agency_submissions", lambda: run_quality_suite(settings, q, "agency_submissions", run_id))
+    quality("agency_submissions")
     kpis = step("agency_kpis", lambda: compute_quarter_kpis(settings, q))
     step("plan_scorecard", lambda: score_against_plans(settings, q))
     step("index_scores", lambda: score_quarter_kpis(settings, q))
     step("rank_uncertainty", lambda: simulate_rank_uncertainty(settings, q))
-    for dataset in ("agency_kpis", "index_scores"):
-        step(f"quality {dataset}", lambda d=dataset: run_quality_suite(settings, q, d, run_id))
+    quality("agency_kpis")
+    quality("index_scores")
     reproduced, why = step("index_scores_reproducible", lambda: scores_reproduce(settings, q))
     if not reproduced:
         raise RuntimeError(f"not republished: {why}")
     published = step("publish", lambda: publish_quarter(settings, q, trigger, reason, reason_vi))
     step("bi_database", lambda: build_bi_database(home))
     return Republished(published, kpis, steps)
+
+
+class BlockedByQuality(RuntimeError):
+    """A blocking quality check failed: the quarter is not republished."""
+
+
+def _stop_on_blocking(quarter: Quarter, dataset: str, outcomes: list[CheckOutcome]) -> None:
+    """Refuse to go on past a failed ERROR check (the quarter job's checks are blocking)."""
+    failed = [o for o in outcomes if o.blocking]
+    if failed:
+        named = "; ".join(f"{o.check}: {o.observed} (expected {o.expected})" for o in failed)
+        raise BlockedByQuality(f"{quarter.label} not republished: {dataset} failed {named} "
+                               f"(see the quarter's data-quality report)")

@@ -20,10 +20,11 @@ import pytest
 
 from benchmarks.incremental import land_late_submission, run_full_quarter
 from dx_pipeline.app import quarter as stages
-from dx_pipeline.app.republish import republish_after_submissions
+from dx_pipeline.app.republish import BlockedByQuality, republish_after_submissions
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.kpis.dossier_kpis import portal_kpis
 from dx_pipeline.kpis.portal_cache import cache_folder, cached_portal_kpis
+from dx_pipeline.publish.snapshot import get_publication
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.sample.generate import generate_sample
 from dx_pipeline.storage import DxHome, read_partition, write_partition
@@ -133,3 +134,27 @@ def test_a_quarter_never_ingested_is_refused_naming_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no agencies partition.*dx-pipeline run --quarter 2025-Q2"):
         republish_after_submissions(settings, Q, {"by": "test"})
     assert not os.listdir(settings.home.root / "warehouse")
+
+
+def test_a_late_file_that_fails_a_blocking_check_is_not_republished(homes, tmp_path):
+    """A late workbook whose rows are unreadable (over the 1 % the intake tolerates) stops the
+    republication at the submissions' quality suite, as the blocking check stops the quarter
+    job: the published revision stays the one before."""
+    _, ran = homes
+    settings = _copy(ran, tmp_path / "blocked")
+    late, _ = land_late_submission(settings.home, Q)
+    header, first = late.read_text(encoding="utf-8-sig").splitlines()[:2]
+    sep = ";" if header.count(";") > header.count(",") else ","
+    columns, cells = header.split(sep), first.split(sep)
+    bad = []
+    for i in range(400):  # every numerator unreadable
+        row = list(cells)
+        row[columns.index("STT")] = str(i + 1)
+        row[columns.index("TuSo")] = "không rõ"
+        bad.append(sep.join(row))
+    late.write_text("\n".join([header, *bad]) + "\n", encoding="utf-8")
+
+    blocked = r"not republished: agency_submissions failed .*no_rejected_submission_rows"
+    with pytest.raises(BlockedByQuality, match=blocked):
+        republish_after_submissions(settings, Q, {"by": "test"})
+    assert get_publication(settings.home, Q).revision == 1
