@@ -4,10 +4,10 @@ Why: the portal KPIs (:func:`dx_pipeline.kpis.dossier_kpis.portal_kpis`) are the
 every dossier of the quarter (3.6 s at 10M dossiers); a late submission, an appraisal workbook
 or an accepted appeal changes none of the dossiers, only agency-level rows. So the result of
 that scan is stored with the SHA-256 of the exact ``portal_dossiers`` and ``procedures``
-partition files it read, of the code that defines the KPIs and of the DuckDB version; a run
-whose key is the same reads the stored rows back (a few thousand), any other recomputes and
-replaces them. A new export, a re-ingest that wrote other bytes, a changed KPI definition:
-each gives another key, so a stale result cannot be served. The stored table is the
+partition files it read, of the code that defines the KPIs and of the DuckDB, pandas and
+pyarrow versions; a run whose key is the same reads the stored rows back (a few thousand),
+any other recomputes and replaces them. A new export, a re-ingest that wrote other bytes,
+a changed KPI definition: each gives another key, so a stale result cannot be served. The stored table is the
 computed one as Parquet (dtypes kept by pandas' own metadata); the app layer's tests
 (``test_republish``) prove a hit returns the same frame, a changed partition is scanned again
 and a republication equals a full run.
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from dx_pipeline.kpis import dossier_kpis
 from dx_pipeline.kpis.dossier_kpis import DOSSIERS_TABLE, PROCEDURES_TABLE, portal_kpis
@@ -70,6 +71,8 @@ def portal_kpis_key(home: DxHome, quarter: Quarter) -> str:
     parts = [
         quarter.label,
         duckdb.__version__,
+        pd.__version__,  # the stored frame is written and read back by pandas and pyarrow
+        pa.__version__,
         _code_sha256(),
         _file_sha256(partition_path(home, DOSSIERS_TABLE, quarter)),
         _file_sha256(partition_path(home, PROCEDURES_TABLE, quarter)),
