@@ -20,6 +20,7 @@ import yaml
 
 from dx_pipeline.index.rounding import half_up
 from dx_pipeline.index.rules import RULES
+from dx_pipeline.reference import config_cache
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.frameworks import (
     ILLUSTRATION,
@@ -106,6 +107,11 @@ def load_framework(path: str | Path, known_kpis: Iterable[str] | None = None) ->
     catalogue when it is importable (otherwise KPI codes are not checked).
     """
     path = Path(path)
+    known = None if known_kpis is None else frozenset(known_kpis)
+    return config_cache.cached_parse("framework", path, known, lambda: _read_framework(path, known))
+
+
+def _read_framework(path: Path, known_kpis: Iterable[str] | None) -> Framework:
     fname = path.name
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)

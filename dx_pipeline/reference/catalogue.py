@@ -13,8 +13,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import yaml
+
+from dx_pipeline.reference import config_cache
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SOURCES = ("portal", "procedure", "submission")
 UNITS = ("ratio", "count", "days", "bool", "level", "evidence", "amount")
@@ -99,14 +104,18 @@ def default_catalogue_path() -> Path:
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load and validate the KPI catalogue (the packaged one when ``path`` is None)."""
     path = Path(path) if path else default_catalogue_path()
+    return config_cache.cached_parse("kpi_catalogue", path, None, lambda: _read_catalogue(path))
+
+
+def _read_catalogue(path: Path) -> Catalogue:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("kpis"), dict):
         raise ValueError(f"{path}: expected a mapping with a 'kpis' mapping at the top")
     kpis = {str(code): _parse_kpi(path, str(code), spec) for code, spec in doc["kpis"].items()}
-    return Catalogue(kpis, str(path))
+    return Catalogue(MappingProxyType(kpis), str(path))
 
 
 @functools.lru_cache(maxsize=1)
