@@ -17,16 +17,15 @@ a clerk understands (``sources.file_safety``).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dx_pipeline.storage.hash_cache import cached_sha256_fd
 from dx_pipeline.storage.home import DxHome
 
-_CHUNK = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _ROOT_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -134,14 +133,15 @@ class FileTooLarge(OSError):
         super().__init__(f"{relpath}: {size:,} bytes")
 
 
-def sha256_beneath(root: str | os.PathLike, relpath: str) -> tuple[str, int]:
-    """(hex sha256, bytes) of the regular file ``root/relpath``, read in 1 MiB blocks."""
-    digest, size = hashlib.sha256(), 0
+def sha256_beneath(root: str | os.PathLike, relpath: str,
+                   cache_root: str | os.PathLike | None = None) -> tuple[str, int]:
+    """(hex sha256, bytes) of the regular file ``root/relpath``, read in 1 MiB blocks; with
+    ``cache_root`` (DX_HOME) a large file's digest is read back from the stat-keyed cache of
+    :mod:`dx_pipeline.storage.hash_cache` while the opened file's ``fstat`` is unchanged."""
     with os.fdopen(open_beneath(root, relpath), "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        fd = fh.fileno()
+        digest = cached_sha256_fd(cache_root, str(Path(root) / relpath), fd)
+        return digest, os.fstat(fd).st_size
 
 
 def input_entry(home: DxHome, root: Path, relpath: str) -> dict:
@@ -153,7 +153,7 @@ def input_entry(home: DxHome, root: Path, relpath: str) -> dict:
         name = path.relative_to(home.root).as_posix()
     except ValueError:
         name = path.as_posix()
-    digest, size = sha256_beneath(root, relpath)
+    digest, size = sha256_beneath(root, relpath, home.root)
     return {"path": name, "sha256": digest, "bytes": size}
 
 
