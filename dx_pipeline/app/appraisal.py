@@ -23,6 +23,7 @@ from dx_pipeline.app.appraisal_db import appraisal_db
 from dx_pipeline.app.quarter import ScoresComputed, publish_quarter, score_quarter_kpis, try_read
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.app.site import SitesBuilt, build_quarter_sites
+from dx_pipeline.appraisal import appeal_workbook as aw
 from dx_pipeline.appraisal import states as st
 from dx_pipeline.appraisal import workflow as wf
 from dx_pipeline.appraisal.adjustments import VerdictRequest, rows_in_force
@@ -45,6 +46,7 @@ from dx_pipeline.publish.appraisal import manifest_record
 from dx_pipeline.publish.snapshot import Publication
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Period, Quarter
+from dx_pipeline.reference.typed_codes import resolve_code
 from dx_pipeline.storage import DxHome, read_partition
 
 DEFAULT_APPEAL_DAYS = 10
@@ -74,6 +76,33 @@ def scored_result(settings: Settings, quarter: Quarter | str) -> ScoredResult:
     ids = set(scores["framework_id"].astype(str))
     frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in ids]
     return ScoredResult.from_scores(q.label, scores, frameworks, load_catalogue())
+
+
+def resolve_indicator(scored: ScoredResult, agency: str, indicator: str,
+                      framework: str | None = None) -> tuple[str, str, str]:
+    """(framework, agency, indicator) that codes typed by a person mean (matched ignoring case
+    and separator; the framework is needed only when two frameworks scoring the agency both
+    have the indicator); a ValueError naming the close codes otherwise."""
+    agencies = {a for fid in scored.frameworks for a in scored.agencies(fid)}
+    agency = resolve_code(agency, agencies, "agency", f"scored in {scored.period}")
+    under = [fid for fid in sorted(scored.frameworks) if agency in scored.agencies(fid)]
+    if framework:
+        under = [resolve_code(framework, under, "framework", f"scoring {agency} in {scored.period}")]
+    known = {fid: [n.id for n in scored.frameworks[fid].indicators()] for fid in under}
+    found = []
+    for fid, ids in known.items():
+        try:
+            found.append((fid, resolve_code(indicator, ids, "indicator")))
+        except ValueError:
+            continue
+    if len(found) == 1:
+        return found[0][0], agency, found[0][1]
+    if found:
+        names = " and ".join(fid for fid, _ in found)
+        raise ValueError(f"{agency} is scored under {names}, both with {indicator}: name the framework")
+    resolve_code(indicator, sorted({i for ids in known.values() for i in ids}), "indicator",
+                 f"for {agency} in {scored.period}")
+    raise AssertionError("unreachable")  # resolve_code raised
 
 
 def scores_sha256(settings: Settings, quarter: Quarter | str) -> str:
@@ -243,6 +272,104 @@ def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealReque
     scored = scored_result(settings, q)
     with appraisal_db(settings) as db:
         return wf.file_appeals(db, q.label, [request], scored, filed_by, now=now).ids[0]
+
+
+def appeal_workbook_path(home: DxHome, quarter: Quarter | str, agency: str) -> Path:
+    """Where an agency's appeal workbook is written by default:
+    ``<DX_HOME>/appraisal/<quarter>/kien-nghi-<quarter>-<agency>.xlsx``."""
+    q = _quarter(quarter)
+    return home.root / "appraisal" / q.label / f"kien-nghi-{q.label}-{agency}.xlsx"
+
+
+@dataclass(frozen=True)
+class AppealWorkbookExported:
+    """An agency's appeal workbook written."""
+
+    path: Path
+    agency: str
+    rows: int
+    closes_at: dt.datetime
+
+
+def export_appeal_workbook(settings: Settings, quarter: Quarter | str, agency: str,
+                           output: str | Path | None = None,
+                           now: dt.datetime | None = None) -> AppealWorkbookExported:
+    """Write ``agency``'s appeal workbook: its provisional points per indicator and the columns
+    for its appeals (default ``<DX_HOME>/appraisal/<quarter>/kien-nghi-<quarter>-<agency>.xlsx``);
+    refused unless the quarter's appeal window is open."""
+    q = _quarter(quarter)
+    scored = scored_result(settings, q)
+    agencies = {a for fid in scored.frameworks for a in scored.agencies(fid)}
+    code = resolve_code(agency, agencies, "agency", f"scored in {q.label}")
+    with appraisal_db(settings) as db:
+        with db.read() as conn:
+            st.require_state(conn, q.label, {st.APPEAL_WINDOW}, "export an appeal workbook")
+            reasons = {(r["framework_id"], r["node_id"]): str(r["reason"] or "")
+                       for r in rows_in_force(conn, q.label) if r["agency_code"] == code}
+        window = wf.appeal_window(db, q.label)
+    assert window is not None  # the state is the appeal window
+    registry = read_partition(settings.home, "agencies", q)
+    names = dict(zip(registry["agency_code"].astype(str), registry["name_vi"].astype(str), strict=True))
+    rows = aw.appeal_rows(scored, code, reasons)
+    about = aw.AppealWorkbookAbout(q.label, code, provisional_revision(settings, q), window[1],
+                                   {fid: str(fw.version) for fid, fw in scored.frameworks.items()
+                                    if code in scored.agencies(fid)})
+    per = Period.parse(q)
+    title = (f"Phiếu kiến nghị kết quả tạm thời {per.title_vi}: {names.get(code, code)} / Appeal workbook, "
+             f"{per.title_en}: {code}")
+    path = Path(output) if output else appeal_workbook_path(settings.home, q, code)
+    aw.write_appeal_workbook(path, about, rows, title, as_utc(now))
+    return AppealWorkbookExported(path, code, len(rows), window[1])
+
+
+@dataclass(frozen=True)
+class AppealsFiled:
+    """Appeals recorded from an agency's workbook."""
+
+    period: str
+    agency: str
+    recorded: wf.Recorded
+
+
+def import_appeals(settings: Settings, path: str | Path, filed_by: str, quarter: str | None = None,
+                   now: dt.datetime | None = None) -> AppealsFiled:
+    """Validate a filled appeal workbook entirely, then record its appeals as one import. Any
+    problem (each with sheet, row and column: unknown agency or indicator, a missing argument,
+    a value out of range, a workbook for another period, the appeal window closed) refuses the
+    whole file: nothing recorded."""
+    path = Path(path)
+    read = aw.read_appeal_workbook(path)
+    if read.period is None or read.agency is None or read.problems and not read.requests:
+        raise AppraisalRefused(path.name, read.problems)
+
+    def about_period(message: str) -> Problem:
+        return Problem(aw.where(read.period_row, aw.ABOUT), "column B", message)
+
+    if quarter and Period.parse(quarter).label != Period.parse(read.period).label:
+        raise AppraisalRefused(path.name, [about_period(
+            f"the workbook is for {read.period}, not {Period.parse(quarter).label}")])
+    scored = scored_result(settings, read.period)
+    problems = aw.appeal_problems_against(read, scored)
+    when = as_utc(now)
+    with appraisal_db(settings) as db:
+        window = wf.appeal_window(db, read.period)
+    if window is None:
+        problems.append(about_period(f"{read.period} is not open for appeals (no appeal "
+                                              "window is open)"))
+    elif not window[0] <= when <= window[1]:
+        problems.append(about_period(f"the appeal window of {read.period} closed at "
+                                              f"{window[1]:%Y-%m-%d %H:%M} UTC"))
+    if problems:
+        raise AppraisalRefused(path.name, problems)
+    if not read.requests:
+        first = aw.where(aw.HEADER_ROWS + 1)
+        raise AppraisalRefused(path.name, [Problem(first, aw.column_label("argument"),
+                                                   "the workbook asks for no appeal: no row has an "
+                                                   "argument")])
+    source = wf.SourceFile(path.name, hashlib.sha256(path.read_bytes()).hexdigest(), read.rows_read)
+    with appraisal_db(settings) as db:
+        recorded = wf.file_appeals(db, read.period, read.requests, scored, filed_by, source=source, now=when)
+    return AppealsFiled(read.period, read.agency, recorded)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from dx_pipeline.appraisal.approvals import ApprovalRequest
 from dx_pipeline.appraisal.audit import vietnam_time
 from dx_pipeline.appraisal.scored import ScoredResult
 from dx_pipeline.appraisal.states import state_label
-from dx_pipeline.cli.codes import resolve_code
 from dx_pipeline.cli.environment import settings_from_environment
 
 APPROVED_BY = "Ủy ban nhân dân tỉnh"
@@ -48,6 +47,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_approval(sub)
     for step in sub.choices.values():
         step.add_argument("--by", default=None, help="who does this (default: the system user name)")
+    _register_appeal_workbook(subparsers)
+
+
+def _register_appeal_workbook(subparsers: argparse._SubParsersAction) -> None:
+    """``dx-pipeline appeal export|import``: an agency's appeal workbook."""
+    p = subparsers.add_parser(
+        "appeal", help="an agency's appeal workbook: export it with its provisional points, import it",
+        description="Kiến nghị (appeals): write an agency's workbook with its provisional points per "
+        "indicator and columns for its arguments, and import the filled workbook while the appeal "
+        "window is open (checked whole: nothing is recorded from a file with a problem).",
+    )
+    sub = p.add_subparsers(dest="appeal_command", metavar="STEP", required=True)
+    e = sub.add_parser("export", help="write an agency's appeal workbook (the appeal window must be open)")
+    e.add_argument("--quarter", required=True, help="quarter, e.g. 2025-Q2")
+    e.add_argument("--agency", required=True, help="agency code, e.g. SO-YT")
+    e.add_argument("--output", help="the .xlsx to write (default "
+                   "<home>/appraisal/<quarter>/kien-nghi-<quarter>-<agency>.xlsx)")
+    e.set_defaults(func=_appeal_export)
+    i = sub.add_parser("import", help="check a filled appeal workbook and record its appeals")
+    i.add_argument("file", help="the filled .xlsx")
+    i.add_argument("--quarter", help="refuse the workbook unless it is for this quarter")
+    i.add_argument("--by", default=None, help="who files the appeals (default: the system user name)")
+    i.set_defaults(func=_appeal_import)
 
 
 def _register_workbook(sub: argparse._SubParsersAction) -> None:
@@ -122,33 +144,9 @@ def _settings(args):
     return settings_from_environment(args.home)
 
 
-def _indicator(scored: ScoredResult, agency: str, indicator: str, framework: str | None) -> tuple[str, str]:
-    """(framework, indicator) an agency's indicator typed on the command line means."""
-    under = [fid for fid in sorted(scored.frameworks) if agency in scored.agencies(fid)]
-    if framework:
-        under = [resolve_code(framework, under, "framework", f"scoring {agency} in {scored.period}")]
-    known = {fid: [n.id for n in scored.frameworks[fid].indicators()] for fid in under}
-    found = []
-    for fid, ids in known.items():
-        try:
-            found.append((fid, resolve_code(indicator, ids, "indicator")))
-        except ValueError:
-            continue
-    if len(found) == 1:
-        return found[0]
-    if found:
-        names = " and ".join(fid for fid, _ in found)
-        raise ValueError(f"{agency} is scored under {names}, both with {indicator}: add --framework")
-    resolve_code(indicator, sorted({i for ids in known.values() for i in ids}), "indicator",
-                 f"for {agency} in {scored.period}")
-    raise AssertionError("unreachable")  # resolve_code raised
-
-
 def _key(settings, args) -> tuple[ScoredResult, str, str, str]:
     scored = ap.scored_result(settings, args.quarter)
-    agencies = {a for fid in scored.frameworks for a in scored.agencies(fid)}
-    agency = resolve_code(args.agency, agencies, "agency", f"scored in {scored.period}")
-    fid, node = _indicator(scored, agency, args.indicator, args.framework)
+    fid, agency, node = ap.resolve_indicator(scored, args.agency, args.indicator, args.framework)
     return scored, fid, agency, node
 
 
@@ -243,4 +241,19 @@ def _status(args) -> int:
                    else "not decided yet")
         print(f"  appeal #{a['id']} {a['agency_code']} {a['framework_id']} {a['node_id']} "
               f"by {a['filed_by']}: {decided}")
+    return 0
+
+
+def _appeal_export(args) -> int:
+    result = ap.export_appeal_workbook(_settings(args), args.quarter, args.agency, args.output)
+    print(f"{result.path}: {result.rows} chỉ tiêu / indicator rows of {result.agency}; appeals until "
+          f"{vietnam_time(result.closes_at)}")
+    return 0
+
+
+def _appeal_import(args) -> int:
+    result = ap.import_appeals(_settings(args), args.file, args.by or _who(), args.quarter)
+    ids = result.recorded.ids
+    print(f"{result.period}: {len(ids)} kiến nghị / appeal(s) of {result.agency} recorded "
+          f"(#{ids[0]}..#{ids[-1]})")
     return 0

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from dx_pipeline.cli.codes import resolve_code
 from dx_pipeline.cli.environment import home_from_environment
 from dx_pipeline.defs.partitions import require_partition
 from dx_pipeline.index.builtins import (
@@ -28,6 +27,7 @@ from dx_pipeline.index.input_checks import InputRefused, check_table, read_regis
 from dx_pipeline.publish.exports import write_csv
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.typed_codes import resolve_code
 from dx_pipeline.storage import read_partition
 
 

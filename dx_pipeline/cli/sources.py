@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from dx_pipeline.app.settings import Settings
-from dx_pipeline.cli.codes import resolve_code
 from dx_pipeline.cli.environment import settings_from_environment
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
+from dx_pipeline.reference.typed_codes import resolve_code
 from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.sources.templates import write_template
 

@@ -6,18 +6,22 @@ recorded, the appraisal opened (each once: a rerun records nothing new) and the 
 workbook written. ``provisional_result`` and ``final_result`` are steps people take, each in
 a job of its own with the run config they need (who publishes, how long agencies may appeal;
 the approving decision): the rules of each step (which state allows it) stay the workflow's,
-so a step the state does not allow fails its run with the workflow's reason. Every step's
-page shows the result's state and every transition (who, when, why) as recorded in the
-appraisal database.
+so a step the state does not allow fails its run with the workflow's reason. Between them,
+``appraisal_verdicts`` (the evaluator's workbook imported), ``agency_appeals`` (an agency's
+appeal workbook or one appeal) and ``appeal_decisions`` (an appeal accepted or rejected) are
+steps people take too, each in its own job with its run config; a refused one fails its run
+with every problem listed, nothing recorded. Every step's page shows the result's state and
+every transition (who, when, why) as recorded in the appraisal database.
 """
 
 import datetime as dt
 from typing import Any
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from dx_pipeline.app import appraisal as ap
+from dx_pipeline.appraisal.appeals import AppealRequest
 from dx_pipeline.appraisal.approvals import ApprovalRequest
 from dx_pipeline.appraisal.audit import vietnam_time
 from dx_pipeline.appraisal.states import state_label
@@ -177,7 +181,166 @@ def final_result(
     })
 
 
+def _refused(exc: Exception) -> Failure:
+    """A step refused (a workbook with problems, a state that does not allow it): the run fails
+    with every problem listed, nothing recorded."""
+    return Failure(description=str(exc), metadata={"refused": MetadataValue.md(f"```\n{exc}\n```")},
+                   allow_retries=False)
+
+
+class VerdictImportConfig(Config):
+    """The filled evaluator's workbook to import, and whose verdicts they are."""
+
+    path: str = Field(description="Đường dẫn phiếu thẩm định (.xlsx) / the filled workbook's path")
+    evaluator: str = Field(description="Cán bộ thẩm định / the evaluator (recorded with every verdict)")
+
+
+@asset(
+    owners=OWNERS,
+    partitions_def=quarterly_partitions,
+    group_name=APPRAISAL,
+    kinds={"sql", "excel"},
+    deps=["quarter_appraisal"],
+    description="Kết quả thẩm định nhập từ phiếu Excel của cán bộ thẩm định; chấm lại điểm.\n\n"
+    "The evaluator's filled workbook checked whole (every problem by sheet, row and column: "
+    "nothing recorded from a file with one), its verdicts recorded as one import and the "
+    "quarter re-scored. Run by `appraisal_import_job` with `path` and `evaluator`; a workbook "
+    "for another quarter is refused.",
+)
+def appraisal_verdicts(
+    context: AssetExecutionContext, config: VerdictImportConfig, dx: DxResource
+) -> MaterializeResult:
+    """Import the evaluator's workbook and re-score the quarter."""
+    quarter = quarter_of(context.partition_key)
+    try:
+        result = ap.import_workbook(dx.settings(), config.path, config.evaluator, quarter.label)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _refused(exc) from exc
+    rec = result.recorded
+    return MaterializeResult(metadata={
+        "workbook": MetadataValue.path(config.path),
+        "verdicts_recorded": MetadataValue.int(len(rec.ids)),
+        "unchanged": MetadataValue.int(rec.unchanged),
+        "late_change": MetadataValue.bool(rec.late),
+        "import_id": MetadataValue.int(rec.import_id) if rec.import_id is not None else "none",
+        "rescored_rows": MetadataValue.int(result.scores.scores.rows) if result.scores else "not re-scored",
+        **history_metadata(dx, quarter),
+    })
+
+
+class AppealConfig(Config):
+    """An agency's appeal: a filled appeal workbook, or one indicator and the argument."""
+
+    by: str = Field(description="Người nộp kiến nghị / who files it (recorded with the appeal)")
+    workbook: str | None = Field(default=None, description="Phiếu kiến nghị đã điền (.xlsx) / a filled "
+                                 "appeal workbook (dx-pipeline appeal export); else the fields below")
+    agency: str | None = Field(default=None, description="Mã đơn vị / agency code, e.g. SO-YT")
+    indicator: str | None = Field(default=None, description="Mã chỉ tiêu / indicator code, e.g. CQ.2")
+    framework: str | None = Field(default=None, description="Bộ chỉ số / framework, when needed")
+    argument: str | None = Field(default=None, description="Lý do kiến nghị / why the result is wrong")
+    value: float | None = Field(default=None, description="Giá trị đề nghị / the value the agency asks for")
+
+
+@asset(
+    owners=OWNERS,
+    partitions_def=quarterly_partitions,
+    group_name=APPRAISAL,
+    kinds={"sql"},
+    deps=["provisional_result"],
+    description="Kiến nghị của đơn vị về kết quả tạm thời (phiếu Excel hoặc một chỉ tiêu).\n\n"
+    "An agency's appeals against the provisional result, from its filled appeal workbook or "
+    "one indicator with the argument. Run by `appeal_job`; refused outside the appeal window.",
+)
+def agency_appeals(context: AssetExecutionContext, config: AppealConfig, dx: DxResource) -> MaterializeResult:
+    """File an agency's appeals."""
+    quarter = quarter_of(context.partition_key)
+    settings = dx.settings()
+    try:
+        if config.workbook:
+            ids = ap.import_appeals(settings, config.workbook, config.by, quarter.label).recorded.ids
+        else:
+            if not (config.agency and config.indicator and config.argument):
+                raise ValueError("an appeal needs a workbook, or agency, indicator and argument")
+            scored = ap.scored_result(settings, quarter)
+            key = ap.resolve_indicator(scored, config.agency, config.indicator, config.framework)
+            request = AppealRequest(*key, config.argument, config.value)
+            ids = [ap.file_appeal(settings, quarter, request, config.by)]
+    except (ValueError, FileNotFoundError) as exc:
+        raise _refused(exc) from exc
+    return MaterializeResult(metadata={
+        "appeals_filed": MetadataValue.json(ids),
+        **({"workbook": MetadataValue.path(config.workbook)} if config.workbook else {}),
+        "appeals_table": MetadataValue.md(appeals_markdown(ap.status(settings, quarter).appeals)),
+        **history_metadata(dx, quarter),
+    })
+
+
+class AppealDecisionConfig(Config):
+    """The decision on one appeal, with its reason."""
+
+    appeal_id: int = Field(description="Số kiến nghị / the appeal's number")
+    accept: bool = Field(description="Chấp nhận (true) hay không (false) / accept or reject it")
+    reason: str = Field(description="Lý do / why (required)")
+    by: str = Field(description="Người quyết định / who decides (recorded with the decision)")
+    value: float | None = Field(default=None, description="Chấp nhận: giá trị chấm / accepted: the value "
+                                "to score (default: the one asked for)")
+    points: float | None = Field(default=None, description="Chấp nhận: điểm / accepted: the points instead")
+
+
+@asset(
+    owners=OWNERS,
+    partitions_def=quarterly_partitions,
+    group_name=APPRAISAL,
+    kinds={"sql"},
+    deps=["agency_appeals"],
+    description="Quyết định về kiến nghị (chấp nhận hoặc không, có lý do); chấm lại điểm khi chấp nhận.\n\n"
+    "The evaluator's decision on an appeal (accept or reject, with a reason); an accepted one "
+    "records the verdict it leads to and re-scores the quarter. Run by `appeal_decision_job`.",
+)
+def appeal_decisions(
+    context: AssetExecutionContext, config: AppealDecisionConfig, dx: DxResource
+) -> MaterializeResult:
+    """Decide one appeal of the quarter."""
+    quarter = quarter_of(context.partition_key)
+    settings = dx.settings()
+    if not config.accept and (config.value is not None or config.points is not None):
+        raise _refused(ValueError("a rejected appeal changes nothing: leave out value and points"))
+    try:
+        with_period = {a["id"]: a for a in ap.status(settings, quarter).appeals}
+        if config.appeal_id not in with_period:
+            raise ValueError(f"there is no appeal #{config.appeal_id} on {quarter.label}")
+        decided = ap.decide_appeal(settings, config.appeal_id, config.accept, config.reason, config.by,
+                                   value=config.value, points=config.points)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _refused(exc) from exc
+    return MaterializeResult(metadata={
+        "appeal_id": MetadataValue.int(config.appeal_id),
+        "decision": MetadataValue.text("accepted: chấp nhận" if config.accept
+                                       else "rejected: không chấp nhận"),
+        "decision_id": MetadataValue.int(decided.decision_id),
+        "adjustment_id": (MetadataValue.int(decided.adjustment_id) if decided.adjustment_id is not None
+                          else "none"),
+        "rescored_rows": MetadataValue.int(decided.scores.scores.rows) if decided.scores else "not re-scored",
+        "appeals_table": MetadataValue.md(appeals_markdown(ap.status(settings, quarter).appeals)),
+        **history_metadata(dx, quarter),
+    })
+
+
+def appeals_markdown(appeals: list[dict]) -> str:
+    """The quarter's appeals and their decisions as a table for a step's page."""
+    lines = ["| # | đơn vị / agency | chỉ tiêu / indicator | ai / by | lý do / argument "
+             "| quyết định / decision |",
+             "|---|---|---|---|---|---|"]
+    for a in appeals:
+        decided = (f"{a['decision']} ({a['decided_by']}, {vietnam_time(a['decided_at'])}): "
+                   f"{a['decision_reason']}" if a["decision"] else "chưa quyết định / not decided")
+        lines.append(f"| {a['id']} | {_cell(a['agency_code'])} | {_cell(a['framework_id'])} "
+                     f"{_cell(a['node_id'])} | {_cell(a['filed_by'])} ({vietnam_time(a['filed_at'])}) | "
+                     f"{_cell(a['argument'])} | {_cell(decided)} |")
+    return "\n".join(lines)
+
+
 QUARTER_STEPS = [quarter_appraisal]
 """Steps of the quarterly schedule's job."""
-DECISION_STEPS = [provisional_result, final_result]
+DECISION_STEPS = [provisional_result, final_result, appraisal_verdicts, agency_appeals, appeal_decisions]
 """Steps people take, each in its own job with its run config (never in a backfill)."""

@@ -5,6 +5,8 @@ The quarter's job computes, publishes the ``computed`` revision and opens the ap
 never publishes a provisional or final result. ``provisional_job`` and ``approval_job`` each
 materialize their step and then the website, after the appraisal's blocking check
 (``quarter_appraisal_on_scored_units``): a verdict on an indicator nobody scored stops them.
+``appraisal_import_job``, ``appeal_job`` and ``appeal_decision_job`` each materialize only their
+step (a workbook imported, an appeal filed, an appeal decided): they publish nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ warnings.filterwarnings(
     "ignore", message=r"Asset job quarter_job materializes assets with varying BackfillPolicies"
 )
 
-DECISIONS = AssetSelection.assets("provisional_result", "final_result")
+DECISIONS = AssetSelection.assets(
+    "provisional_result", "final_result", "appraisal_verdicts", "agency_appeals", "appeal_decisions"
+)
 """The steps people take (with run config): never in the quarter's job or a backfill."""
 _APPRAISAL_CHECKED = AssetSelection.checks_for_assets("quarter_appraisal")
 
@@ -61,4 +65,36 @@ approval_job = define_asset_job(
     ),
 )
 
-APPRAISAL_JOBS = [provisional_job, approval_job]
+appraisal_import_job = define_asset_job(
+    name="appraisal_import_job",
+    selection=AssetSelection.assets("appraisal_verdicts"),
+    partitions_def=quarterly_partitions,
+    description=(
+        "Nhập phiếu thẩm định đã điền và chấm lại điểm (cấu hình: path, evaluator). / Import the "
+        "evaluator's filled workbook and re-score the quarter (run config: path, evaluator)."
+    ),
+)
+
+appeal_job = define_asset_job(
+    name="appeal_job",
+    selection=AssetSelection.assets("agency_appeals"),
+    partitions_def=quarterly_partitions,
+    description=(
+        "Ghi nhận kiến nghị của đơn vị: phiếu kiến nghị hoặc một chỉ tiêu (cấu hình: by, workbook hoặc "
+        "agency, indicator, argument, value). / File an agency's appeals: its appeal workbook or one "
+        "indicator (run config: by, and workbook or agency, indicator, argument, value)."
+    ),
+)
+
+appeal_decision_job = define_asset_job(
+    name="appeal_decision_job",
+    selection=AssetSelection.assets("appeal_decisions"),
+    partitions_def=quarterly_partitions,
+    description=(
+        "Quyết định về một kiến nghị, có lý do; chấm lại điểm khi chấp nhận (cấu hình: appeal_id, "
+        "accept, reason, by, value, points). / Decide an appeal with a reason; re-score when accepted "
+        "(run config: appeal_id, accept, reason, by, value, points)."
+    ),
+)
+
+APPRAISAL_JOBS = [provisional_job, approval_job, appraisal_import_job, appeal_job, appeal_decision_job]

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context
+from openpyxl import load_workbook
 
 from dx_pipeline.app import appraisal as ap
 from dx_pipeline.app.settings import Settings
+from dx_pipeline.appraisal import appeal_workbook as aw
 from dx_pipeline.appraisal import database
+from dx_pipeline.appraisal.workbook import HEADER_ROWS, KEYS, SHEET
 from dx_pipeline.defs.definitions import build_definitions
 from dx_pipeline.publish.layout import period_dir, site_dir
 from dx_pipeline.reference.quarters import Period, Quarter
 from dx_pipeline.sample.generate import generate_sample
-from dx_pipeline.storage import DxHome
+from dx_pipeline.storage import DxHome, read_partition
 
 Q = Quarter.parse("2025-Q1")
 """A quarter that closes no half-year or year: only the quarter's own revisions are published."""
@@ -31,6 +35,7 @@ TICK = dt.datetime(2025, 4, 16, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 """The schedule's tick after 2025-Q1 closed (02:00 Vietnam time on 16 April)."""
 T0 = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) - dt.timedelta(days=10)
 HOUR = dt.timedelta(hours=1)
+COL = {k: i + 1 for i, k in enumerate(KEYS)}
 APPROVAL = {"decision_number": "215/QĐ-UBND", "decision_date": dt.date.today().isoformat(),
             "by": "Văn phòng UBND tỉnh"}
 
@@ -122,7 +127,12 @@ def test_the_schedule_computes_the_quarter_and_opens_its_appraisal_but_publishes
     assert len(ap.status(Settings(home), Q).transitions) == before
 
 
-def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_provisional_one(scheduled):
+def _import_config(path) -> dict:
+    return {"appraisal_verdicts": {"config": {"path": str(path), "evaluator": "Lê Văn Cường"}}}
+
+
+def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_provisional_one(
+        scheduled, tmp_path):
     home = scheduled["home"]
     approve = {"final_result": {"config": APPROVAL}}
     with pytest.MonkeyPatch.context() as clock:
@@ -132,6 +142,29 @@ def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_
     assert "there is no provisional revision to approve" in _failures(early)
     assert not (period_dir(home, Period.parse(Q)) / "rev=2").exists()
     assert ap.status(Settings(home), Q).state == "under_appraisal"  # refused: nothing recorded
+
+    # the evaluator's workbook imported by its job: refused whole with the cell, then recorded
+    workbook = ap.appraisal_workbook_path(home, Q)
+    wb = load_workbook(workbook)
+    ws: Any = wb[SHEET]
+    row = HEADER_ROWS + 1
+    key = [str(ws.cell(row, COL[k]).value) for k in ("framework_id", "agency_code", "node_id")]
+    most = float(ws.cell(row, COL["max_points"]).value)
+    ws.cell(row, COL["verdict"]).value = "Điều chỉnh điểm - adjust_points"
+    ws.cell(row, COL["adjusted_points"]).value = 0
+    wb.save(tmp_path / "bad.xlsx")
+    ws.cell(row, COL["reason"]).value = "Minh chứng chưa có chữ ký"
+    wb.save(tmp_path / "good.xlsx")
+    with pytest.MonkeyPatch.context() as clock:
+        _clock(clock, T0 + HOUR * 2 / 3)
+        refused = _run(scheduled, "appraisal_import_job", _import_config(tmp_path / "bad.xlsx"))
+        assert not refused.success
+        assert f"sheet '{SHEET}', row {row}, column O (Lý do / Reason)" in _failures(refused)
+        imported = _run(scheduled, "appraisal_import_job", _import_config(tmp_path / "good.xlsx"))
+    assert imported.success, _failures(imported)
+    meta = _materialization(imported, "appraisal_verdicts")
+    assert meta["verdicts_recorded"].value == 1 and meta["rescored_rows"].value > 0
+    assert meta["state"].value.startswith("under_appraisal: ")
 
     with pytest.MonkeyPatch.context() as clock:
         _clock(clock, T0 + HOUR)
@@ -145,6 +178,37 @@ def test_the_appraisal_jobs_take_the_quarter_to_a_final_revision_only_after_the_
     assert meta["state"].value.startswith("appeal_window: ") and "Nguyễn Văn An" in meta["transitions"].value
     pages = (site_dir(home, Period.parse(Q), 2) / "index.html").read_text(encoding="utf-8")
     assert "KẾT QUẢ TẠM THỜI" in pages  # the site the provisional job built after it
+
+    # the agency appeals from its workbook, the evaluator accepts it: both through their jobs
+    with pytest.MonkeyPatch.context() as clock:
+        _clock(clock, T0 + 2 * HOUR)
+        exported = ap.export_appeal_workbook(Settings(home), Q, key[1], tmp_path / "kn.xlsx")
+        wb = load_workbook(exported.path)
+        ws = wb[aw.SHEET]
+        (r,) = [r for r in range(aw.HEADER_ROWS + 1, ws.max_row + 1)
+                if [ws.cell(r, 1).value, ws.cell(r, 2).value] == [key[0], key[2]]]
+        ws.cell(r, aw.KEYS.index("argument") + 1).value = "Văn bản đã ký ngày 15/3, gửi kèm"
+        wb.save(exported.path)
+        filed = _run(scheduled, "appeal_job",
+                     {"agency_appeals": {"config": {"by": "Sở Y tế", "workbook": str(exported.path)}}})
+        assert filed.success, _failures(filed)
+        _clock(clock, T0 + 3 * HOUR)
+        decided = _run(scheduled, "appeal_decision_job", {"appeal_decisions": {"config": {
+            "appeal_id": 1, "accept": True, "points": most, "reason": "Văn bản hợp lệ",
+            "by": "Trần Thị Bình"}}})
+    assert decided.success, _failures(decided)
+    meta = _materialization(filed, "agency_appeals")
+    assert meta["appeals_filed"].value == [1] and "Sở Y tế" in meta["appeals_table"].value
+    meta = _materialization(decided, "appeal_decisions")
+    assert meta["decision"].value.startswith("accepted") and meta["adjustment_id"].value == 2
+    assert "Trần Thị Bình" in meta["appeals_table"].value and meta["state"].value.startswith("appeal_window")
+    (appeal,) = ap.status(Settings(home), Q).appeals
+    assert (appeal["filed_by"], appeal["decided_by"], appeal["decision_reason"]) == (
+        "Sở Y tế", "Trần Thị Bình", "Văn bản hợp lệ")
+    assert appeal["filed_at"] == T0 + 2 * HOUR and appeal["decided_at"] == T0 + 3 * HOUR
+    scores: Any = read_partition(home, "index_scores", Q).set_index(["framework_id", "agency_code",
+                                                                     "node_id"])
+    assert scores.loc[tuple(key)]["points"] == most and scores.loc[tuple(key)]["adjustment_id"] == 2
 
     final = _run(scheduled, "approval_job", approve)
     assert final.success, _failures(final)

@@ -137,3 +137,15 @@ def test_the_appraisal_steps_are_assets_in_their_own_jobs_after_their_blocking_c
         waits_for = {node.name: str(dep) for node, dep in job.graph.dependencies.items()}
         assert "quarter_appraisal_quarter_appraisal_on_scored_units" in waits_for[step], job_name
         assert step in waits_for["portal_site"], job_name
+    # the steps between: a workbook imported, an appeal filed, an appeal decided; each its own
+    # job with only its asset (no site: nothing new is public), in the appraisal group
+    assert parents("appraisal_verdicts") == {"quarter_appraisal"}
+    assert parents("agency_appeals") == {"provisional_result"}
+    assert parents("appeal_decisions") == {"agency_appeals"}
+    for job_name, step in (("appraisal_import_job", "appraisal_verdicts"), ("appeal_job", "agency_appeals"),
+                           ("appeal_decision_job", "appeal_decisions")):
+        job = defs.resolve_job_def(job_name)
+        assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {step}, job_name
+        assert graph.get(AssetKey(step)).group_name == "appraisal", step
+        assert step not in {k.to_user_string() for k in
+                            defs.resolve_job_def("quarter_job").asset_layer.selected_asset_keys}, step

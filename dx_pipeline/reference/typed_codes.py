@@ -1,4 +1,4 @@
-"""Codes typed on the command line (agency codes) resolved against the ones that exist.
+"""Codes a person typed (agency, indicator, framework codes) resolved against the ones that exist.
 
 A code is matched exactly, else ignoring case and the separator (``so_yt``, ``So-Yt`` and
 ``SO YT`` are ``SO-YT``); a code that matches nothing is a one-line error naming the closest
