@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dx_pipeline.publish.bi_database import PUBLISHED_VIEWS, build_bi_database, default_bi_path
@@ -153,11 +154,33 @@ def _write_sheet(ws, table: str | None, df: pd.DataFrame, head, formats: dict) -
     for j, name in enumerate(df.columns):
         ws.write_string(0, j, column_label(table, str(name)), head)
         ws.set_column(j, j, max(10, min(40, len(column_label(table, str(name))) + 2)))
-    columns = [str(c) for c in df.columns]
-    for i, row in enumerate(df.itertuples(index=False, name=None), start=1):
-        for j, value in enumerate(row):
-            fmt = number_format(columns[j], (i - 1) in rate_rows)
-            _write_cell(ws, i, j, value, formats["stamp"], formats.get(fmt))
+    # Cells are written row by row, left to right, as before (the shared-string table is in
+    # first-use order, so the bytes stay the same); what each column holds is decided once.
+    stamp = formats["stamp"]
+    columns = [_column_cells(df.iloc[:, j]) for j in range(len(df.columns))]
+    plain = [formats.get(number_format(str(c), False)) for c in df.columns]
+    rate = [formats.get(number_format(str(c), True)) for c in df.columns]
+    texts: dict[str, str] = {}
+    write_number, write_string, write_boolean = ws.write_number, ws.write_string, ws.write_boolean
+    for i in range(len(df)):
+        fmts = rate if i in rate_rows else plain
+        for j, (kind, values) in enumerate(columns):
+            value = values[i]
+            if kind == _NUMBER:
+                if value == value:  # not NaN
+                    write_number(i + 1, j, value, fmts[j])
+            elif kind == _TEXT:
+                if isinstance(value, str):
+                    text = texts.get(value)
+                    if text is None:
+                        text = texts[value] = str(safe_cell(value))
+                    write_string(i + 1, j, text)
+                else:
+                    _write_cell(ws, i + 1, j, value, stamp, fmts[j])
+            elif kind == _BOOL:
+                write_boolean(i + 1, j, value)
+            else:
+                _write_cell(ws, i + 1, j, value, stamp, fmts[j])
     ws.freeze_panes(1, 0)
     if len(df.columns):
         ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
@@ -181,6 +204,24 @@ def _rate_rows(df: pd.DataFrame) -> set[int]:
     catalogue = load_catalogue()
     rates = {code for code, k in catalogue.items() if k.unit == "ratio"}
     return {i for i, code in enumerate(df["kpi_code"].tolist()) if code in rates}
+
+
+_NUMBER, _TEXT, _BOOL, _ANY = "number", "text", "bool", "any"
+
+
+def _column_cells(col: pd.Series) -> tuple[str, list]:
+    """How a column's cells are written and its values as Python objects: numbers (NumPy
+    integers and floats, as floats), text (pandas string columns), booleans (NumPy bool), or
+    anything else, each cell then written by :func:`_write_cell`, as all cells once were."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "iuf":
+            return _NUMBER, col.to_numpy(dtype=np.float64).tolist()
+        if dtype.kind == "b":
+            return _BOOL, col.tolist()
+    if isinstance(dtype, pd.StringDtype):
+        return _TEXT, col.tolist()
+    return _ANY, list(col)
 
 
 def _write_cell(ws, i: int, j: int, value: Any, stamp, num=None) -> None:

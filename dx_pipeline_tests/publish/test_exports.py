@@ -194,3 +194,27 @@ def test_every_csv_export_has_one_dialect(tmp_path):
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").split("\r\n") == [
         "name,share,at", "Sở Y tế,0.5,2025-07-10 08:30:00", '"a,b",1.25,', ""]
+
+
+def test_excel_column_writers_give_the_bytes_of_the_cell_by_cell_writer(tmp_path, monkeypatch):
+    """Numbers, text and booleans are written per column type; the file must be the one that
+    writing every cell through ``_write_cell`` gives (missing values, formula-like text,
+    nullable integers, dates, a KPI rate row's percent format included)."""
+    from dx_pipeline.publish import exports
+
+    df = pd.DataFrame({
+        "agency_code": ["=1+1", None, "x", "x"], "total_points": [1.5, float("nan"), 3, -0.0],
+        "rank": pd.array([1, None, 3, 4], dtype="Int64"), "n": [1, 2, 3, 4],
+        "flag": [True, False, True, False],
+        "at": pd.to_datetime(["2025-01-01", None, "2025-02-01", "2025-03-01"]),
+        "kpi_code": ["dossiers_received", "online_ratio", None, "x"], "value": [0.5, 0.25, None, 7.0],
+        "note": pd.array(["a", None, "+c", "@d"], dtype="string"), "any": ["a", 1, None, 2.5],
+    })
+    created = dt.datetime(2025, 7, 1, 12)
+    fast = exports.write_excel(tmp_path / "fast.xlsx", [("s", "index_scores", df)], created=created)
+    monkeypatch.setattr(exports, "_column_cells", lambda col: (exports._ANY, list(col)))
+    slow = exports.write_excel(tmp_path / "slow.xlsx", [("s", "index_scores", df)], created=created)
+    assert fast.read_bytes() == slow.read_bytes()
+    sheet = openpyxl.load_workbook(fast).active
+    assert sheet is not None
+    assert [c.value for c in sheet[2]][:4] == ["'=1+1", 1.5, 1, 1]
