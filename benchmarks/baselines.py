@@ -1,5 +1,8 @@
-"""The dossier KPIs of :mod:`dx_pipeline.kpis.dossier_kpis` computed twice more, as yardsticks.
+"""Yardsticks measured in the same run as the pipeline: the dossier KPIs of
+:mod:`dx_pipeline.kpis.dossier_kpis` computed twice more, and the ingest floor.
 
+- :func:`ingest_floor`: DuckDB's own CSV -> Parquet of the raw export (issue 17 item 1), no
+  mapping, no checks - the least any ingest of that file can cost.
 - :func:`duckdb_floor`: one hand-written DuckDB query over the portal_dossiers Parquet, no
   framework around it - the least any DuckDB implementation can cost (the "floor").
 - :func:`pandas_kpis`: what a user would write with pandas: ``read_parquet`` then column
@@ -15,12 +18,17 @@ Both return per-agency numerators/denominators (``wide``) and a few totals.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.portal_files import find_export_files
+from dx_pipeline.sources.portal_ingest import INGEST_MEMORY
 from dx_pipeline.storage import DxHome, warehouse_duckdb
-from dx_pipeline.storage.parquet import arrow_location, partition_path
+from dx_pipeline.storage.duck import budgeted_connection
+from dx_pipeline.storage.parquet import QUERY_COPY_OPTIONS, arrow_location, partition_path, sql_literal
 
 # kpi code -> (numerator column, denominator column) in the wide result; received has none.
 KPI_PARTS = {
@@ -121,6 +129,34 @@ def floor_sql(path: str, q: Quarter) -> str:
             AS fee_procedures_d
     FROM k GROUP BY agency_code ORDER BY agency_code
     """
+
+
+def ingest_floor(home: DxHome, quarter: Quarter, target: Path) -> dict:
+    """The ingest floor: DuckDB converts the quarter's dossier export CSV to ``target`` Parquet.
+
+    What a user would type - ``COPY (SELECT * FROM read_csv(export)) TO ...`` with the reader's
+    own type detection - under the ingest's budget (every core, :data:`INGEST_MEMORY` or
+    ``DX_DUCKDB_MEMORY``, a spill folder) and written with the warehouse's Parquet options
+    (zstd, 1M-row groups), so the only difference from the ingest is the pipeline's own work:
+    mapping, checks, reasons. ``store_rejects`` keeps a line the detected types cannot read from
+    stopping the copy; ``rows`` counts the records read (written + rejected lines).
+    """
+    exports, _ = find_export_files(home.portal_exports, quarter)
+    if len(exports) != 1 or exports[0].suffix.lower() != ".csv":
+        raise ValueError(f"the ingest floor needs one CSV dossier export, found {exports}")
+    export = exports[0]
+    reader = (f"read_csv({sql_literal(export)}, header = true, hive_partitioning = false, "
+              "store_rejects = true)")
+    with budgeted_connection(INGEST_MEMORY, home, prefix="dx_bench_ingest_floor_") as con:
+        [(written,)] = con.execute(
+            f"COPY (SELECT * FROM {reader}) TO {sql_literal(target)} ({QUERY_COPY_OPTIONS})"
+        ).fetchall()
+        [(rejected,)] = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchall()
+        columns = len(con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(target)})").fetchall())
+    return {"rows": int(written) + int(rejected), "rows_written": int(written),
+            "rejected_lines": int(rejected), "columns": columns,
+            "csv_mb": round(export.stat().st_size / 1e6, 1),
+            "parquet_mb": round(target.stat().st_size / 1e6, 1)}
 
 
 def _result(wide: pd.DataFrame) -> dict:

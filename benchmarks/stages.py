@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.baselines import duckdb_floor, pandas_kpis
+from benchmarks.baselines import duckdb_floor, ingest_floor, pandas_kpis
 from benchmarks.memory import own_peak_mb
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.app.site import build_quarter_sites
@@ -62,13 +62,19 @@ def ingest(home: DxHome, q: Quarter) -> dict:
 
     registry = load_registry(home.registry_file)
     write_partition(home, "agencies", q, registry)
+    cpu0, t0 = os.times(), time.perf_counter()
     result = ingest_portal_files(home, q)
+    portal_seconds, cpu1 = time.perf_counter() - t0, os.times()
     subs = ingest_submissions(home, q, read_partition(home, "agencies", q),
                               reporting_db_url=Settings(home).reporting_db())
     write_partition(home, "agency_submissions", q, subs.accepted)
     write_partition(home, "submission_rejects", q, subs.rejects)
+    # the export's own part (what the ingest floor does), beside registry and submissions
     return {"rows": result.dossier_rows, "rejected_rows": result.rejected_rows,
-            "submission_rows": len(subs.accepted)}
+            "submission_rows": len(subs.accepted),
+            "typed_scan": not any("typed scan" in n for n in result.notes),
+            "portal_seconds": round(portal_seconds, 2),
+            "portal_cpu_seconds": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 2)}
 
 
 def _run_suites(home: DxHome, q: Quarter, datasets) -> dict:
@@ -162,6 +168,13 @@ def _keep_wide(home: DxHome, name: str, result: dict) -> dict:
     return result
 
 
+def export_floor(home: DxHome, q: Quarter) -> dict:
+    """DuckDB's own CSV -> Parquet of the quarter's export (:func:`baselines.ingest_floor`)."""
+    folder = home.root / "bench"
+    folder.mkdir(exist_ok=True)
+    return ingest_floor(home, q, folder / "ingest_floor.parquet")
+
+
 def floor(home: DxHome, q: Quarter) -> dict:
     return {"rows": _dossier_rows(home, q), **_keep_wide(home, "duckdb_floor", duckdb_floor(home, q))}
 
@@ -178,7 +191,7 @@ STAGES = {
     "publication": publication,
     "site": site,
 }
-BASELINES = {"duckdb_floor": floor, "pandas": pandas}
+BASELINES = {"ingest_floor": export_floor, "duckdb_floor": floor, "pandas": pandas}
 
 # What each process imports before its clock starts (Dagster pays these once per worker).
 WARM_IMPORTS = {
@@ -188,6 +201,7 @@ WARM_IMPORTS = {
     "scores": ("dx_pipeline.index.quarter_scoring", "dx_pipeline.index.uncertainty"),
     "publication": ("great_expectations", "dx_pipeline.quality.runner", "dx_pipeline.publish"),
     "site": ("dx_pipeline.app.site",),
+    "ingest_floor": ("duckdb", "dx_pipeline.sources.portal_files"),
     "duckdb_floor": ("duckdb",),
     "pandas": ("pandas", "pyarrow.parquet"),
 }

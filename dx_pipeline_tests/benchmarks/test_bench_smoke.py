@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.__main__ import main
@@ -57,9 +58,42 @@ def test_cli_writes_json_with_every_stage_and_both_baselines(bench, capsys):
         "kpi_peak_vs_pandas",
         "quarter_wall_s",
         "quarter_peak_mb",
+        "ingest_vs_floor",
+        "quarter_vs_ingest_floor",
+        "quarter_peak_mb_17",
     }
     assert all(isinstance(t["met"], bool) for t in report["targets"])
     assert report["load_average_start"] and report["machine"]["cpus"]
+
+
+def test_ingest_floor_converts_every_record_of_the_export(bench):
+    """The ingest floor is DuckDB's own CSV -> Parquet of the same export: every record read
+    (none lost to the detected types), written to a Parquet file of the export's columns, and
+    the targets against it computed from the same run's figures."""
+    report = json.loads((bench / "bench.json").read_text(encoding="utf-8"))
+    main_run = report["main"]
+    by = {s["name"]: s for s in main_run["stages"]}
+    ds = ensure_dataset(bench, ROWS)
+    export = DxHome(ds.home).portal_exports / f"quarter={ds.quarter.label}" / "dossiers.csv"
+    with open(export, "rb") as fh:
+        records = sum(1 for _ in fh) - 1  # the header; the generator writes no line breaks in values
+    floor = by["ingest_floor"]
+    assert records == ds.rows
+    assert floor["rows"] == ds.rows
+    assert floor["facts"]["rows_written"] + floor["facts"]["rejected_lines"] == ds.rows
+    written = pq.ParquetFile(DxHome(ds.home).root / "bench" / "ingest_floor.parquet")
+    assert written.metadata.num_rows == floor["facts"]["rows_written"]
+    header = export.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert written.schema_arrow.names == [c.strip('"') for c in header.split(",")]
+    assert by["ingest"]["facts"]["typed_scan"] is True
+    assert 0 < by["ingest"]["facts"]["portal_seconds"] < by["ingest"]["seconds"]
+    targets = {t["key"]: t for t in report["targets"]}
+    assert targets["ingest_vs_floor"]["value"] == round(by["ingest"]["seconds"] / floor["seconds"], 2)
+    quarter = sum(by[n]["seconds"] for n in STAGES)
+    assert targets["quarter_vs_ingest_floor"]["value"] == round(quarter / floor["seconds"], 2)
+    assert targets["quarter_peak_mb_17"]["value"] == max(by[n]["peak_mb"] for n in STAGES)
+    assert targets["quarter_peak_mb_17"]["target"] == "<= 1536"
+    assert main_run["ingest_floor_ratios"]["export_cpu"] is not None
 
 
 def test_table_printed(bench, capsys):
@@ -70,6 +104,11 @@ def test_table_printed(bench, capsys):
     for name in LABELS.values():
         assert name in text
     assert "whole quarter" in text and ("MET" in text or "MISSED" in text)
+    for label in ("ingest / ingest floor (time)", "whole quarter / ingest floor (time)",
+                  "whole quarter peak MB (issue 17)"):
+        line = next(x for x in text.splitlines() if x.startswith(label))
+        assert line.endswith(("MET", "MISSED")), line
+    assert "against the ingest floor in CPU seconds" in text
 
 
 def test_outputs_kept_and_generation_cached(bench):
