@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dx_pipeline.reference.config_files import need, read_mapping
+from dx_pipeline.sources import grid_cache
 from dx_pipeline.sources.file_safety import (
     BUNDLE_SUFFIXES,
     DEFAULT_LIMITS,
@@ -344,8 +345,10 @@ def _read_content(data: bytes, suffix: str, base: RawRow, rules: RowRules,
             sheet, grid, encoding = _csv_grid_bytes(data, limits, result.filled)
             result.encoding = result.encoding or encoding
         else:
-            sheet, grid = _xlsx_grid(data, layout, name=base.file or "workbook", limits=limits,
-                                     already=result.filled)
+            name, already = base.file or "workbook", result.filled
+            sheet, grid = grid_cache.cached(
+                data, (repr(layout), name, repr(limits), already),
+                lambda: _xlsx_grid(data, layout, name=name, limits=limits, already=already), _Unreadable)
     except _Unreadable as exc:
         result.rejects.append(_file_reject(base, str(exc)))
         return

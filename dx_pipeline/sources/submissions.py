@@ -17,6 +17,7 @@ import pandas as pd
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.schemas import SUBMISSION_REJECTS
+from dx_pipeline.sources import grid_cache
 from dx_pipeline.sources.inbox import file_stat
 from dx_pipeline.sources.reporting_db import read_reporting_db
 from dx_pipeline.sources.submission_readers import (
@@ -88,7 +89,8 @@ def ingest_submissions(
     for path in list_inbox_files(folder):
         rel = path.relative_to(home.inbox).as_posix()
         stat = file_stat(path)  # before the read: a change during it shows as a newer ctime
-        read = read_submission_file(path, rules, relpath=rel, root=home.inbox)
+        with grid_cache.using(home.root):  # workbooks read before are not parsed again
+            read = read_submission_file(path, rules, relpath=rel, root=home.inbox)
         files.append((path, read.sha256, read.rows))
         versions.append((rel, read.sha256, stat))
         accepted.extend(read.accepted)
