@@ -9,6 +9,7 @@ figures over a tier of agencies (the districts' own dossiers, without their comm
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dx_pipeline.reference.catalogue import Catalogue, load_catalogue
@@ -75,22 +76,46 @@ def _subtree_sums(summable: pd.DataFrame, chains: dict[str, list[str]]) -> pd.Da
     expanded = summable.merge(links, on="agency_code", how="inner")
     expanded["numerator"] = expanded["numerator"].astype("float64")
     expanded["denominator"] = expanded["denominator"].astype("float64")
-    return (
-        expanded.groupby(["target_agency", "kpi_code"], sort=True)
-        .agg(
-            numerator=("numerator", lambda s: s.sum(min_count=1)),
-            denominator=("denominator", lambda s: s.sum(min_count=1)),
-            descendants=("is_self", lambda s: int((~s).sum())),
-            flags=(
-                "flags",
-                lambda s: ",".join(
-                    sorted({f for v in s for f in str(v or "").split(",") if f and f != "zero_denominator"})
-                ),
-            ),
-        )
-        .reset_index()
-        .rename(columns={"target_agency": "agency_code"})
-    )
+    keys = ["target_agency", "kpi_code"]
+    expanded = expanded[expanded[keys].notna().all(axis=1)]  # groupby drops missing keys
+    # Rows in group order, each group's rows in their order here (groupby's stable sort).
+    ordered = expanded.sort_values(keys, kind="stable")
+    groups = ordered.groupby(keys, sort=True)
+    sizes = groups.size()
+    starts = (np.cumsum(sizes.to_numpy()) - sizes.to_numpy()).astype(np.int64)
+    out = pd.DataFrame(index=sizes.index)
+    for column in ("numerator", "denominator"):
+        out[column] = _group_sums(ordered[column].to_numpy(dtype=np.float64), starts, sizes.to_numpy())
+    out["descendants"] = (~ordered["is_self"].astype(bool)).groupby(
+        [ordered[k] for k in keys], sort=True).sum().astype("int64").to_numpy()
+    out["flags"] = _flag_union(ordered, keys).reindex(out.index, fill_value="")
+    return out.reset_index().rename(columns={"target_agency": "agency_code"})
+
+
+def _group_sums(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each group's ``Series.sum(min_count=1)``, bit for bit: missing values as 0, NumPy's own
+    sum of the group's values in their order (its pairwise/SIMD order decides the last bit, so
+    each group is one ``sum`` call: a loop over groups, not over rows), NaN for a group with
+    no value."""
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    sums = np.array([filled[a:a + n].sum() for a, n in zip(starts.tolist(), sizes.tolist(), strict=True)],
+                    dtype=np.float64)
+    counts = np.add.reduceat(present.astype(np.int64), starts) if len(starts) else np.array([], np.int64)
+    return np.where(counts >= 1, sums, np.nan)
+
+
+def _flag_union(expanded: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Per group of ``keys``: the distinct flags of its rows, sorted, comma-joined
+    (zero_denominator dropped); groups without flags are absent."""
+    flags = expanded["flags"].astype(object).map(lambda v: str(v or ""))  # as each row was read
+    has = flags != ""
+    if not has.any():
+        return pd.Series(dtype=object, index=pd.MultiIndex.from_arrays([[], []], names=keys))
+    split = expanded.loc[has, keys].assign(flag=flags[has].str.split(",")).explode("flag")
+    split = split[(split["flag"] != "") & (split["flag"] != "zero_denominator") & split["flag"].notna()]
+    split = split.drop_duplicates().sort_values(keys + ["flag"], kind="stable")
+    return split.groupby(keys, sort=True)["flag"].agg(",".join)
 
 
 def _rolled_value(rec: dict, aggregation: str | None) -> tuple[float | None, str]:
