@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from dx_pipeline.app.quarter import (
@@ -37,6 +38,10 @@ from dx_pipeline.app.settings import Settings
 from dx_pipeline.publish.exports import build_bi_database
 from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources.portal_client import landed_pages
+from dx_pipeline.sources.portal_files import find_export_files
+from dx_pipeline.storage import DxHome
+from dx_pipeline.storage.home import is_remote
 from dx_pipeline.storage.parquet import partition_path
 
 LATE_REASON = "late or corrected submission taken in"
@@ -96,6 +101,26 @@ def republish_after_submissions(
     published = step("publish", lambda: publish_quarter(settings, q, trigger, reason, reason_vi))
     step("bi_database", lambda: build_bi_database(home))
     return Republished(published, kpis, steps)
+
+
+def dossiers_current(home: DxHome, quarter: Quarter | str) -> bool:
+    """Whether a republication may reuse the quarter's ingested dossiers: its ``agencies``,
+    ``portal_dossiers`` and ``procedures`` partitions are local files and no portal export
+    file or landed page of the quarter changed after the dossier partition was written (a
+    newer export must be ingested: the whole quarter runs). Stat only, nothing is read; a
+    remote warehouse or any doubt answers False."""
+    q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+    parts = [partition_path(home, table, q) for table in ("agencies", "portal_dossiers", "procedures")]
+    local = [Path(str(p)) for p in parts if not is_remote(p)]
+    if len(local) < len(parts) or not all(p.exists() for p in local):
+        return False
+    written = local[1].stat().st_mtime_ns
+    try:
+        dossiers, procedures = find_export_files(home.portal_exports, q)
+        inputs = [*dossiers, *procedures, *landed_pages(home, q)]
+        return all(p.lstat().st_mtime_ns < written and p.lstat().st_ctime_ns < written for p in inputs)
+    except (OSError, ValueError):
+        return False
 
 
 class BlockedByQuality(RuntimeError):
