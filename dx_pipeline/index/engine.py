@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,9 @@ class _Indicator:
     notes: Notes
     evaluated: np.ndarray  # value went through the rule
     points_set: np.ndarray | None = None  # an evaluator's points (NaN where not set)
+    # every scored unit's evaluated values, when these arrays hold only some of the units (a
+    # chunk): the next step of a relative rule looks at all of them (None: ``value[evaluated]``)
+    xs: np.ndarray | None = None
 
 
 def fmt_value(code: str | None, v: float) -> str:
@@ -163,6 +167,13 @@ class _Rows:
     present: np.ndarray  # the unit has a row for the KPI
 
 
+class _RowSource(Protocol):
+    """Where ``_evaluate`` finds a KPI's values for the units it scores: the long table
+    (:class:`_Lookup`), or a chunk of its pivoted arrays (``index.streaming``)."""
+
+    def rows(self, code: str) -> _Rows: ...
+
+
 class _Lookup:
     """A long table's rows per KPI, placed at the scored units' positions."""
 
@@ -205,7 +216,7 @@ def _not_assessed(n: Node, a: int) -> _Indicator:
 
 
 def _evaluate(
-    fw: Framework, n: Node, long: _Lookup, prev: _Lookup | None, units: pd.DataFrame,
+    fw: Framework, n: Node, long: _RowSource, prev: _RowSource | None, units: pd.DataFrame,
     appraised: NodeAppraisal | None = None,
 ) -> _Indicator:
     """One indicator for every unit: its input looked up, the evaluator's values, the 0
@@ -392,6 +403,13 @@ class _Aggregation:
 
     def run(self) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
         """Every step in order; the rows and the totals."""
+        cols, total_pts, total_eff = self.columns()
+        index = self.units["agency_code"]
+        scores = cols.frame(self.fw, index.to_numpy(dtype=object))
+        return scores, pd.Series(total_pts, index=index), pd.Series(total_eff, index=index)
+
+    def columns(self) -> tuple[_ScoreColumns, np.ndarray, np.ndarray]:
+        """Every step in order; the rows' columns (not laid out yet), total points and maximum."""
         fw = self.fw
         for p in fw.pillars:
             self._mark(p)
@@ -400,9 +418,7 @@ class _Aggregation:
         self._spread(fw.pillars, total_eff, fw.total_points, fw.aggregation)
         pillar_pts = [self._compute(p) for p in fw.pillars]
         _, total_pts = self._combine(fw.pillars, pillar_pts, total_eff, fw.aggregation)
-        index = self.units["agency_code"]
-        scores = self._rows(total_pts, total_eff)
-        return scores, pd.Series(total_pts, index=index), pd.Series(total_eff, index=index)
+        return self._rows(total_pts, total_eff), total_pts, total_eff
 
     def _mark(self, n: Node) -> np.ndarray:
         """Where the node applies: an indicator's own answer, a parent's if any child applies."""
@@ -482,8 +498,8 @@ class _Aggregation:
         raw = _mean(sh, w, how) * e
         return raw, np.minimum(half_up(raw, d), floor_to(e, d))
 
-    def _rows(self, total_pts: np.ndarray, total_eff: np.ndarray) -> pd.DataFrame:
-        """index_scores rows: the total, then every node in the framework's order, per unit."""
+    def _rows(self, total_pts: np.ndarray, total_eff: np.ndarray) -> _ScoreColumns:
+        """index_scores columns: the total, then every node in the framework's order, per unit."""
         fw, a = self.fw, self.a
         cols = _ScoreColumns(a)
         total_notes = Notes(a)
@@ -499,7 +515,7 @@ class _Aggregation:
             else:
                 cols.add(n.id, n.parent_id, "pillar", None, np.nan, _agg_rule(n.aggregation or "sum"),
                          self.points[n.id], self.eff[n.id], self.notes[n.id])
-        return cols.frame(fw, self.units["agency_code"].to_numpy(dtype=object))
+        return cols
 
 
 class _ScoreColumns:
@@ -630,7 +646,7 @@ def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray,
     rule = get_rule(n.rule)
     d = fw.decimals
     higher = n.direction != "lower"
-    xs = ind.value[ind.evaluated]
+    xs = ind.value[ind.evaluated] if ind.xs is None else ind.xs
     full = floor_to(eff, d)
     at_full = pts >= full - 1e-9
     app, evaluated = ind.applicable, ind.evaluated

@@ -170,16 +170,19 @@ def _check_repeats(t: LongTable, source: str) -> None:
 
 
 def select_units(
-    fw: Framework, data: pd.DataFrame | LongTable, registry: pd.DataFrame | None,
+    fw: Framework, data: pd.DataFrame | LongTable | np.ndarray, registry: pd.DataFrame | None,
     quarter: Quarter | str | None,
 ) -> pd.DataFrame:
     """The agencies the framework scores, with name, peer group, ranking group and ranked flag.
 
-    Without a registry every unit in the data is scored, in one ranking group.
+    Without a registry every unit in the data is scored, in one ranking group (``data`` may
+    also be the distinct agency codes of the data, stripped).
     """
     if registry is None:
         if isinstance(data, LongTable):
             codes = _sorted_text(data.used_agencies())
+        elif isinstance(data, np.ndarray):
+            codes = _sorted_text(data)
         else:
             codes = sorted(set(data["agency_code"]))
         units = pd.DataFrame({"agency_code": codes, "agency_name": codes, "peer_group": ALL_GROUP})

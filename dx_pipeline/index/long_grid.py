@@ -1,0 +1,154 @@
+"""The long table pivoted once into one array per KPI over the scored units, for scoring in chunks.
+
+Why: a million units x 40 indicators is 40 million long rows; the in-memory engine keeps them
+as a :class:`~dx_pipeline.index.inputs.LongTable` (ids and values per row) and finds each KPI's
+rows per call. Scoring chunk after chunk of units wants each KPI's values at the units'
+positions instead: ``value[kpi]`` is one float64 array over all units (8 bytes x units x KPIs,
+320 MB at 1M x 40), a chunk of units is a slice of it. A Parquet long table is read row group
+by row group (each batch read, checked and cleaned by :func:`~dx_pipeline.index.inputs.read_long`
+as the in-memory engine reads the whole table), so the 40 million rows are never held at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dx_pipeline.index.inputs import ALIASES, LongTable, read_long
+
+CODE_COLUMNS = ("agency_code", "kpi_code", *ALIASES)
+"""Columns of a long table holding codes (read as dictionaries: each distinct code once)."""
+READ_COLUMNS = (*CODE_COLUMNS, "value", "numerator", "denominator", "quarter")
+"""The columns the engine reads from a long table file; others are not read."""
+
+
+@dataclass
+class LongGrid:
+    """Each KPI's rows of a long table at the scored units' positions (NaN / False where a
+    unit has no row); text values that are not numbers kept sparse, per KPI."""
+
+    codes: dict[str, int]  # KPI code -> row of the arrays below
+    value: np.ndarray  # (KPIs, units) float64
+    present: np.ndarray  # (KPIs, units) bool: the unit has a row for the KPI
+    numerator: np.ndarray | None = None  # (KPIs, units), None when no row had the column
+    denominator: np.ndarray | None = None
+    raw_value: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, codes: list[str], units: int) -> LongGrid:
+        k = len(codes)
+        return cls({c: j for j, c in enumerate(codes)}, np.full((k, units), np.nan),
+                   np.zeros((k, units), dtype=bool))
+
+    def add(self, table: LongTable, unit_of: np.ndarray, source: str) -> None:
+        """Place a long table's rows (``unit_of``: unit position per table agency, -1 where not
+        scored); a pair already placed by an earlier part of the same input is refused."""
+        col_of = np.array([self.codes.get(str(c), -1) for c in table.kpis] + [-1], dtype=np.int64)
+        col = col_of[table.kpi_id]
+        pos = unit_of[table.agency_id] if len(unit_of) else np.full(len(table), -1, dtype=np.int64)
+        keep = np.flatnonzero((col >= 0) & (pos >= 0))
+        col, pos = col[keep], pos[keep]
+        again = self.present[col, pos]
+        if again.any():
+            first = keep[np.flatnonzero(again)[:5]]
+            pairs = ", ".join(f"{table.agencies[table.agency_id[i]]}/{table.kpis[table.kpi_id[i]]}"
+                              for i in first)
+            raise ValueError(f"{source}: {int(again.sum())} rows repeat an (agency_code, kpi_code) pair, "
+                             f"e.g. {pairs}; keep one value per agency and KPI")
+        self.present[col, pos] = True
+        self.value[col, pos] = table.value[keep]
+        for name in ("numerator", "denominator"):
+            given = getattr(table, name)
+            if given is None:
+                continue
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(self.value.shape, np.nan))
+            getattr(self, name)[col, pos] = given[keep]
+        if table.raw_value is not None:
+            raw = table.raw_value[keep]
+            text = np.flatnonzero(pd.notna(raw))
+            for j in np.unique(col[text]):
+                here = text[col[text] == j]
+                self.raw_value.setdefault(int(j), []).append((pos[here], raw[here]))
+
+    def raw_values(self, j: int, start: int, stop: int) -> np.ndarray | None:
+        """The texts that are not numbers of KPI row ``j`` for units ``start:stop`` (object
+        array, None where a number or nothing), or None when the KPI has none there."""
+        parts = self.raw_value.get(j)
+        if not parts:
+            return None
+        out = np.full(stop - start, None, dtype=object)
+        for pos, texts in parts:
+            inside = (pos >= start) & (pos < stop)
+            out[pos[inside] - start] = texts[inside]
+        return out
+
+
+def unit_positions(agencies: np.ndarray, units: pd.Index) -> np.ndarray:
+    """Position among the scored units of each distinct agency code of a table, -1 if not scored."""
+    return units.get_indexer(pd.Index(agencies, dtype=object)).astype(np.int64)
+
+
+def grid_of_table(table: LongTable, units: pd.Index, codes: list[str], source: str) -> LongGrid:
+    """A long table already read (a frame given by the caller) as a grid."""
+    grid = LongGrid.empty(codes, len(units))
+    grid.add(table, unit_positions(table.agencies, units), source)
+    return grid
+
+
+def grid_of_file(path: str | os.PathLike, units: pd.Index, codes: list[str], source: str,
+                 batch_rows: int = 1 << 20) -> LongGrid:
+    """A Parquet long table read ``batch_rows`` at a time into a grid."""
+    grid = LongGrid.empty(codes, len(units))
+    quarters: set[str] = set()
+    for batch in batches(path, batch_rows):
+        frame = batch.to_pandas()
+        if "quarter" in frame.columns:
+            quarters |= {str(q) for q in frame["quarter"].dropna().unique()}
+            if len(quarters) > 1:
+                raise ValueError(f"{source}: holds several quarters {sorted(quarters)}; "
+                                 f"score one quarter at a time")
+        table = read_long(frame, source)
+        grid.add(table, unit_positions(table.agencies, units), source)
+    return grid
+
+
+def batches(path: str | os.PathLike, batch_rows: int = 1 << 20, columns: tuple[str, ...] = READ_COLUMNS
+            ) -> Iterator[pa.RecordBatch]:
+    """The file's batches of the columns the engine reads, codes as dictionaries."""
+    file = pq.ParquetFile(path)
+    names = file.schema_arrow.names
+    codes = [c for c in CODE_COLUMNS if c in names]
+    file = pq.ParquetFile(path, read_dictionary=codes)
+    yield from file.iter_batches(batch_size=batch_rows, columns=[c for c in columns if c in names])
+
+
+def agency_codes_of_file(path: str | os.PathLike, batch_rows: int = 1 << 20) -> np.ndarray:
+    """The distinct agency codes (stripped, none empty) the file's rows carry: a first pass over
+    its agency column alone, for scoring without a registry."""
+    names = pq.ParquetFile(path).schema_arrow.names
+    column = "agency_code" if "agency_code" in names else "unit" if "unit" in names else None
+    if column is None:
+        raise ValueError(f"{Path(path).name}: missing column(s) ['agency_code']; expected agency_code "
+                         "(or unit), kpi_code (or indicator), value")
+    seen: list[pa.Array] = []
+    for batch in batches(path, batch_rows, (column,)):
+        col = batch.column(0)
+        if pa.types.is_dictionary(col.type):
+            used = pc.unique(col.indices.drop_null())  # pyright: ignore[reportAttributeAccessIssue]
+            col = col.dictionary.take(used)
+        seen.append(pc.unique(col.cast(pa.large_string())))  # pyright: ignore[reportAttributeAccessIssue]
+    if not seen:
+        return np.array([], dtype=object)
+    distinct = pc.unique(pa.concat_arrays(seen)).drop_null()  # pyright: ignore[reportAttributeAccessIssue]
+    stripped = pd.Series(distinct.to_pandas(), dtype="string").str.strip()
+    codes = stripped[stripped != ""].unique()
+    return np.asarray(codes, dtype=object)

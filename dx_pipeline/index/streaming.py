@@ -1,0 +1,308 @@
+"""Scoring a large run into a Parquet file, chunk of units after chunk: never every row at once.
+
+``score()`` answers with ``index_scores`` as one frame: units x nodes rows (45 million at a
+million units under 40 indicators, 12 GB). :func:`score_to_parquet` gives the same rows as a
+Parquet file instead and keeps in memory only the inputs pivoted per KPI
+(:mod:`dx_pipeline.index.long_grid`), per-unit totals and the ranking:
+
+1. a **global pre-pass** evaluates, over every scored unit at once, each indicator whose result
+   for one unit depends on the others: a relative rule (minmax, zscore, rank, percentile rank,
+   and the next step they name: the best value of all units) or the ``group_mean`` missing-data
+   policy (the peer group's mean). Chunks take their slice of these;
+2. every other indicator is evaluated, and every unit aggregated, **chunk by chunk**
+   (``chunk_units`` at a time): nothing there looks beyond the unit itself;
+3. each chunk's rows are written to the file as soon as they are made, the text columns as
+   dictionaries (each distinct node text or note once per chunk, not once per row);
+4. ranking and bands from the totals of all units, at the end.
+
+The file holds exactly the rows and values of ``score(...).scores`` for the same inputs, in
+the same order, and reads back in pandas with the same dtypes (the footer carries the Arrow
+schema and pandas metadata ``DataFrame.to_parquet`` would write for that frame: plain strings,
+not categoricals) and in DuckDB as VARCHAR. The file appears whole or not at all
+(:func:`~dx_pipeline.storage.atomic.atomic_path`).
+
+Not here: evaluators' verdicts (the quarter pipeline's appraisal re-scores with ``score()``)
+and ``indicator_shares`` (units x indicators, the sensitivity analysis' input).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dx_pipeline.index.builtins import resolve_framework
+from dx_pipeline.index.engine import (
+    SCORE_COLUMNS,
+    _Aggregation,
+    _evaluate,
+    _Indicator,
+    _Rows,
+    _ScoreColumns,
+)
+from dx_pipeline.index.inputs import read_long, select_units
+from dx_pipeline.index.long_grid import LongGrid, agency_codes_of_file, grid_of_file, grid_of_table
+from dx_pipeline.index.notes import Notes
+from dx_pipeline.index.ranking import rank_units
+from dx_pipeline.index.rules import get_rule
+from dx_pipeline.reference.frameworks import Framework, Node
+from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.storage.atomic import atomic_path
+
+CHUNK_UNITS = 50_000
+"""Units scored and written at a time: at 40 indicators about 2.3 million rows a chunk."""
+TEXT_COLUMNS = ("framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
+                "kpi_code", "rule", "note", "appraisal")
+STATISTICS = ("framework_id", "agency_code", "node_id", "level")
+"""Columns whose min/max each row group records (a reader filtering on them skips row groups);
+the others' statistics cost a third of the writing and no reader prunes on a note or points."""
+Source = pd.DataFrame | str | os.PathLike
+
+
+@dataclass(frozen=True)
+class StreamedScores:
+    """What :func:`score_to_parquet` wrote and kept: ``path`` holds the index_scores rows
+    (no quarter column); ``ranking`` and ``units`` as in :class:`~dx_pipeline.index.ScoreResult`;
+    ``totals``: each unit's total points, in the units' order (indexed by agency code)."""
+
+    framework: Framework
+    path: Path
+    rows: int
+    ranking: pd.DataFrame
+    units: pd.DataFrame
+    totals: pd.Series
+
+
+def score_to_parquet(
+    framework: "Framework | str | Path",
+    data: Source,
+    target: str | os.PathLike,
+    registry: pd.DataFrame | None = None,
+    previous: Source | None = None,
+    *,
+    previous_ranking: pd.DataFrame | None = None,
+    quarter: "Quarter | str | None" = None,
+    chunk_units: int = CHUNK_UNITS,
+) -> StreamedScores:
+    """Score one quarter's long table (a frame, or a Parquet file read row group by row group)
+    under a framework and write its index_scores rows to ``target`` (Parquet), ``chunk_units``
+    units at a time; arguments as :func:`~dx_pipeline.index.score`."""
+    if chunk_units < 1:
+        raise ValueError("chunk_units must be at least 1")
+    fw = resolve_framework(framework)
+    if quarter is not None:
+        fw = fw.at(quarter)
+    units, grid = _read_inputs(fw, data, registry, quarter)
+    prev = _read_previous(fw, previous, units)
+    shared = _global_pass(fw, grid, prev, units)
+    a = len(units)
+    totals, total_max = np.zeros(a), np.zeros(a)
+    rows = 0
+    with atomic_path(target, suffix=".parquet") as tmp:
+        writer = pq.ParquetWriter(tmp, _schema(with_metadata=False), store_schema=False,
+                                  use_dictionary=list(TEXT_COLUMNS),  # pyright: ignore[reportArgumentType]
+                                  write_statistics=list(STATISTICS))  # pyright: ignore[reportArgumentType]
+        try:
+            for start in range(0, a, chunk_units):
+                stop = min(start + chunk_units, a)
+                chunk = units.iloc[start:stop].reset_index(drop=True)
+                ev = {n.id: (_slice(shared[n.id], start, stop) if n.id in shared else
+                             _evaluate(fw, n, _GridRows(grid, start, stop), _previous(prev, start, stop),
+                                       chunk))
+                      for n in fw.indicators()}
+                cols, totals[start:stop], total_max[start:stop] = _Aggregation(fw, chunk, ev).columns()
+                table = _arrow_rows(cols, fw, chunk["agency_code"].to_numpy(dtype=object))
+                writer.write_table(table, row_group_size=len(table) or None)
+                rows += len(table)
+            writer.add_key_value_metadata(_footer())
+        finally:
+            writer.close()
+    index = units["agency_code"]
+    points = pd.Series(totals, index=index)
+    ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking)
+    return StreamedScores(fw, Path(target), rows, ranking, units, points)
+
+
+def _read_inputs(fw: Framework, data: Source, registry: pd.DataFrame | None,
+                 quarter: Quarter | str | None) -> tuple[pd.DataFrame, LongGrid]:
+    """The scored units and the framework's KPIs pivoted over them."""
+    codes = _input_codes(fw.indicators())
+    if isinstance(data, pd.DataFrame):
+        table = read_long(data, "data")
+        units = select_units(fw, table, registry, quarter)
+        return units, grid_of_table(table, _index(units), codes, "data")
+    used = agency_codes_of_file(data) if registry is None else None
+    units = select_units(fw, used if used is not None else pd.DataFrame(), registry, quarter)
+    return units, grid_of_file(data, _index(units), codes, Path(data).name)
+
+
+def _read_previous(fw: Framework, previous: Source | None, units: pd.DataFrame) -> LongGrid | None:
+    """Last quarter's values of the KPIs scored under ``carry_forward``, if any."""
+    carried = [n for n in fw.indicators() if (n.missing or fw.missing) == "carry_forward"]
+    codes = _input_codes(carried)
+    if previous is None or not codes:
+        return None
+    if isinstance(previous, pd.DataFrame):
+        return grid_of_table(read_long(previous, "previous"), _index(units), codes, "previous")
+    return grid_of_file(previous, _index(units), codes, Path(previous).name)
+
+
+def _input_codes(nodes: list[Node]) -> list[str]:
+    return list(dict.fromkeys(n.input_code for n in nodes if n.not_assessed is None and n.input_code))
+
+
+def _index(units: pd.DataFrame) -> pd.Index:
+    return pd.Index(units["agency_code"].to_numpy(dtype=object), dtype=object)
+
+
+def needs_all_units(fw: Framework, n: Node) -> bool:
+    """Whether one unit's result under the indicator depends on other units: a relative rule
+    (and its next step, the best of all values) or the peer-group mean missing-data policy."""
+    if n.not_assessed is not None or n.rule is None:
+        return False
+    return get_rule(n.rule).relative or (n.missing or fw.missing) == "group_mean"
+
+
+def _global_pass(fw: Framework, grid: LongGrid, prev: LongGrid | None, units: pd.DataFrame
+                 ) -> dict[str, _Indicator]:
+    """The indicators that look across units, evaluated over every unit at once."""
+    a = len(units)
+    out = {}
+    for n in fw.indicators():
+        if needs_all_units(fw, n):
+            ind = _evaluate(fw, n, _GridRows(grid, 0, a), _previous(prev, 0, a), units)
+            out[n.id] = replace(ind, xs=ind.value[ind.evaluated])
+    return out
+
+
+def _slice(ind: _Indicator, start: int, stop: int) -> _Indicator:
+    """Units ``start:stop`` of an indicator evaluated over all units (its notes so far too)."""
+    notes = Notes(stop - start)
+    for rows, codes, texts in ind.notes.parts:
+        inside = (rows >= start) & (rows < stop)
+        if inside.any():
+            notes.parts.append((rows[inside] - start, codes[inside], texts))
+    points = ind.points_set[start:stop] if ind.points_set is not None else None
+    return _Indicator(ind.node, ind.value[start:stop].copy(), ind.share[start:stop].copy(),
+                      ind.applicable[start:stop], notes, ind.evaluated[start:stop], points, ind.xs)
+
+
+def _previous(prev: LongGrid | None, start: int, stop: int) -> _GridRows | None:
+    return _GridRows(prev, start, stop) if prev is not None else None
+
+
+class _GridRows:
+    """A grid's KPI values for units ``start:stop``, as the engine's lookup gives them."""
+
+    def __init__(self, grid: LongGrid, start: int, stop: int):
+        self.grid, self.start, self.stop = grid, start, stop
+
+    def rows(self, code: str) -> _Rows:
+        g, s, e = self.grid, self.start, self.stop
+        j = g.codes.get(code)
+        if j is None:
+            a = e - s
+            return _Rows(np.full(a, np.nan), np.full(a, np.nan), np.full(a, np.nan), None, np.zeros(a, bool))
+        nothing = np.full(e - s, np.nan)
+        return _Rows(g.value[j, s:e], nothing if g.numerator is None else g.numerator[j, s:e],
+                     nothing if g.denominator is None else g.denominator[j, s:e],
+                     g.raw_values(j, s, e), g.present[j, s:e])
+
+
+@functools.cache
+def _schema(with_metadata: bool = True) -> pa.Schema:
+    """The Arrow schema ``pa.Schema.from_pandas`` gives ``score().scores`` (large strings,
+    doubles, a nullable int64), with its pandas metadata."""
+    def column(c: str) -> pd.Series:
+        if c in TEXT_COLUMNS:
+            return pd.Series(dtype=pd.StringDtype("pyarrow"))
+        return pd.Series(dtype=pd.Int64Dtype() if c == "adjustment_id" else np.float64)
+
+    empty = pd.DataFrame({c: column(c) for c in SCORE_COLUMNS})
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    if with_metadata:
+        return schema
+    fields = [pa.field(f.name, pa.dictionary(pa.int32(), pa.large_string())) if f.name in TEXT_COLUMNS
+              else f for f in schema]
+    return pa.schema(fields)
+
+
+def _footer() -> dict[bytes, bytes]:
+    """Key-value metadata making readers see the file as ``DataFrame.to_parquet`` of the scores
+    frame would be: plain (large) strings, not the dictionaries it was written from."""
+    schema = _schema()
+    assert schema.metadata is not None
+    return {b"ARROW:schema": base64.b64encode(schema.serialize().to_pybytes()),
+            b"pandas": schema.metadata[b"pandas"]}
+
+
+def _arrow_rows(cols: _ScoreColumns, fw: Framework, agencies: np.ndarray) -> pa.Table:
+    """One chunk's rows as ``_ScoreColumns.frame`` lays them out (unit by unit, node by node),
+    texts as dictionary indices: one text per node tiled over the units, each distinct note once."""
+    a, blocks = cols.a, cols.blocks
+    b = len(blocks)
+    n = a * b
+    texts: list[str | None] = []
+    note_codes = []
+    for blk in blocks:
+        code, said = blk[8]
+        note_codes.append(np.where(code >= 0, code + len(texts), -1))
+        texts += said
+    note_dict, note_index = _distinct(texts)
+    notes = np.append(note_index, np.int32(-1))[_by_unit(note_codes, np.int64)]
+    inputs = pa.array(_by_unit([blk[5] for blk in blocks]))
+    points = pa.array(_by_unit([blk[6] for blk in blocks]))
+    data = {
+        "framework_id": _dict_array(np.zeros(n, dtype=np.int32), [fw.id]),
+        "framework_version": _dict_array(np.zeros(n, dtype=np.int32), [fw.version]),
+        "agency_code": _dict_array(np.repeat(np.arange(a, dtype=np.int32), b), list(agencies)),
+        "node_id": _per_node([blk[0] for blk in blocks], a),
+        "parent_id": _per_node([blk[1] for blk in blocks], a),
+        "level": _per_node([blk[2] for blk in blocks], a),
+        "kpi_code": _per_node([blk[3] for blk in blocks], a),
+        "input_value": inputs,
+        "rule": _per_node([blk[4] for blk in blocks], a),
+        "points": points,
+        "max_points": pa.array(_by_unit([blk[7] for blk in blocks])),
+        "note": _dict_array(notes, note_dict),
+        "reported_value": inputs,
+        "reported_points": points,
+        "appraisal": _dict_array(np.full(n, -1, dtype=np.int32), []),
+        "adjustment_id": pa.nulls(n, pa.int64()),
+    }
+    return pa.Table.from_pydict(data, schema=_schema(with_metadata=False))
+
+
+def _by_unit(blocks: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
+    """Per-node arrays (one value per unit each) laid out unit by unit, node by node."""
+    if not blocks:
+        return np.zeros(0, dtype=dtype)
+    return np.stack(blocks, axis=1).reshape(-1)
+
+
+def _distinct(texts: list) -> tuple[list[str], np.ndarray]:
+    """(distinct texts, per text its index among them, -1 for None). Distinct because Parquet's
+    writer maps a dictionary given to it by value: a repeated value would shift later indices."""
+    seen: dict[str, int] = {}
+    index = [-1 if t is None else seen.setdefault(str(t), len(seen)) for t in texts]
+    return list(seen), np.array(index, dtype=np.int32)
+
+
+def _per_node(texts: list, units: int) -> pa.DictionaryArray:
+    """One text per node (None: missing), repeated for every unit in turn."""
+    dictionary, index = _distinct(texts)
+    return _dict_array(np.tile(index, units), dictionary)
+
+
+def _dict_array(indices: np.ndarray, dictionary: list) -> pa.DictionaryArray:
+    """A dictionary array of distinct texts; index -1 is a missing value."""
+    missing = indices < 0
+    arr = pa.array(indices, mask=missing) if missing.any() else pa.array(indices)
+    return pa.DictionaryArray.from_arrays(arr, pa.array(dictionary or [""], type=pa.large_string()))

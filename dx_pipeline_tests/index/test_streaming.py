@@ -1,0 +1,160 @@
+"""Scoring into a Parquet file chunk by chunk (``score_to_parquet``): the same rows and values as
+``score().scores``, whatever the chunk size, with policies that look across units computed over
+all of them; the file reads back as plain strings."""
+
+from __future__ import annotations
+
+import copy
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.cases import synthetic_framework, synthetic_long
+from dx_pipeline.index import builtin_paths, load_builtin, score
+from dx_pipeline.index.streaming import needs_all_units, score_to_parquet
+from dx_pipeline_tests.index.conftest import MINIMAL
+from dx_pipeline_tests.index.test_engine import fw_from, registry
+
+
+def _long(fw, units: list[str], seed: int = 3) -> pd.DataFrame:
+    """Every input of the framework for every unit: values in [0, 1.2) or counts, 15 % missing,
+    a few zero denominators, a few texts that are not numbers."""
+    rng = np.random.default_rng(seed)
+    codes = sorted({n.input_code for n in fw.indicators() if n.input_code})
+    rows = []
+    for u in units:
+        for c in codes:
+            r = rng.random()
+            if r < 0.1:
+                continue
+            if r < 0.15:
+                rows.append((u, c, None, None, None))
+            elif r < 0.18:
+                rows.append((u, c, None, 0.0, 0.0))
+            elif r < 0.2:
+                rows.append((u, c, "n/a", None, None))
+            else:
+                v = float(rng.integers(0, 40)) if rng.random() < 0.3 else round(float(rng.uniform(0, 1.2)), 3)
+                rows.append((u, c, str(v), None, None))
+    return pd.DataFrame(rows, columns=["agency_code", "kpi_code", "value", "numerator", "denominator"])
+
+
+def _same(tmp_path, fw, data, *args, chunk_units=3, **kwargs):
+    """Stream with a tiny chunk; the file and ranking must equal ``score()``'s frames."""
+    expected = score(fw, data, *args, **kwargs)
+    out = score_to_parquet(fw, data, tmp_path / "index_scores.parquet", *args, chunk_units=chunk_units,
+                           **kwargs)
+    back = pd.read_parquet(out.path)
+    pd.testing.assert_frame_equal(back, expected.scores, check_exact=True)
+    pd.testing.assert_frame_equal(out.ranking, expected.ranking, check_exact=True)
+    assert out.rows == len(expected.scores)
+    totals = expected.scores.loc[expected.scores["level"] == "total", ["agency_code", "points"]]
+    assert out.totals.index.tolist() == totals["agency_code"].tolist()
+    np.testing.assert_array_equal(out.totals.to_numpy(), totals["points"].to_numpy())
+    return expected, out
+
+
+UNITS = [f"U{i:02d}" for i in range(10)]
+
+
+@pytest.mark.parametrize("fid", sorted(builtin_paths()))
+def test_builtin_frameworks_stream_the_rows_score_returns(tmp_path, fid):
+    fw = load_builtin(fid)
+    _same(tmp_path, fw, _long(fw, UNITS))
+
+
+def test_the_bench_framework_streams_the_rows_score_returns(tmp_path):
+    fw = synthetic_framework(7)
+    expected, _ = _same(tmp_path, fw, synthetic_long(23, 7), chunk_units=5)
+    assert len(expected.scores) == 23 * (1 + 4 + 7)
+
+
+def _cross_unit_doc() -> dict:
+    """MINIMAL with every relative rule, the peer-group mean policy and ranking by peer group."""
+    doc = copy.deepcopy(MINIMAL)
+    doc["policies"]["missing"] = "group_mean"
+    doc["ranking"] = {"groups": "peer_group"}
+    p1, p2 = doc["pillars"][0]["indicators"], doc["pillars"][1]["indicators"]
+    p1[0]["rule"], p1[1]["rule"] = "minmax", "zscore"
+    p1[1].pop("params", None)
+    p2[0]["rule"], p2[1]["rule"] = "percentile_rank", "rank"
+    return doc
+
+
+def _cross_unit_registry(n: int) -> pd.DataFrame:
+    return registry([(f"D{i:02d}", f"Sở {i}", f"Dept {i}", "department", f"g{i % 3}", True)
+                     for i in range(n)])
+
+
+def test_cross_unit_rules_and_policies_use_all_units_not_the_chunk(tmp_path):
+    fw = fw_from(_cross_unit_doc())
+    assert all(needs_all_units(fw, n) for n in fw.indicators())
+    reg = _cross_unit_registry(11)
+    data = _long(fw, list(reg["agency_code"]), seed=5)
+    expected, streamed = _same(tmp_path, fw, data, reg)
+    assert expected.scores["note"].str.contains("peer-group mean").any()
+    # the data does exercise them: the first chunk scored alone gives other points
+    alone = score(fw, data[data["agency_code"].isin(reg["agency_code"][:3])], reg.iloc[:3])
+    first = expected.scores[expected.scores["agency_code"].isin(reg["agency_code"][:3])]
+    assert not np.array_equal(alone.scores["points"].to_numpy(), first["points"].to_numpy())
+    # chunked and unchunked streams write the same file contents
+    whole = score_to_parquet(fw, data, tmp_path / "whole.parquet", reg, chunk_units=1000)
+    pd.testing.assert_frame_equal(pd.read_parquet(whole.path), pd.read_parquet(streamed.path))
+
+
+def test_carry_forward_and_previous_ranking(tmp_path):
+    doc = copy.deepcopy(MINIMAL)
+    doc["policies"]["missing"] = "carry_forward"
+    fw = fw_from(doc)
+    reg = _cross_unit_registry(8)
+    data = _long(fw, list(reg["agency_code"]), seed=7)
+    prev = _long(fw, list(reg["agency_code"]), seed=8)
+    previous_ranking = score(fw, prev, reg).ranking
+    expected, _ = _same(tmp_path, fw, data, reg, prev, previous_ranking=previous_ranking)
+    assert expected.scores["note"].str.contains("carried forward").any()
+    assert expected.ranking["previous_rank"].notna().any()
+
+
+def test_parquet_input_read_row_group_by_row_group(tmp_path):
+    fw = load_builtin("dti_district")  # a minmax indicator
+    data = _long(fw, UNITS, seed=11).sample(frac=1.0, random_state=2)  # rows in any order
+    source = tmp_path / "long.parquet"
+    data.to_parquet(source, index=False, row_group_size=17)
+    assert pq.ParquetFile(source).num_row_groups > 10
+    expected = score(fw, data)
+    out = score_to_parquet(fw, source, tmp_path / "scores.parquet", chunk_units=4)
+    pd.testing.assert_frame_equal(pd.read_parquet(out.path), expected.scores, check_exact=True)
+    pd.testing.assert_frame_equal(out.ranking, expected.ranking, check_exact=True)
+
+
+def test_a_pair_repeated_in_another_row_group_is_refused(tmp_path):
+    fw = fw_from(MINIMAL)
+    data = pd.DataFrame({"agency_code": ["A", "B", "A"], "kpi_code": ["on_time_rate"] * 3,
+                         "value": [0.5, 0.6, 0.7]})
+    source = tmp_path / "long.parquet"
+    data.to_parquet(source, index=False, row_group_size=2)
+    with pytest.raises(ValueError, match="repeat an .agency_code, kpi_code. pair, e.g. A/on_time_rate"):
+        score_to_parquet(fw, source, tmp_path / "scores.parquet")
+    assert not (tmp_path / "scores.parquet").exists()  # nothing half-written
+
+
+def test_file_reads_back_as_plain_strings_in_pandas_arrow_and_duckdb(tmp_path):
+    fw = load_builtin("qd766")
+    data = _long(fw, UNITS)
+    out = score_to_parquet(fw, data, tmp_path / "s.parquet", chunk_units=5)
+    expected = score(fw, data).scores
+    schema = pq.read_schema(out.path)
+    assert schema.equals(pa.Schema.from_pandas(expected, preserve_index=False), check_metadata=True)
+    assert not any(pa.types.is_dictionary(f.type) for f in schema)
+    back = pd.read_parquet(out.path)
+    assert back.dtypes.to_dict() == expected.dtypes.to_dict()
+    assert not any(isinstance(t, pd.CategoricalDtype) for t in back.dtypes)
+    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{out.path}')").fetchall()
+    types = {r[0]: r[1] for r in described}
+    assert types["note"] == "VARCHAR" and types["agency_code"] == "VARCHAR"
+    notes = duckdb.sql(f"SELECT note FROM read_parquet('{out.path}')").fetchall()
+    assert [n[0] for n in notes] == [None if pd.isna(n) else n for n in expected["note"]]
