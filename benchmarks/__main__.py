@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--case", action="append", choices=("quarter", "engine", "duplicates", "incremental"),
         help="what to run (repeatable; default the quarter): 'engine' times score() at 100k x 3 and "
-        "1M x 40 against bare numpy, 'duplicates' ingests 100k and 1M duplicate submission rows, "
+        "score_to_parquet (Parquet in, Parquet out) at 100k x 3 and 1M x 40 against bare numpy, "
+        "'duplicates' ingests 100k and 1M duplicate submission rows, "
         "'incremental' runs the quarter (--rows, default 10M) then republishes a late submission "
         "and an appraisal workbook on it",
     )

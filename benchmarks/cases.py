@@ -3,10 +3,14 @@
 ``incremental_*``: a late submission and an appraisal workbook republished on a quarter already
 run (:mod:`benchmarks.incremental`).
 
-``engine``: ``score()`` of a synthetic framework (K indicators under a few pillars, points
-summed) over a long table of N units x K indicators, against a bare numpy computation of the
-same points (the long table pivoted to an N x K array, share x max rounded half up, sums per
-pillar and in total) over the same table in the same run.
+``engine``: a synthetic framework (K indicators under a few pillars, points summed) over a long
+table of N units x K indicators, against a bare numpy computation of the same points (the long
+table pivoted to an N x K array, share x max rounded half up, sums per pillar and in total) over
+the same table in the same run. Two ways: ``memory``, ``score()`` of the long table as a frame
+built in the child before the clock (``index_scores`` as one frame); ``stream``,
+``score_to_parquet`` end to end: the long table read from a Parquet file written beforehand by
+``engine_input`` in another, unmeasured process (:func:`write_long_parquet`), ``index_scores``
+written to a Parquet file, ranking and totals in memory.
 
 ``duplicates``: one agency sending the same indicator row over and over. Through the inbox, a
 CSV submission file of R identical rows (``read_submission_file``; the file limits of
@@ -35,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 import yaml
 
@@ -43,6 +49,7 @@ from benchmarks.memory import own_peak_mb
 from dx_pipeline.index.engine import score
 from dx_pipeline.index.loader import build_framework
 from dx_pipeline.index.rounding import floor_to, half_up
+from dx_pipeline.index.streaming import score_to_parquet
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.reference.frameworks import Framework
 from dx_pipeline.reference.quarters import Quarter
@@ -114,26 +121,76 @@ def synthetic_framework(k: int) -> Framework:
     return build_framework(raw, f"bench_k{k}", known_kpis=())
 
 
-def synthetic_long(units: int, k: int, seed: int = 17, chunk: int = 4_000_000) -> pd.DataFrame:
-    """The long table: every unit has every indicator, values in [0, 1.2) (some above the
-    linear rule's full mark), 2 % of them empty (scored 0 by the missing policy); codes as
-    categoricals, so the table costs about 13 bytes a row (values drawn in chunks)."""
+def _synthetic_values(n: int, seed: int, chunk: int):
+    """The long table's values, ``chunk`` rows at a time: in [0, 1.2) (some above the linear
+    rule's full mark), 2 % of them empty (scored 0 by the missing policy)."""
     rng = np.random.default_rng(seed)
-    value = np.empty(units * k)
-    for start in range(0, len(value), chunk):
-        part = value[start:start + chunk]
-        part[:] = rng.uniform(0.0, 1.2, len(part))
+    for start in range(0, n, chunk):
+        part = rng.uniform(0.0, 1.2, min(chunk, n - start))
         part[rng.random(len(part)) < MISSING_SHARE] = np.nan
-    codes = pd.Index([f"U{i:07d}" for i in range(units)])
+        yield start, part
+
+
+def _unit_codes(units: int) -> list[str]:
+    return [f"U{i:07d}" for i in range(units)]
+
+
+def synthetic_long(units: int, k: int, seed: int = 17, chunk: int = 4_000_000) -> pd.DataFrame:
+    """The long table: every unit has every indicator (:func:`_synthetic_values`); codes as
+    categoricals, so the table costs about 13 bytes a row."""
+    value = np.empty(units * k)
+    for start, part in _synthetic_values(len(value), seed, chunk):
+        value[start:start + len(part)] = part
+    codes = pd.Index(_unit_codes(units))
     items = pd.Index([f"x{j + 1:02d}" for j in range(k)])
     unit_col = pd.Categorical.from_codes(np.repeat(np.arange(units, dtype=np.int32), k), categories=codes)
     item_col = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int8), units), categories=items)
     return pd.DataFrame({"agency_code": unit_col, "kpi_code": item_col, "value": value}, copy=False)
 
 
-def engine_case(units: int, k: int) -> Case:
-    """The engine's own ``score()``; returns facts and a callable timed by ``main``."""
+def write_long_parquet(path: Path, units: int, k: int, seed: int = 17, chunk: int = 4_000_000) -> None:
+    """The same long table as :func:`synthetic_long` (same values) as a Parquet file of plain
+    string codes, as another tool would write it: row groups of 1Mi rows, ``chunk`` rows in
+    memory at a time."""
+    unit_codes = pa.array(_unit_codes(units), type=pa.string())
+    items = pa.array([f"x{j + 1:02d}" for j in range(k)], type=pa.string())
+    schema = pa.schema([("agency_code", pa.string()), ("kpi_code", pa.string()), ("value", pa.float64())])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for start, part in _synthetic_values(units * k, seed, chunk):
+            rows = np.arange(start, start + len(part), dtype=np.int64)
+            unit = pa.array((rows // k).astype(np.int32))
+            item = pa.array((rows % k).astype(np.int32))
+            writer.write_table(pa.table({"agency_code": unit_codes.take(unit), "kpi_code": items.take(item),
+                                         "value": pa.array(part)}, schema=schema), row_group_size=1 << 20)
+    tmp.replace(path)
+
+
+def engine_input_path(work: Path, units: int, k: int) -> Path:
+    """Where the ``stream`` case reads its long table (written once per size, then reused)."""
+    return work / f"engine_long_{units}x{k}.parquet"
+
+
+def engine_case(units: int, k: int, mode: str = "memory", work: Path | None = None) -> Case:
+    """``score()`` (``memory``) or ``score_to_parquet`` from and to Parquet files (``stream``);
+    returns facts and a callable timed by ``main``."""
     fw = synthetic_framework(k)
+    facts = {"units": units, "indicators": k, "rows": units * k, "mode": mode}
+    if mode == "stream":
+        if work is None:
+            raise SystemExit("engine stream needs a work folder")
+        source, target = engine_input_path(work, units, k), work / f"index_scores_{units}x{k}.parquet"
+        if not source.exists():
+            raise SystemExit(f"{source} is missing: the runner writes it first (case engine_input)")
+        facts["input_file_bytes"] = source.stat().st_size
+
+        def stream() -> dict:
+            result = score_to_parquet(fw, source, target)
+            return {"score_rows": result.rows, "output_file_bytes": target.stat().st_size,
+                    "total_points_sum": round(float(result.totals.sum()), 4)}
+
+        return facts, stream
     long = synthetic_long(units, k)
 
     def run() -> dict:
@@ -141,7 +198,7 @@ def engine_case(units: int, k: int) -> Case:
         totals = result.scores.loc[result.scores["level"] == "total", "points"]
         return {"score_rows": len(result.scores), "total_points_sum": round(float(totals.sum()), 4)}
 
-    return {"units": units, "indicators": k, "rows": units * k}, run
+    return facts, run
 
 
 def bare_points(long: pd.DataFrame, sizes: list[int], chunk: int = 4_000_000
@@ -267,9 +324,24 @@ def duplicates_db_case(rows: int, work: Path) -> Case:
     return {"rows": rows}, run
 
 
+def engine_input_case(units: int, k: int, work: Path) -> Case:
+    """Writes the ``stream`` case's long table (run unmeasured, before the measured case)."""
+    path = engine_input_path(work, units, k)
+
+    def run() -> dict:
+        if not path.exists():
+            write_long_parquet(path, units, k)
+        return {"input_file_bytes": path.stat().st_size}
+
+    return {"units": units, "indicators": k}, run
+
+
 def _prepare(case: str, args: list[str]) -> Case:
     if case == "engine":
-        return engine_case(int(args[0]), int(args[1]))
+        return engine_case(int(args[0]), int(args[1]), args[2] if len(args) > 2 else "memory",
+                           Path(args[3]) if len(args) > 3 else None)
+    if case == "engine_input":
+        return engine_input_case(int(args[0]), int(args[1]), Path(args[2]))
     if case == "engine_baseline":
         return engine_baseline_case(int(args[0]), int(args[1]))
     if case == "duplicates_inbox":
