@@ -20,9 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from dx_pipeline.app.appraisal_db import appraisal_db
+from dx_pipeline.app.period import publish_period, score_period_result
 from dx_pipeline.app.quarter import ScoresComputed, publish_quarter, score_quarter_kpis, try_read
 from dx_pipeline.app.settings import Settings
-from dx_pipeline.app.site import SitesBuilt, build_quarter_sites
+from dx_pipeline.app.site import SitesBuilt, build_quarter_sites, build_sites
 from dx_pipeline.appraisal import appeal_workbook as aw
 from dx_pipeline.appraisal import states as st
 from dx_pipeline.appraisal import workflow as wf
@@ -53,14 +54,28 @@ DEFAULT_APPEAL_DAYS = 10
 """How long agencies may appeal a provisional result when the operator says nothing."""
 
 
-def _quarter(quarter: Quarter | str) -> Quarter:
-    return quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+def _quarter(quarter: Quarter | Period | str) -> Period:
+    """The period a step is about: a quarter, or a half-year or year (their own appraisal)."""
+    return Period.parse(quarter)
 
 
-def stored_scores(settings: Settings, quarter: Quarter | str) -> pd.DataFrame:
-    """The quarter's stored ``index_scores`` (a clear error when it was never scored)."""
+def _last(per: Period) -> Quarter:
+    """The quarter whose partitions (registry) a period is read with: its last one."""
+    return per.quarters[-1]
+
+
+PERIOD_STATUS = "final"
+"""The status a half-year's or year's scores are computed for in its appraisal: movement is
+measured against the previous period's newest public revision (provisional and final alike)."""
+
+
+def stored_scores(settings: Settings, quarter: Quarter | Period | str) -> pd.DataFrame:
+    """The quarter's stored ``index_scores`` (a clear error when it was never scored); for a
+    half-year or year, its scores computed from its quarters with its own verdicts in force."""
     q = _quarter(quarter)
-    scores = try_read(settings.home, "index_scores", q)
+    if q.kind != "quarter":
+        return score_period_result(settings, q, PERIOD_STATUS).scored.scores
+    scores = try_read(settings.home, "index_scores", _last(q))
     if scores is None:
         raise FileNotFoundError(f"{q.label} has not been scored: run dx-pipeline run --quarter {q.label} "
                                 "first")
@@ -71,10 +86,14 @@ def scored_result(settings: Settings, quarter: Quarter | str) -> ScoredResult:
     """What verdicts and appeals of the quarter are checked against: its scored indicators and
     the frameworks (versions in force) that scored them."""
     q = _quarter(quarter)
+    if q.kind != "quarter":
+        result = score_period_result(settings, q, PERIOD_STATUS)
+        return ScoredResult.from_scores(q.label, result.scored.scores, result.scored.frameworks,
+                                        load_catalogue())
     scores = stored_scores(settings, q)
-    registry = read_partition(settings.home, "agencies", q)
+    registry = read_partition(settings.home, "agencies", _last(q))
     ids = set(scores["framework_id"].astype(str))
-    frameworks = [fw for fw in provincial_frameworks(q, registry) if fw.id in ids]
+    frameworks = [fw for fw in provincial_frameworks(_last(q), registry) if fw.id in ids]
     return ScoredResult.from_scores(q.label, scores, frameworks, load_catalogue())
 
 
@@ -147,6 +166,33 @@ def evidence_refs(settings: Settings, quarter: Quarter) -> dict[tuple[str, str],
     return out
 
 
+def period_evidence(settings: Settings, period: Period, scored: ScoredResult) -> dict[tuple[str, str], str]:
+    """The evidence behind a result's values: a quarter's (:func:`evidence_refs`); for a
+    half-year or year, each quarter's evidence and the verdict in force on it, so the period's
+    evaluator sees what was decided on the quarters (their verdicts do not carry over by
+    themselves: docs/appraisal.md)."""
+    if period.kind == "quarter":
+        return evidence_refs(settings, _last(period))
+    found: dict[tuple[str, str], list[str]] = {}
+    for q in period.quarters:
+        for key, ref in evidence_refs(settings, q).items():
+            found.setdefault(key, []).append(f"{q.label}: {ref}")
+    if settings.has_appraisal_db():
+        with appraisal_db(settings) as db, db.read() as conn:
+            for q in period.quarters:
+                for r in rows_in_force(conn, q.label):
+                    fid, node = str(r["framework_id"]), str(r["node_id"])
+                    if fid not in scored.frameworks:
+                        continue
+                    try:
+                        code = str(scored.node(fid, node).input_code)
+                    except KeyError:
+                        continue
+                    found.setdefault((str(r["agency_code"]), code), []).append(
+                        f"{q.label} {node}: {r['verdict']} ({r['reason']})")
+    return {key: "; ".join(refs) for key, refs in found.items()}
+
+
 def appraisal_workbook_path(home: DxHome, quarter: Quarter | str) -> Path:
     """Where the evaluator's workbook of ``quarter`` is written by default:
     ``<DX_HOME>/appraisal/<quarter>/tham-dinh-<quarter>.xlsx``."""
@@ -171,16 +217,23 @@ def export_workbook(settings: Settings, quarter: Quarter | str, output: str | Pa
     q = _quarter(quarter)
     state = open_for_appraisal(settings, q, actor, now)
     scored = scored_result(settings, q)
-    registry = read_partition(settings.home, "agencies", q)
+    registry = read_partition(settings.home, "agencies", _last(q))
     names = dict(zip(registry["agency_code"].astype(str), registry["name_vi"].astype(str), strict=True))
     with appraisal_db(settings) as db, db.read() as conn:
         in_force = rows_in_force(conn, q.label)
-    rows = workbook_rows(scored, names, evidence_refs(settings, q), in_force)
+    rows = workbook_rows(scored, names, period_evidence(settings, q, scored), in_force)
     path = Path(output) if output else appraisal_workbook_path(settings.home, q)
     per = Period.parse(q)
     title = f"Phiếu thẩm định kết quả chuyển đổi số {per.title_vi} / Appraisal workbook, {per.title_en}"
     write_workbook(path, scored, rows, title, as_utc(now))
     return WorkbookExported(path, len(rows), sum(1 for r in rows if r.verdict), state)
+
+
+def rescore(settings: Settings, period: Quarter | Period | str) -> ScoresComputed | None:
+    """Score a quarter again with the verdicts in force (``index_scores``); a half-year or year
+    has no stored scores: it is scored with its verdicts when it is published (None)."""
+    per = _quarter(period)
+    return score_quarter_kpis(settings, _last(per)) if per.kind == "quarter" else None
 
 
 @dataclass(frozen=True)
@@ -211,8 +264,7 @@ def import_workbook(settings: Settings, path: str | Path, evaluator: str, quarte
     source = wf.SourceFile(path.name, hashlib.sha256(data).hexdigest(), read.rows_read)
     with appraisal_db(settings) as db:
         recorded = wf.appraise(db, read.period, read.requests, scored, evaluator, source=source, now=now)
-    scores = score_quarter_kpis(settings, read.period) if recorded.ids else None
-    return Appraised(read.period, recorded, scores)
+    return Appraised(read.period, recorded, rescore(settings, read.period) if recorded.ids else None)
 
 
 def adjust(settings: Settings, quarter: Quarter | str, request: VerdictRequest, evaluator: str,
@@ -222,8 +274,7 @@ def adjust(settings: Settings, quarter: Quarter | str, request: VerdictRequest, 
     scored = scored_result(settings, q)
     with appraisal_db(settings) as db:
         recorded = wf.appraise(db, q.label, [request], scored, evaluator, now=now)
-    scores = score_quarter_kpis(settings, q) if recorded.ids else None
-    return Appraised(q.label, recorded, scores)
+    return Appraised(q.label, recorded, rescore(settings, q) if recorded.ids else None)
 
 
 @dataclass(frozen=True)
@@ -240,6 +291,37 @@ def _record(settings: Settings, q: Quarter) -> dict:
         return publication_record(conn, q.label, stored_scores(settings, q))
 
 
+APPROVED_STATES = frozenset({st.FINAL, st.PUBLISHED})
+
+
+def require_quarters_approved(conn, period: Period, combined: list[str]) -> None:
+    """A half-year or year goes to the agencies only after every quarter it combines (those
+    with KPIs) was approved (final or published): its figures are built from theirs, and an
+    appraisal of the period while a quarter is still open would be overtaken by that quarter's
+    verdicts."""
+    open_ = [f"{q} ({st.state_label(st.current_state(conn, q))})" for q in combined
+             if st.current_state(conn, q) not in APPROVED_STATES]
+    if open_:
+        raise st.StateError(f"{period.label}: its quarters must be approved before its provisional result; "
+                            f"not yet: {', '.join(open_)}")
+
+
+def _publish(settings: Settings, per: Period, trigger: dict, reason: str, record: dict) -> Publication:
+    """Publish a provisional or final revision of a quarter, or of a half-year or year (scored
+    with its own verdicts in force)."""
+    if per.kind == "quarter":
+        return publish_quarter(settings, _last(per), trigger, reason, appraisal=record).publication
+    scored = score_period_result(settings, per, PERIOD_STATUS)
+    return publish_period(settings, scored, trigger, record, reason)
+
+
+def _sites(settings: Settings, per: Period) -> SitesBuilt:
+    """The website of the quarter (and the periods closing with it), or of the period."""
+    if per.kind == "quarter":
+        return build_quarter_sites(settings, _last(per))
+    return build_sites(settings, [per])
+
+
 def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
                         days: int = DEFAULT_APPEAL_DAYS, now: dt.datetime | None = None,
                         site: bool = True) -> Published:
@@ -250,19 +332,22 @@ def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
     when = as_utc(now)
     if days < 1:
         raise ValueError(f"an appeal window lasts at least one day, not {days}")
+    combined = score_period_result(settings, q).quarters_combined if q.kind != "quarter" else []
     with appraisal_db(settings) as db, db.read() as conn:
         st.require_state(conn, q.label, {st.UNDER_APPRAISAL}, "publish a provisional result")
+        if q.kind != "quarter":
+            require_quarters_approved(conn, q, combined)
     window = (when, when + dt.timedelta(days=days))
     record = manifest_record(_record(settings, q), "provisional", window)
     reason = (f"kết quả tạm thời sau thẩm định, nhận kiến nghị đến {window[1]:%d/%m/%Y} / provisional "
               f"result after appraisal, appeals until {window[1]:%Y-%m-%d}")
     trigger = {"by": actor, "step": "provisional"}
-    pub = publish_quarter(settings, q, trigger, reason, appraisal=record).publication
+    pub = _publish(settings, q, trigger, reason, record)
     with appraisal_db(settings) as db:
         wf.mark_provisional(db, q.label, actor, reason, pub.revision, when)
         opened = f"nhận kiến nghị {days} ngày / appeals open for {days} days"
         wf.open_appeals(db, q.label, days, actor, opened, when)
-    return Published(pub, st.APPEAL_WINDOW, build_quarter_sites(settings, q) if site else SitesBuilt())
+    return Published(pub, st.APPEAL_WINDOW, _sites(settings, q) if site else SitesBuilt())
 
 
 def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealRequest, filed_by: str,
@@ -308,7 +393,7 @@ def export_appeal_workbook(settings: Settings, quarter: Quarter | str, agency: s
                        for r in rows_in_force(conn, q.label) if r["agency_code"] == code}
         window = wf.appeal_window(db, q.label)
     assert window is not None  # the state is the appeal window
-    registry = read_partition(settings.home, "agencies", q)
+    registry = read_partition(settings.home, "agencies", _last(q))
     names = dict(zip(registry["agency_code"].astype(str), registry["name_vi"].astype(str), strict=True))
     rows = aw.appeal_rows(scored, code, reasons)
     about = aw.AppealWorkbookAbout(q.label, code, provisional_revision(settings, q), window[1],
@@ -403,7 +488,7 @@ def decide_appeal(settings: Settings, appeal_id: int, accepted: bool, reason: st
     with appraisal_db(settings) as db:
         decision_id, adjustment_id = wf.decide_appeal(db, appeal_id, accepted, reason, decided_by, scored,
                                                       change, now)
-    scores = score_quarter_kpis(settings, period) if adjustment_id is not None else None
+    scores = rescore(settings, period) if adjustment_id is not None else None
     return Decided(decision_id, adjustment_id, period, scores)
 
 
@@ -446,10 +531,10 @@ def publish_final(settings: Settings, quarter: Quarter | str, actor: str,
     record = manifest_record(_record(settings, q), "final")
     number = approval["decision_number"]
     reason = f"kết quả chính thức theo {number} / final result approved by {number}"
-    pub = publish_quarter(settings, q, {"by": actor, "step": "final"}, reason, appraisal=record).publication
+    pub = _publish(settings, q, {"by": actor, "step": "final"}, reason, record)
     with appraisal_db(settings) as db:
         wf.mark_published(db, q.label, actor, pub.revision, sha, now)
-    return Published(pub, st.PUBLISHED, build_quarter_sites(settings, q) if site else SitesBuilt())
+    return Published(pub, st.PUBLISHED, _sites(settings, q) if site else SitesBuilt())
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,25 @@ from dx_pipeline.appraisal.adjustments import rows_in_force
 from dx_pipeline.appraisal.database import approvals, rows_of
 from dx_pipeline.publish.layout import period_dir, revisions
 from dx_pipeline.publish.manifest import read_manifest
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.quarters import Period, Quarter
 
 
-def _label(quarter: Quarter | str) -> str:
-    return quarter.label if isinstance(quarter, Quarter) else Quarter.parse(quarter).label
+def _label(quarter: Quarter | Period | str) -> str:
+    """A quarter's label, or a half-year's or year's (each has an appraisal of its own)."""
+    return Period.parse(quarter).label
 
 
-def verdicts_on_scored_units(settings: Settings, quarter: Quarter | str) -> tuple[bool, str, list[str]]:
+def verdicts_on_scored_units(
+    settings: Settings, quarter: Quarter | Period | str
+) -> tuple[bool, str, list[str]]:
     """Whether every verdict in force is about an indicator the stored scores have."""
     label = _label(quarter)
     if not settings.has_appraisal_db():
         return True, f"{label}: no appraisal database, no verdicts", []
     with appraisal_db(settings) as db, db.read() as conn:
         in_force = rows_in_force(conn, label)
+    if not in_force and Period.parse(label).kind != "quarter":  # a period is scored on demand: only if needed
+        return True, "no verdicts in force", []
     scored = scored_result(settings, label)
     problems = [
         f"adjustment #{r['id']}: {p.message}"
@@ -54,7 +59,9 @@ def _published_as(statuses: dict[int, str | None], revision: int) -> str:
     return f"published as {statuses[revision] or 'a revision without a state'}"
 
 
-def approvals_follow_provisional(settings: Settings, quarter: Quarter | str) -> tuple[bool, str, list[str]]:
+def approvals_follow_provisional(
+    settings: Settings, quarter: Quarter | Period | str
+) -> tuple[bool, str, list[str]]:
     """Whether every approval names a published provisional revision, and every final revision
     has an approval."""
     label = _label(quarter)

@@ -28,9 +28,10 @@ from dx_pipeline.appraisal.states import state_label
 from dx_pipeline.defs.assets import OWNERS
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions
 from dx_pipeline.defs.resources import DxResource
+from dx_pipeline.index.period_scoring import periods_closing_with
 from dx_pipeline.publish.manifest import status_words
-from dx_pipeline.publish.snapshot import Publication
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.publish.snapshot import Publication, latest_publication
+from dx_pipeline.reference.quarters import Period, Quarter
 
 APPRAISAL = "appraisal"
 """The asset group of the appraisal's steps."""
@@ -42,7 +43,7 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def history_metadata(dx: DxResource, quarter: Quarter) -> dict[str, Any]:
+def history_metadata(dx: DxResource, quarter: Quarter | Period | str) -> dict[str, Any]:
     """The result's state and every transition (who, when, why) for the step's page."""
     status = ap.status(dx.settings(), quarter)
     lines = ["| # | từ / from | sang / to | ai / who | lúc / when | lý do / why |",
@@ -74,6 +75,30 @@ def revision_metadata(publication: Publication) -> dict[str, Any]:
     }
 
 
+PERIOD_FIELD = Field(
+    default=None,
+    description="Kỳ 6 tháng hoặc cả năm kết thúc cùng quý này (vd. 2025-H1, 2025), nếu không phải chính quý "
+    "/ a half-year or year that closes with this quarter (e.g. 2025-H1, 2025) instead of the quarter itself",
+)
+
+
+def step_period(quarter: Quarter, period: str | None) -> Period:
+    """The result a step is about: the partition's quarter, or a half-year or year that closes
+    with it (named in the run config); a clear error for any other period."""
+    if not period or not period.strip():
+        return Period.parse(quarter)
+    per = Period.parse(period.strip())
+    closing = periods_closing_with(quarter)
+    if per.kind == "quarter" and per.label == quarter.label:
+        return per
+    if per.label not in {p.label for p in closing}:
+        allowed = ", ".join(p.label for p in closing) or "none: only Q2 and Q4 close a half-year or year"
+        raise Failure(description=f"{per.label} does not close with {quarter.label} (periods closing with "
+                      f"it: {allowed}); run the step for the partition of the period's last quarter",
+                      allow_retries=False)
+    return per
+
+
 def _pipeline_actor(context: AssetExecutionContext) -> str:
     """Who records a step the pipeline takes on its own: its trigger and run."""
     return f"dagster {context.run.tags.get('dx/trigger', 'run')} (run {context.run_id[:8]})"
@@ -94,12 +119,20 @@ def _pipeline_actor(context: AssetExecutionContext) -> str:
 def quarter_appraisal(context: AssetExecutionContext, dx: DxResource) -> MaterializeResult:
     """Open the quarter's appraisal and write the evaluator's workbook."""
     quarter = quarter_of(context.partition_key)
-    exported = ap.export_workbook(dx.settings(), quarter, None, _pipeline_actor(context))
+    actor = _pipeline_actor(context)
+    exported = ap.export_workbook(dx.settings(), quarter, None, actor)
+    periods = {}
+    for period in periods_closing_with(quarter):  # the half-year and year: an appraisal of their own
+        if latest_publication(dx.settings().home, period) is None:
+            continue
+        done = ap.export_workbook(dx.settings(), period, None, actor)
+        periods[period.label] = {"state": done.state, "workbook": str(done.path), "rows": done.rows}
     return MaterializeResult(metadata={
         **history_metadata(dx, quarter),
         "workbook": MetadataValue.path(str(exported.path)),
         "workbook_rows": MetadataValue.int(exported.rows),
         "rows_with_a_verdict": MetadataValue.int(exported.appraised),
+        "periods_closing": MetadataValue.json(periods) if periods else "none close with " + quarter.label,
     })
 
 
@@ -109,6 +142,7 @@ class ProvisionalConfig(Config):
     by: str = Field(description="Người công bố / who publishes it (recorded with the transition)")
     appeal_days: int = Field(default=ap.DEFAULT_APPEAL_DAYS,
                              description="Số ngày nhận kiến nghị / days agencies may appeal")
+    period: str | None = PERIOD_FIELD
 
 
 @asset(
@@ -127,12 +161,13 @@ def provisional_result(
     context: AssetExecutionContext, config: ProvisionalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Publish the provisional revision and open the appeal window."""
-    quarter = quarter_of(context.partition_key)
-    published = ap.publish_provisional(dx.settings(), quarter, config.by, days=config.appeal_days, site=False)
+    period = step_period(quarter_of(context.partition_key), config.period)
+    published = ap.publish_provisional(dx.settings(), period, config.by, days=config.appeal_days, site=False)
     return MaterializeResult(metadata={
+        "period": MetadataValue.text(period.label),
         **revision_metadata(published.publication),
         "appeal_window": MetadataValue.json(dict(published.publication.manifest.appraisal["appeal_window"])),
-        **history_metadata(dx, quarter),
+        **history_metadata(dx, period),
     })
 
 
@@ -144,6 +179,7 @@ class ApprovalConfig(Config):
     approved_by: str = Field(default=APPROVED_BY, description="Cơ quan phê duyệt / the approving authority")
     by: str = Field(description="Người ghi nhận / who records the approval")
     note: str | None = Field(default=None, description="Ghi chú / a note kept with the approval")
+    period: str | None = PERIOD_FIELD
 
     def request(self) -> ApprovalRequest:
         """The approval as the workflow records it; a clear error for a date it cannot read."""
@@ -171,9 +207,10 @@ def final_result(
     context: AssetExecutionContext, config: ApprovalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Record the approval and publish the final revision."""
-    quarter = quarter_of(context.partition_key)
+    quarter = step_period(quarter_of(context.partition_key), config.period)
     approval_id, published = ap.approve(dx.settings(), quarter, config.request(), config.by, site=False)
     return MaterializeResult(metadata={
+        "period": MetadataValue.text(quarter.label),
         **revision_metadata(published.publication),
         "approval": MetadataValue.json({"id": approval_id,
                                         **dict(published.publication.manifest.appraisal["approval"])}),
@@ -193,6 +230,7 @@ class VerdictImportConfig(Config):
 
     path: str = Field(description="Đường dẫn phiếu thẩm định (.xlsx) / the filled workbook's path")
     evaluator: str = Field(description="Cán bộ thẩm định / the evaluator (recorded with every verdict)")
+    period: str | None = PERIOD_FIELD
 
 
 @asset(
@@ -211,7 +249,7 @@ def appraisal_verdicts(
     context: AssetExecutionContext, config: VerdictImportConfig, dx: DxResource
 ) -> MaterializeResult:
     """Import the evaluator's workbook and re-score the quarter."""
-    quarter = quarter_of(context.partition_key)
+    quarter = step_period(quarter_of(context.partition_key), config.period)
     try:
         result = ap.import_workbook(dx.settings(), config.path, config.evaluator, quarter.label)
     except (ValueError, FileNotFoundError) as exc:
@@ -239,6 +277,7 @@ class AppealConfig(Config):
     framework: str | None = Field(default=None, description="Bộ chỉ số / framework, when needed")
     argument: str | None = Field(default=None, description="Lý do kiến nghị / why the result is wrong")
     value: float | None = Field(default=None, description="Giá trị đề nghị / the value the agency asks for")
+    period: str | None = PERIOD_FIELD
 
 
 @asset(
@@ -253,7 +292,7 @@ class AppealConfig(Config):
 )
 def agency_appeals(context: AssetExecutionContext, config: AppealConfig, dx: DxResource) -> MaterializeResult:
     """File an agency's appeals."""
-    quarter = quarter_of(context.partition_key)
+    quarter = step_period(quarter_of(context.partition_key), config.period)
     settings = dx.settings()
     try:
         if config.workbook:
@@ -285,6 +324,7 @@ class AppealDecisionConfig(Config):
     value: float | None = Field(default=None, description="Chấp nhận: giá trị chấm / accepted: the value "
                                 "to score (default: the one asked for)")
     points: float | None = Field(default=None, description="Chấp nhận: điểm / accepted: the points instead")
+    period: str | None = PERIOD_FIELD
 
 
 @asset(
@@ -300,8 +340,8 @@ class AppealDecisionConfig(Config):
 def appeal_decisions(
     context: AssetExecutionContext, config: AppealDecisionConfig, dx: DxResource
 ) -> MaterializeResult:
-    """Decide one appeal of the quarter."""
-    quarter = quarter_of(context.partition_key)
+    """Decide one appeal of the quarter (or of the half-year or year named)."""
+    quarter = step_period(quarter_of(context.partition_key), config.period)
     settings = dx.settings()
     if not config.accept and (config.value is not None or config.points is not None):
         raise _refused(ValueError("a rejected appeal changes nothing: leave out value and points"))

@@ -53,11 +53,17 @@ from dx_pipeline.app.site import quarter_site_links
 from dx_pipeline.defs.metadata import written_metadata
 from dx_pipeline.defs.partitions import quarter_of, quarterly_partitions, run_quarters
 from dx_pipeline.defs.resources import DxResource
+from dx_pipeline.index.period_scoring import periods_closing_with
 from dx_pipeline.quality.runner import CheckOutcome
 from dx_pipeline.quality.suites import SUITES, DatasetSuite, Severity
-from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.reference.quarters import Period, Quarter
 
 SAMPLE_CELL_CHARS = 40
+
+
+def with_periods(quarter: Quarter) -> list[Period]:
+    """The quarter and the half-year and year that close with it: each has its own appraisal."""
+    return [Period.parse(quarter), *periods_closing_with(quarter)]
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -226,7 +232,12 @@ def quarter_appraisal_on_scored_units(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """List the verdicts in force about an agency or indicator the stored scores lack."""
-    ok, text, problems = verdicts_on_scored_units(dx.settings(), quarter_of(context.partition_key))
+    quarter = quarter_of(context.partition_key)
+    # the quarter's verdicts, and those of the half-year and year closing with it
+    outcomes = [(p, *verdicts_on_scored_units(dx.settings(), p)) for p in with_periods(quarter)]
+    ok = all(passed for _, passed, _, _ in outcomes)
+    text = " ".join(f"{p.label}: {t}" if p.kind != "quarter" else t for p, _, t, _ in outcomes)
+    problems = [f"{p.label} {x}" for p, _, _, found in outcomes for x in found]
     return AssetCheckResult(passed=ok, severity=AssetCheckSeverity.ERROR, description=text,
                             metadata={"problems": _markdown_list(problems)})
 
@@ -244,7 +255,8 @@ def final_result_approval_after_provisional(
     context: AssetCheckExecutionContext, dx: DxResource
 ) -> AssetCheckResult:
     """Compare the recorded approvals with the published revisions' states."""
-    outcomes = [(q, *approvals_follow_provisional(dx.settings(), q)) for q in run_quarters(context)]
+    outcomes = [(p, *approvals_follow_provisional(dx.settings(), p))
+                for q in run_quarters(context) for p in with_periods(q)]
     ok = all(passed for _, passed, _, _ in outcomes)
     text = " ".join(f"{q.label}: {t}" for q, _, t, _ in outcomes) if len(outcomes) > 1 else outcomes[0][2]
     problems = [p for _, _, _, found in outcomes for p in found]

@@ -149,3 +149,24 @@ def test_the_appraisal_steps_are_assets_in_their_own_jobs_after_their_blocking_c
         assert graph.get(AssetKey(step)).group_name == "appraisal", step
         assert step not in {k.to_user_string() for k in
                             defs.resolve_job_def("quarter_job").asset_layer.selected_asset_keys}, step
+
+
+def test_an_appraisal_step_names_a_half_year_or_year_closing_with_its_quarter():
+    """The steps' run config may name the half-year or year closing with the partition's quarter
+    (their appraisal of their own); any other period is refused before anything is recorded."""
+    from dagster import Failure
+
+    from dx_pipeline.defs.appraisal import step_period
+    from dx_pipeline.reference.quarters import Quarter
+
+    q4 = Quarter.parse("2025-Q4")
+    assert [step_period(q4, p).label for p in (None, " ", "2025-Q4", "2025-H2", "2025")] == [
+        "2025-Q4", "2025-Q4", "2025-Q4", "2025-H2", "2025"]
+    for wrong, quarter in (("2025-H1", q4), ("2025", Quarter.parse("2025-Q2")),
+                           ("2025-H1", Quarter.parse("2025-Q1"))):
+        try:
+            step_period(quarter, wrong)
+        except Failure as exc:
+            assert f"{wrong} does not close with {quarter.label}" in str(exc.description)
+        else:
+            raise AssertionError(f"{wrong} accepted for {quarter.label}")
