@@ -82,7 +82,7 @@ def stored_scores(settings: Settings, quarter: Quarter | Period | str) -> pd.Dat
     return scores.drop(columns="quarter", errors="ignore")
 
 
-def scored_result(settings: Settings, quarter: Quarter | str) -> ScoredResult:
+def scored_result(settings: Settings, quarter: Quarter | Period | str) -> ScoredResult:
     """What verdicts and appeals of the quarter are checked against: its scored indicators and
     the frameworks (versions in force) that scored them."""
     q = _quarter(quarter)
@@ -124,12 +124,12 @@ def resolve_indicator(scored: ScoredResult, agency: str, indicator: str,
     raise AssertionError("unreachable")  # resolve_code raised
 
 
-def scores_sha256(settings: Settings, quarter: Quarter | str) -> str:
+def scores_sha256(settings: Settings, quarter: Quarter | Period | str) -> str:
     """The fingerprint of the stored scores an approval approves (the publication's own)."""
     return str(mf.table_fingerprint("index_scores", stored_scores(settings, quarter)))
 
 
-def open_for_appraisal(settings: Settings, quarter: Quarter | str, actor: str,
+def open_for_appraisal(settings: Settings, quarter: Quarter | Period | str, actor: str,
                        now: dt.datetime | None = None) -> str:
     """Record the quarter's result as computed and put it under appraisal (each once);
     returns its state."""
@@ -193,7 +193,7 @@ def period_evidence(settings: Settings, period: Period, scored: ScoredResult) ->
     return {key: "; ".join(refs) for key, refs in found.items()}
 
 
-def appraisal_workbook_path(home: DxHome, quarter: Quarter | str) -> Path:
+def appraisal_workbook_path(home: DxHome, quarter: Quarter | Period | str) -> Path:
     """Where the evaluator's workbook of ``quarter`` is written by default:
     ``<DX_HOME>/appraisal/<quarter>/tham-dinh-<quarter>.xlsx``."""
     q = _quarter(quarter)
@@ -210,8 +210,8 @@ class WorkbookExported:
     state: str
 
 
-def export_workbook(settings: Settings, quarter: Quarter | str, output: str | Path | None, actor: str,
-                    now: dt.datetime | None = None) -> WorkbookExported:
+def export_workbook(settings: Settings, quarter: Quarter | Period | str, output: str | Path | None,
+                    actor: str, now: dt.datetime | None = None) -> WorkbookExported:
     """Open the quarter's appraisal (when it is only computed) and write the evaluator's
     workbook (default ``<DX_HOME>/appraisal/<quarter>/tham-dinh-<quarter>.xlsx``)."""
     q = _quarter(quarter)
@@ -267,7 +267,7 @@ def import_workbook(settings: Settings, path: str | Path, evaluator: str, quarte
     return Appraised(read.period, recorded, rescore(settings, read.period) if recorded.ids else None)
 
 
-def adjust(settings: Settings, quarter: Quarter | str, request: VerdictRequest, evaluator: str,
+def adjust(settings: Settings, quarter: Quarter | Period | str, request: VerdictRequest, evaluator: str,
            now: dt.datetime | None = None) -> Appraised:
     """Record one verdict from the command line and re-score the quarter."""
     q = _quarter(quarter)
@@ -286,7 +286,7 @@ class Published:
     sites: SitesBuilt
 
 
-def _record(settings: Settings, q: Quarter) -> dict:
+def _record(settings: Settings, q: Period) -> dict:
     with appraisal_db(settings) as db, db.read() as conn:
         return publication_record(conn, q.label, stored_scores(settings, q))
 
@@ -322,7 +322,7 @@ def _sites(settings: Settings, per: Period) -> SitesBuilt:
     return build_sites(settings, [per])
 
 
-def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
+def publish_provisional(settings: Settings, quarter: Quarter | Period | str, actor: str,
                         days: int = DEFAULT_APPEAL_DAYS, now: dt.datetime | None = None,
                         site: bool = True) -> Published:
     """Publish the appraised result as a provisional revision (visible to agencies, with its
@@ -350,7 +350,7 @@ def publish_provisional(settings: Settings, quarter: Quarter | str, actor: str,
     return Published(pub, st.APPEAL_WINDOW, _sites(settings, q) if site else SitesBuilt())
 
 
-def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealRequest, filed_by: str,
+def file_appeal(settings: Settings, quarter: Quarter | Period | str, request: AppealRequest, filed_by: str,
                 now: dt.datetime | None = None) -> int:
     """Record an agency's appeal during the appeal window; its id."""
     q = _quarter(quarter)
@@ -359,7 +359,7 @@ def file_appeal(settings: Settings, quarter: Quarter | str, request: AppealReque
         return wf.file_appeals(db, q.label, [request], scored, filed_by, now=now).ids[0]
 
 
-def appeal_workbook_path(home: DxHome, quarter: Quarter | str, agency: str) -> Path:
+def appeal_workbook_path(home: DxHome, quarter: Quarter | Period | str, agency: str) -> Path:
     """Where an agency's appeal workbook is written by default:
     ``<DX_HOME>/appraisal/<quarter>/kien-nghi-<quarter>-<agency>.xlsx``."""
     q = _quarter(quarter)
@@ -376,7 +376,7 @@ class AppealWorkbookExported:
     closes_at: dt.datetime
 
 
-def export_appeal_workbook(settings: Settings, quarter: Quarter | str, agency: str,
+def export_appeal_workbook(settings: Settings, quarter: Quarter | Period | str, agency: str,
                            output: str | Path | None = None,
                            now: dt.datetime | None = None) -> AppealWorkbookExported:
     """Write ``agency``'s appeal workbook: its provisional points per indicator and the columns
@@ -492,7 +492,7 @@ def decide_appeal(settings: Settings, appeal_id: int, accepted: bool, reason: st
     return Decided(decision_id, adjustment_id, period, scores)
 
 
-def provisional_revision(settings: Settings, quarter: Quarter | str) -> int | None:
+def provisional_revision(settings: Settings, quarter: Quarter | Period | str) -> int | None:
     """The revision the latest provisional result was published as (None before any)."""
     q = _quarter(quarter)
     with appraisal_db(settings) as db, db.read() as conn:
@@ -500,7 +500,7 @@ def provisional_revision(settings: Settings, quarter: Quarter | str) -> int | No
     return int(marks[-1].details["revision"]) if marks else None
 
 
-def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest, recorded_by: str,
+def approve(settings: Settings, quarter: Quarter | Period | str, request: ApprovalRequest, recorded_by: str,
             now: dt.datetime | None = None, site: bool = True) -> tuple[int, Published]:
     """Record the approving decision (the window closed, every appeal decided) and publish the
     final revision with its site (unless ``site`` is False). Returns the approval's id and the
@@ -520,7 +520,7 @@ def approve(settings: Settings, quarter: Quarter | str, request: ApprovalRequest
     return approval_id, publish_final(settings, q, recorded_by, now, site)
 
 
-def publish_final(settings: Settings, quarter: Quarter | str, actor: str,
+def publish_final(settings: Settings, quarter: Quarter | Period | str, actor: str,
                   now: dt.datetime | None = None, site: bool = True) -> Published:
     """Publish the approved result as the final revision and its site (unless ``site`` is
     False); refused unless the approval in force approved exactly the stored scores."""
@@ -548,7 +548,7 @@ class Status:
     verdicts_in_force: int
 
 
-def status(settings: Settings, quarter: Quarter | str) -> Status:
+def status(settings: Settings, quarter: Quarter | Period | str) -> Status:
     """The quarter's state and its history (who, when, why), its appeals and verdicts."""
     q = _quarter(quarter)
     with appraisal_db(settings) as db, db.read() as conn:
