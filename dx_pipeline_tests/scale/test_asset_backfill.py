@@ -47,6 +47,9 @@ BACKFILL_TIMEOUT = 900.0
 """Seconds the backfill may take before the test gives up: generous, because under
 ``make test`` the other test worker shares the two cores (482 s were not enough for the four
 quarters on a machine at load 5, 720 s not enough for four inside a loaded two-worker run)."""
+BACKFILL_TICK = 5
+"""Seconds between the backfill daemon's iterations (Dagster's is 30): the runs, their order and
+the storage are what is tested, not the idle wait between ticks."""
 STORAGE_ERRORS = re.compile(
     r"database is locked|operationalerror|could not serialize|deadlock detected|"
     r"too many connections|integrityerror",
@@ -111,7 +114,7 @@ def test_asset_backfill_of_two_quarters_runs_quarters_in_parallel_and_ranks_in_o
     assert f"--status {backfill_id}" in submit.stdout  # how to watch it
     submitted = time.monotonic()
 
-    daemon = ui_probe.start_daemon(WORKSPACE, env, tmp_path)
+    daemon = ui_probe.start_daemon(WORKSPACE, env, tmp_path, backfill_tick_seconds=BACKFILL_TICK)
     try:
         with DagsterInstance.get() as instance:
             progress = bf.wait_for_backfill(

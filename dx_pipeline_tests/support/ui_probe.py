@@ -141,13 +141,20 @@ def start_process(
     return ManagedProcess(name, popen, log_path)
 
 
-def start_daemon(workspace: Path, env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
+def start_daemon(workspace: Path, env: Mapping[str, str], log_dir: Path,
+                 backfill_tick_seconds: int | None = None) -> ManagedProcess:
     """``dagster-daemon run -w workspace`` in its own process group, logging to
     ``log_dir/dagster-daemon.log``: it launches queued runs, runs backfills, ticks schedules
     and sensors. ``env`` must name the instance (``DAGSTER_HOME``) and the data (``DX_HOME``).
+    ``backfill_tick_seconds``: the backfill loop's sleep instead of Dagster's 30 s
+    (:mod:`dx_pipeline_tests.support.quick_daemon`).
     Stop it with :meth:`ManagedProcess.stop`, which takes its code server and runs with it."""
     workspace = Path(workspace).resolve()
-    cmd = _console_script("dagster-daemon", "dagster._daemon") + ["run", "-w", str(workspace)]
+    if backfill_tick_seconds is None:
+        cmd = _console_script("dagster-daemon", "dagster._daemon")
+    else:
+        cmd = [sys.executable, "-m", "dx_pipeline_tests.support.quick_daemon", str(backfill_tick_seconds)]
+    cmd += ["run", "-w", str(workspace)]
     return start_process("dagster-daemon", cmd, env, workspace.parent, Path(log_dir))
 
 
