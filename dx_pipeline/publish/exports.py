@@ -219,8 +219,8 @@ def _column_cells(col: pd.Series) -> tuple[str, list]:
             return _NUMBER, col.to_numpy(dtype=np.float64).tolist()
         if dtype.kind == "b":
             return _BOOL, col.tolist()
-    if isinstance(dtype, pd.StringDtype):
-        return _TEXT, col.tolist()
+    if isinstance(dtype, pd.StringDtype):  # missing values: None (written as nothing)
+        return _TEXT, col.array.to_numpy(dtype=object, na_value=None).tolist()
     return _ANY, list(col)
 
 
