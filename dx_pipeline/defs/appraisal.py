@@ -99,6 +99,33 @@ def step_period(quarter: Quarter, period: str | None) -> Period:
     return per
 
 
+DECISION_JOBS = {
+    "provisional_result": "provisional_job",
+    "final_result": "approval_job",
+    "appraisal_verdicts": "appraisal_import_job",
+    "agency_appeals": "appeal_job",
+    "appeal_decisions": "appeal_decision_job",
+}
+"""Each step a person takes and the only job it runs in."""
+
+
+def own_job_only(context: AssetExecutionContext, step: str) -> None:
+    """Refuse a person's decision run anywhere but in its own job: "Materialize all" in the UI,
+    a selection of assets, a backfill would otherwise publish or record a decision nobody
+    took as part of computing a quarter."""
+    job = DECISION_JOBS[step]
+    if context.run.job_name != job:
+        raise Failure(
+            description=f"{step} là quyết định của người có thẩm quyền, không chạy cùng \"Materialize all\" "
+            f"hay một lần chạy khác: hãy chạy {job} với cấu hình của nó. / {step} is a person's "
+            f"decision: it runs only in {job}, launched for one quarter with its run config (Jobs -> "
+            f"{job} -> Launchpad), never from 'Materialize all', an asset selection or a backfill "
+            f"(this run: {context.run.job_name}). Nothing was recorded; the other steps of this run "
+            "are not affected.",
+            allow_retries=False,
+        )
+
+
 def _pipeline_actor(context: AssetExecutionContext) -> str:
     """Who records a step the pipeline takes on its own: its trigger and run."""
     return f"dagster {context.run.tags.get('dx/trigger', 'run')} (run {context.run_id[:8]})"
@@ -161,6 +188,7 @@ def provisional_result(
     context: AssetExecutionContext, config: ProvisionalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Publish the provisional revision and open the appeal window."""
+    own_job_only(context, "provisional_result")
     period = step_period(quarter_of(context.partition_key), config.period)
     published = ap.publish_provisional(dx.settings(), period, config.by, days=config.appeal_days, site=False)
     return MaterializeResult(metadata={
@@ -207,6 +235,7 @@ def final_result(
     context: AssetExecutionContext, config: ApprovalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Record the approval and publish the final revision."""
+    own_job_only(context, "final_result")
     quarter = step_period(quarter_of(context.partition_key), config.period)
     approval_id, published = ap.approve(dx.settings(), quarter, config.request(), config.by, site=False)
     return MaterializeResult(metadata={
@@ -249,6 +278,7 @@ def appraisal_verdicts(
     context: AssetExecutionContext, config: VerdictImportConfig, dx: DxResource
 ) -> MaterializeResult:
     """Import the evaluator's workbook and re-score the quarter."""
+    own_job_only(context, "appraisal_verdicts")
     quarter = step_period(quarter_of(context.partition_key), config.period)
     try:
         result = ap.import_workbook(dx.settings(), config.path, config.evaluator, quarter.label)
@@ -292,6 +322,7 @@ class AppealConfig(Config):
 )
 def agency_appeals(context: AssetExecutionContext, config: AppealConfig, dx: DxResource) -> MaterializeResult:
     """File an agency's appeals."""
+    own_job_only(context, "agency_appeals")
     quarter = step_period(quarter_of(context.partition_key), config.period)
     settings = dx.settings()
     try:
@@ -341,6 +372,7 @@ def appeal_decisions(
     context: AssetExecutionContext, config: AppealDecisionConfig, dx: DxResource
 ) -> MaterializeResult:
     """Decide one appeal of the quarter (or of the half-year or year named)."""
+    own_job_only(context, "appeal_decisions")
     quarter = step_period(quarter_of(context.partition_key), config.period)
     settings = dx.settings()
     if not config.accept and (config.value is not None or config.points is not None):

@@ -170,3 +170,29 @@ def test_an_appraisal_step_names_a_half_year_or_year_closing_with_its_quarter():
             assert f"{wrong} does not close with {quarter.label}" in str(exc.description)
         else:
             raise AssertionError(f"{wrong} accepted for {quarter.label}")
+
+
+def test_a_decision_step_refuses_to_run_outside_its_own_job(tmp_path, monkeypatch):
+    """"Materialize all" (the implicit asset job) with a decision step in it: the step fails at
+    once with a message naming its job, before anything is read or recorded."""
+    from dagster import DagsterInstance
+
+    from dx_pipeline.defs.appraisal import DECISION_JOBS
+    from dx_pipeline.reference.quarters import Quarter
+
+    for step, job_name in DECISION_JOBS.items():  # each names the job that selects it alone
+        selected = defs.resolve_job_def(job_name).asset_layer.selected_asset_keys
+        assert AssetKey(step) in selected, job_name
+    monkeypatch.setenv("DX_HOME", str(tmp_path))  # empty: a step that went further would fail otherwise
+    everything = defs.resolve_implicit_global_asset_job_def()
+    result = everything.execute_in_process(
+        instance=DagsterInstance.ephemeral(), partition_key=Quarter.parse("2025-Q1").partition_key,
+        raise_on_error=False,
+        asset_selection=[AssetKey("provisional_result")],
+        run_config={"ops": {"provisional_result": {"config": {"by": "Ai đó"}}}})
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    text = failure.event_specific_data.error.to_string()
+    assert "provisional_result is a person's decision: it runs only in provisional_job" in text
+    assert "Materialize all" in text and "__ASSET_JOB" in text
+    assert not (tmp_path / "appraisal").exists()
