@@ -7,9 +7,9 @@ bucket on the test S3 server (dx_pipeline_tests/storage/conftest.py).
 ``make test`` runs the suite on two pytest-xdist workers with ``--dist loadfile
 --no-loadscope-reorder``: each test file is one unit of work, so its module fixtures (often a
 whole Dagster quarter) are built once, on one worker. Files holding end-to-end ``slow`` tests are
-moved to the front of the queue (longest first is the classic way to balance a queue of uneven
-jobs): the cheap files then fill whichever worker frees first, instead of one long Dagster test
-starting alone at the end. Each worker gets its own DX_HOME and DAGSTER_HOME, so no SQLite
+ordered by their measured cost, longest first (the classic way to balance a queue of uneven
+jobs; ``file_costs.py``): the cheap files then fill whichever worker frees first, instead of one
+long Dagster test starting alone at the end. Each worker gets its own DX_HOME and DAGSTER_HOME, so no SQLite
 instance or warehouse file is shared between them.
 
 ``--dist loadgroup`` is not used: with pytest 9 it silently degrades to plain ``load`` (xdist
@@ -22,6 +22,8 @@ import tempfile
 
 import pytest
 
+from dx_pipeline_tests.file_costs import load_costs, queue_costs
+
 os.environ.pop("DX_WAREHOUSE_URL", None)
 
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
@@ -33,7 +35,11 @@ if _WORKER:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Files with slow end-to-end tests first, each file's tests kept together and in order
-    (a stable sort, so every worker collects the same order, as xdist requires)."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Files longest first (measured costs, :mod:`dx_pipeline_tests.file_costs`), each file's
+    tests kept together and in order (a stable sort, so every worker collects the same order, as
+    xdist requires)."""
+    root = config.rootpath
+    files = {item.path: item.path.relative_to(root).as_posix() for item in items}
+    slow = {files[item.path] for item in items if item.get_closest_marker("slow")}
+    cost = queue_costs(list(dict.fromkeys(files.values())), slow, load_costs())
+    items.sort(key=lambda item: -cost[files[item.path]])
