@@ -128,7 +128,11 @@ def batches(path: str | os.PathLike, batch_rows: int = 1 << 20, columns: tuple[s
     names = file.schema_arrow.names
     codes = [c for c in CODE_COLUMNS if c in names]
     file = pq.ParquetFile(path, read_dictionary=codes)
-    yield from file.iter_batches(batch_size=batch_rows, columns=[c for c in columns if c in names])
+    wanted = [c for c in columns if c in names]
+    # one row group at a time: asked for all at once, the reader buffers every row group's
+    # column chunks (the whole file) until the iteration ends
+    for group in range(file.num_row_groups):
+        yield from file.iter_batches(batch_size=batch_rows, row_groups=[group], columns=wanted)
 
 
 def agency_codes_of_file(path: str | os.PathLike, batch_rows: int = 1 << 20) -> np.ndarray:
