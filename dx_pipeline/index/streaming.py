@@ -56,8 +56,9 @@ from dx_pipeline.reference.frameworks import Framework, Node
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.atomic import atomic_path
 
-CHUNK_UNITS = 50_000
-"""Units scored and written at a time: at 40 indicators about 2.3 million rows a chunk."""
+CHUNK_UNITS = 25_000
+"""Units scored and written at a time: at 40 indicators about 1.1 million rows a chunk (at 1M x 40
+25k units cost the same CPU as 50k and 0.16 GB less peak)."""
 TEXT_COLUMNS = ("framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
                 "kpi_code", "rule", "note", "appraisal")
 STATISTICS = ("agency_code",)
