@@ -33,8 +33,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
+from dx_pipeline.storage.atomic import atomic_path
+
 CACHE_DIR = Path("cache") / "submission_grids"
 _folder: contextvars.ContextVar[Path | None] = contextvars.ContextVar("submission_grid_cache", default=None)
+READING_CODE = ("grid_cache.py", "submission_readers.py", "file_safety.py", "submission_numbers.py")
+"""The files (in this folder) whose code decides what a workbook reads as."""
 _ALLOWED = {("datetime", "datetime"), ("datetime", "date"), ("datetime", "time"),
             ("datetime", "timedelta"), ("datetime", "timezone"), ("decimal", "Decimal")}
 
@@ -51,14 +57,11 @@ def using(home_root: str | Path | None) -> Iterator[None]:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """SHA-256 of the reading code and the versions it runs on."""
-    import openpyxl
-
-    from dx_pipeline.sources import file_safety, submission_numbers, submission_readers
-
+    """SHA-256 of the reading code and the versions it runs on (the modules' files are read
+    by path, not imported: ``submission_readers`` imports this module)."""
     digest = hashlib.sha256(f"{openpyxl.__version__}|{sys.version_info[:3]}".encode())
-    for module in (sys.modules[__name__], submission_readers, file_safety, submission_numbers):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in READING_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -115,8 +118,6 @@ def _load(path: Path) -> tuple[str, Any] | None:
 
 
 def _store(path: Path, stored: tuple[str, Any]) -> None:
-    from dx_pipeline.storage.atomic import atomic_path
-
     with contextlib.suppress(OSError, pickle.PicklingError):
         data = pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True)
