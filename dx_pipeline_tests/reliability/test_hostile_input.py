@@ -23,6 +23,7 @@ from dx_pipeline.index.loader import FrameworkError, load_framework
 from dx_pipeline.kpis.compute import submission_kpis
 from dx_pipeline.publish.exports import write_csv, write_excel
 from dx_pipeline.reference.quarters import Quarter
+from dx_pipeline.sources import grid_cache
 from dx_pipeline.sources.file_safety import (
     LINK_REASON,
     SPECIAL_REASON,
@@ -333,7 +334,13 @@ def test_zip_bundle_reads_good_members_and_refuses_bad_ones_in_memory(tmp_path):
 
     result = ingest_submissions(home, Q, REGISTRY)
 
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing extracted
+    # Nothing extracted: the only new files are the parsed-sheet cache's entries (a grid of
+    # plain values per workbook read, sources/grid_cache.py), never a member's bytes.
+    cache = home.root / "cache"
+    grids = home.root / grid_cache.CACHE_DIR
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if cache not in (p, *p.parents))
+    assert after == before
+    assert all(p.suffix == ".pickle" for p in grids.iterdir())
     refs = set(result.accepted["source_ref"].str.replace(r"( \[\w+\])? row \d+$", "", regex=True))
     assert refs == {f"{Q}/gui_so.zip::so_yte/bao_cao.xlsx", f"{Q}/gui_so.zip::so_khcn.csv"}
     assert len(result.accepted) == 4
