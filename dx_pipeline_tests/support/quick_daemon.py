@@ -16,6 +16,9 @@ import dagster._daemon.controller as controller
 
 def main() -> None:
     """Set the backfill tick from argv[1], then run the ordinary ``dagster-daemon`` CLI."""
+    if not isinstance(getattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", None), int):
+        raise SystemExit("dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS is gone: "
+                         "this Dagster sets the backfill tick elsewhere; update quick_daemon.py")
     controller.DEFAULT_DAEMON_INTERVAL_SECONDS = int(sys.argv.pop(1))
     from dagster._daemon.cli import main as daemon_main
 
