@@ -65,7 +65,7 @@ def cached_sha256_fd(home_root: str | os.PathLike | None, name: str, fd: int,
     cache_path = Path(home_root) / CACHE_FILE
     fingerprint = stat_fingerprint(before)
     entry = _read(cache_path).get(name)
-    if entry and entry.get("stat") == fingerprint and isinstance(entry.get("sha256"), str):
+    if isinstance(entry, dict) and entry.get("stat") == fingerprint and isinstance(entry.get("sha256"), str):
         return entry["sha256"]
     digest = compute(fd)
     after = os.fstat(fd)

@@ -116,3 +116,15 @@ def test_the_portal_kpi_key_changes_with_the_dossier_partition(tmp_path, counted
     assert portal_kpis_key(home, q) == key and len(counted) == 1
     _rewrite_same_size_and_mtime(part, b"PAR1" + b"\1" * 1000)
     assert portal_kpis_key(home, q) != key and len(counted) == 2
+
+
+def test_a_malformed_entry_is_a_miss_not_a_crash(tmp_path, counted):
+    data = tmp_path / "export.csv"
+    data.write_bytes(b"x" * 100)
+    name = str(data.absolute())
+    cache = tmp_path / hash_cache.CACHE_FILE
+    cache.parent.mkdir(parents=True)
+    for entry in ("0" * 64, ["stat", "sha256"], None, 7):
+        cache.write_text(json.dumps({"schema": hash_cache.SCHEMA, "files": {name: entry}}), encoding="utf-8")
+        assert hash_cache.cached_sha256_path(tmp_path, data) == sha256_file(data)
+    assert len(counted) == 4
