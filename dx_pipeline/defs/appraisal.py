@@ -15,6 +15,8 @@ every transition (who, when, why) as recorded in the appraisal database.
 """
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
@@ -131,10 +133,24 @@ def _pipeline_actor(context: AssetExecutionContext) -> str:
     return f"dagster {context.run.tags.get('dx/trigger', 'run')} (run {context.run_id[:8]})"
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+def appraisal_asset(*, kinds: set[str], deps: list[str], description: str):
+    """The asset decorator of an appraisal step: the appraisal group, quarterly partitions."""
+    return asset(owners=OWNERS, partitions_def=quarterly_partitions, group_name=APPRAISAL, kinds=kinds,
+                 deps=deps, description=description)
+
+
+def decision_period(context: AssetExecutionContext, step: str, period: str | None) -> Period:
+    """The result a person's step is about, once the run is the step's own job (else it fails)."""
+    own_job_only(context, step)
+    return step_period(quarter_of(context.partition_key), period)
+
+
+def decision_result(dx: DxResource, period: Period, metadata: dict[str, Any]) -> MaterializeResult:
+    """A step's page: its own metadata, then the result's state and every transition."""
+    return MaterializeResult(metadata={**metadata, **history_metadata(dx, period)})
+
+
+@appraisal_asset(
     kinds={"sql", "excel"},
     deps=["index_scores", "ranking_snapshot"],
     description="Kết quả đã tính được ghi nhận và chuyển sang thẩm định; phiếu thẩm định Excel cho cán bộ "
@@ -172,10 +188,7 @@ class ProvisionalConfig(Config):
     period: str | None = PERIOD_FIELD
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+@appraisal_asset(
     kinds={"parquet", "html"},
     deps=["quarter_appraisal"],
     description="Kết quả tạm thời sau thẩm định, công bố cho các đơn vị; mở thời hạn nhận kiến nghị.\n\n"
@@ -188,14 +201,12 @@ def provisional_result(
     context: AssetExecutionContext, config: ProvisionalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Publish the provisional revision and open the appeal window."""
-    own_job_only(context, "provisional_result")
-    period = step_period(quarter_of(context.partition_key), config.period)
+    period = decision_period(context, "provisional_result", config.period)
     published = ap.publish_provisional(dx.settings(), period, config.by, days=config.appeal_days, site=False)
-    return MaterializeResult(metadata={
+    return decision_result(dx, period, {
         "period": MetadataValue.text(period.label),
         **revision_metadata(published.publication),
         "appeal_window": MetadataValue.json(dict(published.publication.manifest.appraisal["appeal_window"])),
-        **history_metadata(dx, period),
     })
 
 
@@ -219,10 +230,7 @@ class ApprovalConfig(Config):
         return ApprovalRequest(self.decision_number, day, self.approved_by, self.note)
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+@appraisal_asset(
     kinds={"parquet", "html"},
     deps=["provisional_result", "quarter_appraisal"],
     description="Kết quả chính thức: ghi nhận quyết định phê duyệt và công bố bản chính thức.\n\n"
@@ -235,15 +243,13 @@ def final_result(
     context: AssetExecutionContext, config: ApprovalConfig, dx: DxResource
 ) -> MaterializeResult:
     """Record the approval and publish the final revision."""
-    own_job_only(context, "final_result")
-    quarter = step_period(quarter_of(context.partition_key), config.period)
-    approval_id, published = ap.approve(dx.settings(), quarter, config.request(), config.by, site=False)
-    return MaterializeResult(metadata={
-        "period": MetadataValue.text(quarter.label),
+    period = decision_period(context, "final_result", config.period)
+    approval_id, published = ap.approve(dx.settings(), period, config.request(), config.by, site=False)
+    return decision_result(dx, period, {
+        "period": MetadataValue.text(period.label),
         **revision_metadata(published.publication),
         "approval": MetadataValue.json({"id": approval_id,
                                         **dict(published.publication.manifest.appraisal["approval"])}),
-        **history_metadata(dx, quarter),
     })
 
 
@@ -254,6 +260,15 @@ def _refused(exc: Exception) -> Failure:
                    allow_retries=False)
 
 
+@contextmanager
+def refusing() -> Iterator[None]:
+    """A domain call a step makes: its ValueError or FileNotFoundError fails the run as refused."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise _refused(exc) from exc
+
+
 class VerdictImportConfig(Config):
     """The filled evaluator's workbook to import, and whose verdicts they are."""
 
@@ -262,10 +277,7 @@ class VerdictImportConfig(Config):
     period: str | None = PERIOD_FIELD
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+@appraisal_asset(
     kinds={"sql", "excel"},
     deps=["quarter_appraisal"],
     description="Kết quả thẩm định nhập từ phiếu Excel của cán bộ thẩm định; chấm lại điểm.\n\n"
@@ -278,21 +290,17 @@ def appraisal_verdicts(
     context: AssetExecutionContext, config: VerdictImportConfig, dx: DxResource
 ) -> MaterializeResult:
     """Import the evaluator's workbook and re-score the quarter."""
-    own_job_only(context, "appraisal_verdicts")
-    quarter = step_period(quarter_of(context.partition_key), config.period)
-    try:
+    quarter = decision_period(context, "appraisal_verdicts", config.period)
+    with refusing():
         result = ap.import_workbook(dx.settings(), config.path, config.evaluator, quarter.label)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _refused(exc) from exc
     rec = result.recorded
-    return MaterializeResult(metadata={
+    return decision_result(dx, quarter, {
         "workbook": MetadataValue.path(config.path),
         "verdicts_recorded": MetadataValue.int(len(rec.ids)),
         "unchanged": MetadataValue.int(rec.unchanged),
         "late_change": MetadataValue.bool(rec.late),
         "import_id": MetadataValue.int(rec.import_id) if rec.import_id is not None else "none",
         "rescored_rows": MetadataValue.int(result.scores.scores.rows) if result.scores else "not re-scored",
-        **history_metadata(dx, quarter),
     })
 
 
@@ -310,10 +318,7 @@ class AppealConfig(Config):
     period: str | None = PERIOD_FIELD
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+@appraisal_asset(
     kinds={"sql"},
     deps=["provisional_result"],
     description="Kiến nghị của đơn vị về kết quả tạm thời (phiếu Excel hoặc một chỉ tiêu).\n\n"
@@ -322,10 +327,9 @@ class AppealConfig(Config):
 )
 def agency_appeals(context: AssetExecutionContext, config: AppealConfig, dx: DxResource) -> MaterializeResult:
     """File an agency's appeals."""
-    own_job_only(context, "agency_appeals")
-    quarter = step_period(quarter_of(context.partition_key), config.period)
+    quarter = decision_period(context, "agency_appeals", config.period)
     settings = dx.settings()
-    try:
+    with refusing():
         if config.workbook:
             ids = ap.import_appeals(settings, config.workbook, config.by, quarter.label).recorded.ids
         else:
@@ -335,13 +339,10 @@ def agency_appeals(context: AssetExecutionContext, config: AppealConfig, dx: DxR
             key = ap.resolve_indicator(scored, config.agency, config.indicator, config.framework)
             request = AppealRequest(*key, config.argument, config.value)
             ids = [ap.file_appeal(settings, quarter, request, config.by)]
-    except (ValueError, FileNotFoundError) as exc:
-        raise _refused(exc) from exc
-    return MaterializeResult(metadata={
+    return decision_result(dx, quarter, {
         "appeals_filed": MetadataValue.json(ids),
         **({"workbook": MetadataValue.path(config.workbook)} if config.workbook else {}),
         "appeals_table": MetadataValue.md(appeals_markdown(ap.status(settings, quarter).appeals)),
-        **history_metadata(dx, quarter),
     })
 
 
@@ -358,10 +359,7 @@ class AppealDecisionConfig(Config):
     period: str | None = PERIOD_FIELD
 
 
-@asset(
-    owners=OWNERS,
-    partitions_def=quarterly_partitions,
-    group_name=APPRAISAL,
+@appraisal_asset(
     kinds={"sql"},
     deps=["agency_appeals"],
     description="Quyết định về kiến nghị (chấp nhận hoặc không, có lý do); chấm lại điểm khi chấp nhận.\n\n"
@@ -372,20 +370,17 @@ def appeal_decisions(
     context: AssetExecutionContext, config: AppealDecisionConfig, dx: DxResource
 ) -> MaterializeResult:
     """Decide one appeal of the quarter (or of the half-year or year named)."""
-    own_job_only(context, "appeal_decisions")
-    quarter = step_period(quarter_of(context.partition_key), config.period)
+    quarter = decision_period(context, "appeal_decisions", config.period)
     settings = dx.settings()
     if not config.accept and (config.value is not None or config.points is not None):
         raise _refused(ValueError("a rejected appeal changes nothing: leave out value and points"))
-    try:
+    with refusing():
         with_period = {a["id"]: a for a in ap.status(settings, quarter).appeals}
         if config.appeal_id not in with_period:
             raise ValueError(f"there is no appeal #{config.appeal_id} on {quarter.label}")
         decided = ap.decide_appeal(settings, config.appeal_id, config.accept, config.reason, config.by,
                                    value=config.value, points=config.points)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _refused(exc) from exc
-    return MaterializeResult(metadata={
+    return decision_result(dx, quarter, {
         "appeal_id": MetadataValue.int(config.appeal_id),
         "decision": MetadataValue.text("accepted: chấp nhận" if config.accept
                                        else "rejected: không chấp nhận"),
@@ -394,7 +389,6 @@ def appeal_decisions(
                           else "none"),
         "rescored_rows": MetadataValue.int(decided.scores.scores.rows) if decided.scores else "not re-scored",
         "appeals_table": MetadataValue.md(appeals_markdown(ap.status(settings, quarter).appeals)),
-        **history_metadata(dx, quarter),
     })
 
 

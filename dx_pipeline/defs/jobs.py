@@ -30,6 +30,16 @@ DECISIONS = AssetSelection.assets(
 """The steps people take (with run config): never in the quarter's job or a backfill."""
 _APPRAISAL_CHECKED = AssetSelection.checks_for_assets("quarter_appraisal")
 
+
+def decision_job(name: str, step: str, description: str, publishes: bool = False):
+    """A person's decision job: one quarter's ``step`` (with its run config); a step that
+    ``publishes`` also builds the website, after the appraisal's blocking check."""
+    selection = (AssetSelection.assets(step, "portal_site") | _APPRAISAL_CHECKED if publishes
+                 else AssetSelection.assets(step))
+    return define_asset_job(name=name, selection=selection, partitions_def=quarterly_partitions,
+                            description=description)
+
+
 quarter_job = define_asset_job(
     name="quarter_job",
     selection=AssetSelection.all() - DECISIONS,
@@ -42,43 +52,41 @@ quarter_job = define_asset_job(
     ),
 )
 
-provisional_job = define_asset_job(
-    name="provisional_job",
-    selection=AssetSelection.assets("provisional_result", "portal_site") | _APPRAISAL_CHECKED,
-    partitions_def=quarterly_partitions,
+provisional_job = decision_job(
+    "provisional_job",
+    "provisional_result",
     description=(
         "Công bố kết quả tạm thời sau thẩm định và trang thông tin; mở thời hạn kiến nghị (cấu hình: "
         "by, appeal_days). / Publish the provisional result after appraisal and its website; open "
         "the appeal window (run config: by, appeal_days)."
     ),
+    publishes=True,
 )
 
-approval_job = define_asset_job(
-    name="approval_job",
-    selection=AssetSelection.assets("final_result", "portal_site") | _APPRAISAL_CHECKED,
-    partitions_def=quarterly_partitions,
+approval_job = decision_job(
+    "approval_job",
+    "final_result",
     description=(
         "Ghi nhận quyết định phê duyệt, công bố kết quả chính thức và trang thông tin (cấu hình: "
         "decision_number, decision_date, approved_by, by). / Record the approving decision, publish "
         "the final result and its website (run config: decision_number, decision_date, "
         "approved_by, by)."
     ),
+    publishes=True,
 )
 
-appraisal_import_job = define_asset_job(
-    name="appraisal_import_job",
-    selection=AssetSelection.assets("appraisal_verdicts"),
-    partitions_def=quarterly_partitions,
+appraisal_import_job = decision_job(
+    "appraisal_import_job",
+    "appraisal_verdicts",
     description=(
         "Nhập phiếu thẩm định đã điền và chấm lại điểm (cấu hình: path, evaluator). / Import the "
         "evaluator's filled workbook and re-score the quarter (run config: path, evaluator)."
     ),
 )
 
-appeal_job = define_asset_job(
-    name="appeal_job",
-    selection=AssetSelection.assets("agency_appeals"),
-    partitions_def=quarterly_partitions,
+appeal_job = decision_job(
+    "appeal_job",
+    "agency_appeals",
     description=(
         "Ghi nhận kiến nghị của đơn vị: phiếu kiến nghị hoặc một chỉ tiêu (cấu hình: by, workbook hoặc "
         "agency, indicator, argument, value). / File an agency's appeals: its appeal workbook or one "
@@ -86,10 +94,9 @@ appeal_job = define_asset_job(
     ),
 )
 
-appeal_decision_job = define_asset_job(
-    name="appeal_decision_job",
-    selection=AssetSelection.assets("appeal_decisions"),
-    partitions_def=quarterly_partitions,
+appeal_decision_job = decision_job(
+    "appeal_decision_job",
+    "appeal_decisions",
     description=(
         "Quyết định về một kiến nghị, có lý do; chấm lại điểm khi chấp nhận (cấu hình: appeal_id, "
         "accept, reason, by, value, points). / Decide an appeal with a reason; re-score when accepted "
