@@ -30,7 +30,9 @@ from openpyxl import load_workbook
 
 from dx_pipeline.appraisal.appeals import AppealRequest, appeal_problems
 from dx_pipeline.appraisal.scored import Problem, ScoredResult
-from dx_pipeline.appraisal.workbook import _plain, _text, _write
+from dx_pipeline.appraisal.sheet_layout import SheetLayout
+from dx_pipeline.appraisal.sheet_layout import plain as _plain
+from dx_pipeline.appraisal.sheet_layout import text as _text
 from dx_pipeline.index.appraised import VERDICT_NAMES
 from dx_pipeline.storage import atomic_path
 
@@ -65,23 +67,13 @@ INSTRUCTIONS = (
     "Dòng để trống cột L: không kiến nghị. / Write the argument (column L) on each indicator the agency "
     "disputes, with the value it asks for (K) if any. Rows with L empty ask for nothing."
 )
-LOCKED_COLOUR, INPUT_COLOUR = "#E8EEF4", "#FFF8DC"
-
-
-def letter(key: str) -> str:
-    """The column letter of a column key (``argument`` -> ``L``)."""
-    return chr(ord("A") + KEYS.index(key))
-
-
-def column_label(key: str) -> str:
-    """``column L (Nội dung kiến nghị / Argument)``."""
-    _, vi, en, _ = COLUMNS[KEYS.index(key)]
-    return f"column {letter(key)} ({vi} / {en})"
-
-
-def where(row: int, sheet: str = SHEET) -> str:
-    """``sheet 'Kiến nghị - Appeal', row 7``."""
-    return f"sheet '{sheet}', row {row}"
+LAYOUT = SheetLayout(SHEET, COLUMNS, INPUTS, INSTRUCTIONS, HEADER_ROWS)
+letter = LAYOUT.letter
+"""The column letter of a column key (``argument`` -> ``L``)."""
+column_label = LAYOUT.column_label
+"""``column L (Nội dung kiến nghị / Argument)``."""
+where = LAYOUT.where
+"""``sheet 'Kiến nghị - Appeal', row 7``."""
 
 
 @dataclass(frozen=True)
@@ -132,28 +124,8 @@ def appeal_rows(scored: ScoredResult, agency: str, reasons: Mapping[tuple[str, s
 
 
 def _sheet(wb: xlsxwriter.Workbook, title: str, rows: Sequence[AppealRow]) -> None:
-    bold = {"bold": True, "text_wrap": True, "valign": "top", "border": 1}
-    head = wb.add_format({**bold, "bg_color": LOCKED_COLOUR})
-    input_head = wb.add_format({**bold, "bg_color": INPUT_COLOUR})
-    cell = wb.add_format({"locked": False, "bg_color": INPUT_COLOUR})
-    ws = wb.add_worksheet(SHEET)
-    ws.write_string(0, 0, title, wb.add_format({"bold": True, "font_size": 13}))
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    ws.merge_range(1, 0, 1, len(COLUMNS) - 1, INSTRUCTIONS, wrap)
-    ws.set_row(1, 45)
-    inputs = {KEYS.index(k) for k in INPUTS}
-    for j, (key, vi, en, width) in enumerate(COLUMNS):
-        fmt = input_head if key in INPUTS else head
-        ws.write_string(HEADER_ROWS - 2, j, vi, fmt)
-        ws.write_string(HEADER_ROWS - 1, j, en, fmt)
-        ws.set_column(j, j, width)
-    for i, row in enumerate(rows, start=HEADER_ROWS):
-        for j, value in enumerate(row.cells()):
-            _write(ws, i, j, value, cell if j in inputs else None)
-    last = HEADER_ROWS + max(len(rows), 1) - 1
-    ws.freeze_panes(HEADER_ROWS, KEYS.index("indicator_vi") + 1)
-    ws.autofilter(HEADER_ROWS - 1, 0, last, len(COLUMNS) - 1)
-    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
+    ws, last = LAYOUT.write_sheet(wb, title, [row.cells() for row in rows])
+    LAYOUT.finish(ws, last, "indicator_vi")
 
 
 @dataclass(frozen=True)
@@ -226,32 +198,6 @@ def _read_about(ws: Any, out: ReadAppealWorkbook) -> None:
                                         f"which {fact} it is for: export one with dx-pipeline appeal export"))
 
 
-def _headers_match(ws: Any, out: ReadAppealWorkbook) -> bool:
-    found = next(ws.iter_rows(min_row=HEADER_ROWS, max_row=HEADER_ROWS, values_only=True), ())
-    ok = True
-    for j, (key, _, en, _) in enumerate(COLUMNS):
-        got = _text(found[j]) if j < len(found) else ""
-        if got != en:
-            ok = False
-            out.problems.append(Problem(where(HEADER_ROWS), column_label(key), f"the header is {got!r}, not "
-                                        f"{en!r}: columns were moved or removed; export a new workbook"))
-    return ok
-
-
-def _number_at(x: Any, r: int, key: str, problems: list[Problem]) -> float | None:
-    """A number cell (a decimal comma and a percent sign are read too); None when empty."""
-    if x is None or (isinstance(x, str) and not x.strip()):
-        return None
-    if isinstance(x, bool | int | float):
-        return float(x)
-    try:
-        text = str(x).strip().replace(" ", "").replace(",", ".")
-        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        problems.append(Problem(where(r), column_label(key), f"{x!r} is not a number"))
-        return None
-
-
 def read_appeal_workbook(path: str | Path) -> ReadAppealWorkbook:
     """The appeals a filled workbook asks for, and every problem reading it."""
     path = Path(path)
@@ -259,23 +205,16 @@ def read_appeal_workbook(path: str | Path) -> ReadAppealWorkbook:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not xlsx
         raise ValueError(f"{path}: not an Excel workbook (.xlsx) openpyxl can read: {exc}") from exc
-    out = ReadAppealWorkbook()
-    for name in (ABOUT, SHEET):
-        if name not in wb.sheetnames:
-            out.problems.append(Problem(f"sheet '{name}'", "sheet", "is missing: this is not a workbook of "
-                                        f"dx-pipeline appeal export (sheets: {', '.join(wb.sheetnames)})"))
+    out = ReadAppealWorkbook(problems=LAYOUT.missing_sheets(wb.sheetnames, ABOUT,
+                                                            "dx-pipeline appeal export"))
     if out.problems:
         return out
     _read_about(wb[ABOUT], out)
     ws = wb[SHEET]
-    if _headers_match(ws, out):
-        for r, values in enumerate(ws.iter_rows(min_row=HEADER_ROWS + 1, max_col=len(KEYS), values_only=True),
-                                   start=HEADER_ROWS + 1):
-            cells = dict(zip(KEYS, list(values) + [None] * (len(KEYS) - len(values)), strict=True))
-            if all(_text(v) == "" for v in cells.values()):
-                continue
+    if LAYOUT.headers_match(ws, out.problems):
+        for r, cells in LAYOUT.data_rows(ws):
             out.rows_read += 1
-            value = _number_at(cells["requested_value"], r, "requested_value", out.problems)
+            value = LAYOUT.number(cells["requested_value"], r, "requested_value", out.problems)
             argument = _text(cells["argument"])
             if not argument:
                 if value is not None:
@@ -299,12 +238,7 @@ def appeal_problems_against(read: ReadAppealWorkbook, scored: ScoredResult) -> l
     """Every problem of a read appeal workbook against the period's scores; reading problems
     first."""
     out = list(read.problems)
-    for fid, (version, r) in sorted(read.frameworks.items()):
-        fw = scored.frameworks.get(fid)
-        if fw is None or str(fw.version) != version:
-            now = f"version {fw.version}" if fw is not None else "not at all"
-            out.append(Problem(where(r, ABOUT), "column B", f"the workbook was made for {fid} {version}, "
-                               f"but {scored.period} is scored under {fid} {now}: export a new workbook"))
+    out += LAYOUT.stale_frameworks(read.frameworks, scored, ABOUT)
     seen: dict[tuple[str, str, str], str] = {}
     agency_told = False
     for request in read.requests:

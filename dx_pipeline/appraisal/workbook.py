@@ -24,7 +24,6 @@ verdict columns filled without a verdict) located by sheet, row and column;
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,9 @@ from openpyxl import load_workbook
 
 from dx_pipeline.appraisal.adjustments import VerdictRequest, verdict_problems
 from dx_pipeline.appraisal.scored import Problem, ScoredResult
+from dx_pipeline.appraisal.sheet_layout import SheetLayout
+from dx_pipeline.appraisal.sheet_layout import plain as _plain
+from dx_pipeline.appraisal.sheet_layout import text as _text
 from dx_pipeline.index.appraised import VERDICT_NAMES, VERDICTS
 from dx_pipeline.storage import atomic_path
 
@@ -76,23 +78,13 @@ INSTRUCTIONS = (
     "(column L); give the adjusted value (M) or points (N) when adjusting; a reason (O) is required. "
     "Rows with L empty are not appraised."
 )
-LOCKED_COLOUR, INPUT_COLOUR = "#E8EEF4", "#FFF8DC"
-
-
-def letter(key: str) -> str:
-    """The column letter of a column key (``verdict`` -> ``L``)."""
-    return chr(ord("A") + KEYS.index(key))
-
-
-def column_label(key: str) -> str:
-    """``column L (Kết quả thẩm định / Verdict)``."""
-    _, vi, en, _ = COLUMNS[KEYS.index(key)]
-    return f"column {letter(key)} ({vi} / {en})"
-
-
-def where(row: int, sheet: str = SHEET) -> str:
-    """``sheet 'Thẩm định - Appraisal', row 12``."""
-    return f"sheet '{sheet}', row {row}"
+LAYOUT = SheetLayout(SHEET, COLUMNS, INPUTS, INSTRUCTIONS, HEADER_ROWS)
+letter = LAYOUT.letter
+"""The column letter of a column key (``verdict`` -> ``L``)."""
+column_label = LAYOUT.column_label
+"""``column L (Kết quả thẩm định / Verdict)``."""
+where = LAYOUT.where
+"""``sheet 'Thẩm định - Appraisal', row 12``."""
 
 
 def locate(problem: Problem) -> Problem:
@@ -133,12 +125,6 @@ class WorkbookRow:
         return values
 
 
-def _plain(x: Any) -> Any:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return x
-
-
 def workbook_rows(
     scored: ScoredResult,
     names: Mapping[str, str],
@@ -168,55 +154,17 @@ def workbook_rows(
     return out
 
 
-def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
-    head = {"bold": True, "text_wrap": True, "valign": "top", "border": 1}
-    return {
-        "title": wb.add_format({"bold": True, "font_size": 13}),
-        "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
-        "head": wb.add_format({**head, "bg_color": LOCKED_COLOUR}),
-        "input_head": wb.add_format({**head, "bg_color": INPUT_COLOUR}),
-        "input": wb.add_format({"locked": False, "bg_color": INPUT_COLOUR}),
-    }
-
-
-def _write(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
-    """One cell as data: text is always text (nothing an agency typed becomes a formula)."""
-    if value is None:
-        if fmt is not None:
-            ws.write_blank(row, col, None, fmt)
-    elif isinstance(value, bool | int | float):
-        ws.write_number(row, col, float(value), fmt)
-    else:
-        ws.write_string(row, col, str(value), fmt)
-
-
 def _sheet(wb: xlsxwriter.Workbook, title: str, rows: Sequence[WorkbookRow]) -> None:
     """The appraisal sheet: headers, rows, the verdict list, locked but the evaluator's cells
     (filtering and sorting stay allowed)."""
-    f = _formats(wb)
-    ws = wb.add_worksheet(SHEET)
-    ws.write_string(0, 0, title, f["title"])
-    ws.merge_range(1, 0, 1, len(COLUMNS) - 1, INSTRUCTIONS, f["wrap"])
-    ws.set_row(1, 45)
-    inputs = {KEYS.index(k) for k in INPUTS}
-    for j, (key, vi, en, width) in enumerate(COLUMNS):
-        fmt = f["input_head"] if key in INPUTS else f["head"]
-        ws.write_string(HEADER_ROWS - 2, j, vi, fmt)
-        ws.write_string(HEADER_ROWS - 1, j, en, fmt)
-        ws.set_column(j, j, width)
-    for i, row in enumerate(rows, start=HEADER_ROWS):
-        for j, value in enumerate(row.cells()):
-            _write(ws, i, j, value, f["input"] if j in inputs else None)
-    last = HEADER_ROWS + max(len(rows), 1) - 1
+    ws, last = LAYOUT.write_sheet(wb, title, [row.cells() for row in rows])
     col = KEYS.index("verdict")
     ws.data_validation(HEADER_ROWS, col, last, col, {
         "validate": "list", "source": list(CHOICES), "ignore_blank": True,
         "error_title": "Kết quả thẩm định / Verdict",
         "error_message": "Chọn trong danh sách / choose from the list",
     })
-    ws.freeze_panes(HEADER_ROWS, KEYS.index("agency_name") + 1)
-    ws.autofilter(HEADER_ROWS - 1, 0, last, len(COLUMNS) - 1)
-    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True})
+    LAYOUT.finish(ws, last, "agency_name")
 
 
 def _about(
@@ -267,10 +215,6 @@ class ReadWorkbook:
     rows_read: int = 0
 
 
-def _text(x: Any) -> str:
-    return "" if x is None else str(x).strip()
-
-
 def _choice(text: str) -> str | None:
     """The verdict a cell names: a drop-down entry, or the verdict itself (any case)."""
     folded = text.strip().casefold()
@@ -280,28 +224,12 @@ def _choice(text: str) -> str | None:
     return None
 
 
-def _number(x: Any, r: int, key: str, problems: list[Problem]) -> float | None:
-    """A number cell (a decimal comma is read too); None when empty; a problem otherwise."""
-    if x is None or (isinstance(x, str) and not x.strip()):
-        return None
-    if isinstance(x, bool):
-        return float(x)
-    if isinstance(x, int | float):
-        return float(x)
-    try:
-        text = str(x).strip().replace(" ", "").replace(",", ".")
-        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        problems.append(Problem(where(r), column_label(key), f"{x!r} is not a number"))
-        return None
-
-
 def _row_request(r: int, cells: Mapping[str, Any], problems: list[Problem]) -> VerdictRequest | None:
     """The verdict one data row asks for (None when it asks for none or its verdict is unknown)."""
     text = _text(cells["verdict"])
     before = len(problems)
-    value = _number(cells["adjusted_value"], r, "adjusted_value", problems)
-    points = _number(cells["adjusted_points"], r, "adjusted_points", problems)
+    value = LAYOUT.number(cells["adjusted_value"], r, "adjusted_value", problems)
+    points = LAYOUT.number(cells["adjusted_points"], r, "adjusted_points", problems)
     reason = _text(cells["reason"])
     if len(problems) > before:  # a figure that cannot be read: the row asks for nothing yet
         return None
@@ -335,18 +263,6 @@ def _read_about(ws: Any, out: ReadWorkbook) -> None:
                                     "period it is for: export one with dx-pipeline appraisal export"))
 
 
-def _headers_match(ws: Any, out: ReadWorkbook) -> bool:
-    found = next(ws.iter_rows(min_row=HEADER_ROWS, max_row=HEADER_ROWS, values_only=True), ())
-    ok = True
-    for j, (key, _, en, _) in enumerate(COLUMNS):
-        got = _text(found[j]) if j < len(found) else ""
-        if got != en:
-            ok = False
-            out.problems.append(Problem(where(HEADER_ROWS), column_label(key), f"the header is {got!r}, not "
-                                        f"{en!r}: columns were moved or removed; export a new workbook"))
-    return ok
-
-
 def read_workbook(path: str | Path) -> ReadWorkbook:
     """The verdicts a filled workbook asks for, and every problem reading it (nothing is
     checked against the scores here: :func:`problems_against`)."""
@@ -355,23 +271,14 @@ def read_workbook(path: str | Path) -> ReadWorkbook:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not xlsx
         raise ValueError(f"{path}: not an Excel workbook (.xlsx) openpyxl can read: {exc}") from exc
-    out = ReadWorkbook()
-    for name in (ABOUT, SHEET):
-        if name not in wb.sheetnames:
-            sheets = ", ".join(wb.sheetnames)
-            out.problems.append(Problem(f"sheet '{name}'", "sheet", "is missing: this is not a workbook of "
-                                        f"dx-pipeline appraisal export (sheets: {sheets})"))
+    out = ReadWorkbook(problems=LAYOUT.missing_sheets(wb.sheetnames, ABOUT, "dx-pipeline appraisal export"))
     if out.problems:
         return out
     _read_about(wb[ABOUT], out)
     ws = wb[SHEET]
-    if not _headers_match(ws, out):
+    if not LAYOUT.headers_match(ws, out.problems):
         return out
-    for r, values in enumerate(ws.iter_rows(min_row=HEADER_ROWS + 1, max_col=len(KEYS), values_only=True),
-                               start=HEADER_ROWS + 1):
-        cells = dict(zip(KEYS, list(values) + [None] * (len(KEYS) - len(values)), strict=True))
-        if all(_text(v) == "" for v in cells.values()):
-            continue
+    for r, cells in LAYOUT.data_rows(ws):
         out.rows_read += 1
         request = _row_request(r, cells, out.problems)
         if request is not None:
@@ -385,12 +292,7 @@ def problems_against(read: ReadWorkbook, scored: ScoredResult) -> list[Problem]:
     are not the ones scored, each request's key, verdict, value, points and reason, and an
     indicator asked twice. Reading problems come first."""
     out = list(read.problems)
-    for fid, (version, r) in sorted(read.frameworks.items()):
-        fw = scored.frameworks.get(fid)
-        if fw is None or str(fw.version) != version:
-            now = f"version {fw.version}" if fw is not None else "not at all"
-            out.append(Problem(where(r, ABOUT), "column B", f"the workbook was made for {fid} {version}, "
-                               f"but {scored.period} is scored under {fid} {now}: export a new workbook"))
+    out += LAYOUT.stale_frameworks(read.frameworks, scored, ABOUT)
     seen: dict[tuple[str, str, str], str] = {}
     for request in read.requests:
         out += [locate(p) for p in verdict_problems(request, scored)]
