@@ -38,6 +38,7 @@ from dx_pipeline.reference.frameworks import (
     Provenance,
     RankingSpec,
 )
+from dx_pipeline.reference.frozen import freeze
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SCHEMA_FILE = CONFIG_DIR / "framework.schema.json"
@@ -202,8 +203,8 @@ class _Builder:
         ranking_raw = raw.get("ranking", {})
         ranking = RankingSpec(
             groups=ranking_raw.get("groups", "peer_group"),
-            explicit={k: tuple(v) for k, v in ranking_raw.get("explicit", {}).items()},
-            unranked=dict(ranking_raw.get("unranked", {})),
+            explicit=freeze({k: tuple(v) for k, v in ranking_raw.get("explicit", {}).items()}),
+            unranked=freeze(dict(ranking_raw.get("unranked", {}))),
             ties=ranking_raw.get("ties", "shared"),
         )
         if ranking.groups == "explicit" and not ranking.explicit:
@@ -350,7 +351,7 @@ class _Builder:
         if "cap" in params and not self.problems and params["cap"] > mx:
             self.problem(nid, f"cap {params['cap']} is above max_points {mx:g}")
         return Node(id=nid, level="indicator", name=name, parent_id=parent, max_points=mx,
-                    weight=raw.get("weight"), kpi=kpi, item=item, rule=rule_name, params=params,
+                    weight=raw.get("weight"), kpi=kpi, item=item, rule=rule_name, params=freeze(params),
                     direction=direction, zero_denominator=raw.get("zero_denominator"),
                     missing=raw.get("missing"), evidence=raw.get("evidence"), unit=raw.get("unit"),
                     origin=self.origin(nid, raw, pillar=False), not_assessed=_not_assessed(raw))

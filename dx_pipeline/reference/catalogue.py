@@ -18,6 +18,7 @@ from types import MappingProxyType
 import yaml
 
 from dx_pipeline.reference import config_cache
+from dx_pipeline.reference.frozen import FrozenDict, freeze
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -52,7 +53,7 @@ class KPI:
     definition_en: str
     numerator: str = ""
     denominator: str = ""
-    levels: Mapping[str, float] = field(default_factory=dict)
+    levels: Mapping[str, float] = field(default_factory=FrozenDict)
     applies_to: tuple[str, ...] = AGENCY_LEVELS
     sectors: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
@@ -167,7 +168,7 @@ def _parse_kpi(path: Path, code: str, spec: object) -> KPI:
         definition_en=" ".join(str(spec["definition_en"]).split()),
         numerator=str(spec.get("numerator") or ""),
         denominator=str(spec.get("denominator") or ""),
-        levels={str(k): float(v) for k, v in levels.items()},
+        levels=freeze({str(k): float(v) for k, v in levels.items()}),
         applies_to=applies_to,
         sectors=tuple(spec.get("sectors") or ()),
         frameworks=tuple(spec.get("frameworks") or ()),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dx_pipeline.reference.frozen import FrozenDict
 from dx_pipeline.reference.quarters import Quarter
 
 TOTAL_ID = "total"
@@ -141,7 +142,7 @@ class Node:
     kpi: str | None = None  # a catalogue KPI ...
     item: str | None = None  # ... or a framework-local input (evidence item, external index)
     rule: str | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=FrozenDict)
     direction: str = "higher"
     zero_denominator: str | None = None  # overrides the framework policy
     missing: str | None = None
@@ -198,8 +199,8 @@ class RankingSpec:
     """
 
     groups: str = "peer_group"  # peer_group | all | explicit
-    explicit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    unranked: Mapping[str, Any] = field(default_factory=dict)  # registry column -> value
+    explicit: Mapping[str, tuple[str, ...]] = field(default_factory=FrozenDict)
+    unranked: Mapping[str, Any] = field(default_factory=FrozenDict)  # registry column -> value
     ties: str = "shared"  # one of TIE_RULES
 
 
