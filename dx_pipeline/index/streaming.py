@@ -11,8 +11,8 @@ Parquet file instead and keeps in memory only the inputs pivoted per KPI
    policy (the peer group's mean). Chunks take their slice of these;
 2. every other indicator is evaluated, and every unit aggregated, **chunk by chunk**
    (``chunk_units`` at a time): nothing there looks beyond the unit itself;
-3. each chunk's rows are written to the file as soon as they are made, the text columns as
-   dictionaries (each distinct node text or note once per chunk, not once per row);
+3. each chunk's rows are handed to the file as soon as they are made and encoded on a
+   background thread while the next chunk is scored (:mod:`dx_pipeline.index.scores_file`);
 4. ranking and bands from the totals of all units, at the end.
 
 The file holds exactly the rows and values of ``score(...).scores`` for the same inputs, in
@@ -27,31 +27,26 @@ and ``indicator_shares`` (units x indicators, the sensitivity analysis' input).
 
 from __future__ import annotations
 
-import base64
-import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dx_pipeline.index.builtins import resolve_framework
 from dx_pipeline.index.engine import (
-    SCORE_COLUMNS,
     _Aggregation,
     _evaluate,
     _Indicator,
     _Rows,
-    _ScoreColumns,
 )
 from dx_pipeline.index.inputs import read_long, select_units
 from dx_pipeline.index.long_grid import LongGrid, agency_codes_of_file, grid_of_file, grid_of_table
 from dx_pipeline.index.notes import Notes
 from dx_pipeline.index.ranking import rank_units
 from dx_pipeline.index.rules import get_rule
+from dx_pipeline.index.scores_file import ChunkRows, RowGroupWriter, schema, writer_options
 from dx_pipeline.reference.frameworks import Framework, Node
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.storage.atomic import atomic_path
@@ -59,12 +54,6 @@ from dx_pipeline.storage.atomic import atomic_path
 CHUNK_UNITS = 25_000
 """Units scored and written at a time: at 40 indicators about 1.1 million rows a chunk (at 1M x 40
 25k units cost the same CPU as 50k and 0.16 GB less peak)."""
-TEXT_COLUMNS = ("framework_id", "framework_version", "agency_code", "node_id", "parent_id", "level",
-                "kpi_code", "rule", "note", "appraisal")
-STATISTICS = ("agency_code",)
-"""Columns whose min/max each row group records: a chunk's row group holds a range of agency
-codes, so a reader looking for one agency skips the others. Statistics on every column cost
-about a fifth of the writing (node_id, level and the like are in every row group anyway)."""
 Source = pd.DataFrame | str | os.PathLike
 
 
@@ -107,25 +96,20 @@ def score_to_parquet(
     a = len(units)
     totals, total_max = np.zeros(a), np.zeros(a)
     rows = 0
-    with atomic_path(target, suffix=".parquet") as tmp:
-        writer = pq.ParquetWriter(tmp, _schema(with_metadata=False), store_schema=False,
-                                  use_dictionary=list(TEXT_COLUMNS),  # pyright: ignore[reportArgumentType]
-                                  write_statistics=list(STATISTICS))  # pyright: ignore[reportArgumentType]
-        try:
-            for start in range(0, a, chunk_units):
-                stop = min(start + chunk_units, a)
-                chunk = units.iloc[start:stop].reset_index(drop=True)
-                ev = {n.id: (_slice(shared[n.id], start, stop) if n.id in shared else
-                             _evaluate(fw, n, _GridRows(grid, start, stop), _previous(prev, start, stop),
-                                       chunk))
-                      for n in fw.indicators()}
-                cols, totals[start:stop], total_max[start:stop] = _Aggregation(fw, chunk, ev).columns()
-                table = _arrow_rows(cols, fw, chunk["agency_code"].to_numpy(dtype=object))
-                writer.write_table(table, row_group_size=len(table) or None)
-                rows += len(table)
-            writer.add_key_value_metadata(_footer())
-        finally:
-            writer.close()
+    chunk_rows = ChunkRows(fw)
+    with atomic_path(target, suffix=".parquet") as tmp, \
+            RowGroupWriter(tmp, schema(with_metadata=False), **writer_options()) as writer:
+        for start in range(0, a, chunk_units):
+            stop = min(start + chunk_units, a)
+            chunk = units.iloc[start:stop].reset_index(drop=True)
+            ev = {n.id: (_slice(shared[n.id], start, stop) if n.id in shared else
+                         _evaluate(fw, n, _GridRows(grid, start, stop), _previous(prev, start, stop), chunk))
+                  for n in fw.indicators()}
+            cols, totals[start:stop], total_max[start:stop] = _Aggregation(fw, chunk, ev).columns()
+            table = chunk_rows.table(cols, chunk["agency_code"].to_numpy(dtype=object))
+            writer.write(table)
+            rows += len(table)
+    del grid, prev, shared  # the ranking needs only the totals: the value grid's memory goes first
     index = units["agency_code"]
     points = pd.Series(totals, index=index)
     ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking)
@@ -216,95 +200,3 @@ class _GridRows:
         return _Rows(g.value[j, s:e], nothing if g.numerator is None else g.numerator[j, s:e],
                      nothing if g.denominator is None else g.denominator[j, s:e],
                      g.raw_values(j, s, e), g.present[j, s:e])
-
-
-@functools.cache
-def _schema(with_metadata: bool = True) -> pa.Schema:
-    """The Arrow schema ``pa.Schema.from_pandas`` gives ``score().scores`` (large strings,
-    doubles, a nullable int64), with its pandas metadata."""
-    def column(c: str) -> pd.Series:
-        if c in TEXT_COLUMNS:
-            return pd.Series(dtype=pd.StringDtype("pyarrow"))
-        return pd.Series(dtype=pd.Int64Dtype() if c == "adjustment_id" else np.float64)
-
-    empty = pd.DataFrame({c: column(c) for c in SCORE_COLUMNS})
-    schema = pa.Schema.from_pandas(empty, preserve_index=False)
-    if with_metadata:
-        return schema
-    fields = [pa.field(f.name, pa.dictionary(pa.int32(), pa.large_string())) if f.name in TEXT_COLUMNS
-              else f for f in schema]
-    return pa.schema(fields)
-
-
-def _footer() -> dict[bytes, bytes]:
-    """Key-value metadata making readers see the file as ``DataFrame.to_parquet`` of the scores
-    frame would be: plain (large) strings, not the dictionaries it was written from."""
-    schema = _schema()
-    assert schema.metadata is not None
-    return {b"ARROW:schema": base64.b64encode(schema.serialize().to_pybytes()),
-            b"pandas": schema.metadata[b"pandas"]}
-
-
-def _arrow_rows(cols: _ScoreColumns, fw: Framework, agencies: np.ndarray) -> pa.Table:
-    """One chunk's rows as ``_ScoreColumns.frame`` lays them out (unit by unit, node by node),
-    texts as dictionary indices: one text per node tiled over the units, each distinct note once."""
-    a, blocks = cols.a, cols.blocks
-    b = len(blocks)
-    n = a * b
-    texts: list[str | None] = []
-    note_codes = []
-    for blk in blocks:
-        code, said = blk[8]
-        note_codes.append(np.where(code >= 0, code + len(texts), -1))
-        texts += said
-    note_dict, note_index = _distinct(texts)
-    notes = np.append(note_index, np.int32(-1))[_by_unit(note_codes, np.int64)]
-    inputs = pa.array(_by_unit([blk[5] for blk in blocks]))
-    points = pa.array(_by_unit([blk[6] for blk in blocks]))
-    data = {
-        "framework_id": _dict_array(np.zeros(n, dtype=np.int32), [fw.id]),
-        "framework_version": _dict_array(np.zeros(n, dtype=np.int32), [fw.version]),
-        "agency_code": _dict_array(np.repeat(np.arange(a, dtype=np.int32), b), list(agencies)),
-        "node_id": _per_node([blk[0] for blk in blocks], a),
-        "parent_id": _per_node([blk[1] for blk in blocks], a),
-        "level": _per_node([blk[2] for blk in blocks], a),
-        "kpi_code": _per_node([blk[3] for blk in blocks], a),
-        "input_value": inputs,
-        "rule": _per_node([blk[4] for blk in blocks], a),
-        "points": points,
-        "max_points": pa.array(_by_unit([blk[7] for blk in blocks])),
-        "note": _dict_array(notes, note_dict),
-        "reported_value": inputs,
-        "reported_points": points,
-        "appraisal": _dict_array(np.full(n, -1, dtype=np.int32), []),
-        "adjustment_id": pa.nulls(n, pa.int64()),
-    }
-    return pa.Table.from_pydict(data, schema=_schema(with_metadata=False))
-
-
-def _by_unit(blocks: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
-    """Per-node arrays (one value per unit each) laid out unit by unit, node by node."""
-    if not blocks:
-        return np.zeros(0, dtype=dtype)
-    return np.stack(blocks, axis=1).reshape(-1)
-
-
-def _distinct(texts: list) -> tuple[list[str], np.ndarray]:
-    """(distinct texts, per text its index among them, -1 for None). Distinct because Parquet's
-    writer maps a dictionary given to it by value: a repeated value would shift later indices."""
-    seen: dict[str, int] = {}
-    index = [-1 if t is None else seen.setdefault(str(t), len(seen)) for t in texts]
-    return list(seen), np.array(index, dtype=np.int32)
-
-
-def _per_node(texts: list, units: int) -> pa.DictionaryArray:
-    """One text per node (None: missing), repeated for every unit in turn."""
-    dictionary, index = _distinct(texts)
-    return _dict_array(np.tile(index, units), dictionary)
-
-
-def _dict_array(indices: np.ndarray, dictionary: list) -> pa.DictionaryArray:
-    """A dictionary array of distinct texts; index -1 is a missing value."""
-    missing = indices < 0
-    arr = pa.array(indices, mask=missing) if missing.any() else pa.array(indices)
-    return pa.DictionaryArray.from_arrays(arr, pa.array(dictionary or [""], type=pa.large_string()))

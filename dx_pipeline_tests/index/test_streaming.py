@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks.cases import synthetic_framework, synthetic_long
 from dx_pipeline.index import builtin_paths, load_builtin, score
+from dx_pipeline.index.scores_file import RowGroupWriter
 from dx_pipeline.index.streaming import needs_all_units, score_to_parquet
 from dx_pipeline_tests.index.conftest import MINIMAL
 from dx_pipeline_tests.index.test_engine import fw_from, registry
@@ -158,3 +159,43 @@ def test_file_reads_back_as_plain_strings_in_pandas_arrow_and_duckdb(tmp_path):
     assert types["note"] == "VARCHAR" and types["agency_code"] == "VARCHAR"
     notes = duckdb.sql(f"SELECT note FROM read_parquet('{out.path}')").fetchall()
     assert [n[0] for n in notes] == [None if pd.isna(n) else n for n in expected["note"]]
+
+
+def test_duckdb_reads_the_numbers_score_gives_whatever_their_encoding(tmp_path):
+    fw = load_builtin("qd766")
+    data = _long(fw, UNITS, seed=13)
+    out = score_to_parquet(fw, data, tmp_path / "s.parquet", chunk_units=4)
+    expected = score(fw, data).scores
+    group = pq.ParquetFile(out.path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "BYTE_STREAM_SPLIT" in encodings["input_value"]
+    assert any("DICT" in e for e in encodings["points"])
+    numbers = "input_value, points, max_points, reported_value, reported_points, adjustment_id"
+    got = duckdb.sql(f"SELECT {numbers} FROM read_parquet('{out.path}')").df()
+    for col in ("input_value", "points", "max_points", "reported_value", "reported_points"):
+        np.testing.assert_array_equal(got[col].to_numpy(dtype=float), expected[col].to_numpy(dtype=float))
+    assert got["adjustment_id"].isna().all()
+
+
+def test_an_error_while_writing_in_the_background_reaches_the_caller(tmp_path):
+    good = pa.table({"x": pa.array([1.0, 2.0])})
+    wrong = pa.table({"x": pa.array(["a", "b"])})  # not the file's schema: the writer refuses it
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        with RowGroupWriter(tmp_path / "f.parquet", good.schema) as writer:
+            writer.write(good)
+            writer.write(wrong)
+    with RowGroupWriter(tmp_path / "g.parquet", good.schema) as writer:
+        writer.write(good)
+        writer.write(good)
+    assert pq.read_table(tmp_path / "g.parquet")["x"].to_pylist() == [1.0, 2.0, 1.0, 2.0]
+
+
+def test_a_failure_in_the_writing_thread_leaves_no_file(tmp_path, monkeypatch):
+    def broken(self, table, row_group_size=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
+    fw = load_builtin("qd766")
+    with pytest.raises(OSError, match="disk full"):
+        score_to_parquet(fw, _long(fw, UNITS), tmp_path / "s.parquet", chunk_units=4)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
