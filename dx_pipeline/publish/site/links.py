@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,10 @@ _TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)\b([^>]*)>")
 _ATTRIBUTE = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 LINK_ATTRIBUTES = {"href", "src", "srcset", "action", "poster", "data"}
 """Attributes that name another file (on any element)."""
+_KEPT = re.compile("(?:" + "|".join(sorted(LINK_ATTRIBUTES | {"id", "style"})) + r")\s*=")
+"""In the lower-cased attribute text of every tag with an attribute :func:`_read` keeps; most of
+a page's tags (cells, rows, spans) have none and are not parsed attribute by attribute. (Lower
+case and no ``re.I``: a case-insensitive search costs four times as much.)"""
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,12 @@ def _read(path: Path) -> _Page:
     its tags: the site's pages are generated, well-formed HTML)."""
     page = _Page([], set())
     text = path.read_text(encoding="utf-8")
-    for tag in _TAG.finditer(text):
-        for m in _ATTRIBUTE.finditer(tag.group(2)):
-            name, value = m.group(1).lower(), html.unescape(next(v for v in m.groups()[1:] if v is not None))
+    tags = [attributes for _, attributes in _TAG.findall(text)]
+    for attributes in compress(tags, map(_KEPT.search, map(str.lower, tags))):
+        # an unmatched group is "" here, and only the unquoted form cannot be empty, so the
+        # first non-empty group is the value (all empty: an empty quoted value)
+        for raw, double, single, bare in _ATTRIBUTE.findall(attributes):
+            name, value = raw.lower(), html.unescape(double or single or bare)
             if name == "id":
                 page.ids.add(value)
             elif name in LINK_ATTRIBUTES:
@@ -66,16 +74,46 @@ def check_links(site: str | Path) -> list[BrokenLink]:
     """Every broken link of the site in folder ``site`` (an empty list when all resolve)."""
     root = Path(site).resolve()
     pages = {p.relative_to(root).as_posix(): _read(p) for p in sorted(root.rglob("*.html"))}
+    files = _Files(root)
     broken = []
     for name, page in pages.items():
         for href in page.links:
-            problem = _problem(root, name, href, pages)
+            problem = _problem(files, name, href, pages)
             if problem:
                 broken.append(BrokenLink(name, href, problem))
     return broken
 
 
-def _problem(root: Path, page: str, href: str, pages: dict[str, _Page]) -> str | None:
+class _Files:
+    """Where a path written on a page leads: the site file's name, or why it names none.
+
+    Memoised per (page folder, path): every page repeats the same few links (the stylesheet,
+    the summary, the ranking pages), and resolving one asks the file system for each of its
+    folders."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen: dict[tuple[PurePosixPath, str], tuple[str | None, str | None]] = {}
+
+    def target(self, folder: PurePosixPath, path: str) -> tuple[str | None, str | None]:
+        """(the file's name from the site root, None) or (None, the problem)."""
+        key = (folder, path)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self._resolve(folder / path)
+        return found
+
+    def _resolve(self, joined: PurePosixPath) -> tuple[str | None, str | None]:
+        root = self.root
+        resolved = (root / joined).resolve()
+        if root not in resolved.parents and resolved != root:
+            return None, "leaves the site's folder"
+        if not resolved.is_file():
+            return None, "names no file of the site"
+        return resolved.relative_to(root).as_posix(), None
+
+
+def _problem(files: _Files, page: str, href: str, pages: dict[str, _Page]) -> str | None:
     """Why ``href`` on ``page`` does not resolve, or None."""
     parts = urlsplit(href)
     if href.startswith("url(") or parts.scheme or parts.netloc:
@@ -83,13 +121,10 @@ def _problem(root: Path, page: str, href: str, pages: dict[str, _Page]) -> str |
     if not parts.path:
         target = page
     else:
-        joined = PurePosixPath(page).parent / unquote(parts.path)
-        resolved = (root / joined).resolve()
-        if root not in resolved.parents and resolved != root:
-            return "leaves the site's folder"
-        if not resolved.is_file():
-            return "names no file of the site"
-        target = resolved.relative_to(root).as_posix()
+        found, problem = files.target(PurePosixPath(page).parent, unquote(parts.path))
+        if found is None:
+            return problem
+        target = found
     if parts.fragment:
         if target not in pages:
             return "names an anchor in a file that is not a page"
