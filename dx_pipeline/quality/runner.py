@@ -6,7 +6,8 @@ Who evaluates what (so nobody is misled about what "GX validated" means here):
   in the suites is translated into SQL with the same semantics (nulls ignored by value checks,
   ``ignore_row_if="either_value_is_missing"`` for column pairs, the same ``where`` filter):
   all row-level predicates are counted in ONE scan (``count(*) FILTER (WHERE ...)``),
-  uniqueness with one GROUP BY per key, and a few failing rows are fetched per failing check.
+  uniqueness with one GROUP BY per key, and the few sample rows of every failing check are
+  then read in one query by their position in the file.
   The custom rules (:mod:`dx_pipeline.quality.rules`) are DuckDB only. This is what keeps
   10 million dossiers well inside the issue's 15 s budget; GX on a 10M-row pandas frame does not.
 - **Great Expectations 1.x** (ephemeral context, pandas datasource, whole-dataframe batch
@@ -263,57 +264,127 @@ def _duplicated_values(con, keys: list[str], cond: str, table: str) -> str:
     return cols
 
 
+ROW = "file_row_number"
+"""The row's position in the partition file (DuckDB's ``file_row_number``), in view ``numbered``."""
+
+
+_Duplicates = tuple[list[str], int, int, list[int]]
+"""Per uniqueness key: (key, duplicated values, rows carrying them, sample positions)."""
+
+
+@dataclass
+class _Found:
+    """What the scans found for one check, before its sample rows are read."""
+
+    failing: int = 0
+    at: list[int] = field(default_factory=list)
+    """File positions of the first failing rows of the row predicates."""
+    duplicates: list[_Duplicates] = field(default_factory=list)
+
+    def positions(self) -> set[int]:
+        return {*self.at, *(n for *_, at in self.duplicates for n in at)}
+
+
 def _evaluate_plans(
     con, plans: list[_Plan], n_rows: int, sample_size: int, row_label: tuple[str, ...] = ()
 ) -> dict[str, tuple[int, int, str, list]]:
     """check name -> (failing rows, checked rows, observed text, sample rows).
 
-    One scan counts every row predicate; each uniqueness key then costs one aggregate over
-    key hashes (:func:`_duplicated_values`), which finds the duplicated values themselves.
+    One scan counts every row predicate and notes the file positions of each check's first
+    failing rows; each uniqueness key then costs one aggregate over key hashes
+    (:func:`_duplicated_values`), which finds the duplicated values themselves, and a scan of
+    the key columns for the positions of their rows. The sample rows of every check are then
+    read in one query by position (:func:`_rows_at`): a sample query per failing check read
+    every column of every row, a full scan per failed check.
     """
     live = [p for p in plans if not p.table_problems]
-    exprs, slots = [], {}
+    checked, found = _count(con, live, n_rows, sample_size)
     for p in live:
-        if p.check.where is not None:
-            slots[(p.check.name, "checked")] = len(exprs)
-            exprs.append(f"count(*) FILTER (WHERE {where_sql(p.check.where)})")
-        if p.predicates:
-            slots[(p.check.name, "rows")] = len(exprs)
-            exprs.append(f"count(*) FILTER (WHERE {' OR '.join(f'({x})' for x in p.predicates)})")
-    row = con.execute(f"SELECT {', '.join(exprs)} FROM batch").fetchone() if exprs else None
-    values: list[Any] = list(row) if row else []
+        for keys in p.unique_keys:
+            found[p.check.name].duplicates.append(_duplicates(con, keys, p.check.where, sample_size))
+    rows_at = _rows_at(con, {n for f in found.values() for n in f.positions()})
     out = {}
     for p in plans:
         name = p.check.name
         if p.table_problems:
             out[name] = (n_rows, n_rows, "; ".join(p.table_problems), [])
-            continue
-        checked = int(values[slots[(name, "checked")]]) if (name, "checked") in slots else n_rows
-        failing, observed, sample = 0, [], []
-        if p.predicates:
-            failing = int(values[slots[(name, "rows")]])
-            observed.append(f"{failing} of {checked} rows fail")
-            if failing:
-                pred = " OR ".join(f"({x})" for x in p.predicates)
-                sample = _records(con.execute(f"SELECT * FROM batch WHERE {pred} LIMIT {int(sample_size)}"))
-                named = _row_names(sample, row_label)
-                if named:
-                    observed[-1] += f": {named}" + (", ..." if failing > len(sample) else "")
-        for keys in p.unique_keys:
-            cols = _duplicated_values(con, keys, where_sql(p.check.where), "_duplicated")
-            groups, rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM _duplicated").fetchall()[0]
-            if groups:
-                sample += _records(con.execute(
-                    f"SELECT b.* FROM batch b JOIN (SELECT {cols} FROM _duplicated ORDER BY {cols} "
-                    f"LIMIT {int(sample_size)}) d USING ({cols}) ORDER BY {cols} LIMIT {2 * int(sample_size)}"
-                ))
-            failing += int(rows)
-            observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {checked} rows")
-            if groups:
-                dups = list(dict.fromkeys("/".join(str(r.get(k)) for k in keys) for r in sample))
-                observed[-1] += ": " + ", ".join(dups[:sample_size]) + (", ..." if groups > len(dups) else "")
-        out[name] = (failing, checked, "; ".join(observed), sample)
+        else:
+            out[name] = _judged(p, found[name], checked[name], rows_at, sample_size, row_label)
     return out
+
+
+def _count(
+    con, plans: list[_Plan], n_rows: int, sample_size: int
+) -> tuple[dict[str, int], dict[str, _Found]]:
+    """(rows checked, what the row predicates found) per check, in one scan of ``numbered``."""
+    exprs, slots = [], {}
+    for p in plans:
+        if p.check.where is not None:
+            slots[(p.check.name, "checked")] = len(exprs)
+            exprs.append(f"count(*) FILTER (WHERE {where_sql(p.check.where)})")
+        if p.predicates:
+            fails = " OR ".join(f"({x})" for x in p.predicates)
+            slots[(p.check.name, "rows")] = len(exprs)
+            # the count, and the first failing rows in file order (what "WHERE ... LIMIT n" gave)
+            exprs += [f"count(*) FILTER (WHERE {fails})",
+                      f"min({ROW}, {int(sample_size)}) FILTER (WHERE {fails})"]
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM numbered").fetchone() if exprs else None
+    values: list[Any] = list(row) if row else []
+    checked, found = {}, {}
+    for p in plans:
+        name = p.check.name
+        checked[name] = int(values[slots[(name, "checked")]]) if (name, "checked") in slots else n_rows
+        found[name] = _Found()
+        if p.predicates:
+            slot = slots[(name, "rows")]
+            found[name] = _Found(int(values[slot]), sorted(values[slot + 1] or []))
+    return checked, found
+
+
+def _duplicates(con, keys: list[str], where: Where | None, sample_size: int) -> _Duplicates:
+    """(key, duplicated values, rows carrying them, positions of the rows of the first values)."""
+    cols = _duplicated_values(con, keys, where_sql(where), "_duplicated")
+    groups, rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM _duplicated").fetchall()[0]
+    at = []
+    if groups:  # only the key columns are read here; the rows themselves by position later
+        at = [r[0] for r in con.execute(
+            f"SELECT b.{ROW} FROM numbered b JOIN (SELECT {cols} FROM _duplicated ORDER BY {cols} "
+            f"LIMIT {int(sample_size)}) d USING ({cols}) ORDER BY {cols}, b.{ROW} "
+            f"LIMIT {2 * int(sample_size)}"
+        ).fetchall()]
+    return keys, int(groups), int(rows), at
+
+
+def _judged(p: _Plan, found: _Found, checked: int, rows_at: dict[int, dict[str, Any]], sample_size: int,
+            row_label: tuple[str, ...]) -> tuple[int, int, str, list]:
+    """One check's (failing rows, checked rows, observed text, sample rows)."""
+    failing, observed, sample = found.failing, [], []
+    if p.predicates:
+        observed.append(f"{failing} of {checked} rows fail")
+        if failing:
+            sample = [dict(rows_at[n]) for n in found.at]
+            named = _row_names(sample, row_label)
+            if named:
+                observed[-1] += f": {named}" + (", ..." if failing > len(sample) else "")
+    for keys, groups, rows, at in found.duplicates:
+        sample += [dict(rows_at[n]) for n in at]
+        failing += rows
+        observed.append(f"{groups} duplicated ({', '.join(keys)}) values on {rows} of {checked} rows")
+        if groups:
+            dups = list(dict.fromkeys("/".join(str(r.get(k)) for k in keys) for r in sample))
+            observed[-1] += ": " + ", ".join(dups[:sample_size]) + (", ..." if groups > len(dups) else "")
+    return failing, checked, "; ".join(observed), sample
+
+
+def _rows_at(con, positions: set[int]) -> dict[int, dict[str, Any]]:
+    """The rows of ``batch`` at these file positions (one query, whatever the checks)."""
+    if not positions:
+        return {}
+    listed = ", ".join(str(int(n)) for n in sorted(positions))
+    cur = con.execute(
+        f'SELECT {ROW} AS "__dq_row", * EXCLUDE ({ROW}) FROM numbered WHERE {ROW} IN ({listed})'
+    )
+    return {int(r.pop("__dq_row")): r for r in _records(cur)}
 
 
 def _row_names(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -518,6 +589,10 @@ def run_suite(
         con.execute(
             f"CREATE VIEW batch AS SELECT *{derived} "
             f"FROM read_parquet({sql_literal(path)}, hive_partitioning = false)"
+        )
+        con.execute(  # the same rows with their position in the file, to read samples by
+            f"CREATE VIEW numbered AS SELECT *{derived} "
+            f"FROM read_parquet({sql_literal(path)}, hive_partitioning = false, file_row_number = true)"
         )
         gx_checks = [c for c in selected if c.expectations]
         plans = [_plan(c, meta.schema_arrow) for c in gx_checks]

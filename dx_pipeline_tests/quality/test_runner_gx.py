@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 
 from dx_pipeline.quality.report import write_report
 from dx_pipeline.quality.results import read_dq_results, write_dq_results
-from dx_pipeline.quality.runner import run_suite
+from dx_pipeline.quality.runner import _clean, run_suite
 from dx_pipeline.reference import schemas
 from dx_pipeline.storage import DxHome, write_partition
 from dx_pipeline.storage.parquet import partition_path
@@ -120,3 +120,43 @@ def test_gx_context_and_suites_are_built_once_per_process(tmp_path):
     assert runner._GX.contexts_created == 1
     assert runner._GX._validations == built  # the same validation definition was reused
     assert [(o.check, o.passed, o.gx) for o in first] == [(o.check, o.passed, o.gx) for o in second]
+
+
+def test_samples_are_the_first_failing_rows_in_file_order(tmp_path):
+    """Samples read by file position (one query for every check) are the rows a ``LIMIT``
+    query per failing check returns: the first failing rows, in file order, over row groups;
+    a duplicated id's rows in file order too."""
+    import duckdb
+
+    home = DxHome(tmp_path)
+    f.write_valid_quarter(home)
+    d = f.dossiers(n_per_agency=60)
+    late = list(range(7, len(d), 11))  # failing rows spread over every row group
+    d.loc[late, "due_at"] = d.loc[late, "received_at"] - pd.Timedelta(days=1)
+    ids = d["dossier_id"].tolist()
+    for i in (5, 40, 90):
+        ids[i + 1] = ids[i]
+    d["dossier_id"] = ids
+    path = partition_path(home, "portal_dossiers", f.Q)
+    write_partition(home, "portal_dossiers", f.Q, d)
+    pq.write_table(pq.read_table(path), path, row_group_size=25)
+    by = {o.check: o for o in run_suite("portal_dossiers", home, f.Q, run_gx=False)}
+    con = duckdb.connect()
+    batch = f"read_parquet('{path}', hive_partitioning = false)"
+
+    def rows(sql: str) -> list[dict]:
+        cur = con.execute(sql)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    due = by["received_before_due"]
+    assert due.failing_rows == len(late) and len(due.sample) == 5
+    expected = rows(f"SELECT * FROM {batch} WHERE NOT (due_at >= received_at) LIMIT 5")
+    assert due.sample == _clean(expected)
+    unique = by["dossier_id_unique"]
+    assert unique.failing_rows == 6 and len(unique.sample) == 6
+    keys = sorted({ids[5], ids[40], ids[90]})
+    numbered = batch.replace(")", ", file_row_number = true)")
+    expected = rows(f"SELECT * EXCLUDE (file_row_number) FROM {numbered} WHERE dossier_id IN {tuple(keys)} "
+                    "ORDER BY dossier_id, file_row_number")  # the rows of a repeated id in file order
+    assert unique.sample == _clean(expected)
