@@ -267,21 +267,22 @@ def _apply_zero_denominator(out: _Outcome, zero_den: np.ndarray, num: np.ndarray
     if len(idx) == 0:
         return
     out.value[idx] = np.nan
-
-    def frac(x: float) -> str:
-        return f"{x:g}/0" if x == x else "0 denominator"
-
     if policy == "full":
         out.share[idx] = 1.0
-        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): nothing to judge, full points "
+        out.notes.add(idx, lambda x: f"zero denominator ({_frac(x)}): nothing to judge, full points "
                       "(policy full)", num[idx])
     elif policy == "zero":
         out.share[idx] = 0.0
-        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): scored 0 (policy zero)", num[idx])
+        out.notes.add(idx, lambda x: f"zero denominator ({_frac(x)}): scored 0 (policy zero)", num[idx])
     else:
         out.applicable[idx] = False
-        out.notes.add(idx, lambda x: f"zero denominator ({frac(x)}): not applicable, "
+        out.notes.add(idx, lambda x: f"zero denominator ({_frac(x)}): not applicable, "
                       "its points re-distributed to the other indicators", num[idx])
+
+
+def _frac(x: float) -> str:
+    """The numerator over a 0 denominator, for a note."""
+    return f"{x:g}/0" if x == x else "0 denominator"
 
 
 def _apply_missing(
@@ -661,5 +662,6 @@ def _explain_indicator(fw: Framework, n: Node, ind: _Indicator, pts: np.ndarray,
         return
     gains = np.minimum(half_up(target_shares * eff[idx], d), full[idx]) - pts[idx]
     gain = gains > 0
-    ind.notes.add(idx[gain], lambda t, g: f"reaching {fmt_value(n.input_code, t)} would add "
+    code = n.input_code  # a plain text in the closure: the note is remembered across chunks
+    ind.notes.add(idx[gain], lambda t, g: f"reaching {fmt_value(code, t)} would add "
                   f"+{_pts(g, d)} points", targets[gain], gains[gain])

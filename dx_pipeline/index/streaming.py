@@ -10,7 +10,8 @@ Parquet file instead and keeps in memory only the inputs pivoted per KPI
    and the next step they name: the best value of all units) or the ``group_mean`` missing-data
    policy (the peer group's mean). Chunks take their slice of these;
 2. every other indicator is evaluated, and every unit aggregated, **chunk by chunk**
-   (``chunk_units`` at a time): nothing there looks beyond the unit itself;
+   (``chunk_units`` at a time): nothing there looks beyond the unit itself; a note text made
+   in one chunk is reused by the next (:func:`~dx_pipeline.index.notes.shared_texts`);
 3. each chunk's rows are handed to the file as soon as they are made and encoded on a
    background thread while the next chunk is scored (:mod:`dx_pipeline.index.scores_file`);
 4. ranking and bands from the totals of all units, at the end.
@@ -43,7 +44,7 @@ from dx_pipeline.index.engine import (
 )
 from dx_pipeline.index.inputs import read_long, select_units
 from dx_pipeline.index.long_grid import LongGrid, agency_codes_of_file, grid_of_file, grid_of_table
-from dx_pipeline.index.notes import Notes
+from dx_pipeline.index.notes import Notes, shared_texts
 from dx_pipeline.index.ranking import rank_units
 from dx_pipeline.index.rules import get_rule
 from dx_pipeline.index.scores_file import ChunkRows, RowGroupWriter, schema, writer_options
@@ -97,7 +98,7 @@ def score_to_parquet(
     totals, total_max = np.zeros(a), np.zeros(a)
     rows = 0
     chunk_rows = ChunkRows(fw)
-    with atomic_path(target, suffix=".parquet") as tmp, \
+    with atomic_path(target, suffix=".parquet") as tmp, shared_texts(), \
             RowGroupWriter(tmp, schema(with_metadata=False), **writer_options()) as writer:
         for start in range(0, a, chunk_units):
             stop = min(start + chunk_units, a)
