@@ -7,6 +7,10 @@ positions instead: ``value[kpi]`` is one float64 array over all units (8 bytes x
 320 MB at 1M x 40), a chunk of units is a slice of it. A Parquet long table is read row group
 by row group (each batch read, checked and cleaned by :func:`~dx_pipeline.index.inputs.read_long`
 as the in-memory engine reads the whole table), so the 40 million rows are never held at once.
+A batch of the plain kind (codes as dictionaries, numbers in ``value``) skips the frame: its
+dictionaries are cleaned once per entry and its rows placed by integer positions (at 200k x 40
+the read went from 1.5 to 0.6 s); any other batch, or one with a fault, goes through
+``read_long``, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ def grid_of_file(path: str | os.PathLike, units: pd.Index, codes: list[str], sou
     grid = LongGrid.empty(codes, len(units))
     quarters: set[str] = set()
     for batch in batches(path, batch_rows):
+        if _add_plain(grid, batch, units, quarters, source):
+            continue
         frame = batch.to_pandas()
         if "quarter" in frame.columns:
             quarters |= {str(q) for q in frame["quarter"].dropna().unique()}
@@ -119,6 +125,81 @@ def grid_of_file(path: str | os.PathLike, units: pd.Index, codes: list[str], sou
         table = read_long(frame, source)
         grid.add(table, unit_positions(table.agencies, units), source)
     return grid
+
+
+def _add_plain(grid: LongGrid, batch: pa.RecordBatch, units: pd.Index, quarters: set[str],
+               source: str) -> bool:
+    """Place a batch of the plain kind (agency and KPI codes as dictionaries of text, ``value``
+    numbers, no numerator or denominator) straight from its Arrow columns: codes cleaned once per
+    dictionary entry, rows placed by integer positions, no frame of the batch. False, with the
+    grid untouched, for any other batch or one with a fault (a blank code, a repeated pair):
+    :func:`~dx_pipeline.index.inputs.read_long` then reads it and says what is wrong.
+
+    The same cleaning as ``read_long``: codes stripped (two entries may become one code), a
+    pair repeated within the batch or across batches refused, unknown KPIs and units skipped."""
+    names = batch.schema.names
+    if not {"agency_code", "kpi_code", "value"} <= set(names) or {"numerator", "denominator"} & set(names):
+        return False
+    agency, kpi, value = (batch.column(c) for c in ("agency_code", "kpi_code", "value"))
+    numeric = pa.types.is_floating(value.type) or pa.types.is_integer(value.type)
+    if not (numeric and _text_dictionary(agency) and _text_dictionary(kpi)
+            and agency.null_count == 0 and kpi.null_count == 0):
+        return False
+    seen = _quarters(batch) if "quarter" in names else set()
+    if seen is None:
+        return False
+    a_code, a_id, a_blank = _entries(agency.dictionary)  # pyright: ignore[reportAttributeAccessIssue]
+    k_code, k_id, k_blank = _entries(kpi.dictionary)  # pyright: ignore[reportAttributeAccessIssue]
+    a_idx = agency.indices.to_numpy()  # pyright: ignore[reportAttributeAccessIssue]
+    k_idx = kpi.indices.to_numpy()  # pyright: ignore[reportAttributeAccessIssue]
+    if (a_blank.any() and a_blank[a_idx].any()) or (k_blank.any() and k_blank[k_idx].any()):
+        return False
+    n_a, n_k = int(a_id.max(initial=-1)) + 1, int(k_id.max(initial=-1)) + 1
+    if n_a * n_k > 4 * max(len(batch), 1 << 16):
+        return False  # too many pairs to count cheaply
+    pairs = k_id[k_idx] * n_a + a_id[a_idx]
+    if len(batch) and np.bincount(pairs, minlength=n_a * n_k).max() > 1:
+        return False
+    col = np.array([grid.codes.get(c, -1) for c in k_code], dtype=np.int64)[k_id][k_idx]
+    pos = unit_positions(a_code, units)[a_id][a_idx]
+    keep = (col >= 0) & (pos >= 0)
+    flat = col * grid.value.shape[1] + pos
+    numbers = pc.cast(value, pa.float64()).to_numpy(zero_copy_only=False)  # pyright: ignore[reportAttributeAccessIssue]
+    if not keep.all():
+        flat, numbers = flat[keep], numbers[keep]
+    present, values = grid.present.reshape(-1), grid.value.reshape(-1)  # views: the arrays are contiguous
+    if present[flat].any():
+        return False  # a pair an earlier batch placed: read_long's path names it
+    quarters |= seen
+    if len(quarters) > 1:
+        raise ValueError(f"{source}: holds several quarters {sorted(quarters)}; score one quarter at a time")
+    present[flat] = True
+    values[flat] = numbers
+    return True
+
+
+def _text_dictionary(col: pa.Array) -> bool:
+    return pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type)  # pyright: ignore[reportAttributeAccessIssue]
+                                                 or pa.types.is_large_string(col.type.value_type))  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def _entries(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A code dictionary's entries cleaned as ``read_long`` cleans codes: (distinct stripped
+    codes, per entry its index among them, per entry whether it is blank or missing)."""
+    stripped = pd.Series(dictionary.to_pandas(), dtype="string").str.strip()
+    blank = (stripped.isna() | (stripped == "")).to_numpy(dtype=bool)
+    ids, distinct = pd.factorize(stripped)
+    return np.asarray(distinct, dtype=object), ids.astype(np.int64), blank
+
+
+def _quarters(batch: pa.RecordBatch) -> set[str] | None:
+    """The batch's distinct quarters as texts (None: not a text column, read the slow way)."""
+    col = batch.column("quarter")
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary.take(pc.unique(col.indices.drop_null()))  # pyright: ignore[reportAttributeAccessIssue]
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return None
+    return {str(q) for q in pc.unique(col).drop_null().to_pylist()}  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def batches(path: str | os.PathLike, batch_rows: int = 1 << 20, columns: tuple[str, ...] = READ_COLUMNS

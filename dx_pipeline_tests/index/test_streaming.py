@@ -199,3 +199,72 @@ def test_a_failure_in_the_writing_thread_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         score_to_parquet(fw, _long(fw, UNITS), tmp_path / "s.parquet", chunk_units=4)
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def _numeric_long(fw, units: list[str], seed: int) -> pd.DataFrame:
+    """A long table with numbers in ``value`` (no text): codes padded with spaces, a KPI the
+    framework does not use, empty values, a quarter column."""
+    rng = np.random.default_rng(seed)
+    codes = sorted({n.input_code for n in fw.indicators() if n.input_code}) + ["not_a_kpi"]
+    rows = [(f" {u} " if rng.random() < 0.2 else u, c,
+             np.nan if rng.random() < 0.1 else float(rng.uniform(0, 1.2)))
+            for u in units for c in codes if rng.random() < 0.9]
+    data = pd.DataFrame(rows, columns=["agency_code", "kpi_code", "value"])
+    data["quarter"] = "2025-Q2"
+    return data.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("value_type", ["float64", "float32", "int64"])
+def test_a_plain_parquet_long_table_is_placed_straight_from_arrow(tmp_path, monkeypatch, value_type):
+    import dx_pipeline.index.long_grid as long_grid
+
+    fw = load_builtin("dti_district")  # a minmax indicator: the global pass reads the grid too
+    reg = _cross_unit_registry(12)
+    data = _numeric_long(fw, [*reg["agency_code"][:10], "NOT_SCORED"], seed=21)
+    if value_type == "int64":
+        data["value"] = data["value"].fillna(0).round().astype("int64")
+    else:
+        data["value"] = data["value"].astype(value_type)
+    source = tmp_path / "long.parquet"
+    data.to_parquet(source, index=False, row_group_size=13)
+    expected = score(fw, data, reg)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a plain batch went through read_long")
+
+    monkeypatch.setattr(long_grid, "read_long", refused)  # every batch must take the plain path
+    for given in (reg, None):
+        out = score_to_parquet(fw, source, tmp_path / "scores.parquet", given, chunk_units=4)
+        want = expected if given is not None else score(fw, data)
+        pd.testing.assert_frame_equal(pd.read_parquet(out.path), want.scores, check_exact=True)
+        pd.testing.assert_frame_equal(out.ranking, want.ranking, check_exact=True)
+
+
+@pytest.mark.parametrize("fault", ["repeat_in_group", "repeat_across_groups", "padded_repeat", "blank",
+                                   "two_quarters"])
+def test_a_plain_parquet_long_table_with_a_fault_is_refused_as_read_long_refuses_it(tmp_path, fault):
+    fw = fw_from(MINIMAL)
+    data = pd.DataFrame({"agency_code": ["A", "B", "C", "D"], "kpi_code": ["on_time_rate"] * 4,
+                         "value": [0.5, 0.6, 0.7, 0.8], "quarter": ["2025-Q2"] * 4})
+    group = 4
+    if fault == "repeat_in_group":
+        data.loc[1, "agency_code"] = "A"
+    elif fault == "repeat_across_groups":
+        data.loc[3, "agency_code"], group = "A", 2
+    elif fault == "padded_repeat":
+        data.loc[1, "agency_code"] = " A "
+    elif fault == "blank":
+        data.loc[2, "agency_code"] = "  "
+    else:
+        data.loc[3, "quarter"], group = "2025-Q3", 2
+    source = tmp_path / "long.parquet"
+    data.to_parquet(source, index=False, row_group_size=group)
+    with pytest.raises(ValueError) as from_frame:
+        score(fw, data)
+    with pytest.raises(ValueError) as from_file:
+        score_to_parquet(fw, source, tmp_path / "scores.parquet")
+    if fault == "repeat_across_groups":  # counted in the later row group alone, as before
+        assert "1 rows repeat an (agency_code, kpi_code) pair, e.g. A/on_time_rate" in str(from_file.value)
+    else:
+        assert str(from_file.value).split(":", 1)[1] == str(from_frame.value).split(":", 1)[1]
+    assert not (tmp_path / "scores.parquet").exists()
