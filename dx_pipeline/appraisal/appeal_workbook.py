@@ -33,6 +33,7 @@ from dx_pipeline.appraisal.scored import Problem, ScoredResult
 from dx_pipeline.appraisal.sheet_layout import SheetLayout
 from dx_pipeline.appraisal.sheet_layout import plain as _plain
 from dx_pipeline.appraisal.sheet_layout import text as _text
+from dx_pipeline.appraisal.sheet_values import values_sheet
 from dx_pipeline.index.appraised import VERDICT_NAMES
 from dx_pipeline.storage import atomic_path
 
@@ -210,7 +211,7 @@ def read_appeal_workbook(path: str | Path) -> ReadAppealWorkbook:
     if out.problems:
         return out
     _read_about(wb[ABOUT], out)
-    ws = wb[SHEET]
+    ws = values_sheet(wb[SHEET])
     if LAYOUT.headers_match(ws, out.problems):
         for r, cells in LAYOUT.data_rows(ws):
             out.rows_read += 1

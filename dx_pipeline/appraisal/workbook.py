@@ -37,6 +37,7 @@ from dx_pipeline.appraisal.scored import Problem, ScoredResult
 from dx_pipeline.appraisal.sheet_layout import SheetLayout
 from dx_pipeline.appraisal.sheet_layout import plain as _plain
 from dx_pipeline.appraisal.sheet_layout import text as _text
+from dx_pipeline.appraisal.sheet_values import values_sheet
 from dx_pipeline.index.appraised import VERDICT_NAMES, VERDICTS
 from dx_pipeline.storage import atomic_path
 
@@ -275,7 +276,7 @@ def read_workbook(path: str | Path) -> ReadWorkbook:
     if out.problems:
         return out
     _read_about(wb[ABOUT], out)
-    ws = wb[SHEET]
+    ws = values_sheet(wb[SHEET])
     if not LAYOUT.headers_match(ws, out.problems):
         return out
     for r, cells in LAYOUT.data_rows(ws):
