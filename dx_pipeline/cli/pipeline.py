@@ -162,18 +162,19 @@ def run_quarter(job, quarter: Quarter, portal_source: str = "files") -> bool:
 
 
 def _print_progress(instance, run_id: str, stop: threading.Event) -> None:
-    seen = 0
+    # Only the events after the last one read (a cursor), not the whole log again every 0.3 s.
+    cursor = None
     while True:
         finished = stop.is_set()
         try:
-            records = instance.all_logs(run_id)
+            page = instance.get_records_for_run(run_id, cursor=cursor)
+            records, cursor = [r.event_log_entry for r in page.records], page.cursor
         except Exception:  # the run may not be registered yet
             records = []
-        for record in records[seen:]:
+        for record in records:
             line = _progress_line(record)
             if line:
                 print(line, flush=True)
-        seen = max(seen, len(records))
         if finished:
             return
         stop.wait(0.3)
