@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from dx_pipeline.publish.bi_database import PUBLISHED_VIEWS, build_bi_database, default_bi_path
+from dx_pipeline.publish.xlsx_columns import Column, ColumnSheet
 from dx_pipeline.reference import schemas
 from dx_pipeline.reference.catalogue import load_catalogue
 from dx_pipeline.storage import atomic_path
@@ -143,7 +144,8 @@ def write_excel(
             INTEGER_FORMAT: wb.add_format({"num_format": INTEGER_FORMAT}),
         }
         for sheet_title, table, df in sheets:
-            _write_sheet(wb.add_worksheet(sheet_title[:31]), table, df, head, formats)
+            sheet = wb.add_worksheet(sheet_title[:31], worksheet_class=ColumnSheet)
+            _write_sheet(sheet, table, df, head, formats)
         wb.close()
     return Path(path)
 
@@ -154,15 +156,55 @@ def _write_sheet(ws, table: str | None, df: pd.DataFrame, head, formats: dict) -
     for j, name in enumerate(df.columns):
         ws.write_string(0, j, column_label(table, str(name)), head)
         ws.set_column(j, j, max(10, min(40, len(column_label(table, str(name))) + 2)))
-    # Cells are written row by row, left to right, as before (the shared-string table is in
-    # first-use order, so the bytes stay the same); what each column holds is decided once.
     stamp = formats["stamp"]
     columns = [_column_cells(df.iloc[:, j]) for j in range(len(df.columns))]
     plain = [formats.get(number_format(str(c), False)) for c in df.columns]
     rate = [formats.get(number_format(str(c), True)) for c in df.columns]
+    if isinstance(ws, ColumnSheet) and _by_columns(columns):
+        # the common case: numbers, text and booleans, written from the columns
+        texts: dict[str, str] = {}
+        ws.write_table(1, [
+            Column(kind, [None if v is None else _safe_text(v, texts) for v in values])
+            if kind == _TEXT else Column(kind, values, plain[j], rate[j])
+            for j, (kind, values) in enumerate(columns)
+        ], rate_rows)
+    else:
+        _write_cells(ws, columns, rate_rows, plain, rate, stamp)
+    ws.freeze_panes(1, 0)
+    if len(df.columns):
+        ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
+
+
+def _by_columns(columns: list[tuple[str, list]]) -> bool:
+    """Whether :meth:`ColumnSheet.write_table` writes these columns exactly as the cell-by-cell
+    writer would: numbers (no infinity, which xlsxwriter refuses), text short enough never to be
+    truncated, booleans."""
+    for kind, values in columns:
+        if kind == _NUMBER:
+            if np.isinf(np.asarray(values, dtype=np.float64)).any():
+                return False
+        elif kind == _TEXT:
+            if any(not isinstance(v, str) or len(v) > 16_383 for v in values if v is not None):
+                return False
+        elif kind != _BOOL:
+            return False
+    return True
+
+
+def _safe_text(value: str, texts: dict[str, str]) -> str:
+    text = texts.get(value)
+    if text is None:
+        text = texts[value] = str(safe_cell(value))
+    return text
+
+
+def _write_cells(ws, columns: list[tuple[str, list]], rate_rows: set[int], plain: list, rate: list,
+                 stamp) -> None:
+    """Every cell through xlsxwriter, row by row, left to right (the shared-string table is in
+    first-use order, so the bytes stay the same); what each column holds is decided once."""
     texts: dict[str, str] = {}
     write_number, write_string, write_boolean = ws.write_number, ws.write_string, ws.write_boolean
-    for i in range(len(df)):
+    for i in range(len(columns[0][1]) if columns else 0):
         fmts = rate if i in rate_rows else plain
         for j, (kind, values) in enumerate(columns):
             value = values[i]
@@ -171,19 +213,13 @@ def _write_sheet(ws, table: str | None, df: pd.DataFrame, head, formats: dict) -
                     write_number(i + 1, j, value, fmts[j])
             elif kind == _TEXT:
                 if isinstance(value, str):
-                    text = texts.get(value)
-                    if text is None:
-                        text = texts[value] = str(safe_cell(value))
-                    write_string(i + 1, j, text)
+                    write_string(i + 1, j, _safe_text(value, texts))
                 else:
                     _write_cell(ws, i + 1, j, value, stamp, fmts[j])
             elif kind == _BOOL:
                 write_boolean(i + 1, j, value)
             else:
                 _write_cell(ws, i + 1, j, value, stamp, fmts[j])
-    ws.freeze_panes(1, 0)
-    if len(df.columns):
-        ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
 
 
 def number_format(column: str, rate_row: bool = False) -> str | None:
@@ -211,14 +247,17 @@ _NUMBER, _TEXT, _BOOL, _ANY = "number", "text", "bool", "any"
 
 def _column_cells(col: pd.Series) -> tuple[str, list]:
     """How a column's cells are written and its values as Python objects: numbers (NumPy
-    integers and floats, as floats), text (pandas string columns), booleans (NumPy bool), or
-    anything else, each cell then written by :func:`_write_cell`, as all cells once were."""
+    integers and floats, and pandas' nullable ones with NaN for a missing value, as floats),
+    text (pandas string columns), booleans (NumPy bool), or anything else, each cell then
+    written by :func:`_write_cell`, as all cells once were."""
     dtype = col.dtype
     if isinstance(dtype, np.dtype):
         if dtype.kind in "iuf":
             return _NUMBER, col.to_numpy(dtype=np.float64).tolist()
         if dtype.kind == "b":
             return _BOOL, col.tolist()
+    if isinstance(col.array, (pd.arrays.IntegerArray, pd.arrays.FloatingArray)):  # Int64 and kin
+        return _NUMBER, col.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
     if isinstance(dtype, pd.StringDtype):  # missing values: None (written as nothing)
         return _TEXT, col.array.to_numpy(dtype=object, na_value=None).tolist()
     return _ANY, list(col)

@@ -218,3 +218,77 @@ def test_excel_column_writers_give_the_bytes_of_the_cell_by_cell_writer(tmp_path
     sheet = openpyxl.load_workbook(fast).active
     assert sheet is not None
     assert [c.value for c in sheet[2]][:4] == ["'=1+1", 1.5, 1, 1]
+
+
+def test_excel_sheets_written_from_columns_are_the_cell_by_cell_bytes(tmp_path, monkeypatch):
+    """Sheets of numbers, text and booleans are written from their columns
+    (:class:`ColumnSheet`); the file must be the one the cell-by-cell writer gives: shared
+    strings across sheets, spans of 16-row blocks, rows without cells, missing values at a
+    sheet's edges, nullable integers, rate rows' percent format, formula-like text."""
+    from dx_pipeline.publish import exports, xlsx_columns
+
+    n = 40
+    codes = ["dossiers_received", "online_dossier_rate", "on_time_rate", None]
+    big = pd.DataFrame({
+        "agency_code": pd.array([None if i % 7 == 0 else f"A{i % 5}" for i in range(n)], dtype="string"),
+        "kpi_code": pd.array([codes[i % 4] for i in range(n)], dtype="string"),
+        "value": [float("nan") if i % 3 == 0 else i / 7 for i in range(n)],
+        "rank": pd.array([None if i % 4 == 0 else i for i in range(n)], dtype="Int64"),
+        "total_points": [float("nan") if i in (0, 17, 18, 19, n - 1) else -i * 1e-17 for i in range(n)],
+        "note": pd.array(["=SUM(A1)" if i % 9 == 0 else "+x" if i % 11 == 0 else None
+                          for i in range(n)], dtype="string"),
+        "flag": [i % 2 == 0 for i in range(n)],
+    })
+    big.loc[[17, 18, 19], ["agency_code", "kpi_code", "value", "rank", "note"]] = None
+    big["flag"] = big["flag"].astype(bool)
+    small = pd.DataFrame({"agency_code": pd.array(["A1", "zz", None], dtype="string"),
+                          "points": [1.0, float("nan"), 3e300], "n": [1, 2, 3]})
+    sheets = [("Big", "agency_kpis", big), ("Small", "index_scores", small)]
+    created = dt.datetime(2025, 7, 1, 12)
+    used = []
+    original = xlsx_columns.ColumnSheet.write_table
+
+    def spy(self, *args):
+        used.append(args[0])
+        return original(self, *args)
+
+    monkeypatch.setattr(xlsx_columns.ColumnSheet, "write_table", spy)
+    fast = exports.write_excel(tmp_path / "fast.xlsx", sheets, created=created)
+    assert used == [1, 1]  # both sheets were written from their columns
+    monkeypatch.setattr(exports, "_by_columns", lambda columns: False)
+    slow = exports.write_excel(tmp_path / "slow.xlsx", sheets, created=created)
+    assert fast.read_bytes() == slow.read_bytes()
+    monkeypatch.setattr(exports, "ColumnSheet", xlsx_columns.Worksheet)  # xlsxwriter's own sheet
+    stock = exports.write_excel(tmp_path / "stock.xlsx", sheets, created=created)
+    assert fast.read_bytes() == stock.read_bytes()
+
+
+def test_column_sheet_hands_other_layouts_back_to_xlsxwriter(tmp_path):
+    """A row option (here a row height) is not written by :class:`ColumnSheet` itself: its
+    table goes back to xlsxwriter's cells, and the file is xlsxwriter's own."""
+    import xlsxwriter
+
+    from dx_pipeline.publish.xlsx_columns import BOOL, NUMBER, TEXT, Column, ColumnSheet
+
+    def book(name: str, by_columns: bool) -> bytes:
+        wb = xlsxwriter.Workbook(str(tmp_path / name), {"in_memory": True})
+        wb.set_properties({"created": dt.datetime(2025, 7, 1)})
+        ws = wb.add_worksheet("s", worksheet_class=ColumnSheet)
+        pct = wb.add_format({"num_format": "0.0%"})
+        ws.write_string(0, 0, "head")
+        ws.set_row(2, 30)
+        if by_columns:
+            ws.write_table(1, [Column(NUMBER, [0.5, float("nan"), 2.0], None, pct),
+                               Column(TEXT, ["a", None, "b"]), Column(BOOL, [True, False, True])], {0})
+        else:
+            ws.write_number(1, 0, 0.5, pct)
+            ws.write_string(1, 1, "a")
+            ws.write_boolean(1, 2, True)
+            ws.write_boolean(2, 2, False)
+            ws.write_number(3, 0, 2.0)
+            ws.write_string(3, 1, "b")
+            ws.write_boolean(3, 2, True)
+        wb.close()
+        return (tmp_path / name).read_bytes()
+
+    assert book("columns.xlsx", True) == book("cells.xlsx", False)
