@@ -38,6 +38,7 @@ from typing import Any
 
 from dx_pipeline.reference.config_files import need, read_mapping
 from dx_pipeline.sources import grid_cache
+from dx_pipeline.sources.duplicate_rows import reject_duplicates
 from dx_pipeline.sources.file_safety import (
     BUNDLE_SUFFIXES,
     DEFAULT_LIMITS,
@@ -59,7 +60,6 @@ from dx_pipeline.sources.submission_rows import (
     RowRules,
     make_reject,
     normalise_row,
-    reject_duplicates,
 )
 from dx_pipeline.storage.checksums import sha256_file
 from dx_pipeline.storage.inputs import FILE, Entry, FileTooLarge, NotARegularFile, read_beneath, walk

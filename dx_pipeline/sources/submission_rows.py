@@ -22,7 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from dx_pipeline.reference.listing import SHOWN, few, rows_phrase
 from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import quarter_validity, unknown_agency
 from dx_pipeline.sources.submission_numbers import (
@@ -397,43 +396,3 @@ def unknown_indicator(code: str, catalogue: Mapping[str, Any]) -> str:
     more = f", ... ({len(known)} in all)" if len(known) > SHOWN_CODES else ""
     listed = ", ".join(known[:SHOWN_CODES]) + more
     return f"indicator code {code!r} is not in the KPI catalogue{meant} (codes agencies report: {listed})"
-
-
-def reject_duplicates(accepted: list[dict], what: str = "this file") -> tuple[list[dict], list[dict]]:
-    """Rows naming the same agency and indicator twice in one submission are ambiguous: all of
-    them go to rejects (which one did the agency mean?). Linear: each group's reason is made
-    once and names at most a few of its rows, with the count of the others."""
-    by_key: dict[tuple, list[dict]] = {}
-    for rec in accepted:
-        by_key.setdefault((rec["agency_code"], rec["indicator_code"], rec["submitted_at"]), []).append(rec)
-    reasons: dict[tuple, str] = {}
-    keep, rejects = [], []
-    for rec in accepted:
-        key = (rec["agency_code"], rec["indicator_code"], rec["submitted_at"])
-        group = by_key[key]
-        if len(group) == 1:
-            keep.append(rec)
-            continue
-        if key not in reasons:
-            reasons[key] = _duplicate_reason(rec["indicator_code"], group, what)
-        raw: RawRow = rec["_raw"]
-        rejects.append(
-            make_reject(
-                raw,
-                field="MaChiSo" if raw.source == "inbox" else "indicator_code",
-                reason=reasons[key],
-                value=as_written(raw.value),
-            )
-        )
-    return keep, rejects
-
-
-def _duplicate_reason(code: str, group: list[dict], what: str) -> str:
-    """One reason for every row of a duplicate group: how often, and a few of its rows."""
-    raws = [r["_raw"] for r in group[:SHOWN]]
-    if all(r.row is not None for r in raws):
-        where = rows_phrase((r.row for r in raws), total=len(group))
-    else:
-        where = few((r.row if r.row is not None else r.source_ref for r in raws), total=len(group))
-    times = f"{len(group):,} times: {where}"
-    return f"indicator {code} is reported more than once in {what} ({times}); send it once"

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from dx_pipeline.sources import reporting_db
 from dx_pipeline.sources.reporting_db import (
     ReportingDbMapping,
     load_mapping,
@@ -123,3 +124,54 @@ def test_postgres():
         with engine.begin() as con:
             con.execute(sa.text(f'drop schema "{schema}" cascade'))
         engine.dispose()
+
+
+def _watched_database(tmp_path, copies: int):
+    """The sample table plus ``copies`` duplicates of its first row, read through a view that
+    counts the rows SQLite has stepped through (a Python function on one column): what the
+    database has handed over so far, whether or not the reader has looked at it."""
+    url = f"sqlite:///{tmp_path / 'watched.db'}"
+    base = ReportingDbMapping(table="raw_reports", columns=dict(load_mapping().columns))
+    engine = sa.create_engine(url)
+    table = make_table(engine, base)
+    c = base.columns
+    first = dict(zip(c.values(), ROWS[0], strict=True))
+    with engine.begin() as con:
+        con.execute(table.insert(), [{**first, c["report_id"]: 100 + i} for i in range(copies)])
+        watched = ", ".join(f"stepped({col}) as {col}" if logical == "agency_code" else col
+                            for logical, col in c.items())
+        con.execute(sa.text(f"create view watched as select {watched} from raw_reports"))
+    engine.dispose()
+    stepped: list[int] = []
+    engine = sa.create_engine(url)
+
+    def on_connect(dbapi_con, _record):
+        dbapi_con.create_function("stepped", 1, lambda v: stepped.append(1) or v)
+
+    sa.event.listen(engine, "connect", on_connect)
+    return engine, ReportingDbMapping(table="watched", columns=dict(c)), stepped
+
+
+def test_the_table_is_read_in_chunks_never_whole(tmp_path, monkeypatch):
+    """With chunks of 5 rows, the database is never more than a chunk ahead of the rows read
+    (reading the table whole first would put it 47 ahead), and the result is the one-shot
+    read's, duplicates' reason included."""
+    engine, mapping, stepped = _watched_database(tmp_path, copies=40)
+    monkeypatch.setattr(reporting_db, "CHUNK_ROWS", 1_000_000)
+    whole = read_reporting_db(engine, rules("2025-Q2"), mapping)
+    stepped.clear()
+    ahead: list[int] = []
+    real = reporting_db._raw_row
+
+    def watching(rec, label, names):
+        ahead.append(len(stepped) - len(ahead) - 1)
+        return real(rec, label, names)
+
+    monkeypatch.setattr(reporting_db, "_raw_row", watching)
+    monkeypatch.setattr(reporting_db, "CHUNK_ROWS", 5)
+    chunked = read_reporting_db(engine, rules("2025-Q2"), mapping)
+    engine.dispose()
+    assert len(ahead) == 47 and max(ahead) <= 5, ahead  # a chunk fetched ahead at most
+    assert chunked == whole and chunked.rows == 47
+    [reason] = {r["reason"] for r in chunked.rejects if r["row"] is not None and r["row"] >= 100}
+    assert "(41 times: rows 1, 100, 101 and 38 others)" in reason
