@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,8 +213,19 @@ def batches(path: str | os.PathLike, batch_rows: int = 1 << 20, columns: tuple[s
     wanted = [c for c in columns if c in names]
     # one row group at a time: asked for all at once, the reader buffers every row group's
     # column chunks (the whole file) until the iteration ends
-    for group in range(file.num_row_groups):
-        yield from file.iter_batches(batch_size=batch_rows, row_groups=[group], columns=wanted)
+    read = (batch for group in range(file.num_row_groups)
+            for batch in file.iter_batches(batch_size=batch_rows, row_groups=[group], columns=wanted))
+    yield from _ahead(read)
+
+
+def _ahead(items: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The items, the next one read on a background thread while the caller works on this one
+    (decoding Parquet releases the GIL): one item ahead, never more."""
+    with ThreadPoolExecutor(1, thread_name_prefix="long-table-reader") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 def agency_codes_of_file(path: str | os.PathLike, batch_rows: int = 1 << 20) -> np.ndarray:

@@ -157,6 +157,10 @@ class Notes:
         texts: list[str] = []
         if not self.parts:
             return out, texts
+        if len(self.parts) == 1:  # each row at most once: nothing to join
+            rows, codes, texts = self.parts.pop()
+            out[rows] = codes
+            return out, list(texts)
         count = np.bincount(np.concatenate([rows for rows, _, _ in self.parts]), minlength=self.n)
         for rows, codes, part_texts in self.parts:
             alone = count[rows] == 1

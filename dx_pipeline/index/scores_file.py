@@ -12,9 +12,10 @@ chunk of the bench (100k units x 40):
   compresses better and faster than plain doubles (0.029 CPU s, 32.6 MB against 0.048 s,
   33.2 MB); the points (few distinct rounded values) dictionary-encoded (0.041 s, 6.8 MB
   against 0.071 s, 14.1 MB); statistics only on agency_code;
-- the encoding on a background thread (:class:`RowGroupWriter`): pyarrow's writer releases
-  the GIL, so on two cores chunk N is encoded while chunk N+1 is scored; one chunk at most
-  waits, so memory holds two chunks' rows, not all of them.
+- the table built and encoded on a background thread (:class:`RowGroupWriter`): numpy's
+  copies and pyarrow's writer release the GIL, so on two cores chunk N is laid out and encoded
+  while chunk N+1 is scored; one chunk at most waits, so memory holds two chunks' rows, not
+  all of them.
 
 Whatever the encodings, readers see the frame ``score().scores`` (the footer carries its Arrow
 schema and pandas metadata): pandas reads plain strings, DuckDB VARCHAR and DOUBLE.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -96,10 +98,16 @@ class RowGroupWriter:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="index-scores-writer")
         self._pending: Future | None = None
 
-    def write(self, table: pa.Table) -> None:
-        """Hand ``table`` over as one row group (after the previous one is written)."""
+    def write(self, table: pa.Table | Callable[[], pa.Table]) -> None:
+        """Hand a chunk over as one row group (after the previous one is written): a table, or
+        a function making it, called on the writing thread (so that building the table, numpy
+        and Arrow work that releases the GIL too, runs beside the next chunk's scoring)."""
         self.wait()
-        self._pending = self._pool.submit(self._writer.write_table, table, row_group_size=len(table) or None)
+        self._pending = self._pool.submit(self._write, table)
+
+    def _write(self, table: pa.Table | Callable[[], pa.Table]) -> None:
+        made: pa.Table = table() if callable(table) else table
+        self._writer.write_table(made, row_group_size=len(made) or None)
 
     def wait(self) -> None:
         """Until the chunk handed over is written; its error, if any, raised here."""

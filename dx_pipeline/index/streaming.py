@@ -28,6 +28,7 @@ and ``indicator_shares`` (units x indicators, the sensitivity analysis' input).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,13 +108,14 @@ def score_to_parquet(
                          _evaluate(fw, n, _GridRows(grid, start, stop), _previous(prev, start, stop), chunk))
                   for n in fw.indicators()}
             cols, totals[start:stop], total_max[start:stop] = _Aggregation(fw, chunk, ev).columns()
-            table = chunk_rows.table(cols, chunk["agency_code"].to_numpy(dtype=object))
-            writer.write(table)
-            rows += len(table)
-    del grid, prev, shared  # the ranking needs only the totals: the value grid's memory goes first
-    index = units["agency_code"]
-    points = pd.Series(totals, index=index)
-    ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking)
+            agencies = chunk["agency_code"].to_numpy(dtype=object)
+            writer.write(functools.partial(chunk_rows.table, cols, agencies))
+            rows += cols.a * len(cols.blocks)
+        del grid, prev, shared  # the ranking needs only the totals: the value grid goes first
+        # ranked while the last chunk is written (an error leaves no file, as any other)
+        index = units["agency_code"]
+        points = pd.Series(totals, index=index)
+        ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking)
     return StreamedScores(fw, Path(target), rows, ranking, units, points)
 
 
@@ -197,7 +199,21 @@ class _GridRows:
         if j is None:
             a = e - s
             return _Rows(np.full(a, np.nan), np.full(a, np.nan), np.full(a, np.nan), None, np.zeros(a, bool))
-        nothing = np.full(e - s, np.nan)
+        nothing = _nothing(e - s)
         return _Rows(g.value[j, s:e], nothing if g.numerator is None else g.numerator[j, s:e],
                      nothing if g.denominator is None else g.denominator[j, s:e],
                      g.raw_values(j, s, e), g.present[j, s:e])
+
+
+def _nothing(n: int) -> np.ndarray:
+    """A read-only array of ``n`` NaN: the numerators or denominators of a grid without them
+    (the engine only reads them), one per chunk size rather than one per indicator and chunk
+    (kept only up to a chunk's size: the global pass's arrays of every unit are not kept)."""
+    return _nothing_kept(n) if n <= CHUNK_UNITS else np.full(n, np.nan)
+
+
+@functools.lru_cache(maxsize=4)
+def _nothing_kept(n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    out.flags.writeable = False
+    return out

@@ -219,7 +219,8 @@ def test_a_plain_parquet_long_table_is_placed_straight_from_arrow(tmp_path, monk
     import dx_pipeline.index.long_grid as long_grid
 
     fw = load_builtin("dti_district")  # a minmax indicator: the global pass reads the grid too
-    reg = _cross_unit_registry(12)
+    reg = registry([(f"H{i:02d}", f"Huyện {i}", f"District {i}", "district", f"g{i % 2}", True)
+                    for i in range(12)])
     data = _numeric_long(fw, [*reg["agency_code"][:10], "NOT_SCORED"], seed=21)
     if value_type == "int64":
         data["value"] = data["value"].fillna(0).round().astype("int64")
@@ -228,6 +229,7 @@ def test_a_plain_parquet_long_table_is_placed_straight_from_arrow(tmp_path, monk
     source = tmp_path / "long.parquet"
     data.to_parquet(source, index=False, row_group_size=13)
     expected = score(fw, data, reg)
+    assert len(expected.units) == 12 and expected.scores["points"].gt(0).any()
 
     def refused(*args, **kwargs):
         raise AssertionError("a plain batch went through read_long")
