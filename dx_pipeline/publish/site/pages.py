@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dx_pipeline.index.explain import IndicatorAccount, IndicatorSpec, account, value_words
@@ -40,10 +41,27 @@ def group_href(framework_id: str, group: str) -> str:
 
 
 def records(df: pd.DataFrame | None) -> list[dict]:
-    """Rows as dicts with None for every missing value."""
+    """Rows as dicts with None for every missing value: ``df.to_dict("records")``'s values,
+    column by column (a column without a missing value is not looked at value by value)."""
     if df is None or df.empty:
         return []
-    return [{k: (None if words.missing(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+    names = df.columns.tolist()
+    columns = [_values(df.iloc[:, j]) for j in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _values(col: pd.Series) -> list:
+    """A column's values as ``to_dict("records")`` gives them, missing ones as None."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.StringDtype):  # str, and None for any missing marker
+        return col.array.to_numpy(dtype=object, na_value=None).tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind != "O":
+        values = col.tolist()  # Python scalars (float, int, bool, Timestamp), as to_dict's
+    else:  # objects and nullable numbers: to_dict boxes them as native Python values itself
+        values = [r["v"] for r in col.to_frame(name="v").to_dict("records")]
+    if not col.isna().any():
+        return values
+    return [None if words.missing(v) else v for v in values]
 
 
 def sort_key(name: Any) -> tuple[str, str]:
