@@ -270,3 +270,19 @@ def test_a_plain_parquet_long_table_with_a_fault_is_refused_as_read_long_refuses
     else:
         assert str(from_file.value).split(":", 1)[1] == str(from_frame.value).split(":", 1)[1]
     assert not (tmp_path / "scores.parquet").exists()
+
+
+def test_reading_ahead_keeps_the_order_and_raises_the_readers_error():
+    from dx_pipeline.index.long_grid import _ahead
+
+    assert list(_ahead(iter(range(5)))) == [0, 1, 2, 3, 4]
+
+    def failing():
+        yield 1
+        raise OSError("truncated file")
+
+    got = []
+    with pytest.raises(OSError, match="truncated file"):
+        for item in _ahead(failing()):
+            got.append(item)
+    assert got == [1]
