@@ -21,6 +21,8 @@ import pandas as pd
 
 from benchmarks.baselines import duckdb_floor, ingest_floor, pandas_kpis
 from benchmarks.memory import own_peak_mb
+from dx_pipeline.app.period import publish_periods_closing_with
+from dx_pipeline.app.quarter import publish_quarter
 from dx_pipeline.app.settings import Settings
 from dx_pipeline.app.site import build_quarter_sites
 from dx_pipeline.index.quarter_scoring import (
@@ -30,14 +32,13 @@ from dx_pipeline.index.quarter_scoring import (
 )
 from dx_pipeline.index.uncertainty import rank_uncertainty as simulate
 from dx_pipeline.kpis.compute import compute_agency_kpis
+from dx_pipeline.publish.appraisal import computed_record
 from dx_pipeline.publish.exports import build_bi_database
-from dx_pipeline.publish.snapshot import PublicationInput, publish_ranking
 from dx_pipeline.quality.results import write_dq_results
 from dx_pipeline.quality.runner import run_suite
-from dx_pipeline.reference.quarters import Period, Quarter
+from dx_pipeline.reference.quarters import Quarter
 from dx_pipeline.reference.registry import load_registry
 from dx_pipeline.sources.portal_files import ingest_portal_files
-from dx_pipeline.sources.quarter_inputs import quarter_input_files
 from dx_pipeline.sources.submissions import ingest_submissions
 from dx_pipeline.storage import DxHome, read_partition, write_partition
 from dx_pipeline.storage.parquet import parquet_file, partition_path
@@ -128,35 +129,30 @@ def scores(home: DxHome, q: Quarter) -> dict:
 
 
 def publication(home: DxHome, q: Quarter) -> dict:
-    """The output suites, then ranking_snapshot: an immutable revision (manifest with input
-    checksums, report) and the BI database, as the ranking_snapshot asset does."""
+    """The output suites, then what the publish_rankings asset does for one quarter: the
+    stored scores ranked and published as a ``computed`` revision
+    (:func:`~dx_pipeline.app.quarter.publish_quarter`), the half-year and year that close with
+    the quarter published after it, and the BI database."""
 
     checks = _run_suites(home, q, OUTPUT_SUITES)
-    scored = _score(home, q)
-    stored = read_partition(home, "index_scores", q).drop(columns="quarter")
-    pub = publish_ranking(home, PublicationInput(
-        period=Period.parse(q), ranking=scored.ranking, index_scores=stored,
-        kpis=read_partition(home, "agency_kpis", q),
-        dq=_try_read(home, "dq_results", q),
-        uncertainty=_try_read(home, "rank_uncertainty", q),
-        registry=read_partition(home, "agencies", q),
-        frameworks=scored.frameworks,
-        inputs=quarter_input_files(home, q, home.registry_file),
-        trigger={"by": "bench"},
-        reason="benchmark",
-    ))
-    ranking = pub.ranking()
-    write_partition(home, "ranking_snapshot", q, ranking)
+    settings, trigger = Settings(home=home), {"by": "bench"}
+    published = publish_quarter(settings, q, trigger, "benchmark", appraisal=computed_record())
+    periods = publish_periods_closing_with(settings, q, trigger, computed_record())
     build_bi_database(home)
-    return {"rows": len(ranking), "revision": pub.revision, "new_revision": pub.created, **checks}
+    pub = published.publication
+    return {"rows": published.ranking.rows, "revision": pub.revision, "new_revision": pub.created,
+            "periods": [p.period.label for p in periods], **checks}
 
 
 def site(home: DxHome, q: Quarter) -> dict:
-    """The DX portal site of the quarter's newest revision, built and its links checked, as the
-    portal_site asset and its check do."""
+    """The portal_site asset and its link check: the DX portal site of every revision of the
+    quarter (and of the periods closing with it) that agencies may see. The quarter job
+    publishes ``computed`` revisions, which stay private until the appraisal makes them
+    provisional, so this builds no page here; building one is timed by the incremental
+    appraisal case (``benchmarks/incremental.py``), where it happens."""
     built = build_quarter_sites(Settings(home=home), q)
     return {"rows": sum(b.agencies for b in built.built), "pages": sum(b.pages for b in built.built),
-            "broken_links": len(built.broken)}
+            "private": built.private, "broken_links": len(built.broken)}
 
 
 def _keep_wide(home: DxHome, name: str, result: dict) -> dict:

@@ -43,8 +43,13 @@ def test_cli_writes_json_with_every_stage_and_both_baselines(bench, capsys):
         # measured by a small launcher: the child's own peak (its VmHWM), not an inherited mark
         assert s["facts"]["launcher_mb"] < 30
         assert s["peak_mb"] >= s["facts"]["own_peak_mb"] - 1
-        assert s["rows"] > 0
+        assert s["rows"] > 0 or s["name"] == "site"
     by = {s["name"]: s for s in main_run["stages"]}
+    # As the quarter job: a computed revision and the half-year closing with Q2, both private
+    # (no site page until the appraisal makes them provisional).
+    assert by["publication"]["facts"]["periods"] == ["2025-H1"]
+    assert by["site"]["rows"] == 0 and by["site"]["facts"]["pages"] == 0
+    assert by["site"]["facts"]["private"] == ["2025-Q2 rev=1", "2025-H1 rev=1"]
     # Plant defects add a handful of duplicate rows; a few bad ones are rejected at ingest.
     assert ROWS - 10 <= by["ingest"]["rows"] <= ROWS + 20
     assert by["kpis"]["rows"] == by["ingest"]["rows"] == by["duckdb_floor"]["rows"] == by["pandas"]["rows"]
