@@ -15,7 +15,9 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,24 +60,41 @@ def _try_read(home: DxHome, table: str, q: Quarter) -> pd.DataFrame | None:
         return None
 
 
+def _timed_portal(home: DxHome, q: Quarter) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    result = ingest_portal_files(home, q)
+    return result, time.perf_counter() - t0
+
+
 def ingest(home: DxHome, q: Quarter) -> dict:
-    """agencies, portal_dossiers (from the export CSV) and agency_submissions partitions."""
+    """agencies, then portal_dossiers (from the export CSV) and agency_submissions side by side.
+
+    The two depend on agencies alone, so the quarter job's multiprocess executor runs them at
+    the same time (up to one step per CPU); here the export is read on a thread (DuckDB works
+    outside the GIL) while the submissions are read on this one. ``portal_cpu_seconds`` is the
+    process's CPU less this thread's own (the submissions)."""
 
     registry = load_registry(home.registry_file)
     write_partition(home, "agencies", q, registry)
-    cpu0, t0 = os.times(), time.perf_counter()
-    result = ingest_portal_files(home, q)
-    portal_seconds, cpu1 = time.perf_counter() - t0, os.times()
-    subs = ingest_submissions(home, q, read_partition(home, "agencies", q),
-                              reporting_db_url=Settings(home).reporting_db())
-    write_partition(home, "agency_submissions", q, subs.accepted)
-    write_partition(home, "submission_rejects", q, subs.rejects)
+    cpu0 = os.times()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal_dossiers") as pool:
+        portal = pool.submit(_timed_portal, home, q)
+        own0 = time.thread_time()
+        subs = ingest_submissions(home, q, read_partition(home, "agencies", q),
+                                  reporting_db_url=Settings(home).reporting_db())
+        write_partition(home, "agency_submissions", q, subs.accepted)
+        write_partition(home, "submission_rejects", q, subs.rejects)
+        submissions_cpu = time.thread_time() - own0
+        result, portal_seconds = portal.result()
+    cpu1 = os.times()
+    process_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     # the export's own part (what the ingest floor does), beside registry and submissions
     return {"rows": result.dossier_rows, "rejected_rows": result.rejected_rows,
             "submission_rows": len(subs.accepted),
             "typed_scan": not any("typed scan" in n for n in result.notes),
             "portal_seconds": round(portal_seconds, 2),
-            "portal_cpu_seconds": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 2)}
+            "portal_cpu_seconds": round(max(process_cpu - submissions_cpu, 0.0), 2),
+            "submissions_cpu_seconds": round(submissions_cpu, 2)}
 
 
 def _run_suites(home: DxHome, q: Quarter, datasets) -> dict:
