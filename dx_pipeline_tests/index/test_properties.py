@@ -101,3 +101,15 @@ def test_competition_rank(values):
     r = competition_rank(np.array(values, dtype=float))
     for v, k in zip(values, r, strict=True):
         assert k == 1 + sum(x > v for x in values)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([0.0, -0.0, 1.5, 2.25, 80.0, 1e-300]) | st.floats(-1e6, 1e6), max_size=40),
+       st.booleans())
+def test_competition_rank_by_one_sort_equals_the_binary_search(values, with_nan):
+    arr = np.array(values + ([float("nan")] if with_nan else []), dtype=float)
+    ordered = np.sort(arr)[::-1]
+    expected = 1 + np.searchsorted(-ordered, -arr, side="left")  # the way it was computed before
+    got = competition_rank(arr)
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == expected.dtype
