@@ -154,11 +154,17 @@ def test_file_reads_back_as_plain_strings_in_pandas_arrow_and_duckdb(tmp_path):
     back = pd.read_parquet(out.path)
     assert back.dtypes.to_dict() == expected.dtypes.to_dict()
     assert not any(isinstance(t, pd.CategoricalDtype) for t in back.dtypes)
-    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{out.path}')").fetchall()
+    described = _duck(f"DESCRIBE SELECT * FROM read_parquet('{out.path}')").fetchall()
     types = {r[0]: r[1] for r in described}
     assert types["note"] == "VARCHAR" and types["agency_code"] == "VARCHAR"
-    notes = duckdb.sql(f"SELECT note FROM read_parquet('{out.path}')").fetchall()
+    notes = _duck(f"SELECT note FROM read_parquet('{out.path}')").fetchall()
     assert [n[0] for n in notes] == [None if pd.isna(n) else n for n in expected["note"]]
+
+
+def _duck(query: str) -> duckdb.DuckDBPyRelation:
+    relation = duckdb.sql(query)
+    assert relation is not None
+    return relation
 
 
 def test_duckdb_reads_the_numbers_score_gives_whatever_their_encoding(tmp_path):
@@ -171,7 +177,7 @@ def test_duckdb_reads_the_numbers_score_gives_whatever_their_encoding(tmp_path):
     assert "BYTE_STREAM_SPLIT" in encodings["input_value"]
     assert any("DICT" in e for e in encodings["points"])
     numbers = "input_value, points, max_points, reported_value, reported_points, adjustment_id"
-    got = duckdb.sql(f"SELECT {numbers} FROM read_parquet('{out.path}')").df()
+    got = _duck(f"SELECT {numbers} FROM read_parquet('{out.path}')").df()
     for col in ("input_value", "points", "max_points", "reported_value", "reported_points"):
         np.testing.assert_array_equal(got[col].to_numpy(dtype=float), expected[col].to_numpy(dtype=float))
     assert got["adjustment_id"].isna().all()
