@@ -11,6 +11,8 @@ agencies that look tied in the published table are tied. Units matching the fram
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -53,32 +55,84 @@ def consecutive_rank(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return rank
 
 
+@dataclass(frozen=True)
+class UnitsForRanking:
+    """What the ranking takes from the units alone, not from their totals: their text columns,
+    ranking groups and code order. Made apart (:func:`units_for_ranking`) so that a caller
+    scoring in chunks can make it while it waits for its writer, not after the last chunk."""
+
+    texts: dict[str, pd.arrays.ArrowStringArray]  # framework_id, peer_group, agency_code, agency_name
+    ranked: np.ndarray
+    group: np.ndarray  # ranking group, numbered in the groups' sorted order
+    agency: pa.Array  # codes
+    by_code: np.ndarray  # each unit's place in the codes' order
+
+
+def units_for_ranking(fw: Framework, units: pd.DataFrame) -> UnitsForRanking:
+    """The units' part of :func:`rank_units`. The text columns go from the units' Arrow strings
+    to the ranking's without a Python string per unit (a million of them per column)."""
+    peer = units["rank_group"]
+    texts = {
+        "framework_id": _text(np.full(len(units), fw.id, dtype=object)),
+        "peer_group": _text_of(peer),
+        "agency_code": _text_of(units["agency_code"]),
+        "agency_name": _text_of(units["agency_name"]),
+    }
+    # groups numbered as pd.factorize(sort=True) of the texts would: the few distinct names
+    # sorted by Python
+    codes, names = pd.factorize(peer)
+    if all(isinstance(n, str) for n in names):
+        order = sorted(range(len(names)), key=lambda i: names[i])
+        renumber = np.empty(len(names) + 1, dtype=np.int64)
+        renumber[order] = np.arange(len(names))
+        renumber[-1] = -1  # a missing group stays -1
+        group = renumber[codes]
+    else:
+        group, _ = pd.factorize(peer.to_numpy(dtype=object), sort=True)
+    agency = pa.array(texts["agency_code"])
+    agency = (agency.combine_chunks() if isinstance(agency, pa.ChunkedArray) else agency).cast(pa.string())
+    # the codes' order from Arrow's sort (UTF-8 bytes sort in code point order, as Python's
+    # strings do)
+    by_code = np.empty(len(units), dtype=np.int64)
+    by_code[pc.sort_indices(agency).to_numpy()] = np.arange(len(units))  # pyright: ignore[reportAttributeAccessIssue]
+    return UnitsForRanking(texts, units["ranked"].to_numpy(dtype=bool), group, agency, by_code)
+
+
+def _text_of(column: pd.Series) -> pd.arrays.ArrowStringArray:
+    """:func:`_text` of a column, straight from its Arrow strings when it has them."""
+    if isinstance(column.array, pd.arrays.ArrowStringArray):
+        strings = pa.array(column.array)
+        if isinstance(strings, pa.ChunkedArray):
+            strings = strings.combine_chunks()
+        return pd.arrays.ArrowStringArray(strings.cast(pa.large_string()))
+    return _text(column.to_numpy(dtype=object))
+
+
 def rank_units(
     fw: Framework,
     units: pd.DataFrame,
     totals: pd.Series,
     total_max: pd.Series,
     previous_ranking: pd.DataFrame | None = None,
+    prepared: UnitsForRanking | None = None,
 ) -> pd.DataFrame:
     """Ranking rows (RANKING_COLUMNS) of the scored units: rank within each ranking group under
-    the framework's tie rule, band, and movement against ``previous_ranking``."""
-    peer = units["rank_group"].to_numpy(dtype=object)
-    agency = units["agency_code"].to_numpy(dtype=object)
+    the framework's tie rule, band, and movement against ``previous_ranking``; ``prepared``:
+    :func:`units_for_ranking` of the same units, if made already."""
+    base = prepared if prepared is not None else units_for_ranking(fw, units)
     df = pd.DataFrame({
-        "framework_id": _text(np.full(len(units), fw.id, dtype=object)),
-        "peer_group": _text(peer),
-        "agency_code": _text(agency),
-        "agency_name": _text(units["agency_name"].to_numpy(dtype=object)),
+        **base.texts,
         "total_points": totals.to_numpy(dtype=float),
         "max_points": total_max.to_numpy(dtype=float),
     })
-    ranked = units["ranked"].to_numpy(dtype=bool) & (df["max_points"].to_numpy() > 0)
+    ranked = base.ranked & (df["max_points"].to_numpy() > 0)
     rank = np.full(len(df), np.nan)
-    points, codes = df["total_points"].to_numpy(dtype=float), agency.astype(str)
-    group, _ = pd.factorize(peer, sort=True)
+    points, group = df["total_points"].to_numpy(dtype=float), base.group
+    codes = (base.agency.to_numpy(zero_copy_only=False).astype(str)  # pyright: ignore[reportAttributeAccessIssue]
+             if fw.ranking.ties == "consecutive" else None)
     for g in np.unique(group[ranked]):
         pos = np.flatnonzero(ranked & (group == g))
-        if fw.ranking.ties == "consecutive":
+        if codes is not None:
             rank[pos] = consecutive_rank(points[pos], codes[pos])
         else:
             rank[pos] = competition_rank(points[pos])
@@ -93,11 +147,8 @@ def rank_units(
         nothing = np.ones(len(df), dtype=bool)
         df["previous_rank"] = pd.arrays.IntegerArray(np.zeros(len(df), dtype=np.int32), nothing)
     df["rank_change"] = (df["previous_rank"] - df["rank"]).astype("Int32")
-    # by ranking group, rank (unranked last), agency code: the codes' order from Arrow's sort
-    # (UTF-8 bytes sort in code point order, as Python's strings do)
-    by_code = np.empty(len(df), dtype=np.int64)
-    by_code[pc.sort_indices(pa.array(agency, type=pa.string())).to_numpy()] = np.arange(len(df))  # pyright: ignore[reportAttributeAccessIssue]
-    order = np.lexsort((by_code, rank, group))
+    # by ranking group, rank (unranked last), agency code
+    order = np.lexsort((base.by_code, rank, group))
     return df[RANKING_COLUMNS].take(order).reset_index(drop=True)
 
 

@@ -47,7 +47,7 @@ from dx_pipeline.index.engine import (
 from dx_pipeline.index.inputs import read_long, select_units
 from dx_pipeline.index.long_grid import LongGrid, agency_codes_of_file, grid_of_file, grid_of_table
 from dx_pipeline.index.notes import Notes, shared_texts
-from dx_pipeline.index.ranking import rank_units
+from dx_pipeline.index.ranking import rank_units, units_for_ranking
 from dx_pipeline.index.rules import get_rule
 from dx_pipeline.index.scores_file import ChunkRows, RowGroupWriter, schema, writer_options
 from dx_pipeline.reference.frameworks import Framework, Node
@@ -101,6 +101,7 @@ def score_to_parquet(
     totals, total_max = np.zeros(a), np.zeros(a)
     rows = 0
     chunk_rows = ChunkRows(fw)
+    for_ranking = None
     with atomic_path(target, suffix=".parquet") as tmp, shared_texts(), \
             RowGroupWriter(tmp, schema(with_metadata=False), **writer_options()) as writer:
         for start in range(0, a, chunk_units):
@@ -113,12 +114,15 @@ def score_to_parquet(
             agencies = chunk["agency_code"].to_numpy(dtype=object)
             writer.write(functools.partial(chunk_rows.table, cols, agencies))
             rows += cols.a * len(cols.blocks)
+            if for_ranking is None:  # the writer is the slower: made while it writes, not after
+                for_ranking = units_for_ranking(fw, units)
         del grid, prev, shared  # the ranking needs only the totals: the value grid goes first
         _give_back()
         # ranked while the last chunk is written (an error leaves no file, as any other)
         index = units["agency_code"]
         points = pd.Series(totals, index=index)
-        ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking)
+        ranking = rank_units(fw, units, points, pd.Series(total_max, index=index), previous_ranking,
+                             for_ranking)
     return StreamedScores(fw, Path(target), rows, ranking, units, points)
 
 
