@@ -8,7 +8,8 @@ RUN_QUARTERS ?= 2025-Q4 2026-Q1 2026-Q2 2026-Q3
 PYTEST_ARGS ?=
 # Test workers (pytest-xdist; how the suite is split: dx_pipeline_tests/conftest.py). 0 = one process.
 TEST_WORKERS ?= 2
-BENCH_ARGS ?=
+# `make bench` runs every issue-17 case; BENCH_ARGS=... runs only what it names (default the quarter).
+BENCH_ARGS ?= --case quarter --case engine --case duplicates --case incremental
 
 .PHONY: install lock lint run test ui bench sample clean
 
