@@ -367,6 +367,15 @@ def _check_row(
     return {"_row": rec["_row"], "agency_code": agency, "kpi_code": resolved, **values}, [], None, clipped
 
 
+def rules_for(fw: Framework, file: str, catalogue: Mapping[str, Any],
+              agencies: set[str] | frozenset[str] | None) -> _Rules:
+    """What a row of ``file`` is checked against (also by the streamed check,
+    :mod:`dx_pipeline.index.checked_file`)."""
+    return _Rules(file, input_specs(fw, catalogue), frozenset(catalogue),
+                  ignore_case=fw.input_codes == "ignore_case", clip=fw.out_of_range == "clip",
+                  agencies=frozenset(agencies) if agencies is not None else None)
+
+
 @dataclass(frozen=True)
 class CheckedTable:
     """What a checked input gave: ``data`` (the engine's long table: agency_code, kpi_code,
@@ -390,9 +399,7 @@ def check_table(
     """Check every row of ``table`` (from :func:`read_table`) against the framework's inputs;
     ``agencies``: the registry's codes, when a registry says who may be scored."""
     table = _columns(table, file)
-    rules = _Rules(file, input_specs(fw, catalogue), frozenset(catalogue),
-                   ignore_case=fw.input_codes == "ignore_case", clip=fw.out_of_range == "clip",
-                   agencies=frozenset(agencies) if agencies is not None else None)
+    rules = rules_for(fw, file, catalogue, agencies)
     clean, rejects, skipped, clipped = [], [], {}, 0
     for rec in table.to_dict("records"):
         row, bad, skip, was_clipped = _check_row(rec, rules)

@@ -95,7 +95,43 @@ def score_to_parquet(
         fw = fw.at(quarter)
     units, grid = _read_inputs(fw, data, registry, quarter)
     _give_back()
-    prev = _read_previous(fw, previous, units)
+    grids = Grids(grid, _read_previous(fw, previous, units))
+    del grid  # held by ``grids`` alone: the scoring lets it go before the ranking
+    return score_grid_to_parquet(fw, units, grids, target, previous_ranking=previous_ranking,
+                                 chunk_units=chunk_units)
+
+
+@dataclass
+class Grids:
+    """A run's input grids handed to :func:`score_grid_to_parquet`, which takes them out (the
+    holder keeps no reference), so the value grid is freed before the ranking."""
+
+    value: LongGrid | None
+    previous: LongGrid | None = None
+
+    def take(self) -> tuple[LongGrid, LongGrid | None]:
+        grid, prev = self.value, self.previous
+        if grid is None:
+            raise ValueError("the grids were already taken")
+        self.value = self.previous = None
+        return grid, prev
+
+
+def score_grid_to_parquet(
+    fw: Framework,
+    units: pd.DataFrame,
+    grids: Grids,
+    target: str | os.PathLike,
+    *,
+    previous_ranking: pd.DataFrame | None = None,
+    chunk_units: int = CHUNK_UNITS,
+) -> StreamedScores:
+    """The scoring and writing of :func:`score_to_parquet` from inputs already read into grids
+    over ``units`` (``fw`` the version in force): for a caller that read and checked the file
+    itself (``dx-pipeline score`` through :mod:`dx_pipeline.index.checked_file`)."""
+    if chunk_units < 1:
+        raise ValueError("chunk_units must be at least 1")
+    grid, prev = grids.take()
     shared = _global_pass(fw, grid, prev, units)
     a = len(units)
     totals, total_max = np.zeros(a), np.zeros(a)
