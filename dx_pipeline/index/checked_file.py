@@ -170,17 +170,26 @@ class _Checker:
         a_pos_e = self.axis.get_indexer(pd.Index(_clean_codes(a_dict), dtype=object))
         a_ok_e = np.append(self.allowed, False)[a_pos_e]  # -1 (blank code): the appended False
         k_row_e, k_skip_e, k_codes = self._kpi_entries(k_dict)
-        pos = np.append(a_pos_e, -1)[a_idx]
-        a_ok = np.append(a_ok_e, False)[a_idx]
-        krow = np.append(k_row_e, -1)[k_idx]
-        skip = a_ok & np.append(k_skip_e, False)[k_idx]
+        # one gather per row and column: -1 where the agency is refused (blank, not registered),
+        # -2 where the KPI is a catalogue one the framework skips
+        pos = np.append(np.where(a_ok_e, a_pos_e, -1), -1)[a_idx]
+        krow = np.append(np.where(k_skip_e, -2, k_row_e), -1)[k_idx]
+        a_ok = pos >= 0
+        skip = a_ok & (krow == -2)
         x = pc.cast(batch.column(2), pa.float64()).to_numpy(zero_copy_only=False)  # pyright: ignore[reportAttributeAccessIssue]
         out = _Batch(np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64))
-        per_entry = np.bincount(k_idx[skip], minlength=len(k_codes))
-        for j in np.flatnonzero(per_entry):
-            out.skipped[k_codes[j]] += int(per_entry[j])
-        fast = a_ok & (krow >= 0) & self._plain_numbers(x, krow)
-        lo, hi = self.lo[krow], self.hi[krow]
+        if skip.any():
+            per_entry = np.bincount(k_idx[skip], minlength=len(k_codes))
+            for j in np.flatnonzero(per_entry):
+                out.skipped[k_codes[j]] += int(per_entry[j])
+        used = np.unique(k_row_e[k_row_e >= 0])  # the grid rows this batch names
+        fast = a_ok & (krow >= 0)
+        if (self.kind[used] != _PLAIN).any():
+            fast &= self._plain_numbers(x, krow)
+        if len(set(self.lo[used])) == 1 and len(set(self.hi[used])) == 1:
+            lo, hi = self.lo[used[0]], self.hi[used[0]]  # one range for the batch (all rates)
+        else:
+            lo, hi = self.lo[krow], self.hi[krow]
         with np.errstate(invalid="ignore"):
             outside = fast & ((x < lo) | (x > hi))
         if outside.any():
