@@ -36,13 +36,13 @@ import pyarrow.parquet as pq
 
 from dx_pipeline.index.input_checks import (
     REJECT_COLUMNS,
+    CheckRules,
     InputRefused,
-    _check_row,
-    _drop_duplicates,
-    _refuse_file,
-    _resolve_code,
-    _Rules,
+    check_row,
     clean_text,
+    drop_duplicates,
+    refuse_file,
+    resolve_input_code,
     rules_for,
     unit_range,
 )
@@ -139,7 +139,7 @@ class _Checker:
     """One file's checks: the agencies' axis (every cleaned code of the file) and per grid row
     how its numbers are checked."""
 
-    def __init__(self, path: Path, rules: _Rules, codes: list[str], batch_rows: int):
+    def __init__(self, path: Path, rules: CheckRules, codes: list[str], batch_rows: int):
         self.path, self.rules, self.batch_rows = path, rules, batch_rows
         names = pq.ParquetFile(path).schema_arrow.names
         agency, kpi = code_columns(names)
@@ -218,7 +218,7 @@ class _Checker:
         for i, code in enumerate(codes):
             if code is None:
                 continue
-            resolved, why = _resolve_code(code, self.rules)
+            resolved, why = resolve_input_code(code, self.rules)
             if resolved is not None:
                 rows[i] = self.codes[resolved]
             skip[i] = resolved is None and why is None
@@ -253,7 +253,7 @@ class _Checker:
                 "_row": offset + i + 2, "agency_code": agencies[a] if a >= 0 else None,
                 "kpi_code": kpis[k] if k >= 0 else None,
                 "value": None if np.isnan(x[i]) else float(x[i]), "numerator": None, "denominator": None}
-            row, bad, skipped, clipped = _check_row(rec, self.rules)
+            row, bad, skipped, clipped = check_row(rec, self.rules)
             out.rejects += bad
             out.clipped += clipped
             if skipped is not None:
@@ -328,7 +328,7 @@ def check_file(
         if len(again) or len(part.twice):
             repeated.append(np.concatenate([again, part.twice]))
     if len(quarters) > 1:
-        raise _refuse_file(file, f"holds several quarters {sorted(quarters)}; score one quarter at a time",
+        raise refuse_file(file, f"holds several quarters {sorted(quarters)}; score one quarter at a time",
                            "quarter")
     if repeated:
         rejects += _repeat_rejects(checker, np.unique(np.concatenate(repeated)), codes, file)
@@ -373,7 +373,7 @@ def _repeat_rejects(checker: _Checker, flat: np.ndarray, codes: list[str], file:
     rows = pd.concat(found, ignore_index=True).sort_values("_row", kind="stable")
     rows["agency_code"] = checker.axis.to_numpy(dtype=object)[(rows["flat"] % width).to_numpy()]
     rows["kpi_code"] = np.asarray(codes, dtype=object)[(rows["flat"] // width).to_numpy()]
-    return _drop_duplicates(rows, file)[1]
+    return drop_duplicates(rows, file)[1]
 
 
 def _quarters(col: pa.Array) -> set[str]:

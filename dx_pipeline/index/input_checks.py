@@ -96,7 +96,8 @@ def reject_line(r: Mapping[Hashable, Any]) -> str:
     return ", ".join(parts) + f": {r['reason']}"
 
 
-def _refuse_file(name: str, reason: str, field_name: str | None = None) -> InputRefused:
+def refuse_file(name: str, reason: str, field_name: str | None = None) -> InputRefused:
+    """The whole file refused for one reason (no row to name)."""
     return InputRefused(pd.DataFrame([{"file": name, "row": None, "field": field_name, "value": None,
                                        "reason": reason}], columns=REJECT_COLUMNS))
 
@@ -115,19 +116,19 @@ def read_table(path: str | Path, what: str = "input") -> pd.DataFrame:
     path = Path(path)
     name = path.name
     if not path.exists():
-        raise _refuse_file(str(path), f"{what} file not found")
+        raise refuse_file(str(path), f"{what} file not found")
     if path.is_dir():
-        raise _refuse_file(str(path), f"{what} is a folder, not a file")
+        raise refuse_file(str(path), f"{what} is a folder, not a file")
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".txt", ".parquet"):
-        raise _refuse_file(name, f"{what} must be a .csv or .parquet file")
+        raise refuse_file(name, f"{what} must be a .csv or .parquet file")
     if path.stat().st_size == 0:
-        raise _refuse_file(name, f"the {what} file is empty")
+        raise refuse_file(name, f"the {what} file is empty")
     table = _read_parquet(path) if suffix == ".parquet" else _read_csv(path)
     if table.columns.empty:
-        raise _refuse_file(name, f"the {what} file is empty")
+        raise refuse_file(name, f"the {what} file is empty")
     if len(table) == 0:
-        raise _refuse_file(name, f"the {what} file has a header but no rows "
+        raise refuse_file(name, f"the {what} file has a header but no rows "
                                  f"(columns: {', '.join(map(str, table.columns))})")
     table.insert(0, "_row", np.arange(2, len(table) + 2))
     return table
@@ -136,18 +137,18 @@ def read_table(path: str | Path, what: str = "input") -> pd.DataFrame:
 def _read_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     if not data.strip(b" \r\n\t\xef\xbb\xbf"):
-        raise _refuse_file(path.name, "the file is empty")
+        raise refuse_file(path.name, "the file is empty")
     try:
         text, _ = decode_text(data)
     except ValueError as exc:
-        raise _refuse_file(path.name, str(exc)) from None
+        raise refuse_file(path.name, str(exc)) from None
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     sep = ";" if first.count(";") > first.count(",") else ","
     try:
         table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _refuse_file(path.name, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
+        raise refuse_file(path.name, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
     table.columns = [clean_text(c) or f"column {i + 1}" for i, c in enumerate(table.columns)]
     return table.replace({"": None})
 
@@ -156,7 +157,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise _refuse_file(path.name, f"not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+        raise refuse_file(path.name, f"not a readable Parquet file: {str(exc).splitlines()[0]}") from None
     return table.astype(object).where(table.notna(), None).reset_index(drop=True)
 
 
@@ -185,7 +186,11 @@ def input_specs(fw: Framework, catalogue: Mapping[str, Any]) -> dict[str, InputS
 
 
 @dataclass
-class _Rules:
+class CheckRules:
+    """What one file's rows are checked against (the framework's inputs, the catalogue, the
+    registry, case and clipping policies); shared by :func:`check_table` and the streamed
+    check of :mod:`dx_pipeline.index.checked_file`."""
+
     file: str
     specs: dict[str, InputSpec]
     catalogue_codes: frozenset[str]
@@ -204,7 +209,7 @@ def _known(codes) -> str:
     return shown + (f", ... ({len(codes)} in all)" if len(codes) > SHOWN_CODES else "")
 
 
-def _resolve_code(code: str, rules: _Rules) -> tuple[str | None, str | None]:
+def resolve_input_code(code: str, rules: CheckRules) -> tuple[str | None, str | None]:
     """``(framework input code, None)``, ``(None, None)`` for a catalogue KPI the framework does
     not use (skipped), or ``(None, reason)``."""
     if code in rules.specs:
@@ -220,7 +225,7 @@ def _resolve_code(code: str, rules: _Rules) -> tuple[str | None, str | None]:
     return None, f"indicator code {code!r} is not known (the framework's inputs: {_known(rules.specs)})"
 
 
-def _agency_problem(code: str, rules: _Rules) -> str | None:
+def _agency_problem(code: str, rules: CheckRules) -> str | None:
     if rules.agencies is None or code in rules.agencies:
         return None
     match = rules.agencies_folded.get(code.casefold())
@@ -253,7 +258,7 @@ def parse_for_unit(value: Any, spec: InputSpec) -> float:
 
 
 def _in_range(
-    x: float, spec: InputSpec, rules: _Rules, written: str, bare: bool
+    x: float, spec: InputSpec, rules: CheckRules, written: str, bare: bool
 ) -> tuple[float, str | None, bool]:
     """``(value, problem, clipped)``: the value, or why it is out of its unit's range; ``bare``:
     the value was written as a plain number (no '%', not a fraction)."""
@@ -282,7 +287,7 @@ Problem = tuple[str, Any, str]
 
 
 def _row_values(
-    rec: Mapping[Hashable, Any], spec: InputSpec, rules: _Rules
+    rec: Mapping[Hashable, Any], spec: InputSpec, rules: CheckRules
 ) -> tuple[dict, list[Problem], bool]:
     """``(clean values, [(field, value, problem)], clipped)`` of one row for its input."""
     problems: list[Problem] = []
@@ -338,8 +343,8 @@ def _fraction_problems(out: dict, rec: Mapping[Hashable, Any]) -> list[Problem]:
     return []
 
 
-def _check_row(
-    rec: Mapping[Hashable, Any], rules: _Rules
+def check_row(
+    rec: Mapping[Hashable, Any], rules: CheckRules
 ) -> tuple[dict | None, list[dict], str | None, bool]:
     """``(clean row or None, rejects, skipped catalogue code or None, clipped)`` for one row."""
     rejects: list[dict] = []
@@ -353,7 +358,7 @@ def _check_row(
         refuse("agency_code", None, "agency code is empty")
     elif (why := _agency_problem(agency, rules)) is not None:
         refuse("agency_code", agency, why)
-    resolved, why = (None, "indicator code is empty") if code is None else _resolve_code(code, rules)
+    resolved, why = (None, "indicator code is empty") if code is None else resolve_input_code(code, rules)
     if why is not None:
         refuse("kpi_code", code, why)
     if resolved is None:
@@ -368,10 +373,10 @@ def _check_row(
 
 
 def rules_for(fw: Framework, file: str, catalogue: Mapping[str, Any],
-              agencies: set[str] | frozenset[str] | None) -> _Rules:
+              agencies: set[str] | frozenset[str] | None) -> CheckRules:
     """What a row of ``file`` is checked against (also by the streamed check,
     :mod:`dx_pipeline.index.checked_file`)."""
-    return _Rules(file, input_specs(fw, catalogue), frozenset(catalogue),
+    return CheckRules(file, input_specs(fw, catalogue), frozenset(catalogue),
                   ignore_case=fw.input_codes == "ignore_case", clip=fw.out_of_range == "clip",
                   agencies=frozenset(agencies) if agencies is not None else None)
 
@@ -402,7 +407,7 @@ def check_table(
     rules = rules_for(fw, file, catalogue, agencies)
     clean, rejects, skipped, clipped = [], [], {}, 0
     for rec in table.to_dict("records"):
-        row, bad, skip, was_clipped = _check_row(rec, rules)
+        row, bad, skip, was_clipped = check_row(rec, rules)
         rejects += bad
         clipped += was_clipped
         if skip is not None:
@@ -410,7 +415,7 @@ def check_table(
         if row is not None:
             clean.append(row)
     data = pd.DataFrame(clean, columns=["_row", "agency_code", "kpi_code", *VALUE_COLUMNS])
-    data, dup_rejects = _drop_duplicates(data, file)
+    data, dup_rejects = drop_duplicates(data, file)
     out = pd.DataFrame(rejects + dup_rejects, columns=REJECT_COLUMNS)
     out = out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
     data = data.drop(columns="_row").astype({c: float for c in VALUE_COLUMNS})
@@ -426,11 +431,11 @@ def _columns(table: pd.DataFrame, file: str) -> pd.DataFrame:
     if missing or not has_value:
         found = ", ".join(str(c) for c in table.columns if c != "_row")
         need = "agency_code (or unit), kpi_code (or indicator), value (or numerator and denominator)"
-        raise _refuse_file(file, f"needs the columns {need}; found {found}", "columns")
+        raise refuse_file(file, f"needs the columns {need}; found {found}", "columns")
     if "quarter" in table.columns:
         quarters = sorted({q for q in (clean_text(v) for v in table["quarter"]) if q})
         if len(quarters) > 1:
-            raise _refuse_file(file, f"holds several quarters {quarters}; score one quarter at a time",
+            raise refuse_file(file, f"holds several quarters {quarters}; score one quarter at a time",
                                "quarter")
     for col in VALUE_COLUMNS:
         if col not in table.columns:
@@ -438,7 +443,7 @@ def _columns(table: pd.DataFrame, file: str) -> pd.DataFrame:
     return table
 
 
-def _drop_duplicates(data: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[dict]]:
+def drop_duplicates(data: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[dict]]:
     """Rows naming the same unit and indicator twice (after NFC and trimming, so two
     spellings of one name count as one) are all refused: which one was meant?"""
     dup = data.duplicated(["agency_code", "kpi_code"], keep=False)
@@ -460,7 +465,7 @@ def read_registry_table(path: str | Path) -> pd.DataFrame:
     file = Path(path).name
     if "agency_code" not in table.columns:
         found = ", ".join(str(c) for c in table.columns if c != "_row")
-        raise _refuse_file(file, f"the registry needs an agency_code column; found {found}", "columns")
+        raise refuse_file(file, f"the registry needs an agency_code column; found {found}", "columns")
     for col in ("agency_code", "name_vi", "name_en", "peer_group", "level"):
         if col in table.columns:
             table[col] = [clean_text(v) for v in table[col]]
