@@ -26,38 +26,37 @@ def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
     )
 
 
-class FrozenDict(dict):
+class _Shared:
+    """What both read-only containers share: copying one gives the same object (nothing in it
+    can change), pickling one rebuilds it from its plain ``dict``/``list`` value."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        plain = dict if isinstance(self, dict) else list
+        return (type(self), (plain(self),))  # type: ignore[call-overload]
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return self
+
+
+class FrozenDict(_Shared, dict):
     """A ``dict`` that cannot be changed after it is made."""
 
     __slots__ = ()
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (FrozenDict, (dict(self),))
 
-    def __copy__(self) -> FrozenDict:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> FrozenDict:
-        return self
-
-
-class FrozenList(list):
+class FrozenList(_Shared, list):
     """A ``list`` that cannot be changed after it is made."""
 
     __slots__ = ()
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (FrozenList, (list(self),))
-
-    def __copy__(self) -> FrozenList:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> FrozenList:
-        return self
 
 
 def freeze(value: Any) -> Any:

@@ -75,7 +75,10 @@ def test_frozen_values_serialise_copy_and_compare_as_plain_ones():
     as_lists = {"bands": [{"min": 0.5, "points": [1, 2]}], "cap": 3.0, "pair": [1, [2]]}
     assert yaml.safe_load(yaml.safe_dump(freeze(as_lists))) == as_lists
     assert pickle.loads(pickle.dumps(frozen)) == plain
-    assert isinstance(pickle.loads(pickle.dumps(frozen)), FrozenDict)
+    back = pickle.loads(pickle.dumps(frozen))
+    assert isinstance(back, FrozenDict) and isinstance(back["bands"], FrozenList)
+    with pytest.raises(TypeError):
+        back["bands"].append(1)
     assert copy.deepcopy(frozen) is frozen and copy.copy(frozen) is frozen
     changed = dict(frozen)  # the way to change a copy
     changed["cap"] = 4.0
