@@ -11,7 +11,7 @@ row numbers, skipped and clipped counts) without a frame of the file:
 - values are checked by numpy where the answer is plain (a number of a rate, amount or the
   like, in range, or clipped where the framework says so); every other row (a blank or unknown
   code, an agency not in the registry, a value out of range under ``refuse``, a yes/no, level
-  or count that is not plainly one, a number that may hold a thousands mark) goes through
+  or count that is not plainly one, a number that may hold a thousands mark, an infinite one) goes through
   ``check_table``'s own row check;
 - a repeated (unit, indicator) pair is found as the clean rows are placed; only when there was
   one, a second pass collects the rows of each repeated pair (all are refused, as in memory).
@@ -183,7 +183,7 @@ class _Checker:
             for j in np.flatnonzero(per_entry):
                 out.skipped[k_codes[j]] += int(per_entry[j])
         used = np.unique(k_row_e[k_row_e >= 0])  # the grid rows this batch names
-        fast = a_ok & (krow >= 0)
+        fast = a_ok & (krow >= 0) & ~np.isinf(x)  # inf: refused by the row's own check
         if (self.kind[used] != _PLAIN).any():
             fast &= self._plain_numbers(x, krow)
         if len(set(self.lo[used])) == 1 and len(set(self.hi[used])) == 1:

@@ -248,6 +248,8 @@ def parse_for_unit(value: Any, spec: InputSpec) -> float:
         raise ValueError(f"value {written!r} is ambiguous: a thousands mark or a decimal point? "
                          f"write it without the mark, or with a decimal comma ('1,5')")
     number, percent = parse_number(value, single_dot_is_decimal=(unit == "ratio"))
+    if not np.isfinite(number):  # a Parquet float can hold inf: it would score as a real value
+        raise ValueError(f"value {written!r} is infinite, not a number")
     if percent:
         if unit != "ratio":
             raise ValueError(f"value {written!r} is a percentage but {spec.code} is {_RANGES[unit][2]}")

@@ -233,3 +233,30 @@ def test_numbers_days_counts_and_yes_no_are_checked_alike(mode, tmp_path, capsys
         m_err = pd.read_parquet(s_dir / "rejects.parquet")["reason"].tolist()
     assert any("ambiguous" in line for line in m_err) and any("whole number" in line for line in m_err)
     assert any("not yes/no" in line for line in m_err) and any("below 0" in line for line in m_err)
+
+
+@pytest.mark.parametrize("mode", ["--strict", "--lenient"])
+def test_an_infinite_value_is_refused_either_way(mode, tmp_path, capsys):
+    """A Parquet float can hold inf: under a unit without an upper bound it used to score full
+    points (and to set the best value others are judged against); it is refused, row named."""
+    framework = items_framework(tmp_path / "items.yaml")
+    rows = [(f"U{u:02d}", f"x_{unit}", float(u)) for u in range(6) for unit in ("number", "days", "amount")]
+    rows += [("W1", "x_number", np.inf), ("W2", "x_amount", np.inf), ("W3", "x_days", -np.inf)]
+    data = write_parquet(pd.DataFrame(rows, columns=["agency_code", "kpi_code", "value"]),
+                         tmp_path / "inf.parquet", group_rows=7)
+    got = both_ways(tmp_path, capsys, str(framework), data, mode)
+    (m_code, _, m_err, m_dir), (s_code, _, s_err, s_dir) = got["--in-memory"], got["--stream"]
+    assert m_code == s_code == (1 if mode == "--strict" else 0)
+    assert [line.replace(str(s_dir), "DIR") for line in s_err] == [
+        line.replace(str(m_dir), "DIR") for line in m_err]
+    if mode == "--strict":
+        said = " ".join(s_err)
+        for row in (20, 21, 22):
+            assert f"row {row}, field value" in said
+        assert "infinite" in said
+    else:
+        rejects = pd.read_parquet(s_dir / "rejects.parquet")
+        assert rejects["row"].tolist() == [20, 21, 22] and set(rejects["field"]) == {"value"}
+        scores = pd.read_parquet(s_dir / "index_scores.parquet")
+        assert not np.isinf(scores["input_value"].dropna()).any()
+        assert_same_outputs(m_dir, s_dir, "index_scores", "ranking", "rejects")
