@@ -21,10 +21,16 @@ from dx_pipeline.index.builtins import (
     frameworks_for,
     resolve_framework,
 )
-from dx_pipeline.index.checked_file import STREAM_ROWS, check_file, no_rows_left, row_count, stream_problem
+from dx_pipeline.index.checked_file import STREAM_ROWS, check_file, row_count, stream_problem
 from dx_pipeline.index.engine import score
 from dx_pipeline.index.explain import explain
-from dx_pipeline.index.input_checks import InputRefused, check_table, read_registry_table, read_table
+from dx_pipeline.index.input_checks import (
+    InputRefused,
+    check_table,
+    read_registry_table,
+    read_table,
+    refuse_file,
+)
 from dx_pipeline.index.streaming import Grids, score_grid_to_parquet
 from dx_pipeline.publish.exports import write_csv
 from dx_pipeline.reference.catalogue import load_catalogue
@@ -76,6 +82,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=_frameworks)
 
 
+NO_ROWS_LEFT = "no row is left to score"
+"""Why an input none of whose rows survived its checks is refused (either way of scoring)."""
 OUTPUT_NAMES = ("index_scores", "ranking", "rejects")
 """What ``score`` writes into its output folder (each as .parquet and .csv; streamed, no
 index_scores.csv)."""
@@ -103,8 +111,7 @@ def _score(args: argparse.Namespace) -> int:
         if len(rejects) and not args.lenient:
             raise InputRefused(rejects)
         if data.data.empty:
-            raise InputRefused(pd.DataFrame([{"file": Path(args.input).name, "row": None, "field": None,
-                                              "value": None, "reason": "no row is left to score"}]))
+            raise refuse_file(Path(args.input).name, NO_ROWS_LEFT)
     except InputRefused as exc:
         return _refused(exc, args)
     result = score(fw, data.data, registry, prev.data if prev else None, quarter=args.quarter)
@@ -151,7 +158,7 @@ def _score_streamed(args: argparse.Namespace, fw, out: Path, *, catalogue, regis
         if len(checked.rejects) and not args.lenient:
             raise InputRefused(checked.rejects)
         if checked.grid is None:
-            raise no_rows_left(path.name)
+            raise refuse_file(path.name, NO_ROWS_LEFT)
     except InputRefused as exc:
         return _refused(exc, args)
     out.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,6 @@ import pyarrow.parquet as pq
 from dx_pipeline.index.input_checks import (
     REJECT_COLUMNS,
     CheckRules,
-    InputRefused,
     check_row,
     clean_text,
     drop_duplicates,
@@ -396,8 +395,3 @@ def _over_units(grid: LongGrid, axis: pd.Index, units: pd.DataFrame) -> LongGrid
     out.present[:, has] = grid.present[:, at[has]]
     return out
 
-
-def no_rows_left(file: str) -> InputRefused:
-    """The refusal when no row is left to score (as the in-memory check says it)."""
-    return InputRefused(pd.DataFrame([{"file": file, "row": None, "field": None, "value": None,
-                                       "reason": "no row is left to score"}]))

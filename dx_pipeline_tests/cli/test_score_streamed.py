@@ -260,3 +260,15 @@ def test_an_infinite_value_is_refused_either_way(mode, tmp_path, capsys):
         scores = pd.read_parquet(s_dir / "index_scores.parquet")
         assert not np.isinf(scores["input_value"].dropna()).any()
         assert_same_outputs(m_dir, s_dir, "index_scores", "ranking", "rejects")
+
+
+def test_an_input_with_no_good_row_is_refused_either_way(tmp_path, capsys):
+    """Lenient, every row refused: nothing is scored and both ways say so, naming the file."""
+    rows = [("U1", "not_a_code", 0.5), ("", "on_time_rate", 0.5), ("U2", "on_time_rate", 3.0)]
+    data = write_parquet(pd.DataFrame(rows, columns=["agency_code", "kpi_code", "value"]),
+                         tmp_path / "bad.parquet")
+    got = both_ways(tmp_path, capsys, "qd766", data, "--lenient")
+    (m_code, _, m_err, m_dir), (s_code, _, s_err, s_dir) = got["--in-memory"], got["--stream"]
+    assert (m_code, s_code) == (1, 1)
+    assert s_err == m_err == ["dx-pipeline score: error: bad.parquet: no row is left to score"]
+    assert not (m_dir / "ranking.parquet").exists() and not (s_dir / "ranking.parquet").exists()
