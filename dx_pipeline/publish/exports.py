@@ -92,6 +92,8 @@ def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 def _safe_column(col: pd.Series) -> pd.Series:
     """:func:`safe_cell` of every cell, only the formula-like ones touched (a million-row
     ranking: 0.1 s instead of 2.5 s of Python per cell)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):  # mapping its categories is already fast
+        return col.map(safe_cell, na_action="ignore")
     try:
         starts = col.str.startswith(FORMULA_TRIGGERS)
     except (AttributeError, TypeError):  # no text in the column, or text pandas cannot test
@@ -99,7 +101,10 @@ def _safe_column(col: pd.Series) -> pd.Series:
     hit = starts.fillna(False).to_numpy(dtype=bool)
     if not hit.any():
         return col
-    return col.where(~hit, col[hit].map(safe_cell))
+    out = col.copy()  # set by position: an index with repeated labels cannot be aligned
+    at = np.flatnonzero(hit)
+    out.iloc[at] = col.iloc[at].map(safe_cell).to_numpy(dtype=object)
+    return out
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:

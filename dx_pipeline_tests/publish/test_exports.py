@@ -292,3 +292,14 @@ def test_column_sheet_hands_other_layouts_back_to_xlsxwriter(tmp_path):
         return (tmp_path / name).read_bytes()
 
     assert book("columns.xlsx", True) == book("cells.xlsx", False)
+
+
+def test_csv_formula_guard_keeps_repeated_index_labels_and_categories(tmp_path):
+    """A frame from a concat (repeated index labels) or with a categorical text column is
+    still written, every formula-like cell neutralised exactly as :func:`safe_cell` does."""
+    df = pd.concat([pd.DataFrame({"note": ["=1+1", "ok"]}), pd.DataFrame({"note": ["@x", " =y"]})])
+    df["kind"] = pd.Series(["-3", "a", "+b", "\tc"], index=df.index).astype("category")
+    out = write_csv(df, tmp_path / "t.csv")
+    back = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert back["note"].tolist() == ["'=1+1", "ok", "'@x", " =y"]
+    assert back["kind"].tolist() == ["'-3", "a", "'+b", "'\tc"]
